@@ -1,0 +1,52 @@
+/* resample.h - antialiased resampling of 8-bit RGB images (internal).
+ *
+ * Shared by the packer (pre-resize at build time) and the loader (crop and
+ * resize per sample), which is why it lives in reader/ and pack/ reaches it
+ * through this header. Quality is PIL-comparable: a separable convolution
+ * whose kernel support widens by the scale factor when shrinking (PIL's
+ * Image.resize with reducing_gap=None), fixed-point weights precomputed once
+ * per (source size, destination size, filter), so the inner loops are
+ * integer multiply-adds a compiler can vectorise.
+ *
+ * Depends on: libc only. Thread-safety: a pv_resampler may be used by one
+ * thread at a time; separate resamplers are independent.
+ */
+#ifndef PV_RESAMPLE_H
+#define PV_RESAMPLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pv_status.h"
+
+typedef enum pv_filter {
+  PV_FILTER_BILINEAR = 0, /* triangle, support 1 (PIL BILINEAR)  */
+  PV_FILTER_BICUBIC = 1,  /* a = -0.5, support 2 (PIL BICUBIC)   */
+  PV_FILTER_LANCZOS = 2   /* Lanczos-3, support 3 (PIL LANCZOS)  */
+} pv_filter;
+
+/* Parses "bilinear" / "bicubic" / "lanczos"; returns -1 when unknown. */
+int pv__filter_from_name(const char *name);
+const char *pv__filter_name(pv_filter f);
+
+/* Opaque reusable scratch state: keeps coefficient tables and the
+ * intermediate buffer between calls so that steady-state use does not
+ * allocate (tables are rebuilt only when sizes change). */
+typedef struct pv_resampler pv_resampler;
+
+pv_status pv__resampler_create(pv_resampler **out);
+void pv__resampler_destroy(pv_resampler *r); /* accepts NULL */
+
+/* Resizes the box (bx, by, bw, bh) of src (sw x sh pixels, RGB8, row stride
+ * sstride bytes) to dst (dw x dh, RGB8, row stride dstride bytes).
+ * The box must lie inside src; sizes >= 1. Upscaling is allowed (the loader
+ * needs it); the packer simply never asks for it.
+ * Returns PV_OK, PV_ERR_INVALID_ARG, PV_ERR_NOMEM. Output depends only on
+ * the inputs (no floating-point state, no threads): byte-identical runs. */
+pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter,
+                            const uint8_t *src, uint32_t sw, uint32_t sh,
+                            size_t sstride, uint32_t bx, uint32_t by,
+                            uint32_t bw, uint32_t bh, uint8_t *dst,
+                            uint32_t dw, uint32_t dh, size_t dstride);
+
+#endif /* PV_RESAMPLE_H */
