@@ -1,0 +1,286 @@
+/* pv_format.h - the pvpack on-disk format, version 1 (spec/FORMAT.md).
+ *
+ * format/ is the only code that reads or writes pvpack bytes. It does no
+ * file I/O and holds no policy: callers hand it buffers (usually a read-only
+ * mapping of a whole file) and it encodes, decodes and validates them.
+ *
+ * Every decode/validate function treats its input as hostile: each offset,
+ * length and count is checked against the buffer size (in uint64_t, so no
+ * multiplication can wrap) and against the limits below before anything is
+ * read in place. They never crash, never read out of bounds, and return a
+ * status plus a one-line reason in a caller-supplied err buffer (which may
+ * be NULL).
+ *
+ * Depends on: libc and xxHash (XXH3-64, inlined). Thread-safety: all
+ * functions are pure (no global state); views are read-only and may be
+ * shared between threads.
+ */
+#ifndef PV_FORMAT_H
+#define PV_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pv_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The format's version, kept apart from the library's release number (as
+ * LMDB keeps MDB_DATA_VERSION apart). A reader accepts files whose major
+ * version it knows; minor versions only add compatible things. */
+#define PV_FORMAT_VERSION_MAJOR 1
+#define PV_FORMAT_VERSION_MINOR 0
+
+/* ---- file names inside a dataset directory ------------------------------ */
+#define PV_INDEX_FILENAME "index.pvi"
+#define PV_REPORT_FILENAME "report.txt"
+/* Shard k is named "shard-%05u.pvs" (k zero-padded to at least 5 digits). */
+#define PV_SHARD_NAME_FMT "shard-%05u.pvs"
+
+/* ---- sizes and alignment ------------------------------------------------- */
+#define PV_SHARD_HEADER_SIZE 64u
+#define PV_SHARD_FOOTER_SIZE 64u
+#define PV_RECORD_ENTRY_SIZE 40u
+/* Every record payload and the record table start at a multiple of this
+ * (file offset), so a mapping hands out cache-line aligned payloads. */
+#define PV_RECORD_ALIGN 64u
+#define PV_INDEX_HEADER_SIZE 256u
+#define PV_INDEX_TRAILER_SIZE 16u
+/* Index sections start at a multiple of this. */
+#define PV_SECTION_ALIGN 8u
+#define PV_SHARD_REF_SIZE 32u
+#define PV_CLASS_ENTRY_SIZE 24u
+#define PV_INDEX_RECORD_SIZE 16u
+
+/* ---- limits (a file beyond them is rejected with PV_ERR_LIMIT) ----------- */
+#define PV_MAX_DIM 65500u               /* width and height of a record     */
+#define PV_MAX_RECORD_BYTES 0xFFFFFFFFu /* length field is 32-bit           */
+#define PV_MAX_SHARDS 1048576u          /* 2^20 shards                      */
+#define PV_MAX_CLASSES 16777216u        /* 2^24 classes                     */
+#define PV_MAX_RECORDS (1ull << 40)     /* records in a dataset             */
+#define PV_MAX_PATH_BYTES 4096u         /* one source path or class name    */
+
+/* ---- magic numbers (8 bytes, compared as bytes) ------------------------- */
+#define PV_SHARD_MAGIC "PVSHARD\x01"
+#define PV_SHARD_END_MAGIC "PVSHEND\x01"
+#define PV_INDEX_MAGIC "PVINDEX\x01"
+#define PV_INDEX_END_MAGIC "PVIXEND\x01"
+
+/* ---- flag words ---------------------------------------------------------
+ * incompat_flags: a reader that sees a bit it does not know must refuse the
+ * file (PV_ERR_VERSION). compat_flags: unknown bits are ignored. Version 1
+ * defines no bit in either word. */
+#define PV_INCOMPAT_KNOWN 0u
+#define PV_COMPAT_KNOWN 0u
+
+/* ---- record codecs ------------------------------------------------------ */
+typedef enum pv_codec {
+  PV_CODEC_RAW = 0,  /* width*height*3 bytes of RGB8, rows top to bottom */
+  PV_CODEC_JPEG = 1, /* a complete JPEG (JFIF/Exif) stream; decodes to RGB */
+  PV_CODEC_ZSTD = 2  /* one zstd frame whose content is PV_CODEC_RAW bytes */
+} pv_codec;
+#define PV_CODEC_COUNT 3
+
+/* Record flag bits. ORIGINAL: the payload is the unmodified source file
+ * (a JPEG that needed neither resize nor colour conversion). */
+#define PV_RECORD_FLAG_ORIGINAL 0x0001u
+#define PV_RECORD_FLAGS_KNOWN 0x0001u
+
+const char *pv_codec_name(int codec); /* "raw", "jpeg", "zstd", "unknown" */
+
+/* XXH3-64 with seed 0 over len bytes: the one checksum of the format. */
+uint64_t pv_checksum(const void *data, size_t len);
+
+/* ---- little-endian load/store (unaligned-safe) --------------------------- */
+uint16_t pv_load16(const uint8_t *p);
+uint32_t pv_load32(const uint8_t *p);
+uint64_t pv_load64(const uint8_t *p);
+void pv_store16(uint8_t *p, uint16_t v);
+void pv_store32(uint8_t *p, uint32_t v);
+void pv_store64(uint8_t *p, uint64_t v);
+
+/* ======================================================================== */
+/* Shard files                                                              */
+/* ======================================================================== */
+
+typedef struct pv_shard_header {
+  uint16_t version_major, version_minor;
+  uint32_t incompat_flags, compat_flags;
+  uint64_t dataset_id;
+  uint32_t shard_index;
+  uint32_t record_count;
+  uint64_t first_record;
+} pv_shard_header;
+
+typedef struct pv_shard_footer {
+  uint64_t table_offset;
+  uint32_t record_count;
+  uint32_t shard_index;
+  uint64_t dataset_id;
+  uint64_t header_checksum; /* copy of the header's checksum field */
+  uint64_t table_checksum;  /* XXH3-64 of the whole record table */
+  uint64_t footer_checksum; /* XXH3-64 of footer bytes 0..47 (output) */
+} pv_shard_footer;
+
+typedef struct pv_record_entry {
+  uint64_t offset; /* file offset of the payload */
+  uint32_t length; /* payload bytes */
+  uint32_t label;
+  uint32_t width, height;
+  uint8_t codec;    /* pv_codec */
+  uint8_t channels; /* 3 in version 1 */
+  uint16_t flags;   /* PV_RECORD_FLAG_* */
+  uint64_t checksum; /* XXH3-64 of the payload */
+} pv_record_entry;
+
+/* Writes the 64-byte header; computes and stores its checksum. */
+void pv_shard_header_encode(const pv_shard_header *h, uint8_t out[PV_SHARD_HEADER_SIZE]);
+/* Checks magic, version, flags, reserved bytes, checksum. len is the number
+ * of bytes available at buf (the whole file is fine).
+ * Returns PV_OK, PV_ERR_TRUNCATED, PV_ERR_NOT_PVPACK, PV_ERR_VERSION,
+ * PV_ERR_CORRUPT (reserved bytes non-zero), PV_ERR_CHECKSUM. *checksum_out
+ * (may be NULL) receives the stored header checksum. */
+pv_status pv_shard_header_decode(const uint8_t *buf, uint64_t len, pv_shard_header *h,
+                                 uint64_t *checksum_out, char *err, size_t errcap);
+
+/* Writes the 64-byte footer; fills f->footer_checksum. */
+void pv_shard_footer_encode(pv_shard_footer *f, uint8_t out[PV_SHARD_FOOTER_SIZE]);
+/* Decodes the footer from the last 64 bytes of a file of file_size bytes
+ * mapped at file. Checks end magic, reserved bytes and footer checksum.
+ * Returns PV_OK, PV_ERR_TRUNCATED (file too small or end magic missing),
+ * PV_ERR_CORRUPT, PV_ERR_CHECKSUM. */
+pv_status pv_shard_footer_decode(const uint8_t *file, uint64_t file_size, pv_shard_footer *f,
+                                 char *err, size_t errcap);
+
+void pv_record_entry_encode(const pv_record_entry *e, uint8_t out[PV_RECORD_ENTRY_SIZE]);
+/* Decodes entry i of a table and checks it in isolation: codec and flags
+ * known, channels == 3, reserved zero, 1 <= width,height <= PV_MAX_DIM,
+ * length consistent with the codec (raw: exactly w*h*3), payload inside
+ * [PV_SHARD_HEADER_SIZE, table_offset) and aligned to PV_RECORD_ALIGN.
+ * Returns PV_OK, PV_ERR_CORRUPT, PV_ERR_VERSION (unknown codec or flag),
+ * PV_ERR_LIMIT. */
+pv_status pv_record_entry_decode(const uint8_t *entry, uint64_t table_offset,
+                                 pv_record_entry *e, char *err, size_t errcap);
+
+/* A validated shard: pointers into the caller's buffer. */
+typedef struct pv_shard_view {
+  const uint8_t *file;
+  uint64_t file_size;
+  pv_shard_header header;
+  pv_shard_footer footer;
+  const uint8_t *table; /* record_count * PV_RECORD_ENTRY_SIZE bytes */
+} pv_shard_view;
+
+/* Validates the whole structure of a shard held in file[0..file_size):
+ * header, footer, their agreement, the table's placement and checksum, and
+ * every entry (in isolation and in order: payloads ascending, not
+ * overlapping). Payload checksums are NOT checked here (that reads every
+ * byte; see pv_shard_check_record). Cost: O(record_count), one pass over
+ * the table. Returns the statuses of the decoders above. */
+pv_status pv_shard_validate(const uint8_t *file, uint64_t file_size, pv_shard_view *view,
+                            char *err, size_t errcap);
+
+/* Entry i of a validated view (i < record_count; not checked again). */
+void pv_shard_entry(const pv_shard_view *v, uint32_t i, pv_record_entry *e);
+
+/* Checks record i's payload checksum. PV_OK or PV_ERR_CHECKSUM. */
+pv_status pv_shard_check_record(const pv_shard_view *v, const pv_record_entry *e);
+
+/* ======================================================================== */
+/* Index file                                                               */
+/* ======================================================================== */
+
+typedef enum pv_section_id {
+  PV_SEC_SHARDS = 0,  /* shard_count * 32-byte shard references */
+  PV_SEC_CLASSES = 1, /* class_count * 24-byte class entries */
+  PV_SEC_RECORDS = 2, /* record_count * 16-byte record entries */
+  PV_SEC_STRINGS = 3, /* UTF-8 bytes referenced by classes and records */
+  PV_SEC_OPTIONS = 4, /* "key=value\n" lines: build options, tool version */
+  PV_SEC_SKIPPED = 5, /* "path\treason\n" lines: inputs the build skipped */
+  PV_SEC_COUNT = 6
+} pv_section_id;
+
+typedef struct pv_section {
+  uint64_t offset, size, checksum;
+} pv_section;
+
+typedef struct pv_index_header {
+  uint16_t version_major, version_minor;
+  uint32_t incompat_flags, compat_flags;
+  uint64_t file_size;
+  uint64_t dataset_id;
+  uint64_t record_count;
+  uint32_t shard_count;
+  uint32_t class_count;
+  uint64_t skipped_count;
+  pv_section sections[PV_SEC_COUNT];
+} pv_index_header;
+
+typedef struct pv_shard_ref {
+  uint64_t file_size;
+  uint64_t first_record;
+  uint32_t record_count;
+  uint64_t footer_checksum; /* the shard footer's footer_checksum */
+} pv_shard_ref;
+
+/* Everything an index encoder needs; arrays are borrowed. */
+typedef struct pv_index_input {
+  uint64_t dataset_id;
+  uint32_t shard_count;
+  const pv_shard_ref *shards;
+  uint32_t class_count;
+  const char *const *class_names;
+  const uint64_t *class_record_counts;
+  uint64_t record_count;
+  const char *const *record_paths; /* source path of record i */
+  const uint32_t *record_labels;
+  const char *options;  /* NUL-terminated text */
+  const char *skipped;  /* NUL-terminated text */
+  uint64_t skipped_count;
+} pv_index_input;
+
+/* Size in bytes of the encoded index, or 0 when the input breaks a limit
+ * (too many shards/classes/records, a path longer than PV_MAX_PATH_BYTES). */
+uint64_t pv_index_encoded_size(const pv_index_input *in);
+/* Encodes into out (exactly pv_index_encoded_size bytes). Deterministic:
+ * the same input gives the same bytes. Returns PV_OK, PV_ERR_INVALID_ARG,
+ * PV_ERR_LIMIT. */
+pv_status pv_index_encode(const pv_index_input *in, uint8_t *out, uint64_t out_size);
+
+/* A validated index: pointers into the caller's buffer. */
+typedef struct pv_index_view {
+  const uint8_t *file;
+  uint64_t file_size;
+  pv_index_header header;
+  uint64_t header_checksum;
+  const uint8_t *sec[PV_SEC_COUNT]; /* start of each section */
+} pv_index_view;
+
+/* Validates an index held in file[0..file_size): header and trailer,
+ * every section's bounds, alignment, size and checksum, the shard list
+ * (contiguous record ranges summing to record_count), class and record
+ * entries (strings in bounds, labels < class_count, per-class counts that
+ * sum to record_count). O(records + classes + shards).
+ * Returns PV_OK, PV_ERR_TRUNCATED, PV_ERR_NOT_PVPACK, PV_ERR_VERSION,
+ * PV_ERR_CORRUPT, PV_ERR_CHECKSUM, PV_ERR_LIMIT. */
+pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_view *v,
+                            char *err, size_t errcap);
+
+/* Accessors on a validated view; indices must be in range (callers check
+ * against header counts). Strings are NOT NUL-terminated: use the length. */
+void pv_index_shard(const pv_index_view *v, uint32_t k, pv_shard_ref *out);
+const char *pv_index_class_name(const pv_index_view *v, uint32_t c, uint32_t *len);
+uint64_t pv_index_class_records(const pv_index_view *v, uint32_t c);
+const char *pv_index_record_path(const pv_index_view *v, uint64_t i, uint32_t *len,
+                                 uint32_t *label);
+const char *pv_index_section_text(const pv_index_view *v, pv_section_id s, uint64_t *len);
+/* The shard holding global record i (i < record_count): binary search over
+ * the shard list, O(log shards). */
+uint32_t pv_index_find_shard(const pv_index_view *v, uint64_t i);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PV_FORMAT_H */
