@@ -126,10 +126,11 @@ typedef struct pv_verify_summary {
 /* Checks the index, each shard's header, table and footer and their
  * agreement with the index, every byte of padding, and every record's
  * checksum (and with decode, that it decodes at the recorded size).
- * Returns PV_OK when clean; PV_ERR_CORRUPT (or the first problem's status
- * class: PV_ERR_CHECKSUM, PV_ERR_TRUNCATED, ...) when damage was found;
- * PV_ERR_NOT_FOUND / PV_ERR_IO / PV_ERR_INVALID_ARG when it could not run.
- * Damage and usage/I/O errors are told apart by pv_verify_is_damage(). */
+ * Returns PV_OK when clean. When damage was found (summary->problems > 0;
+ * a missing index or shard counts as damage), returns the first problem's
+ * status (PV_ERR_CHECKSUM, PV_ERR_TRUNCATED, PV_ERR_CORRUPT, ...). When it
+ * could not run at all (dir missing, out of memory) summary->problems is 0
+ * and the status is PV_ERR_NOT_FOUND, PV_ERR_NOMEM or PV_ERR_INVALID_ARG. */
 pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_summary *summary);
 
 #ifdef __cplusplus

@@ -1,0 +1,748 @@
+/* main.c - the `pvpack` command: build, verify, info, get, demo.
+ *
+ * A thin shell over pv_build / pv_verify / the reader API. Exit codes:
+ * 0 success; 1 the command ran and found a problem (verify: damage; build:
+ * a strict-mode skip or nothing packable); 2 usage or I/O error. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "decode.h"
+#include "pv_pack.h"
+#include "pvpack.h"
+#include "resample.h"
+
+#define EXIT_DAMAGE 1
+#define EXIT_USAGE 2
+
+static volatile sig_atomic_t g_cancel;
+static void on_sigint(int sig) {
+  (void)sig;
+  g_cancel = 1;
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: pvpack <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  build SRC [-o OUT]   pack an ImageFolder tree (default OUT: SRC.pvpack)\n"
+          "  verify DIR           check every byte of a dataset (exit 0 clean, 1 damage, 2 error)\n"
+          "  info DIR             counts, classes, codecs, sizes, build options\n"
+          "  get DIR N [-o FILE]  write record N as an image file; print label and source\n"
+          "  demo [DIR]           generate a demo ImageFolder, pack it, verify it, read it back\n"
+          "  version              print the library and format versions\n"
+          "\n"
+          "Run 'pvpack <command> --help' for the options of a command.\n");
+}
+
+static void build_usage(FILE *f) {
+  fprintf(f,
+          "usage: pvpack build SRC [-o OUT] [options]\n"
+          "  -o, --output DIR        output directory (default: SRC.pvpack beside SRC)\n"
+          "  --resize POLICY         shorter (default) | longer | none\n"
+          "  --size N                target for the resize policy (default 256)\n"
+          "  --filter F              bilinear (default, as torchvision) | bicubic | lanczos\n"
+          "  --codec C               jpeg (default) | raw | zstd\n"
+          "  --quality Q             JPEG quality 1..100 (default 90)\n"
+          "  --zstd-level L          zstd level 1..22 (default 3)\n"
+          "  --no-keep-original      re-encode JPEGs even when they need no change\n"
+          "  --shard-size BYTES      target shard size, K/M/G suffixes (default 256M)\n"
+          "  --no-shuffle            keep torchvision's order instead of shuffling\n"
+          "  --seed S                shuffle seed (default 0)\n"
+          "  --threads N             worker threads (default: all cores)\n"
+          "  --max-pixels N          skip larger images (default 178956970, as PIL)\n"
+          "  --max-file-size BYTES   skip larger files (default 1G)\n"
+          "  --exif-orientation      apply EXIF orientation (default: ignore, as torchvision)\n"
+          "  --strict                fail on the first skipped file\n"
+          "  --force                 replace an existing OUT\n"
+          "  --quiet                 no progress, no per-file lines; only the summary\n"
+          "  --progress MODE         bar | lines | none (default: bar on a terminal)\n");
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s) return 0;
+  uint64_t mul = 1;
+  if (*end == 'K' || *end == 'k') mul = 1ull << 10, end++;
+  else if (*end == 'M' || *end == 'm') mul = 1ull << 20, end++;
+  else if (*end == 'G' || *end == 'g') mul = 1ull << 30, end++;
+  if (*end == 'i' || *end == 'B') end++;
+  if (*end == 'B') end++;
+  if (*end) return 0;
+  if (mul > 1 && v > UINT64_MAX / mul) return 0;
+  *out = v * mul;
+  return 1;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (end == s || *end || v < lo || v > hi) return 0;
+  *out = (int)v;
+  return 1;
+}
+
+/* Shared option plumbing: "--name value" or "--name=value". */
+typedef struct argp {
+  int argc, i;
+  char **argv;
+  const char *val;
+} argp;
+
+static int opt_is(argp *a, const char *name) {
+  const char *arg = a->argv[a->i];
+  size_t n = strlen(name);
+  if (strncmp(arg, name, n) != 0) return 0;
+  if (arg[n] == '=') {
+    a->val = arg + n + 1;
+    return 1;
+  }
+  if (arg[n] != 0) return 0;
+  a->val = NULL;
+  return 1;
+}
+
+static const char *opt_value(argp *a) {
+  if (a->val) return a->val;
+  if (a->i + 1 >= a->argc) {
+    fprintf(stderr, "pvpack: %s needs a value\n", a->argv[a->i]);
+    exit(EXIT_USAGE);
+  }
+  return a->argv[++a->i];
+}
+
+static void bad_value(argp *a, const char *v) {
+  fprintf(stderr, "pvpack: bad value '%s' for %s\n", v, a->argv[a->i]);
+  exit(EXIT_USAGE);
+}
+
+static void human_bytes(uint64_t b, char *out, size_t cap) {
+  const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = (double)b;
+  int k = 0;
+  while (v >= 1024 && k < 4) v /= 1024, k++;
+  snprintf(out, cap, k ? "%.1f %s" : "%.0f %s", v, u[k]);
+}
+
+typedef struct cli_log {
+  int quiet;
+  uint64_t warnings;
+} cli_log;
+
+static void cli_logger(void *ctx, pv_log_level lv, const char *line) {
+  cli_log *l = ctx;
+  if (lv == PV_LOG_WARN) l->warnings++;
+  if (l->quiet && lv != PV_LOG_WARN) return;
+  fprintf(stderr, "%s%s\n", isatty(2) ? "\r" : "", line);
+}
+
+static void print_build_summary(const char *out, const pv_build_summary *s) {
+  char in[32], ob[32];
+  human_bytes(s->bytes_in, in, sizeof in);
+  human_bytes(s->bytes_out, ob, sizeof ob);
+  printf("built %s\n", out);
+  printf("  images   %" PRIu64 " packed, %" PRIu64 " skipped (of %" PRIu64 " files)\n", s->images,
+         s->skipped, s->files);
+  printf("  classes  %u\n", s->classes);
+  printf("  shards   %u\n", s->shards);
+  printf("  codecs   jpeg %" PRIu64 " (%" PRIu64 " original), raw %" PRIu64 ", zstd %" PRIu64 "\n",
+         s->codec_records[PV_CODEC_JPEG], s->original_records, s->codec_records[PV_CODEC_RAW],
+         s->codec_records[PV_CODEC_ZSTD]);
+  printf("  bytes    %s in, %s out (%.2fx)\n", in, ob,
+         s->bytes_in ? (double)s->bytes_out / (double)s->bytes_in : 0.0);
+  printf("  time     %.2f s, %.0f images/s\n", s->seconds,
+         s->seconds > 0 ? (double)(s->images + s->skipped) / s->seconds : 0.0);
+}
+
+static int cmd_build(int argc, char **argv) {
+  pv_build_options o;
+  pv_build_options_init(&o);
+  const char *src = NULL, *out = NULL;
+  int quiet = 0;
+  argp a = {argc, 0, argv, NULL};
+  for (a.i = 1; a.i < argc; a.i++) {
+    const char *v;
+    if (opt_is(&a, "-h") || opt_is(&a, "--help")) {
+      build_usage(stdout);
+      return 0;
+    } else if (opt_is(&a, "-o") || opt_is(&a, "--output")) {
+      out = opt_value(&a);
+    } else if (opt_is(&a, "--resize")) {
+      v = opt_value(&a);
+      if (!strcmp(v, "shorter")) o.resize = PV_RESIZE_SHORTER;
+      else if (!strcmp(v, "longer")) o.resize = PV_RESIZE_LONGER;
+      else if (!strcmp(v, "none")) o.resize = PV_RESIZE_NONE;
+      else bad_value(&a, v);
+    } else if (opt_is(&a, "--size")) {
+      int n;
+      if (!parse_int(v = opt_value(&a), 1, 65500, &n)) bad_value(&a, v);
+      o.resize_to = (uint32_t)n;
+    } else if (opt_is(&a, "--filter")) {
+      int f = pv__filter_from_name(v = opt_value(&a));
+      if (f < 0) bad_value(&a, v);
+      o.filter = f;
+    } else if (opt_is(&a, "--codec")) {
+      v = opt_value(&a);
+      if (!strcmp(v, "jpeg")) o.codec = PV_PACK_CODEC_JPEG;
+      else if (!strcmp(v, "raw")) o.codec = PV_PACK_CODEC_RAW;
+      else if (!strcmp(v, "zstd")) o.codec = PV_PACK_CODEC_ZSTD;
+      else bad_value(&a, v);
+    } else if (opt_is(&a, "--quality")) {
+      if (!parse_int(v = opt_value(&a), 1, 100, &o.jpeg_quality)) bad_value(&a, v);
+    } else if (opt_is(&a, "--zstd-level")) {
+      if (!parse_int(v = opt_value(&a), 1, 22, &o.zstd_level)) bad_value(&a, v);
+    } else if (opt_is(&a, "--no-keep-original")) {
+      o.keep_original = 0;
+    } else if (opt_is(&a, "--shard-size")) {
+      if (!parse_u64(v = opt_value(&a), &o.shard_bytes)) bad_value(&a, v);
+    } else if (opt_is(&a, "--no-shuffle")) {
+      o.shuffle = 0;
+    } else if (opt_is(&a, "--seed")) {
+      if (!parse_u64(v = opt_value(&a), &o.seed)) bad_value(&a, v);
+    } else if (opt_is(&a, "--threads")) {
+      if (!parse_int(v = opt_value(&a), 0, 1024, &o.threads)) bad_value(&a, v);
+    } else if (opt_is(&a, "--max-pixels")) {
+      if (!parse_u64(v = opt_value(&a), &o.max_pixels)) bad_value(&a, v);
+    } else if (opt_is(&a, "--max-file-size")) {
+      if (!parse_u64(v = opt_value(&a), &o.max_file_bytes)) bad_value(&a, v);
+    } else if (opt_is(&a, "--exif-orientation")) {
+      o.apply_exif_orientation = 1;
+    } else if (opt_is(&a, "--strict")) {
+      o.strict = 1;
+    } else if (opt_is(&a, "--force")) {
+      o.force = 1;
+    } else if (opt_is(&a, "--quiet") || opt_is(&a, "-q")) {
+      quiet = 1;
+    } else if (opt_is(&a, "--progress")) {
+      v = opt_value(&a);
+      if (!strcmp(v, "bar")) o.progress = 1;
+      else if (!strcmp(v, "lines")) o.progress = 2;
+      else if (!strcmp(v, "none")) o.progress = 0;
+      else bad_value(&a, v);
+    } else if (argv[a.i][0] == '-' && argv[a.i][1]) {
+      fprintf(stderr, "pvpack build: unknown option %s\n", argv[a.i]);
+      return EXIT_USAGE;
+    } else if (!src) {
+      src = argv[a.i];
+    } else {
+      fprintf(stderr, "pvpack build: unexpected argument %s\n", argv[a.i]);
+      return EXIT_USAGE;
+    }
+  }
+  if (!src) {
+    build_usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (quiet) o.progress = 0;
+  cli_log lg = {quiet, 0};
+  o.log = cli_logger;
+  o.log_ctx = &lg;
+  o.cancel = &g_cancel;
+  signal(SIGINT, on_sigint);
+  signal(SIGTERM, on_sigint);
+  char *def = out ? NULL : pv_default_output_dir(src);
+  if (!out) out = def;
+  pv_build_summary s;
+  char err[1024] = "";
+  pv_status st = pv_build(src, out, &o, &s, err, sizeof err);
+  int rc = 0;
+  if (st == PV_OK) {
+    print_build_summary(out, &s);
+    if (s.skipped) printf("  report   %s/%s lists the skipped files\n", out, PV_REPORT_FILENAME);
+  } else {
+    fprintf(stderr, "pvpack build: %s: %s\n", pv_strerror(st), err);
+    rc = (st == PV_ERR_SKIPPED || st == PV_ERR_EMPTY) ? EXIT_DAMAGE : EXIT_USAGE;
+    if (st == PV_ERR_CANCELLED) rc = 130;
+  }
+  free(def);
+  return rc;
+}
+
+/* ---- verify ------------------------------------------------------------------ */
+
+static void json_str(FILE *f, const char *s, size_t n) {
+  fputc('"', f);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+    else if (c == '\n') fputs("\\n", f);
+    else if (c == '\t') fputs("\\t", f);
+    else if (c < 0x20) fprintf(f, "\\u%04x", c);
+    else fputc(c, f);
+  }
+  fputc('"', f);
+}
+
+typedef struct vjson {
+  FILE *f;
+  int n;
+} vjson;
+
+static void verify_json_problem(void *ctx, const char *file, int64_t record, const char *source,
+                                pv_status st, const char *what) {
+  vjson *j = ctx;
+  fprintf(j->f, "%s\n    {\"file\": ", j->n++ ? "," : "");
+  json_str(j->f, file, strlen(file));
+  fprintf(j->f, ", \"record\": %lld, \"source\": ", (long long)record);
+  if (source) json_str(j->f, source, strlen(source));
+  else fputs("null", j->f);
+  fprintf(j->f, ", \"status\": \"%s\", \"what\": ", pv_status_name(st));
+  json_str(j->f, what, strlen(what));
+  fputc('}', j->f);
+}
+
+static int cmd_verify(int argc, char **argv) {
+  pv_verify_options o;
+  pv_verify_options_init(&o);
+  const char *dir = NULL;
+  int json = 0;
+  argp a = {argc, 0, argv, NULL};
+  for (a.i = 1; a.i < argc; a.i++) {
+    const char *v;
+    if (opt_is(&a, "-h") || opt_is(&a, "--help")) {
+      printf("usage: pvpack verify DIR [--decode] [--threads N] [--json] [--max-problems N]\n"
+             "exit status: 0 clean, 1 damage found, 2 usage or I/O error\n");
+      return 0;
+    } else if (opt_is(&a, "--decode")) {
+      o.decode = 1;
+    } else if (opt_is(&a, "--json")) {
+      json = 1;
+    } else if (opt_is(&a, "--threads")) {
+      if (!parse_int(v = opt_value(&a), 0, 256, &o.threads)) bad_value(&a, v);
+    } else if (opt_is(&a, "--max-problems")) {
+      if (!parse_int(v = opt_value(&a), 0, 1 << 30, &o.max_problems)) bad_value(&a, v);
+    } else if (argv[a.i][0] == '-') {
+      fprintf(stderr, "pvpack verify: unknown option %s\n", argv[a.i]);
+      return EXIT_USAGE;
+    } else if (!dir) {
+      dir = argv[a.i];
+    } else {
+      fprintf(stderr, "pvpack verify: unexpected argument %s\n", argv[a.i]);
+      return EXIT_USAGE;
+    }
+  }
+  if (!dir) {
+    fprintf(stderr, "usage: pvpack verify DIR [--decode] [--threads N] [--json]\n");
+    return EXIT_USAGE;
+  }
+  vjson j = {stdout, 0};
+  if (json) {
+    o.problem = verify_json_problem;
+    o.ctx = &j;
+    printf("{\n  \"dataset\": ");
+    json_str(stdout, dir, strlen(dir));
+    printf(",\n  \"problems\": [");
+  }
+  pv_verify_summary s;
+  pv_status st = pv_verify(dir, &o, &s);
+  int rc = s.problems ? EXIT_DAMAGE : (st == PV_OK ? 0 : EXIT_USAGE);
+  double gbs = s.seconds > 0 ? (double)s.bytes_checked / s.seconds / 1e9 : 0;
+  if (json) {
+    printf("%s],\n  \"problem_count\": %" PRIu64 ",\n  \"status\": \"%s\",\n"
+           "  \"ok\": %s,\n  \"shards_checked\": %u,\n  \"records_checked\": %" PRIu64
+           ",\n  \"records_decoded\": %" PRIu64 ",\n  \"bytes_checked\": %" PRIu64
+           ",\n  \"seconds\": %.6f,\n  \"gb_per_s\": %.3f\n}\n",
+           j.n ? "\n  " : "", s.problems, pv_status_name(st), rc == 0 ? "true" : "false",
+           s.shards_checked, s.records_checked, s.records_decoded, s.bytes_checked, s.seconds,
+           gbs);
+  } else if (rc == 0) {
+    char b[32];
+    human_bytes(s.bytes_checked, b, sizeof b);
+    printf("OK %s: %u shards, %" PRIu64 " records, %s checked%s in %.3f s (%.2f GB/s)\n", dir,
+           s.shards_checked, s.records_checked, b, o.decode ? " and decoded" : "", s.seconds, gbs);
+  } else if (rc == EXIT_DAMAGE) {
+    printf("DAMAGED %s: %" PRIu64 " problem(s) found (first: %s)\n", dir, s.problems,
+           pv_strerror(st));
+  } else {
+    fprintf(stderr, "pvpack verify: %s: %s\n", dir, pv_strerror(st));
+  }
+  return rc;
+}
+
+/* ---- info ------------------------------------------------------------------- */
+
+typedef struct stat3 {
+  uint64_t min, max;
+  double sum;
+} stat3;
+
+static void st_add(stat3 *s, uint64_t v, uint64_t n) {
+  if (n == 0 || v < s->min) s->min = v;
+  if (v > s->max) s->max = v;
+  s->sum += (double)v;
+}
+
+static pv_dataset *open_or_die(const char *dir) {
+  pv_dataset *ds = NULL;
+  char err[1024] = "";
+  pv_status st = pv_dataset_open(dir, NULL, &ds, err, sizeof err);
+  if (st != PV_OK) {
+    fprintf(stderr, "pvpack: cannot open %s: %s: %s\n", dir, pv_strerror(st), err);
+    exit(st == PV_ERR_NOT_FOUND || st == PV_ERR_IO ? EXIT_USAGE : EXIT_DAMAGE);
+  }
+  return ds;
+}
+
+static int cmd_info(int argc, char **argv) {
+  const char *dir = NULL;
+  int json = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--json")) json = 1;
+    else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      printf("usage: pvpack info DIR [--json]\n");
+      return 0;
+    } else if (argv[i][0] == '-') {
+      fprintf(stderr, "pvpack info: unknown option %s\n", argv[i]);
+      return EXIT_USAGE;
+    } else dir = argv[i];
+  }
+  if (!dir) {
+    fprintf(stderr, "usage: pvpack info DIR [--json]\n");
+    return EXIT_USAGE;
+  }
+  pv_dataset *ds = open_or_die(dir);
+  uint64_t n = pv_dataset_record_count(ds);
+  uint32_t nc = pv_dataset_class_count(ds);
+  uint64_t codecs[PV_CODEC_COUNT] = {0}, originals = 0, total = 0;
+  stat3 bytes = {0, 0, 0}, w = {0, 0, 0}, h = {0, 0, 0};
+  for (uint64_t i = 0; i < n; i++) {
+    pv_record r;
+    pv_dataset_record(ds, i, &r);
+    codecs[r.codec]++;
+    originals += (r.flags & PV_RECORD_FLAG_ORIGINAL) != 0;
+    total += r.length;
+    st_add(&bytes, r.length, i);
+    st_add(&w, r.width, i);
+    st_add(&h, r.height, i);
+  }
+  double dn = n ? (double)n : 1;
+  size_t olen, slen;
+  const char *opt = pv_dataset_options_text(ds, &olen);
+  const char *skp = pv_dataset_skipped_text(ds, &slen);
+  FILE *f = stdout;
+  if (json) {
+    fprintf(f, "{\n  \"path\": ");
+    json_str(f, dir, strlen(dir));
+    fprintf(f, ",\n  \"format_version\": \"%u.%u\",\n  \"dataset_id\": \"%016" PRIx64 "\",\n",
+            PV_FORMAT_VERSION_MAJOR, PV_FORMAT_VERSION_MINOR, pv_dataset_id(ds));
+    fprintf(f, "  \"records\": %" PRIu64 ",\n  \"shards\": %u,\n  \"skipped\": %" PRIu64 ",\n", n,
+            pv_dataset_shard_count(ds), pv_dataset_skipped_count(ds));
+    fprintf(f, "  \"classes\": [");
+    for (uint32_t c = 0; c < nc; c++) {
+      const char *cn = pv_dataset_class_name(ds, c);
+      fprintf(f, "%s", c ? ", " : "");
+      json_str(f, cn, strlen(cn));
+    }
+    fprintf(f, "],\n  \"class_counts\": [");
+    for (uint32_t c = 0; c < nc; c++)
+      fprintf(f, "%s%" PRIu64, c ? ", " : "", pv_dataset_class_records(ds, c));
+    fprintf(f, "],\n  \"codecs\": {\"raw\": %" PRIu64 ", \"jpeg\": %" PRIu64 ", \"zstd\": %" PRIu64
+               ", \"original_jpeg\": %" PRIu64 "},\n",
+            codecs[0], codecs[1], codecs[2], originals);
+    fprintf(f, "  \"payload_bytes\": {\"total\": %" PRIu64 ", \"min\": %" PRIu64
+               ", \"mean\": %.1f, \"max\": %" PRIu64 "},\n",
+            total, bytes.min, bytes.sum / dn, bytes.max);
+    fprintf(f, "  \"width\": {\"min\": %" PRIu64 ", \"mean\": %.1f, \"max\": %" PRIu64 "},\n", w.min,
+            w.sum / dn, w.max);
+    fprintf(f, "  \"height\": {\"min\": %" PRIu64 ", \"mean\": %.1f, \"max\": %" PRIu64 "},\n",
+            h.min, h.sum / dn, h.max);
+    fprintf(f, "  \"build_options\": {");
+    int first = 1;
+    for (size_t p = 0; p < olen;) {
+      const char *nl = memchr(opt + p, '\n', olen - p);
+      size_t e = nl ? (size_t)(nl - opt) : olen;
+      const char *eq = memchr(opt + p, '=', e - p);
+      if (eq) {
+        fprintf(f, "%s", first ? "" : ", ");
+        first = 0;
+        json_str(f, opt + p, (size_t)(eq - (opt + p)));
+        fputs(": ", f);
+        json_str(f, eq + 1, e - (size_t)(eq + 1 - opt));
+      }
+      p = e + 1;
+    }
+    fprintf(f, "},\n  \"skipped_files\": ");
+    json_str(f, skp, slen);
+    fprintf(f, "\n}\n");
+  } else {
+    char tb[32];
+    human_bytes(total, tb, sizeof tb);
+    fprintf(f, "dataset   %s (format %u.%u, id %016" PRIx64 ")\n", dir, PV_FORMAT_VERSION_MAJOR,
+            PV_FORMAT_VERSION_MINOR, pv_dataset_id(ds));
+    fprintf(f, "records   %" PRIu64 " in %u shards (%" PRIu64 " source files skipped)\n", n,
+            pv_dataset_shard_count(ds), pv_dataset_skipped_count(ds));
+    fprintf(f, "codecs    jpeg %" PRIu64 " (original %" PRIu64 "), raw %" PRIu64 ", zstd %" PRIu64
+               "\n",
+            codecs[1], originals, codecs[0], codecs[2]);
+    fprintf(f, "payload   %s; per record min %" PRIu64 ", mean %.0f, max %" PRIu64 " bytes\n", tb,
+            bytes.min, bytes.sum / dn, bytes.max);
+    fprintf(f, "width     min %" PRIu64 ", mean %.1f, max %" PRIu64 "\n", w.min, w.sum / dn, w.max);
+    fprintf(f, "height    min %" PRIu64 ", mean %.1f, max %" PRIu64 "\n", h.min, h.sum / dn, h.max);
+    fprintf(f, "classes   %u\n", nc);
+    for (uint32_t c = 0; c < nc; c++)
+      fprintf(f, "  %5u  %-40s %" PRIu64 "\n", c, pv_dataset_class_name(ds, c),
+              pv_dataset_class_records(ds, c));
+    fprintf(f, "build options\n");
+    for (size_t p = 0; p < olen;) {
+      const char *nl = memchr(opt + p, '\n', olen - p);
+      size_t e = nl ? (size_t)(nl - opt) : olen;
+      fprintf(f, "  %.*s\n", (int)(e - p), opt + p);
+      p = e + 1;
+    }
+  }
+  pv_dataset_close(ds);
+  return 0;
+}
+
+/* ---- get ------------------------------------------------------------------- */
+
+static int write_ppm(const char *path, const uint8_t *rgb, uint32_t w, uint32_t h) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  fprintf(f, "P6\n%u %u\n255\n", w, h);
+  size_t n = (size_t)w * h * 3;
+  int ok = fwrite(rgb, 1, n, f) == n;
+  return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+static int cmd_get(int argc, char **argv) {
+  const char *dir = NULL, *nstr = NULL, *out = NULL;
+  for (int i = 1; i < argc; i++) {
+    if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      printf("usage: pvpack get DIR N [-o FILE]\n"
+             "Writes record N: JPEG records as .jpg (their stored bytes), others as .ppm.\n");
+      return 0;
+    } else if (!dir) dir = argv[i];
+    else if (!nstr) nstr = argv[i];
+    else {
+      fprintf(stderr, "pvpack get: unexpected argument %s\n", argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  uint64_t n;
+  if (!dir || !nstr || !parse_u64(nstr, &n)) {
+    fprintf(stderr, "usage: pvpack get DIR N [-o FILE]\n");
+    return EXIT_USAGE;
+  }
+  pv_dataset *ds = open_or_die(dir);
+  if (n >= pv_dataset_record_count(ds)) {
+    fprintf(stderr, "pvpack get: record %" PRIu64 " out of range (dataset has %" PRIu64 ")\n", n,
+            pv_dataset_record_count(ds));
+    pv_dataset_close(ds);
+    return EXIT_USAGE;
+  }
+  pv_record r;
+  int rc = 0;
+  pv_status st = pv_dataset_record(ds, n, &r);
+  char def[64];
+  int is_jpeg = r.codec == PV_CODEC_JPEG;
+  snprintf(def, sizeof def, "record-%" PRIu64 ".%s", n, is_jpeg ? "jpg" : "ppm");
+  if (!out) out = def;
+  /* Always decode: proves the record is usable, whatever form is written. */
+  size_t need = (size_t)r.width * r.height * 3;
+  uint8_t *pix = malloc(need);
+  pv_decoder *dec = NULL;
+  if (!pix || pv_decoder_create(&dec) != PV_OK) {
+    fprintf(stderr, "pvpack get: out of memory\n");
+    rc = EXIT_USAGE;
+    goto done;
+  }
+  if (pv_checksum(r.data, r.length) != r.checksum) {
+    fprintf(stderr, "pvpack get: %s record %" PRIu64 ": checksum mismatch\n", dir, n);
+    rc = EXIT_DAMAGE;
+    goto done;
+  }
+  if ((st = pv_decoder_decode(dec, &r, pix, (size_t)r.width * 3, need)) != PV_OK) {
+    fprintf(stderr, "pvpack get: record %" PRIu64 ": %s\n", n, pv_decoder_last_error(dec));
+    rc = EXIT_DAMAGE;
+    goto done;
+  }
+  int wr;
+  if (is_jpeg) {
+    FILE *f = fopen(out, "wb");
+    wr = f && fwrite(r.data, 1, r.length, f) == r.length;
+    if (f && fclose(f) != 0) wr = 0;
+    wr = wr ? 0 : -1;
+  } else {
+    wr = write_ppm(out, pix, r.width, r.height);
+  }
+  if (wr != 0) {
+    fprintf(stderr, "pvpack get: cannot write %s: %s\n", out, strerror(errno));
+    rc = EXIT_USAGE;
+    goto done;
+  }
+  uint32_t plen;
+  const char *sp = pv_dataset_source_path(ds, n, &plen);
+  printf("record   %" PRIu64 " (shard %u, entry %u)\n", n, r.shard, r.shard_record);
+  printf("label    %u (%s)\n", r.label, pv_dataset_class_name(ds, r.label));
+  printf("source   %.*s\n", (int)plen, sp);
+  printf("image    %ux%u, %s%s, %u bytes\n", r.width, r.height, pv_codec_name(r.codec),
+         (r.flags & PV_RECORD_FLAG_ORIGINAL) ? " (original file)" : "", r.length);
+  printf("written  %s\n", out);
+done:
+  pv_decoder_destroy(dec);
+  free(pix);
+  pv_dataset_close(ds);
+  return rc;
+}
+
+/* ---- demo ------------------------------------------------------------------ */
+
+#include <turbojpeg.h>
+
+/* Writes a synthetic, photograph-sized image: smooth gradients, a disc and
+ * noise-like texture, so that JPEG sizes are realistic. */
+static int demo_image(const char *path, uint32_t w, uint32_t h, uint32_t seed, tjhandle tj) {
+  uint8_t *px = malloc((size_t)w * h * 3);
+  if (!px) return -1;
+  uint32_t s = seed * 2654435761u + 1;
+  float cx = (float)(s % w), cy = (float)((s >> 8) % h), rad = (float)(h / 4 + s % (h / 4 + 1));
+  for (uint32_t y = 0; y < h; y++)
+    for (uint32_t x = 0; x < w; x++) {
+      s = s * 1103515245u + 12345u;
+      int noise = (int)((s >> 16) & 15) - 8;
+      float dx = (float)x - cx, dy = (float)y - cy;
+      int in = dx * dx + dy * dy < rad * rad;
+      uint8_t *p = px + ((size_t)y * w + x) * 3;
+      int r = (int)(x * 255 / w) + noise, g = (int)(y * 255 / h) + noise,
+          b = in ? 220 - (int)(seed * 29 % 120) + noise : 60 + (int)(seed * 13 % 90) + noise;
+      p[0] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+      p[1] = (uint8_t)(g < 0 ? 0 : g > 255 ? 255 : g);
+      p[2] = (uint8_t)(b < 0 ? 0 : b > 255 ? 255 : b);
+    }
+  unsigned char *jb = NULL;
+  unsigned long jn = 0;
+  int rc = tjCompress2(tj, px, (int)w, 0, (int)h, TJPF_RGB, &jb, &jn, TJSAMP_420, 85, 0);
+  free(px);
+  if (rc != 0) return -1;
+  FILE *f = fopen(path, "wb");
+  int ok = f && fwrite(jb, 1, jn, f) == jn;
+  if (f && fclose(f) != 0) ok = 0;
+  tjFree(jb);
+  return ok ? 0 : -1;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmd_demo(int argc, char **argv) {
+  const char *base = argc > 1 ? argv[1] : "pvpack-demo";
+  static const char *const classes[] = {"cat", "dog", "fox", "owl"};
+  const int per_class = 100;
+  char src[4096], out[4200], path[4400];
+  snprintf(src, sizeof src, "%s/imagefolder", base);
+  snprintf(out, sizeof out, "%s/imagefolder.pvpack", base);
+  mkdir(base, 0755);
+  mkdir(src, 0755);
+  tjhandle tj = tjInitCompress();
+  printf("1. generating a demo ImageFolder in %s (%zu classes x %d JPEGs, 500x375 and 375x500)\n",
+         src, sizeof classes / sizeof *classes, per_class);
+  for (size_t c = 0; c < sizeof classes / sizeof *classes; c++) {
+    snprintf(path, sizeof path, "%s/%s", src, classes[c]);
+    mkdir(path, 0755);
+    for (int i = 0; i < per_class; i++) {
+      snprintf(path, sizeof path, "%s/%s/%s_%04d.jpg", src, classes[c], classes[c], i);
+      struct stat sb;
+      if (stat(path, &sb) == 0) continue;
+      uint32_t seed = (uint32_t)(c * 1000 + (size_t)i);
+      if (demo_image(path, i % 3 ? 500 : 375, i % 3 ? 375 : 500, seed, tj) != 0) {
+        fprintf(stderr, "pvpack demo: cannot write %s\n", path);
+        tjDestroy(tj);
+        return EXIT_USAGE;
+      }
+    }
+  }
+  tjDestroy(tj);
+  /* One corrupt file shows how bad input is reported, not packed. */
+  snprintf(path, sizeof path, "%s/cat/broken.jpg", src);
+  FILE *f = fopen(path, "wb");
+  if (f) {
+    fputs("\xff\xd8\xff\xe0 this is not really a JPEG", f);
+    fclose(f);
+  }
+  printf("2. pvpack build %s -o %s --force\n", src, out);
+  fflush(stdout);
+  char *bargv[] = {"build", src, "-o", out, "--force", "--progress", "none", NULL};
+  int rc = cmd_build(7, bargv);
+  if (rc != 0) return rc;
+  printf("3. pvpack verify %s --decode\n", out);
+  fflush(stdout);
+  char *vargv[] = {"verify", out, "--decode", NULL};
+  if ((rc = cmd_verify(3, vargv)) != 0) return rc;
+  printf("4. reading every record back through the library (decode to RGB)\n");
+  pv_dataset *ds = open_or_die(out);
+  pv_decoder *dec = NULL;
+  uint8_t *pix = NULL;
+  size_t cap = 0;
+  uint64_t n = pv_dataset_record_count(ds), pixels = 0;
+  double t0 = now_s();
+  rc = pv_decoder_create(&dec) == PV_OK ? 0 : EXIT_USAGE;
+  for (uint64_t i = 0; i < n && rc == 0; i++) {
+    pv_record r;
+    pv_dataset_record(ds, i, &r);
+    size_t need = (size_t)r.width * r.height * 3;
+    if (need > cap) {
+      uint8_t *np = realloc(pix, need);
+      if (!np) { rc = EXIT_USAGE; break; }
+      pix = np;
+      cap = need;
+    }
+    if (pv_decoder_decode(dec, &r, pix, (size_t)r.width * 3, cap) != PV_OK) {
+      fprintf(stderr, "record %" PRIu64 ": %s\n", i, pv_decoder_last_error(dec));
+      rc = EXIT_DAMAGE;
+    }
+    pixels += (uint64_t)r.width * r.height;
+  }
+  double el = now_s() - t0;
+  if (rc == 0)
+    printf("   %" PRIu64 " records decoded on 1 thread in %.3f s: %.0f images/s, %.1f Mpixel/s\n", n,
+           el, el > 0 ? n / el : 0, el > 0 ? pixels / el / 1e6 : 0);
+  free(pix);
+  pv_decoder_destroy(dec);
+  pv_dataset_close(ds);
+  if (rc == 0) {
+    printf("5. pvpack info %s\n", out);
+    fflush(stdout);
+    char *iargv[] = {"info", out, NULL};
+    rc = cmd_info(2, iargv);
+  }
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "build")) return cmd_build(argc - 1, argv + 1);
+  if (!strcmp(cmd, "verify")) return cmd_verify(argc - 1, argv + 1);
+  if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+  if (!strcmp(cmd, "get")) return cmd_get(argc - 1, argv + 1);
+  if (!strcmp(cmd, "demo")) return cmd_demo(argc - 1, argv + 1);
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("pvpack %s (format %u.%u)\n", pv_version_string(), PV_FORMAT_VERSION_MAJOR,
+           PV_FORMAT_VERSION_MINOR);
+    return 0;
+  }
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    usage(stdout);
+    return 0;
+  }
+  fprintf(stderr, "pvpack: unknown command '%s'\n", cmd);
+  usage(stderr);
+  return EXIT_USAGE;
+}
