@@ -207,8 +207,11 @@ void pv_shard_header_encode(const pv_shard_header *h, uint8_t out[PV_SHARD_HEADE
 pv_status pv_shard_header_decode(const uint8_t *buf, uint64_t len, pv_shard_header *h,
                                  uint64_t *checksum_out, char *err, size_t errcap) {
   if (len < PV_SHARD_HEADER_SIZE) {
+    /* Shorter than a header: truncated when what is there is (a prefix
+     * of) our magic, including an empty file; otherwise not ours. */
+    size_t n = len < 8 ? (size_t)len : 8;
     pv__errf(err, errcap, "file is %llu bytes, smaller than a shard header", (unsigned long long)len);
-    return len >= 8 && memcmp(buf, PV_SHARD_MAGIC, 8) == 0 ? PV_ERR_TRUNCATED : PV_ERR_NOT_PVPACK;
+    return memcmp(buf, PV_SHARD_MAGIC, n) == 0 ? PV_ERR_TRUNCATED : PV_ERR_NOT_PVPACK;
   }
   if (memcmp(buf, PV_SHARD_MAGIC, 8) != 0) {
     pv__errf(err, errcap, "bad shard magic");
@@ -547,7 +550,7 @@ pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_vi
   v->file = file;
   v->file_size = file_size;
   pv_index_header *h = &v->header;
-  if (file_size < 8 || memcmp(file, PV_INDEX_MAGIC, 8) != 0) {
+  if (memcmp(file, PV_INDEX_MAGIC, file_size < 8 ? (size_t)file_size : 8) != 0) {
     pv__errf(err, errcap, "bad index magic");
     return PV_ERR_NOT_PVPACK;
   }
