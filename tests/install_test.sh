@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# install_test.sh BUILD_DIR SOURCE_DIR - installs the build into a temporary
+# prefix, builds examples/ against it through find_package(pvpack) and through
+# pkg-config, and runs both on a dataset packed by the installed pvpack.
+set -euo pipefail
+build=$1 src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+# 1. CMake package
+cmake -S "$src/examples" -B "$tmp/ex" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/ex" >/dev/null
+# 2. pkg-config
+libdir=$(find "$tmp/prefix" -name pvpack.pc -printf '%h\n' | head -1)
+PKG_CONFIG_PATH="$libdir" cc -std=c11 "$src/examples/read_dataset.c" \
+  $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs pvpack) -o "$tmp/read_pc"
+# A tiny ImageFolder made with the installed command's own demo generator.
+"$tmp/prefix/bin/pvpack" demo "$tmp/demo" >/dev/null
+LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/ex/read_dataset" "$tmp/demo/imagefolder.pvpack"
+LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/read_pc" "$tmp/demo/imagefolder.pvpack"
+echo "install test: ok"
