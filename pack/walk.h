@@ -16,6 +16,16 @@
  * and a warning names it. A symlink to a directory elsewhere is walked (its
  * files appear under both paths, as torchvision yields them).
  *
+ * Non-directory entries (os.walk's filenames) are samples when they are
+ * regular files or symlinks to regular files. An entry with an image
+ * extension that is a broken symlink, a fifo, a socket or a device is
+ * skipped with a warning naming it (torchvision would list it and then fail
+ * to load it). Names are ordered as Python orders str: by code point, after
+ * decoding the bytes as UTF-8 with surrogateescape (for valid UTF-8 this is
+ * plain byte order; an undecodable byte b sorts as U+DC00+b).
+ * A directory that cannot be opened or read, or whose path would exceed
+ * PATH_MAX, is skipped with a warning (os.walk skips it silently).
+ *
  * Suspicious classes are warned about, never dropped (labels must equal
  * torchvision's): hidden folders (name starting with '.', e.g.
  * .ipynb_checkpoints) and classes with no image files (torchvision's
