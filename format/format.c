@@ -620,7 +620,11 @@ pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_vi
     sec->size = pv_load64(d + offsetof(pv_disk_section, size));
     sec->checksum = pv_load64(d + offsetof(pv_disk_section, checksum));
     expect_off = align_up(expect_off, PV_SECTION_ALIGN);
-    if (sec->offset != expect_off || sec->size > file_size - PV_INDEX_TRAILER_SIZE - sec->offset) {
+    /* offset is bounded before it is subtracted or added to file: when
+     * file_size - 16 is not a multiple of 8, align_up can step past the
+     * trailer, and an unchecked size would then wrap the next offset. */
+    if (sec->offset != expect_off || sec->offset > file_size - PV_INDEX_TRAILER_SIZE ||
+        sec->size > file_size - PV_INDEX_TRAILER_SIZE - sec->offset) {
       pv__errf(err, errcap, "index section '%s' at [%llu, +%llu) misplaced", section_names[s],
                (unsigned long long)sec->offset, (unsigned long long)sec->size);
       return PV_ERR_CORRUPT;

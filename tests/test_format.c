@@ -1,0 +1,987 @@
+/* test_format.c - the on-disk format v1 (format/), tied to spec/FORMAT.md.
+ *
+ * 1. The worked example: a fixed two-record shard and its index are built
+ *    with the format/ encoders, dumped in `hexdump -Cv` form and compared
+ *    byte for byte with the blocks between the marker lines in
+ *    spec/FORMAT.md. Run with PV_REGEN_SPEC=1 to print fresh blocks instead
+ *    of comparing (paste them over the old ones).
+ * 2. Round trips of every encoder/decoder pair.
+ * 3. Golden negative cases, each mapped to its exact status.
+ * 4. Every single-bit flip and every truncation of the example files is
+ *    rejected (every byte the format defines is covered by something).
+ *
+ * The spec is found through $PV_SOURCE_DIR, else the compile-time macro
+ * PV_SOURCE_DIR (tests/CMakeLists.txt defines it as the source root).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pv_format.h"
+#include "testutil.h"
+
+#ifndef PV_SOURCE_DIR
+#define PV_SOURCE_DIR "."
+#endif
+
+#define EXAMPLE_DATASET_ID 0x0123456789abcdefull
+
+/* ---- builders --------------------------------------------------------------- */
+
+typedef struct ex_record {
+  uint8_t codec;
+  uint16_t flags;
+  uint32_t width, height, label;
+  const uint8_t *payload;
+  uint32_t length;
+} ex_record;
+
+static uint64_t align64(uint64_t v) { return (v + 63u) / 64u * 64u; }
+
+/* Lays out a shard exactly as spec/FORMAT.md section 4 says: payload 0 at
+ * 64, each next one at align64(previous end), zero padding, the table at
+ * align64(last end), the footer right after it. Returns a malloc'ed file. */
+static uint8_t *build_shard(const ex_record *r, uint32_t n, uint64_t dataset_id,
+                            uint32_t shard_index, uint64_t first_record, size_t *size_out,
+                            uint64_t *footer_checksum_out) {
+  uint64_t off = PV_SHARD_HEADER_SIZE;
+  for (uint32_t i = 0; i < n; i++) off = align64(off + r[i].length);
+  uint64_t table_offset = off;
+  size_t size = (size_t)(table_offset + (uint64_t)n * PV_RECORD_ENTRY_SIZE + PV_SHARD_FOOTER_SIZE);
+  uint8_t *f = calloc(1, size);
+  assert_non_null(f);
+  pv_shard_header h = {PV_FORMAT_VERSION_MAJOR, PV_FORMAT_VERSION_MINOR, 0, 0, dataset_id,
+                       shard_index, n, first_record};
+  pv_shard_header_encode(&h, f);
+  off = PV_SHARD_HEADER_SIZE;
+  for (uint32_t i = 0; i < n; i++) {
+    if (r[i].length) memcpy(f + off, r[i].payload, r[i].length);
+    pv_record_entry e = {off,          r[i].length, r[i].label, r[i].width, r[i].height,
+                         r[i].codec,   3,           r[i].flags,
+                         pv_checksum(r[i].payload, r[i].length)};
+    pv_record_entry_encode(&e, f + table_offset + (uint64_t)i * PV_RECORD_ENTRY_SIZE);
+    off = align64(off + r[i].length);
+  }
+  pv_shard_footer ft = {table_offset, n, shard_index, dataset_id, pv_load64(f + 56),
+                        pv_checksum(f + table_offset, (size_t)n * PV_RECORD_ENTRY_SIZE), 0};
+  pv_shard_footer_encode(&ft, f + size - PV_SHARD_FOOTER_SIZE);
+  if (footer_checksum_out) *footer_checksum_out = ft.footer_checksum;
+  *size_out = size;
+  return f;
+}
+
+static const uint8_t ex_red_green[6] = {0xff, 0x00, 0x00, 0x00, 0xff, 0x00};
+static const uint8_t ex_blue[3] = {0x00, 0x00, 0xff};
+
+/* The worked example's shard: shard-00000.pvs of a two-record dataset. */
+static uint8_t *example_shard(size_t *size, uint64_t *footer_checksum) {
+  const ex_record r[2] = {
+      {PV_CODEC_RAW, 0, 2, 1, 1, ex_red_green, sizeof ex_red_green},
+      {PV_CODEC_RAW, 0, 1, 1, 0, ex_blue, sizeof ex_blue},
+  };
+  return build_shard(r, 2, EXAMPLE_DATASET_ID, 0, 0, size, footer_checksum);
+}
+
+/* The worked example's index.pvi. */
+static uint8_t *example_index(size_t *size) {
+  size_t shard_size;
+  uint64_t fsum;
+  free(example_shard(&shard_size, &fsum));
+  const pv_shard_ref ref = {shard_size, 0, 2, fsum};
+  static const char *const classes[2] = {"a", "b"};
+  static const uint64_t class_counts[2] = {1, 1};
+  static const char *const paths[2] = {"b/x.png", "a/y.png"};
+  static const uint32_t labels[2] = {1, 0};
+  const pv_index_input in = {EXAMPLE_DATASET_ID, 1, &ref, 2, classes, class_counts, 2, paths,
+                             labels, "k=v\n", "", 0};
+  uint64_t n = pv_index_encoded_size(&in);
+  assert_true(n > 0);
+  uint8_t *f = malloc((size_t)n);
+  assert_non_null(f);
+  assert_int_equal(pv_index_encode(&in, f, n), PV_OK);
+  *size = (size_t)n;
+  return f;
+}
+
+/* ---- resealing: recompute checksums after a deliberate edit, so that the
+ *      edit itself (not a checksum) is what a validator trips over ---------- */
+
+static void reseal_shard(uint8_t *f, size_t n) {
+  assert_true(n >= PV_SHARD_HEADER_SIZE + PV_SHARD_FOOTER_SIZE);
+  uint8_t *ft = f + n - PV_SHARD_FOOTER_SIZE;
+  pv_store64(f + 56, pv_checksum(f, 56));
+  pv_store64(ft + 24, pv_load64(f + 56));
+  uint64_t toff = pv_load64(ft), tbytes = (uint64_t)pv_load32(f + 36) * PV_RECORD_ENTRY_SIZE;
+  if (toff <= n - PV_SHARD_FOOTER_SIZE && tbytes <= n - PV_SHARD_FOOTER_SIZE - toff)
+    pv_store64(ft + 32, pv_checksum(f + toff, (size_t)tbytes));
+  pv_store64(ft + 48, pv_checksum(ft, 48));
+}
+
+static void reseal_index(uint8_t *f, size_t n) {
+  for (int s = 0; s < PV_SEC_COUNT; s++) {
+    uint8_t *d = f + 64 + 24 * s;
+    uint64_t off = pv_load64(d), sz = pv_load64(d + 8);
+    if (off <= n && sz <= n - off) pv_store64(d + 16, pv_checksum(f + off, (size_t)sz));
+  }
+  pv_store64(f + 248, pv_checksum(f, 248));
+  pv_store64(f + n - 16, pv_load64(f + 248));
+}
+
+/* Everything a full verification does with a shard: the structure, every
+ * payload checksum and every padding byte (what `pvpack verify` does). */
+static pv_status shard_check_all(const uint8_t *f, size_t n) {
+  pv_shard_view v;
+  pv_status st = pv_shard_validate(f, n, &v, NULL, 0);
+  if (st != PV_OK) return st;
+  for (uint32_t i = 0; i < v.header.record_count; i++) {
+    pv_record_entry e;
+    pv_shard_entry(&v, i, &e);
+    if ((st = pv_shard_check_record(&v, &e)) != PV_OK) return st;
+    uint64_t next = v.footer.table_offset;
+    if (i + 1 < v.header.record_count) {
+      pv_record_entry ne;
+      pv_shard_entry(&v, i + 1, &ne);
+      next = ne.offset;
+    }
+    for (uint64_t b = e.offset + e.length; b < next; b++)
+      if (f[b]) return PV_ERR_CORRUPT;
+  }
+  return PV_OK;
+}
+
+/* ---- canonical hex dump: byte-identical to `hexdump -Cv FILE` ------------- */
+
+static char *hex_dump(const uint8_t *p, size_t n) {
+  size_t cap = (n / 16 + 2) * 80, len = 0;
+  char *s = malloc(cap);
+  assert_non_null(s);
+  for (size_t o = 0; o < n; o += 16) {
+    len += (size_t)sprintf(s + len, "%08zx ", o);
+    for (size_t j = 0; j < 16; j++) {
+      if (j == 8) s[len++] = ' ';
+      if (o + j < n)
+        len += (size_t)sprintf(s + len, " %02x", p[o + j]);
+      else
+        len += (size_t)sprintf(s + len, "   ");
+    }
+    len += (size_t)sprintf(s + len, "  |");
+    for (size_t j = 0; j < 16 && o + j < n; j++)
+      s[len++] = p[o + j] >= 0x20 && p[o + j] < 0x7f ? (char)p[o + j] : '.';
+    len += (size_t)sprintf(s + len, "|\n");
+  }
+  len += (size_t)sprintf(s + len, "%08zx\n", n);
+  assert_true(len < cap);
+  return s;
+}
+
+/* Returns the text of the fenced code block between "<!-- example:NAME
+ * begin -->" and "<!-- example:NAME end -->" in spec (malloc'ed), or NULL. */
+static char *spec_block(const char *spec, const char *name) {
+  char begin[96], end[96];
+  snprintf(begin, sizeof begin, "<!-- example:%s begin -->\n", name);
+  snprintf(end, sizeof end, "<!-- example:%s end -->", name);
+  const char *b = strstr(spec, begin), *e = strstr(spec, end);
+  if (!b || !e || e < b) return NULL;
+  const char *fence = strstr(b, "```");
+  if (!fence || fence > e) return NULL;
+  const char *start = strchr(fence, '\n');
+  if (!start) return NULL;
+  start++;
+  const char *stop = strstr(start, "```");
+  if (!stop || stop > e) return NULL;
+  char *out = malloc((size_t)(stop - start) + 1);
+  assert_non_null(out);
+  memcpy(out, start, (size_t)(stop - start));
+  out[stop - start] = 0;
+  return out;
+}
+
+static char *read_spec(void) {
+  const char *dir = getenv("PV_SOURCE_DIR");
+  if (!dir || !*dir) dir = PV_SOURCE_DIR;
+  char *path = pvt_join(dir, "spec/FORMAT.md");
+  size_t n = 0;
+  uint8_t *b = pvt_read_file(path, &n);
+  if (!b) fail_msg("cannot read %s (set PV_SOURCE_DIR to the source tree)", path);
+  free(path);
+  char *s = malloc(n + 1);
+  assert_non_null(s);
+  memcpy(s, b, n);
+  s[n] = 0;
+  free(b);
+  return s;
+}
+
+static void check_example_block(const char *name, const uint8_t *file, size_t size) {
+  char *dump = hex_dump(file, size);
+  const char *regen = getenv("PV_REGEN_SPEC");
+  if (regen && strcmp(regen, "1") == 0) {
+    printf("<!-- example:%s begin -->\n```text\n%s```\n<!-- example:%s end -->\n", name, dump,
+           name);
+    free(dump);
+    return;
+  }
+  char *spec = read_spec();
+  char *block = spec_block(spec, name);
+  if (!block) fail_msg("spec/FORMAT.md has no '%s' example block", name);
+  if (strcmp(block, dump) != 0) {
+    printf("spec/FORMAT.md example '%s' differs from the encoder's bytes; expected:\n%s", name,
+           dump);
+    printf("(regenerate with PV_REGEN_SPEC=1 ./test_format and paste)\n");
+  }
+  assert_string_equal(block, dump);
+  free(block);
+  free(spec);
+  free(dump);
+}
+
+/* ---- 1. the worked example ------------------------------------------------- */
+
+static void test_example_shard_matches_spec(void **state) {
+  (void)state;
+  size_t n;
+  uint8_t *f = example_shard(&n, NULL);
+  assert_int_equal(n, 336);
+  assert_int_equal(shard_check_all(f, n), PV_OK);
+  check_example_block("shard", f, n);
+  free(f);
+}
+
+static void test_example_index_matches_spec(void **state) {
+  (void)state;
+  size_t n;
+  uint8_t *f = example_index(&n);
+  assert_int_equal(n, 408);
+  pv_index_view v;
+  assert_int_equal(pv_index_validate(f, n, &v, NULL, 0), PV_OK);
+  check_example_block("index", f, n);
+  free(f);
+}
+
+/* ---- 2. round trips ----------------------------------------------------------- */
+
+static void test_load_store(void **state) {
+  (void)state;
+  uint8_t b[8];
+  pv_store16(b, 0x1234);
+  assert_int_equal(b[0], 0x34);
+  assert_int_equal(b[1], 0x12);
+  assert_int_equal(pv_load16(b), 0x1234);
+  pv_store32(b, 0xdeadbeefu);
+  assert_int_equal(b[0], 0xef);
+  assert_int_equal(b[3], 0xde);
+  assert_int_equal(pv_load32(b), 0xdeadbeefu);
+  pv_store64(b, 0x0123456789abcdefull);
+  assert_int_equal(b[0], 0xef);
+  assert_int_equal(b[7], 0x01);
+  assert_true(pv_load64(b) == 0x0123456789abcdefull);
+  assert_string_equal(pv_codec_name(PV_CODEC_RAW), "raw");
+  assert_string_equal(pv_codec_name(PV_CODEC_JPEG), "jpeg");
+  assert_string_equal(pv_codec_name(PV_CODEC_ZSTD), "zstd");
+  assert_string_equal(pv_codec_name(3), "unknown");
+  assert_string_equal(pv_codec_name(-1), "unknown");
+  /* XXH3-64, seed 0: the published value for the empty input. */
+  assert_true(pv_checksum("", 0) == 0x2d06800538d394c2ull);
+}
+
+static void test_shard_header_roundtrip(void **state) {
+  (void)state;
+  const pv_shard_header h = {1, 7, 0, 0xa5a5a5a5u, 0xfeedfacecafebeefull, 12345, 678, 999999};
+  uint8_t b[PV_SHARD_HEADER_SIZE];
+  pv_shard_header_encode(&h, b);
+  assert_memory_equal(b, PV_SHARD_MAGIC, 8);
+  assert_int_equal(pv_load32(b + 12), PV_SHARD_HEADER_SIZE);
+  pv_shard_header d;
+  uint64_t sum = 0;
+  assert_int_equal(pv_shard_header_decode(b, sizeof b, &d, &sum, NULL, 0), PV_OK);
+  assert_true(sum == pv_load64(b + 56) && sum == pv_checksum(b, 56));
+  assert_int_equal(d.version_major, 1);
+  assert_int_equal(d.version_minor, 7); /* a newer minor is accepted */
+  assert_int_equal(d.incompat_flags, 0);
+  assert_int_equal(d.compat_flags, 0xa5a5a5a5u); /* unknown compat bits are ignored */
+  assert_true(d.dataset_id == h.dataset_id);
+  assert_int_equal(d.shard_index, 12345);
+  assert_int_equal(d.record_count, 678);
+  assert_true(d.first_record == 999999);
+  /* Short buffers: truncated if what is there is (a prefix of) the magic,
+   * else not pvpack. */
+  assert_int_equal(pv_shard_header_decode(b, 63, &d, NULL, NULL, 0), PV_ERR_TRUNCATED);
+  assert_int_equal(pv_shard_header_decode(b, 8, &d, NULL, NULL, 0), PV_ERR_TRUNCATED);
+  assert_int_equal(pv_shard_header_decode(b, 3, &d, NULL, NULL, 0), PV_ERR_TRUNCATED);
+  b[2] = 'x';
+  assert_int_equal(pv_shard_header_decode(b, 3, &d, NULL, NULL, 0), PV_ERR_NOT_PVPACK);
+  assert_int_equal(pv_shard_header_decode(b, 63, &d, NULL, NULL, 0), PV_ERR_NOT_PVPACK);
+}
+
+static void test_shard_footer_roundtrip(void **state) {
+  (void)state;
+  uint8_t file[PV_SHARD_HEADER_SIZE + PV_SHARD_FOOTER_SIZE] = {0};
+  pv_shard_footer f = {64, 0, 3, 42, 0x1111222233334444ull, 0x5555666677778888ull, 0};
+  pv_shard_footer_encode(&f, file + PV_SHARD_HEADER_SIZE);
+  assert_true(f.footer_checksum == pv_checksum(file + PV_SHARD_HEADER_SIZE, 48));
+  assert_memory_equal(file + sizeof file - 8, PV_SHARD_END_MAGIC, 8);
+  pv_shard_footer d;
+  assert_int_equal(pv_shard_footer_decode(file, sizeof file, &d, NULL, 0), PV_OK);
+  assert_true(d.table_offset == 64 && d.record_count == 0 && d.shard_index == 3 &&
+              d.dataset_id == 42 && d.header_checksum == f.header_checksum &&
+              d.table_checksum == f.table_checksum && d.footer_checksum == f.footer_checksum);
+  assert_int_equal(pv_shard_footer_decode(file, sizeof file - 1, &d, NULL, 0), PV_ERR_TRUNCATED);
+}
+
+static void test_record_entry_roundtrip(void **state) {
+  (void)state;
+  const pv_record_entry e = {128,           1000, 77, 640, 480, PV_CODEC_JPEG, 3,
+                             PV_RECORD_FLAG_ORIGINAL, 0x0102030405060708ull};
+  uint8_t b[PV_RECORD_ENTRY_SIZE];
+  pv_record_entry_encode(&e, b);
+  pv_record_entry d;
+  char err[160];
+  assert_int_equal(pv_record_entry_decode(b, 4096, &d, err, sizeof err), PV_OK);
+  assert_true(d.offset == 128 && d.length == 1000 && d.label == 77 && d.width == 640 &&
+              d.height == 480 && d.codec == PV_CODEC_JPEG && d.channels == 3 &&
+              d.flags == PV_RECORD_FLAG_ORIGINAL && d.checksum == e.checksum);
+  /* Rules checked in isolation. */
+  pv_record_entry x = e;
+  x.codec = PV_CODEC_ZSTD;
+  x.flags = 0;
+  pv_record_entry_encode(&x, b);
+  assert_int_equal(pv_record_entry_decode(b, 4096, &d, NULL, 0), PV_OK);
+  x.flags = PV_RECORD_FLAG_ORIGINAL; /* ORIGINAL only on JPEG */
+  pv_record_entry_encode(&x, b);
+  assert_int_equal(pv_record_entry_decode(b, 4096, &d, NULL, 0), PV_ERR_CORRUPT);
+  x = e;
+  x.flags = 0x8000; /* unknown flag */
+  pv_record_entry_encode(&x, b);
+  assert_int_equal(pv_record_entry_decode(b, 4096, &d, NULL, 0), PV_ERR_VERSION);
+  x = e;
+  x.channels = 1;
+  pv_record_entry_encode(&x, b);
+  assert_int_equal(pv_record_entry_decode(b, 4096, &d, NULL, 0), PV_ERR_CORRUPT);
+  x = e;
+  x.width = PV_MAX_DIM + 1;
+  pv_record_entry_encode(&x, b);
+  assert_int_equal(pv_record_entry_decode(b, 4096, &d, NULL, 0), PV_ERR_LIMIT);
+  x = e;
+  x.height = 0;
+  pv_record_entry_encode(&x, b);
+  assert_int_equal(pv_record_entry_decode(b, 4096, &d, NULL, 0), PV_ERR_LIMIT);
+  x = e;
+  x.codec = PV_CODEC_RAW;
+  x.flags = 0;
+  x.length = 640 * 480 * 3 - 1; /* raw length must be exactly w*h*3 */
+  pv_record_entry_encode(&x, b);
+  assert_int_equal(pv_record_entry_decode(b, 1u << 30, &d, NULL, 0), PV_ERR_CORRUPT);
+  x = e;
+  x.length = 0; /* empty JPEG */
+  pv_record_entry_encode(&x, b);
+  assert_int_equal(pv_record_entry_decode(b, 4096, &d, NULL, 0), PV_ERR_CORRUPT);
+  x = e;
+  x.offset = 96; /* unaligned */
+  pv_record_entry_encode(&x, b);
+  assert_int_equal(pv_record_entry_decode(b, 4096, &d, NULL, 0), PV_ERR_CORRUPT);
+  x = e;
+  x.offset = 0; /* inside the header */
+  pv_record_entry_encode(&x, b);
+  assert_int_equal(pv_record_entry_decode(b, 4096, &d, NULL, 0), PV_ERR_CORRUPT);
+  x = e; /* [128, 1128) must end at or before the table */
+  pv_record_entry_encode(&x, b);
+  assert_int_equal(pv_record_entry_decode(b, 1127, &d, NULL, 0), PV_ERR_CORRUPT);
+  assert_int_equal(pv_record_entry_decode(b, 1128, &d, NULL, 0), PV_OK);
+  b[28] = 1; /* reserved */
+  assert_int_equal(pv_record_entry_decode(b, 4096, &d, NULL, 0), PV_ERR_CORRUPT);
+}
+
+static void test_shard_roundtrip(void **state) {
+  (void)state;
+  size_t n;
+  uint8_t *f = example_shard(&n, NULL);
+  pv_shard_view v;
+  char err[256] = "";
+  assert_int_equal(pv_shard_validate(f, n, &v, err, sizeof err), PV_OK);
+  assert_true(v.file == f && v.file_size == n);
+  assert_int_equal(v.header.record_count, 2);
+  assert_true(v.header.dataset_id == EXAMPLE_DATASET_ID);
+  assert_true(v.footer.table_offset == 192);
+  assert_ptr_equal(v.table, f + 192);
+  pv_record_entry e;
+  pv_shard_entry(&v, 0, &e);
+  assert_true(e.offset == 64 && e.length == 6 && e.width == 2 && e.height == 1 && e.label == 1);
+  assert_memory_equal(f + e.offset, ex_red_green, 6);
+  assert_int_equal(pv_shard_check_record(&v, &e), PV_OK);
+  pv_shard_entry(&v, 1, &e);
+  assert_true(e.offset == 128 && e.length == 3 && e.width == 1 && e.height == 1 && e.label == 0);
+  assert_int_equal(pv_shard_check_record(&v, &e), PV_OK);
+  e.checksum ^= 1;
+  assert_int_equal(pv_shard_check_record(&v, &e), PV_ERR_CHECKSUM);
+  free(f);
+
+  /* An empty shard is 128 bytes: header, empty table at 64, footer. */
+  f = build_shard(NULL, 0, 5, 9, 100, &n, NULL);
+  assert_int_equal(n, 128);
+  assert_int_equal(pv_shard_validate(f, n, &v, NULL, 0), PV_OK);
+  assert_int_equal(v.header.shard_index, 9);
+  free(f);
+
+  /* Every codec, the ORIGINAL flag, a payload that is already a multiple of
+   * 64 bytes (no padding) and one that needs 63 bytes of padding. */
+  static uint8_t big[64 * 3];
+  for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)i;
+  const ex_record r[4] = {
+      {PV_CODEC_RAW, 0, 8, 8, 0, big, 192},
+      {PV_CODEC_JPEG, PV_RECORD_FLAG_ORIGINAL, 300, 200, 1, big, 65},
+      {PV_CODEC_ZSTD, 0, 16, 16, 2, big, 1},
+      {PV_CODEC_JPEG, 0, 65500, 65500, 3, big, 64},
+  };
+  f = build_shard(r, 4, 7, 1, 2, &n, NULL);
+  assert_int_equal(shard_check_all(f, n), PV_OK);
+  assert_int_equal(pv_shard_validate(f, n, &v, NULL, 0), PV_OK);
+  const uint64_t offs[4] = {64, 256, 384, 448};
+  for (uint32_t i = 0; i < 4; i++) {
+    pv_shard_entry(&v, i, &e);
+    assert_true(e.offset == offs[i]);
+    assert_int_equal(e.codec, r[i].codec);
+    assert_int_equal(e.flags, r[i].flags);
+  }
+  assert_true(v.footer.table_offset == 512);
+  free(f);
+}
+
+static void test_index_roundtrip(void **state) {
+  (void)state;
+  size_t n;
+  uint8_t *f = example_index(&n);
+  pv_index_view v;
+  char err[256] = "";
+  assert_int_equal(pv_index_validate(f, n, &v, err, sizeof err), PV_OK);
+  assert_true(v.header.dataset_id == EXAMPLE_DATASET_ID);
+  assert_true(v.header.file_size == n);
+  assert_true(v.header.record_count == 2);
+  assert_int_equal(v.header.shard_count, 1);
+  assert_int_equal(v.header.class_count, 2);
+  assert_true(v.header.skipped_count == 0);
+  assert_true(v.header_checksum == pv_load64(f + n - 16));
+  const uint64_t offs[PV_SEC_COUNT] = {256, 288, 336, 368, 384, 392};
+  const uint64_t sizes[PV_SEC_COUNT] = {32, 48, 32, 16, 4, 0};
+  for (int s = 0; s < PV_SEC_COUNT; s++) {
+    assert_true(v.header.sections[s].offset == offs[s]);
+    assert_true(v.header.sections[s].size == sizes[s]);
+    assert_ptr_equal(v.sec[s], f + offs[s]);
+  }
+  pv_shard_ref r;
+  pv_index_shard(&v, 0, &r);
+  size_t sn;
+  uint64_t fsum;
+  free(example_shard(&sn, &fsum));
+  assert_true(r.file_size == sn && r.first_record == 0 && r.record_count == 2 &&
+              r.footer_checksum == fsum);
+  uint32_t len, label;
+  const char *s = pv_index_class_name(&v, 0, &len);
+  assert_int_equal(len, 1);
+  assert_memory_equal(s, "a", 1);
+  s = pv_index_class_name(&v, 1, &len);
+  assert_memory_equal(s, "b", 1);
+  assert_true(pv_index_class_records(&v, 0) == 1 && pv_index_class_records(&v, 1) == 1);
+  s = pv_index_record_path(&v, 0, &len, &label);
+  assert_int_equal(len, 7);
+  assert_memory_equal(s, "b/x.png", 7);
+  assert_int_equal(label, 1);
+  s = pv_index_record_path(&v, 1, NULL, &label);
+  assert_memory_equal(s, "a/y.png", 7);
+  assert_int_equal(label, 0);
+  uint64_t tl;
+  s = pv_index_section_text(&v, PV_SEC_OPTIONS, &tl);
+  assert_true(tl == 4);
+  assert_memory_equal(s, "k=v\n", 4);
+  pv_index_section_text(&v, PV_SEC_SKIPPED, &tl);
+  assert_true(tl == 0);
+  assert_int_equal(pv_index_find_shard(&v, 0), 0);
+  assert_int_equal(pv_index_find_shard(&v, 1), 0);
+  free(f);
+
+  /* Encoder argument and limit errors. */
+  const char *long_name = NULL;
+  char *buf = malloc(PV_MAX_PATH_BYTES + 2);
+  assert_non_null(buf);
+  memset(buf, 'x', PV_MAX_PATH_BYTES + 1);
+  buf[PV_MAX_PATH_BYTES + 1] = 0;
+  long_name = buf;
+  const uint64_t one = 0;
+  pv_index_input in = {1, 0, NULL, 1, &long_name, &one, 0, NULL, NULL, NULL, NULL, 0};
+  assert_true(pv_index_encoded_size(&in) == 0);
+  uint8_t tmp[512];
+  assert_int_equal(pv_index_encode(&in, tmp, sizeof tmp), PV_ERR_LIMIT);
+  buf[PV_MAX_PATH_BYTES] = 0; /* exactly at the limit is fine */
+  uint64_t need = pv_index_encoded_size(&in);
+  assert_true(need > 0);
+  assert_int_equal(pv_index_encode(&in, tmp, sizeof tmp), PV_ERR_INVALID_ARG); /* wrong size */
+  assert_int_equal(pv_index_encode(NULL, tmp, sizeof tmp), PV_ERR_INVALID_ARG);
+  in.shard_count = PV_MAX_SHARDS + 1;
+  assert_true(pv_index_encoded_size(&in) == 0);
+  free(buf);
+}
+
+/* Encodes an index over shards of the given record counts (one class). */
+static uint8_t *index_over(const uint32_t *counts, uint32_t nshards, size_t *size) {
+  pv_shard_ref refs[16];
+  const char *paths[64];
+  uint32_t labels[64];
+  uint64_t total = 0;
+  assert_true(nshards <= 16);
+  for (uint32_t k = 0; k < nshards; k++) {
+    refs[k] = (pv_shard_ref){128 + 104 * (uint64_t)counts[k], total, counts[k], k};
+    total += counts[k];
+  }
+  assert_true(total <= 64);
+  for (uint64_t i = 0; i < total; i++) {
+    paths[i] = "p";
+    labels[i] = 0;
+  }
+  static const char *const classes[1] = {"c"};
+  const uint64_t class_counts[1] = {total};
+  const pv_index_input in = {9, nshards, refs, 1, classes, class_counts, total, paths, labels,
+                             "", "x.png\tnot an image\n", 1};
+  uint64_t n = pv_index_encoded_size(&in);
+  uint8_t *f = malloc((size_t)n);
+  assert_non_null(f);
+  assert_int_equal(pv_index_encode(&in, f, n), PV_OK);
+  *size = (size_t)n;
+  return f;
+}
+
+static void test_index_find_shard(void **state) {
+  (void)state;
+  const uint32_t counts[] = {0, 3, 0, 2, 0, 0, 4, 1, 0};
+  const uint32_t nshards = sizeof counts / sizeof counts[0];
+  size_t n;
+  uint8_t *f = index_over(counts, nshards, &n);
+  pv_index_view v;
+  char err[256] = "";
+  assert_int_equal(pv_index_validate(f, n, &v, err, sizeof err), PV_OK);
+  assert_true(v.header.record_count == 10);
+  for (uint64_t i = 0; i < v.header.record_count; i++) {
+    uint32_t k = pv_index_find_shard(&v, i);
+    pv_shard_ref r;
+    assert_true(k < nshards);
+    pv_index_shard(&v, k, &r);
+    assert_true(r.record_count > 0); /* never an empty shard */
+    assert_true(r.first_record <= i && i < r.first_record + r.record_count);
+  }
+  free(f);
+  /* One shard, many shards, all non-empty. */
+  const uint32_t c1[] = {5};
+  f = index_over(c1, 1, &n);
+  assert_int_equal(pv_index_validate(f, n, &v, NULL, 0), PV_OK);
+  for (uint64_t i = 0; i < 5; i++) assert_int_equal(pv_index_find_shard(&v, i), 0);
+  free(f);
+  const uint32_t c2[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  f = index_over(c2, 16, &n);
+  assert_int_equal(pv_index_validate(f, n, &v, NULL, 0), PV_OK);
+  for (uint64_t i = 0; i < 16; i++) assert_int_equal(pv_index_find_shard(&v, i), i);
+  free(f);
+  /* An index with no shard and no record is valid. */
+  f = index_over(NULL, 0, &n);
+  assert_int_equal(pv_index_validate(f, n, &v, NULL, 0), PV_OK);
+  free(f);
+}
+
+/* ---- 3. golden negative cases -------------------------------------------------- */
+
+static pv_status shard_status(const uint8_t *f, size_t n) {
+  pv_shard_view v;
+  char err[256] = "";
+  pv_status st = pv_shard_validate(f, n, &v, err, sizeof err);
+  if (st != PV_OK) assert_true(err[0] != 0); /* every failure says why */
+  return st;
+}
+
+static pv_status index_status(const uint8_t *f, size_t n) {
+  pv_index_view v;
+  char err[256] = "";
+  pv_status st = pv_index_validate(f, n, &v, err, sizeof err);
+  if (st != PV_OK) assert_true(err[0] != 0);
+  return st;
+}
+
+static void test_shard_golden_negatives(void **state) {
+  (void)state;
+  size_t n;
+  uint8_t *orig = example_shard(&n, NULL);
+  uint8_t *f = malloc(n);
+  assert_non_null(f);
+  const size_t T = 192, F = 272; /* table and footer offsets */
+#define RESET() memcpy(f, orig, n)
+
+  /* Truncated footer: the end magic is not at the end. */
+  RESET();
+  assert_int_equal(shard_status(f, n - 10), PV_ERR_TRUNCATED);
+  assert_int_equal(shard_status(f, F), PV_ERR_TRUNCATED);
+  assert_int_equal(shard_status(f, 100), PV_ERR_TRUNCATED);
+  assert_int_equal(shard_status(f, 20), PV_ERR_TRUNCATED);
+  /* Flipped checksum bytes. */
+  RESET();
+  f[56] ^= 0x01; /* header checksum */
+  assert_int_equal(shard_status(f, n), PV_ERR_CHECKSUM);
+  RESET();
+  f[F + 48] ^= 0x80; /* footer checksum */
+  assert_int_equal(shard_status(f, n), PV_ERR_CHECKSUM);
+  RESET();
+  f[T + 32] ^= 0x10; /* record 0's checksum: caught by the table checksum */
+  assert_int_equal(shard_status(f, n), PV_ERR_CHECKSUM);
+  RESET();
+  f[64] ^= 0x01; /* payload: the structure is fine, the record is not */
+  assert_int_equal(shard_status(f, n), PV_OK);
+  assert_int_equal(shard_check_all(f, n), PV_ERR_CHECKSUM);
+  /* Unknown incompatible flag, checksums recomputed: the flag is what fails. */
+  RESET();
+  pv_store32(f + 16, 0x1);
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_VERSION);
+  /* Unknown compatible flag: ignored. */
+  RESET();
+  pv_store32(f + 20, 0x80000000u);
+  reseal_shard(f, n);
+  assert_int_equal(shard_check_all(f, n), PV_OK);
+  /* Unknown major version. */
+  RESET();
+  pv_store16(f + 8, 2);
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_VERSION);
+  /* Bad magic, at either end. */
+  RESET();
+  f[0] = 'X';
+  assert_int_equal(shard_status(f, n), PV_ERR_NOT_PVPACK);
+  RESET();
+  f[n - 1] = 0x02;
+  assert_int_equal(shard_status(f, n), PV_ERR_TRUNCATED);
+  /* A payload offset past the end of the file. */
+  RESET();
+  pv_store64(f + T + 40, 4096);
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_CORRUPT);
+  /* The table offset past the end of the file. */
+  RESET();
+  pv_store64(f + F, 1ull << 40);
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_CORRUPT);
+  /* Unknown codec. */
+  RESET();
+  f[T + 24] = 3;
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_VERSION);
+  /* Non-zero reserved bytes: header, record entry, footer. */
+  RESET();
+  f[48] = 1;
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_CORRUPT);
+  RESET();
+  f[T + 40 + 28] = 1;
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_CORRUPT);
+  RESET();
+  f[F + 40] = 1;
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_CORRUPT);
+  /* Wrong header_size. */
+  RESET();
+  pv_store32(f + 12, 128);
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_CORRUPT);
+  /* first_record over the limit. */
+  RESET();
+  pv_store64(f + 40, PV_MAX_RECORDS + 1);
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_LIMIT);
+  /* Footer disagrees with header (shard index, dataset id, record count). */
+  RESET();
+  pv_store32(f + F + 12, 1);
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_CORRUPT);
+  RESET();
+  f[F + 16] ^= 1;
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_CORRUPT);
+  RESET();
+  pv_store32(f + F + 8, 1);
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_CORRUPT);
+  /* Footer names the header checksum of another header. */
+  RESET();
+  f[F + 24] ^= 1;
+  pv_store64(f + F + 48, pv_checksum(f + F, 48));
+  assert_int_equal(shard_status(f, n), PV_ERR_CORRUPT);
+  /* Payloads out of order / not packed: record 1 at 192 leaves a gap. */
+  RESET();
+  pv_store64(f + T + 40, 64);
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_CORRUPT);
+  /* Raw length that does not match the size. */
+  RESET();
+  pv_store32(f + T + 16, 3);
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_CORRUPT);
+  /* Non-zero padding between payloads: caught by full verification. */
+  RESET();
+  f[100] = 1;
+  assert_int_equal(shard_status(f, n), PV_OK);
+  assert_int_equal(shard_check_all(f, n), PV_ERR_CORRUPT);
+  /* A byte appended or removed between table and footer. */
+  uint8_t *g = calloc(1, n + 64);
+  assert_non_null(g);
+  memcpy(g, orig, n);
+  memmove(g + F + 64, g + F, 64);
+  memset(g + F, 0, 64);
+  reseal_shard(g, n + 64);
+  assert_int_equal(shard_status(g, n + 64), PV_ERR_CORRUPT);
+  free(g);
+#undef RESET
+  free(f);
+  free(orig);
+}
+
+static void test_index_golden_negatives(void **state) {
+  (void)state;
+  size_t n;
+  uint8_t *orig = example_index(&n);
+  uint8_t *f = malloc(n);
+  assert_non_null(f);
+#define RESET() memcpy(f, orig, n)
+  /* Bad magic. */
+  RESET();
+  f[3] ^= 0x20;
+  assert_int_equal(index_status(f, n), PV_ERR_NOT_PVPACK);
+  assert_int_equal(index_status(f, 4), PV_ERR_NOT_PVPACK);
+  /* Truncated. */
+  RESET();
+  assert_int_equal(index_status(f, n - 1), PV_ERR_TRUNCATED);
+  assert_int_equal(index_status(f, 271), PV_ERR_TRUNCATED);
+  assert_int_equal(index_status(f, 8), PV_ERR_TRUNCATED);
+  assert_int_equal(index_status(f, 5), PV_ERR_TRUNCATED); /* a prefix of the magic */
+  /* Header checksum flip. */
+  RESET();
+  f[250] ^= 0x04;
+  assert_int_equal(index_status(f, n), PV_ERR_CHECKSUM);
+  /* Trailer's copy of the header checksum. */
+  RESET();
+  f[n - 16] ^= 0x04;
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* Section checksum: a flipped byte in the strings section. */
+  RESET();
+  f[370] ^= 0x01;
+  assert_int_equal(index_status(f, n), PV_ERR_CHECKSUM);
+  /* Unknown incompatible flag (checksums recomputed) and major version. */
+  RESET();
+  pv_store32(f + 16, 0x4);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_VERSION);
+  RESET();
+  pv_store16(f + 8, 0);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_VERSION);
+  /* Unknown compatible flag: ignored. */
+  RESET();
+  pv_store32(f + 20, 0xffffffffu);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_OK);
+  /* Non-zero reserved bytes (header, shard ref, class entry). */
+  RESET();
+  f[208] = 1;
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  RESET();
+  f[256 + 20] = 1;
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  RESET();
+  f[288 + 12] = 1;
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* Non-zero padding after the options section. */
+  RESET();
+  f[389] = 1;
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* file_size field disagrees with the file. */
+  RESET();
+  pv_store64(f + 24, n + 8);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_TRUNCATED);
+  RESET();
+  pv_store64(f + 24, n - 8);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* A section offset past the end of the file. */
+  RESET();
+  pv_store64(f + 64 + 24 * PV_SEC_SKIPPED, 1u << 20);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* A section size past the end of the file. */
+  RESET();
+  pv_store64(f + 64 + 24 * PV_SEC_OPTIONS + 8, 1000);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* A section not where the layout puts it (unaligned). */
+  RESET();
+  pv_store64(f + 64 + 24 * PV_SEC_SKIPPED, 388);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* Counts over the limits. */
+  RESET();
+  pv_store32(f + 48, PV_MAX_SHARDS + 1);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_LIMIT);
+  /* A count that disagrees with its section's size. */
+  RESET();
+  pv_store32(f + 52, 3);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* Label >= class_count. */
+  RESET();
+  pv_store32(f + 336 + 12, 2);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* A record path outside the strings section. */
+  RESET();
+  pv_store64(f + 336 + 16, 10);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* A class name outside the strings section, and an empty one. */
+  RESET();
+  pv_store32(f + 288 + 8, 17);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  RESET();
+  pv_store32(f + 288 + 8, 0);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* Per-class counts that do not sum to record_count. */
+  RESET();
+  pv_store64(f + 288 + 16, 2);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* Shard ranges that do not sum to record_count. */
+  RESET();
+  pv_store32(f + 256 + 16, 3);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  /* A shard smaller than a header plus a footer. */
+  RESET();
+  pv_store64(f + 256, 127);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+#undef RESET
+  free(f);
+  free(orig);
+
+  /* Shard references that are not contiguous: 0..1 then 2..3. */
+  const pv_shard_ref refs[2] = {{336, 0, 1, 1}, {336, 2, 1, 2}};
+  static const char *const classes[1] = {"a"};
+  static const uint64_t counts[1] = {2};
+  static const char *const paths[2] = {"x", "y"};
+  static const uint32_t labels[2] = {0, 0};
+  const pv_index_input in = {1, 2, refs, 1, classes, counts, 2, paths, labels, "", "", 0};
+  uint64_t sz = pv_index_encoded_size(&in);
+  uint8_t *g = malloc((size_t)sz);
+  assert_non_null(g);
+  assert_int_equal(pv_index_encode(&in, g, sz), PV_OK);
+  assert_int_equal(index_status(g, (size_t)sz), PV_ERR_CORRUPT);
+  free(g);
+}
+
+/* An index whose size minus the trailer is not a multiple of 8: align8 of a
+ * section's end can then step past the trailer, and the offset of the next
+ * section must be bounded before any size is checked against it (found by
+ * fuzz_index; before the fix, an unchecked size wrapped the following
+ * section's pointer past the end of the address space). */
+static void test_index_section_past_trailer(void **state) {
+  (void)state;
+  const size_t n = 276;
+  uint8_t *f = calloc(1, n);
+  assert_non_null(f);
+  memcpy(f, PV_INDEX_MAGIC, 8);
+  pv_store16(f + 8, 1);
+  pv_store32(f + 12, PV_INDEX_HEADER_SIZE);
+  pv_store64(f + 24, n);
+  const uint64_t secs[PV_SEC_COUNT][2] = {{256, 0}, {256, 0}, {256, 0}, {256, 4},
+                                          {264, UINT64_MAX - 7 - 264}, {UINT64_MAX - 7, 0}};
+  for (int s = 0; s < PV_SEC_COUNT; s++) {
+    pv_store64(f + 64 + 24 * s, secs[s][0]);
+    pv_store64(f + 64 + 24 * s + 8, secs[s][1]);
+  }
+  memcpy(f + n - 8, PV_INDEX_END_MAGIC, 8);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  free(f);
+}
+
+/* ---- 4. every bit, every length ------------------------------------------------ */
+
+static void test_every_bit_flip_is_caught(void **state) {
+  (void)state;
+  size_t n;
+  uint8_t *f = example_shard(&n, NULL);
+  for (size_t i = 0; i < n; i++)
+    for (int bit = 0; bit < 8; bit++) {
+      f[i] ^= (uint8_t)(1u << bit);
+      if (shard_check_all(f, n) == PV_OK) fail_msg("shard: flipping bit %d of byte %zu went unseen", bit, i);
+      f[i] ^= (uint8_t)(1u << bit);
+    }
+  assert_int_equal(shard_check_all(f, n), PV_OK);
+  free(f);
+  f = example_index(&n);
+  pv_index_view v;
+  for (size_t i = 0; i < n; i++)
+    for (int bit = 0; bit < 8; bit++) {
+      f[i] ^= (uint8_t)(1u << bit);
+      if (pv_index_validate(f, n, &v, NULL, 0) == PV_OK)
+        fail_msg("index: flipping bit %d of byte %zu went unseen", bit, i);
+      f[i] ^= (uint8_t)(1u << bit);
+    }
+  assert_int_equal(pv_index_validate(f, n, &v, NULL, 0), PV_OK);
+  free(f);
+}
+
+static void test_every_truncation_is_caught(void **state) {
+  (void)state;
+  size_t n;
+  uint8_t *f = example_shard(&n, NULL);
+  for (size_t len = 0; len < n; len++) {
+    /* A fresh allocation of exactly len bytes, so ASan sees any overread. */
+    uint8_t *t = malloc(len ? len : 1);
+    assert_non_null(t);
+    memcpy(t, f, len);
+    pv_status st = shard_check_all(t, len);
+    if (st == PV_OK) fail_msg("shard cut to %zu bytes accepted", len);
+    free(t);
+  }
+  free(f);
+  f = example_index(&n);
+  pv_index_view v;
+  for (size_t len = 0; len < n; len++) {
+    uint8_t *t = malloc(len ? len : 1);
+    assert_non_null(t);
+    memcpy(t, f, len);
+    if (pv_index_validate(t, len, &v, NULL, 0) == PV_OK) fail_msg("index cut to %zu bytes accepted", len);
+    free(t);
+  }
+  free(f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_example_shard_matches_spec),
+      cmocka_unit_test(test_example_index_matches_spec),
+      cmocka_unit_test(test_load_store),
+      cmocka_unit_test(test_shard_header_roundtrip),
+      cmocka_unit_test(test_shard_footer_roundtrip),
+      cmocka_unit_test(test_record_entry_roundtrip),
+      cmocka_unit_test(test_shard_roundtrip),
+      cmocka_unit_test(test_index_roundtrip),
+      cmocka_unit_test(test_index_find_shard),
+      cmocka_unit_test(test_shard_golden_negatives),
+      cmocka_unit_test(test_index_golden_negatives),
+      cmocka_unit_test(test_index_section_past_trailer),
+      cmocka_unit_test(test_every_bit_flip_is_caught),
+      cmocka_unit_test(test_every_truncation_is_caught),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
