@@ -638,7 +638,9 @@ pv_status pv_build(const char *src, const char *out_dir, const pv_build_options 
     for (size_t i = 0; i < walk.file_count; i++) {
       const pv_walk_file *f = &walk.files[order[i]];
       XXH3_64bits_update(hs, f->relpath, strlen(f->relpath) + 1);
-      XXH3_64bits_update(hs, &f->label, sizeof f->label);
+      uint8_t le[4]; /* little-endian, so the id is the same on every host */
+      pv_store32(le, f->label);
+      XXH3_64bits_update(hs, le, sizeof le);
     }
     os.dataset_id = XXH3_64bits_digest(hs);
     XXH3_freeState(hs);
