@@ -49,4 +49,23 @@ pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter,
                             uint32_t bw, uint32_t bh, uint8_t *dst,
                             uint32_t dw, uint32_t dh, size_t dstride);
 
+/* Selects the arithmetic kernels: 0 portable scalar, 1 SSE2, 2 AVX2
+ * (default: the best this CPU runs). A level the build or CPU lacks falls
+ * back to the next lower one. Every level gives the same bytes; this exists
+ * so tests and benchmarks can check and time each path. Returns the level
+ * now in use, or -1 when r is NULL. */
+int pv__resampler_set_simd(pv_resampler *r, int level);
+
+/* Scalar reference with the same contract and the same output bytes as
+ * pv__resample_rgb8: written as the plain definition (full vertical pass
+ * into a temporary image, then the horizontal pass), without blocking,
+ * transposes or SIMD. For tests and benchmarks; allocates on every call.
+ * Returns PV_OK, PV_ERR_INVALID_ARG, PV_ERR_NOMEM. */
+pv_status pv__resample_rgb8_reference(pv_resampler *r, pv_filter filter,
+                                      const uint8_t *src, uint32_t sw,
+                                      uint32_t sh, size_t sstride, uint32_t bx,
+                                      uint32_t by, uint32_t bw, uint32_t bh,
+                                      uint8_t *dst, uint32_t dw, uint32_t dh,
+                                      size_t dstride);
+
 #endif /* PV_RESAMPLE_H */

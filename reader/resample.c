@@ -1,0 +1,634 @@
+/* resample.c - antialiased separable resize of RGB8 images (see resample.h).
+ *
+ * The math (written from the definitions, PIL's Image.resize with
+ * reducing_gap=None is the family it matches): along one axis, an input span
+ * of n_in pixels maps onto n_out output pixels with scale = n_in / n_out.
+ * Output pixel i is centred at (i + 0.5) * scale in input coordinates; the
+ * kernel is stretched by fscale = max(scale, 1) when shrinking, so its
+ * support is S * fscale (S = 1, 2, 3 for triangle, cubic a=-0.5,
+ * Lanczos-3); input pixel x (centre x + 0.5) gets weight
+ * f((x + 0.5 - centre) / fscale); taps outside [0, n_in) are dropped and the
+ * rest are normalised to sum 1. Weights are then rounded to Q14 integers and
+ * the rounding residual is added to the largest tap, so every output's taps
+ * sum exactly to 1 << 14 and a constant image stays constant.
+ *
+ * Unlike PIL, which lets the kernel read outside the box, the box behaves as
+ * a crop: resizing box B of src equals cropping B first and resizing that
+ * (torchvision's RandomResizedCrop semantics, which the loader implements).
+ *
+ * Pipeline: the vertical pass runs first (it shrinks the row count, so the
+ * horizontal pass - the expensive one - touches fewer rows), rounding to 8
+ * bits in between, as PIL does between its two passes. Output rows are made
+ * in blocks of 16: the vertical pass writes 16 rows, a 16x16 byte transpose
+ * turns each source byte column into a 16-byte vector, so the horizontal pass
+ * becomes the same "weighted sum of byte rows" kernel as the vertical one,
+ * and a second transpose writes the 16 output rows. Every step is exact
+ * integer arithmetic, so the SSE2 path and the scalar reference
+ * (pv__resample_rgb8_reference) give identical bytes; the test checks it.
+ *
+ * An axis whose size does not change has identity weights and is skipped.
+ */
+#include "resample.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#include <emmintrin.h>
+#define PV_RS_SSE2 1
+#else
+#define PV_RS_SSE2 0
+#endif
+/* AVX2 is compiled with a function-level target attribute and chosen at run
+ * time, so the build stays at the x86-64 baseline (SSE2). */
+#if PV_RS_SSE2 && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define PV_RS_AVX2 1
+#else
+#define PV_RS_AVX2 0
+#endif
+
+#define PV_RS_BITS 14                       /* fractional bits of the weights */
+#define PV_RS_ONE (1 << PV_RS_BITS)
+#define PV_RS_HALF (1 << (PV_RS_BITS - 1))
+#define PV_RS_BLOCK 16                      /* output rows per transposed block */
+#define PV_RS_MAX_DIM (1u << 20)            /* keeps every size product far from overflow */
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+/* Coefficients of one axis: output i reads n[i] consecutive input pixels from
+ * start[i] with Q14 weights w[i * stride ...]; pairs[] holds the same weights
+ * packed two per int32 (low half = even tap), the operand layout of pmaddwd.
+ * A weight slot past n[i] is zero, so an odd tap count pairs with a zero. */
+typedef struct pv_axis {
+  uint32_t n_in, n_out;
+  int filter;           /* -1: not built */
+  int identity;         /* every output copies input i */
+  size_t stride;        /* weight slots per output, even */
+  size_t cap_out, cap_w; /* allocated entries (grow-only) */
+  uint32_t *start;
+  uint32_t *n;
+  int16_t *w;
+  int32_t *pairs;
+} pv_axis;
+
+typedef void (*pv_conv_fn)(uint8_t *out, size_t len, const uint8_t *base, size_t step,
+                           const int16_t *w, const int32_t *pairs, uint32_t n);
+
+struct pv_resampler {
+  pv_axis h, v;
+  int simd;        /* 0 scalar, 1 SSE2, 2 AVX2: see pv__resampler_set_simd */
+  pv_conv_fn conv; /* the kernel for that level */
+  uint8_t *vbuf;  /* 16 rows of vertical-pass output, row = 3 * bw bytes */
+  size_t vbuf_cap;
+  uint8_t *tbuf;  /* transposed block: 3 * bw byte columns of 16 rows */
+  size_t tbuf_cap;
+  uint8_t *obuf;  /* horizontal output, transposed: 3 * dw columns of 16 */
+  size_t obuf_cap;
+};
+
+static void set_level(pv_resampler *r, int level);
+
+/* ---- filter names --------------------------------------------------------- */
+
+static int name_eq(const char *a, const char *b) {
+  for (;; a++, b++) {
+    int ca = (unsigned char)*a, cb = (unsigned char)*b;
+    if (ca >= 'A' && ca <= 'Z') ca += 'a' - 'A';
+    if (ca != cb) return 0;
+    if (ca == 0) return 1;
+  }
+}
+
+int pv__filter_from_name(const char *name) {
+  if (!name) return -1;
+  if (name_eq(name, "bilinear")) return PV_FILTER_BILINEAR;
+  if (name_eq(name, "bicubic")) return PV_FILTER_BICUBIC;
+  if (name_eq(name, "lanczos")) return PV_FILTER_LANCZOS;
+  return -1;
+}
+
+const char *pv__filter_name(pv_filter f) {
+  switch (f) {
+  case PV_FILTER_BILINEAR: return "bilinear";
+  case PV_FILTER_BICUBIC: return "bicubic";
+  case PV_FILTER_LANCZOS: return "lanczos";
+  }
+  return "unknown";
+}
+
+/* ---- create / destroy ------------------------------------------------------ */
+
+pv_status pv__resampler_create(pv_resampler **out) {
+  if (!out) return PV_ERR_INVALID_ARG;
+  *out = NULL;
+  pv_resampler *r = calloc(1, sizeof *r);
+  if (!r) return PV_ERR_NOMEM;
+  r->h.filter = -1;
+  r->v.filter = -1;
+  set_level(r, 2);
+  *out = r;
+  return PV_OK;
+}
+
+static void axis_free(pv_axis *a) {
+  free(a->start);
+  free(a->n);
+  free(a->w);
+  free(a->pairs);
+}
+
+void pv__resampler_destroy(pv_resampler *r) {
+  if (!r) return;
+  axis_free(&r->h);
+  axis_free(&r->v);
+  free(r->vbuf);
+  free(r->tbuf);
+  free(r->obuf);
+  free(r);
+}
+
+/* Grows *buf to at least need bytes (contents not kept); 0 on success. */
+static int grow(void **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return 0;
+  void *p = malloc(need);
+  if (!p) return -1;
+  free(*buf);
+  *buf = p;
+  *cap = need;
+  return 0;
+}
+
+/* ---- coefficients ------------------------------------------------------------ */
+
+static double filter_support(int f) {
+  return f == PV_FILTER_BILINEAR ? 1.0 : f == PV_FILTER_BICUBIC ? 2.0 : 3.0;
+}
+
+static double cubic(double x) {
+  const double a = -0.5;
+  x = fabs(x);
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+  if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+  return 0.0;
+}
+
+/* sin(pi t) and cos(pi t) by range reduction to |r| <= 1/4 and Taylor
+ * series (error < 1e-11, far below the Q14 rounding of the weights). Our own
+ * code rather than libm so the tables - hence the output bytes - do not
+ * depend on the C library, and because it is several times faster. */
+static void sincospi(double t, double *s, double *c) {
+  double n = floor(2.0 * t + 0.5); /* t = n/2 + r */
+  double r = (t - 0.5 * n) * M_PI, r2 = r * r;
+  double sr = r * (1 - r2 / 6 * (1 - r2 / 20 * (1 - r2 / 42 * (1 - r2 / 72 * (1 - r2 / 110)))));
+  double cr = 1 - r2 / 2 * (1 - r2 / 12 * (1 - r2 / 30 * (1 - r2 / 56 * (1 - r2 / 90 * (1 - r2 / 132)))));
+  switch ((int)(n - 4.0 * floor(n / 4.0))) { /* n mod 4 */
+  case 0: *s = sr, *c = cr; break;
+  case 1: *s = cr, *c = -sr; break;
+  case 2: *s = -sr, *c = -cr; break;
+  default: *s = -cr, *c = sr; break;
+  }
+}
+
+/* Fills k[0..n) with the unnormalised filter at x0 + j * step.
+ * Lanczos-3 uses sinc(x) sinc(x/3) = 3 s^2 (3 - 4 s^2) / (pi x)^2 with
+ * s = sin(pi x / 3) (triple-angle formula), and s steps from tap to tap by
+ * an angle-addition rotation: no trigonometry per tap, because the loader
+ * rebuilds the tables for every random crop. Drift over a few thousand
+ * steps is ~1e-13. */
+static void filter_taps(int f, double x0, double step, double rot_s, double rot_c, uint32_t n,
+                        double *k) {
+  if (f == PV_FILTER_BILINEAR) {
+    for (uint32_t j = 0; j < n; j++) {
+      double x = fabs(x0 + j * step);
+      k[j] = x < 1.0 ? 1.0 - x : 0.0;
+    }
+  } else if (f == PV_FILTER_BICUBIC) {
+    for (uint32_t j = 0; j < n; j++) k[j] = cubic(x0 + j * step);
+  } else {
+    double s, c;
+    sincospi(x0 / 3.0, &s, &c);
+    for (uint32_t j = 0; j < n; j++) {
+      double x = x0 + j * step;
+      if (fabs(x) >= 3.0) k[j] = 0.0;
+      else if (fabs(x) < 1e-9) k[j] = 1.0;
+      else k[j] = 3.0 * s * s * (3.0 - 4.0 * s * s) / (M_PI * M_PI * x * x);
+      double t = s * rot_c + c * rot_s;
+      c = c * rot_c - s * rot_s;
+      s = t;
+    }
+  }
+}
+
+/* Builds (or keeps, when unchanged) the tables mapping n_in -> n_out. */
+static pv_status axis_build(pv_axis *a, uint32_t n_in, uint32_t n_out, int f) {
+  if (a->filter == f && a->n_in == n_in && a->n_out == n_out) return PV_OK;
+  a->filter = -1; /* stays invalid if anything below fails */
+
+  const double scale = (double)n_in / n_out;
+  const double fscale = scale < 1.0 ? 1.0 : scale;
+  const double support = filter_support(f) * fscale;
+  const double inv = 1.0 / fscale;
+  size_t kmax = (size_t)ceil(support) * 2 + 1;
+  if (kmax > n_in) kmax = n_in;
+  const size_t stride = (kmax + 2) & ~(size_t)1; /* room for a zero pad, even */
+
+  if (n_out > a->cap_out) {
+    uint32_t *s = malloc((size_t)n_out * sizeof *s);
+    uint32_t *n = malloc((size_t)n_out * sizeof *n);
+    if (!s || !n) {
+      free(s);
+      free(n);
+      return PV_ERR_NOMEM;
+    }
+    free(a->start);
+    free(a->n);
+    a->start = s;
+    a->n = n;
+    a->cap_out = n_out;
+  }
+  const size_t nw = (size_t)n_out * stride;
+  if (nw > a->cap_w) {
+    int16_t *w = malloc(nw * sizeof *w);
+    int32_t *p = malloc(nw / 2 * sizeof *p);
+    if (!w || !p) {
+      free(w);
+      free(p);
+      return PV_ERR_NOMEM;
+    }
+    free(a->w);
+    free(a->pairs);
+    a->w = w;
+    a->pairs = p;
+    a->cap_w = nw;
+  }
+  /* Float scratch for one output's taps: on the stack for ordinary kernels,
+   * on the heap only for extreme shrink factors (> ~40x with Lanczos). */
+  double stackk[256];
+  double *k = stackk;
+  if (kmax > 256) {
+    k = malloc(kmax * sizeof *k);
+    if (!k) return PV_ERR_NOMEM;
+  }
+
+  double rot_s, rot_c; /* rotation by pi * inv / 3 for the Lanczos recurrence */
+  sincospi(inv / 3.0, &rot_s, &rot_c);
+  int identity = n_in == n_out;
+  for (uint32_t i = 0; i < n_out; i++) {
+    const double centre = (i + 0.5) * scale;
+    double lo = centre - support + 0.5, hi = centre + support + 0.5;
+    int64_t xmin = lo <= 0.0 ? 0 : (int64_t)lo;
+    int64_t xmax = hi >= (double)n_in ? (int64_t)n_in : (int64_t)hi;
+    if (xmin > (int64_t)n_in - 1) xmin = (int64_t)n_in - 1;
+    if (xmax <= xmin) xmax = xmin + 1;
+    uint32_t cnt = (uint32_t)(xmax - xmin);
+    if (cnt > kmax) cnt = (uint32_t)kmax; /* cannot happen; keeps the table in bounds */
+
+    filter_taps(f, ((double)xmin + 0.5 - centre) * inv, inv, rot_s, rot_c, cnt, k);
+    double sum = 0.0;
+    for (uint32_t j = 0; j < cnt; j++) sum += k[j];
+    const double norm = sum != 0.0 ? PV_RS_ONE / sum : 0.0;
+
+    int16_t *w = a->w + (size_t)i * stride;
+    int32_t total = 0;
+    uint32_t big = 0;
+    int32_t bigabs = -1;
+    for (uint32_t j = 0; j < cnt; j++) {
+      double v = sum != 0.0 ? k[j] * norm : (j == 0 ? PV_RS_ONE : 0.0);
+      if (v > 32767.0) v = 32767.0;
+      if (v < -32768.0) v = -32768.0;
+      /* floor(v + 0.5) without a libm call: truncation of a positive value */
+      int32_t iv = (int32_t)(v + 65536.5) - 65536;
+      w[j] = (int16_t)iv;
+      total += iv;
+      int32_t av = iv < 0 ? -iv : iv;
+      if (av > bigabs) {
+        bigabs = av;
+        big = j;
+      }
+    }
+    int32_t fixed = w[big] + (PV_RS_ONE - total);
+    w[big] = (int16_t)(fixed > 32767 ? 32767 : fixed < -32768 ? -32768 : fixed);
+
+    /* Drop taps that rounded to zero at both ends: less work, same result. */
+    uint32_t first = 0, last = cnt;
+    while (last > first + 1 && w[last - 1] == 0) last--;
+    while (first + 1 < last && w[first] == 0) first++;
+    if (first) memmove(w, w + first, (last - first) * sizeof *w);
+    cnt = last - first;
+    xmin += first;
+    for (size_t j = cnt; j < stride; j++) w[j] = 0;
+
+    a->start[i] = (uint32_t)xmin;
+    a->n[i] = cnt;
+    int32_t *p = a->pairs + (size_t)i * (stride / 2);
+    for (size_t j = 0; j < stride / 2; j++)
+      p[j] = (int32_t)((uint32_t)(uint16_t)w[2 * j] | ((uint32_t)(uint16_t)w[2 * j + 1] << 16));
+    if (cnt != 1 || w[0] != PV_RS_ONE || xmin != (int64_t)i) identity = 0;
+  }
+  if (k != stackk) free(k);
+
+  a->stride = stride;
+  a->identity = identity;
+  a->n_in = n_in;
+  a->n_out = n_out;
+  a->filter = f;
+  return PV_OK;
+}
+
+/* ---- kernels -------------------------------------------------------------------- */
+
+static inline uint8_t clamp_q(int32_t acc) {
+  int32_t s = acc + PV_RS_HALF;
+  if (s < 0) return 0;
+  s >>= PV_RS_BITS;
+  return (uint8_t)(s > 255 ? 255 : s);
+}
+
+/* out[j] = clamp(sum_k w[k] * base[k * step + j]) for j in [from, len):
+ * the scalar definition every other path must reproduce. */
+static void conv_scalar(uint8_t *out, size_t from, size_t len, const uint8_t *base, size_t step,
+                        const int16_t *w, uint32_t n) {
+  for (size_t j = from; j < len; j++) {
+    int32_t acc = 0;
+    for (uint32_t k = 0; k < n; k++) acc += w[k] * base[k * step + j];
+    out[j] = clamp_q(acc);
+  }
+}
+
+#if PV_RS_SSE2
+/* SSE2 version of conv_scalar over whole 16-byte chunks; the tail is scalar.
+ * Two taps at a time: interleaving their bytes and widening to int16 gives
+ * (a, b) pairs that one pmaddwd multiplies by the packed pair (wa, wb). */
+static void conv_sse2(uint8_t *out, size_t len, const uint8_t *base, size_t step, const int16_t *w,
+                      const int32_t *pairs, uint32_t n) {
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i half = _mm_set1_epi32(PV_RS_HALF);
+  size_t j = 0;
+  for (; j + 16 <= len; j += 16) {
+    __m128i acc0 = half, acc1 = half, acc2 = half, acc3 = half;
+    const uint8_t *p = base + j;
+    for (uint32_t k = 0; k < n; k += 2, p += 2 * step) {
+      const __m128i wp = _mm_set1_epi32(pairs[k / 2]);
+      const __m128i a = _mm_loadu_si128((const __m128i *)p);
+      const __m128i b = k + 1 < n ? _mm_loadu_si128((const __m128i *)(p + step)) : a;
+      const __m128i lo = _mm_unpacklo_epi8(a, b), hi = _mm_unpackhi_epi8(a, b);
+      acc0 = _mm_add_epi32(acc0, _mm_madd_epi16(_mm_unpacklo_epi8(lo, zero), wp));
+      acc1 = _mm_add_epi32(acc1, _mm_madd_epi16(_mm_unpackhi_epi8(lo, zero), wp));
+      acc2 = _mm_add_epi32(acc2, _mm_madd_epi16(_mm_unpacklo_epi8(hi, zero), wp));
+      acc3 = _mm_add_epi32(acc3, _mm_madd_epi16(_mm_unpackhi_epi8(hi, zero), wp));
+    }
+    acc0 = _mm_srai_epi32(acc0, PV_RS_BITS);
+    acc1 = _mm_srai_epi32(acc1, PV_RS_BITS);
+    acc2 = _mm_srai_epi32(acc2, PV_RS_BITS);
+    acc3 = _mm_srai_epi32(acc3, PV_RS_BITS);
+    /* Saturating packs clamp to [0, 255] exactly as clamp_q does. */
+    const __m128i r = _mm_packus_epi16(_mm_packs_epi32(acc0, acc1), _mm_packs_epi32(acc2, acc3));
+    _mm_storeu_si128((__m128i *)(out + j), r);
+  }
+  if (j < len) conv_scalar(out, j, len, base, step, w, n);
+}
+
+/* Transposes a 16x16 byte tile in place: rows in x[], result column c in
+ * x[rev4[c]]. Four perfect-shuffle rounds, written out so that every value
+ * stays in a register at -O2. */
+#define PV_TR_ROUND(lo, hi)                                                                        \
+  do {                                                                                             \
+    __m128i y0 = lo(x[0], x[1]), y8 = hi(x[0], x[1]);                                              \
+    __m128i y1 = lo(x[2], x[3]), y9 = hi(x[2], x[3]);                                              \
+    __m128i y2 = lo(x[4], x[5]), y10 = hi(x[4], x[5]);                                             \
+    __m128i y3 = lo(x[6], x[7]), y11 = hi(x[6], x[7]);                                             \
+    __m128i y4 = lo(x[8], x[9]), y12 = hi(x[8], x[9]);                                             \
+    __m128i y5 = lo(x[10], x[11]), y13 = hi(x[10], x[11]);                                         \
+    __m128i y6 = lo(x[12], x[13]), y14 = hi(x[12], x[13]);                                         \
+    __m128i y7 = lo(x[14], x[15]), y15 = hi(x[14], x[15]);                                         \
+    x[0] = y0, x[1] = y1, x[2] = y2, x[3] = y3, x[4] = y4, x[5] = y5, x[6] = y6, x[7] = y7;        \
+    x[8] = y8, x[9] = y9, x[10] = y10, x[11] = y11, x[12] = y12, x[13] = y13, x[14] = y14;         \
+    x[15] = y15;                                                                                   \
+  } while (0)
+#define PV_TR16(x)                                                                                 \
+  do {                                                                                             \
+    PV_TR_ROUND(_mm_unpacklo_epi8, _mm_unpackhi_epi8);                                             \
+    PV_TR_ROUND(_mm_unpacklo_epi16, _mm_unpackhi_epi16);                                           \
+    PV_TR_ROUND(_mm_unpacklo_epi32, _mm_unpackhi_epi32);                                           \
+    PV_TR_ROUND(_mm_unpacklo_epi64, _mm_unpackhi_epi64);                                           \
+  } while (0)
+#define PV_REP16(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15)
+static const uint8_t rev4[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+#endif
+
+static void conv_ref(uint8_t *out, size_t len, const uint8_t *base, size_t step, const int16_t *w,
+                     const int32_t *pairs, uint32_t n) {
+  (void)pairs;
+  conv_scalar(out, 0, len, base, step, w, n);
+}
+
+#if PV_RS_AVX2
+/* conv_sse2 on 32-byte chunks. The 256-bit unpacks and packs work within
+ * 128-bit lanes; unpacking and packing back in the same order keeps every
+ * byte in place, so no cross-lane permute is needed. */
+__attribute__((target("avx2"))) static void conv_avx2(uint8_t *out, size_t len,
+                                                      const uint8_t *base, size_t step,
+                                                      const int16_t *w, const int32_t *pairs,
+                                                      uint32_t n) {
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i half = _mm256_set1_epi32(PV_RS_HALF);
+  size_t j = 0;
+  for (; j + 32 <= len; j += 32) {
+    __m256i acc0 = half, acc1 = half, acc2 = half, acc3 = half;
+    const uint8_t *p = base + j;
+    for (uint32_t k = 0; k < n; k += 2, p += 2 * step) {
+      const __m256i wp = _mm256_set1_epi32(pairs[k / 2]);
+      const __m256i a = _mm256_loadu_si256((const __m256i *)p);
+      const __m256i b = k + 1 < n ? _mm256_loadu_si256((const __m256i *)(p + step)) : a;
+      const __m256i lo = _mm256_unpacklo_epi8(a, b), hi = _mm256_unpackhi_epi8(a, b);
+      acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi8(lo, zero), wp));
+      acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi8(lo, zero), wp));
+      acc2 = _mm256_add_epi32(acc2, _mm256_madd_epi16(_mm256_unpacklo_epi8(hi, zero), wp));
+      acc3 = _mm256_add_epi32(acc3, _mm256_madd_epi16(_mm256_unpackhi_epi8(hi, zero), wp));
+    }
+    acc0 = _mm256_srai_epi32(acc0, PV_RS_BITS);
+    acc1 = _mm256_srai_epi32(acc1, PV_RS_BITS);
+    acc2 = _mm256_srai_epi32(acc2, PV_RS_BITS);
+    acc3 = _mm256_srai_epi32(acc3, PV_RS_BITS);
+    const __m256i r =
+        _mm256_packus_epi16(_mm256_packs_epi32(acc0, acc1), _mm256_packs_epi32(acc2, acc3));
+    _mm256_storeu_si256((__m256i *)(out + j), r);
+  }
+  if (j < len) conv_sse2(out + j, len - j, base + j, step, w, pairs, n);
+}
+#endif
+
+/* Picks the kernel for a SIMD level, capped at what this CPU runs. */
+static void set_level(pv_resampler *r, int level) {
+  r->simd = 0;
+  r->conv = conv_ref;
+#if PV_RS_SSE2
+  if (level >= 1) {
+    r->simd = 1;
+    r->conv = conv_sse2;
+  }
+#endif
+#if PV_RS_AVX2
+  __builtin_cpu_init();
+  if (level >= 2 && __builtin_cpu_supports("avx2")) {
+    r->simd = 2;
+    r->conv = conv_avx2;
+  }
+#endif
+}
+
+int pv__resampler_set_simd(pv_resampler *r, int level) {
+  if (!r) return -1;
+  set_level(r, level);
+  return r->simd;
+}
+
+/* t[j * 16 + r] = rows[r][j] for j < len. */
+static void transpose_in(uint8_t *t, const uint8_t *const rows[16], size_t len) {
+  size_t j = 0;
+#if PV_RS_SSE2
+  for (; j + 16 <= len; j += 16) {
+    __m128i x[16];
+#define PV_LD(i) x[i] = _mm_loadu_si128((const __m128i *)(rows[i] + j));
+#define PV_ST(i) _mm_storeu_si128((__m128i *)(t + (j + rev4[i]) * 16), x[i]);
+    PV_REP16(PV_LD)
+    PV_TR16(x);
+    PV_REP16(PV_ST)
+#undef PV_LD
+#undef PV_ST
+  }
+#endif
+  for (; j < len; j++)
+    for (int r = 0; r < 16; r++) t[j * 16 + r] = rows[r][j];
+}
+
+/* dst[r * dstride + j] = o[j * 16 + r] for r < nrows, j < len. */
+static void transpose_out(uint8_t *dst, size_t dstride, int nrows, const uint8_t *o, size_t len) {
+  size_t j = 0;
+#if PV_RS_SSE2
+  for (; j + 16 <= len; j += 16) {
+    __m128i x[16];
+#define PV_LD(i) x[i] = _mm_loadu_si128((const __m128i *)(o + (j + i) * 16));
+    PV_REP16(PV_LD)
+    PV_TR16(x);
+    /* x[i] now holds output row rev4[i]. */
+    if (nrows == 16) {
+#define PV_ST(i) _mm_storeu_si128((__m128i *)(dst + rev4[i] * dstride + j), x[i]);
+      PV_REP16(PV_ST)
+#undef PV_ST
+    } else {
+      for (int i = 0; i < 16; i++)
+        if (rev4[i] < nrows) _mm_storeu_si128((__m128i *)(dst + rev4[i] * dstride + j), x[i]);
+    }
+#undef PV_LD
+  }
+#endif
+  for (; j < len; j++)
+    for (int r = 0; r < nrows; r++) dst[r * dstride + j] = o[j * 16 + r];
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
+static pv_status check_args(const pv_resampler *r, pv_filter filter, const uint8_t *src,
+                            uint32_t sw, uint32_t sh, size_t sstride, uint32_t bx, uint32_t by,
+                            uint32_t bw, uint32_t bh, const uint8_t *dst, uint32_t dw,
+                            uint32_t dh, size_t dstride) {
+  if (!r || !src || !dst) return PV_ERR_INVALID_ARG;
+  if ((int)filter < PV_FILTER_BILINEAR || (int)filter > PV_FILTER_LANCZOS) return PV_ERR_INVALID_ARG;
+  if (!sw || !sh || !bw || !bh || !dw || !dh) return PV_ERR_INVALID_ARG;
+  if (sw > PV_RS_MAX_DIM || sh > PV_RS_MAX_DIM || dw > PV_RS_MAX_DIM || dh > PV_RS_MAX_DIM)
+    return PV_ERR_INVALID_ARG;
+  if ((uint64_t)bx + bw > sw || (uint64_t)by + bh > sh) return PV_ERR_INVALID_ARG;
+  if (sstride < (size_t)sw * 3 || dstride < (size_t)dw * 3) return PV_ERR_INVALID_ARG;
+  return PV_OK;
+}
+
+pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter, const uint8_t *src, uint32_t sw,
+                            uint32_t sh, size_t sstride, uint32_t bx, uint32_t by, uint32_t bw,
+                            uint32_t bh, uint8_t *dst, uint32_t dw, uint32_t dh, size_t dstride) {
+  pv_status st = check_args(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dst, dw, dh, dstride);
+  if (st != PV_OK) return st;
+  if ((st = axis_build(&r->h, bw, dw, (int)filter)) != PV_OK) return st;
+  if ((st = axis_build(&r->v, bh, dh, (int)filter)) != PV_OK) return st;
+
+  const uint8_t *box = src + (size_t)by * sstride + (size_t)bx * 3;
+  const size_t in_len = (size_t)bw * 3, out_len = (size_t)dw * 3;
+  const pv_axis *h = &r->h, *v = &r->v;
+
+  if (h->identity) { /* vertical only (or a plain copy): straight into dst */
+    for (uint32_t y = 0; y < dh; y++) {
+      const uint8_t *b = box + (size_t)v->start[y] * sstride;
+      if (v->identity) memcpy(dst + (size_t)y * dstride, b, in_len);
+      else
+        r->conv(dst + (size_t)y * dstride, in_len, b, sstride, v->w + (size_t)y * v->stride,
+                  v->pairs + (size_t)y * (v->stride / 2), v->n[y]);
+    }
+    return PV_OK;
+  }
+
+  if (grow((void **)&r->vbuf, &r->vbuf_cap, in_len * PV_RS_BLOCK) ||
+      grow((void **)&r->tbuf, &r->tbuf_cap, in_len * PV_RS_BLOCK) ||
+      grow((void **)&r->obuf, &r->obuf_cap, out_len * PV_RS_BLOCK))
+    return PV_ERR_NOMEM;
+
+  for (uint32_t y0 = 0; y0 < dh; y0 += PV_RS_BLOCK) {
+    const int nrows = dh - y0 < PV_RS_BLOCK ? (int)(dh - y0) : PV_RS_BLOCK;
+    const uint8_t *rows[PV_RS_BLOCK];
+    for (int i = 0; i < nrows; i++) {
+      const uint32_t y = y0 + (uint32_t)i;
+      const uint8_t *b = box + (size_t)v->start[y] * sstride;
+      if (v->identity) {
+        rows[i] = b;
+      } else {
+        uint8_t *o = r->vbuf + (size_t)i * in_len;
+        r->conv(o, in_len, b, sstride, v->w + (size_t)y * v->stride,
+                  v->pairs + (size_t)y * (v->stride / 2), v->n[y]);
+        rows[i] = o;
+      }
+    }
+    for (int i = nrows; i < PV_RS_BLOCK; i++) rows[i] = rows[nrows - 1]; /* padding lanes */
+    transpose_in(r->tbuf, rows, in_len);
+
+    /* Horizontal pass: output pixel x is 48 bytes (3 channels x 16 rows)
+     * weighing n consecutive 48-byte input pixels. */
+    for (uint32_t x = 0; x < dw; x++)
+      r->conv(r->obuf + (size_t)x * 48, 48, r->tbuf + (size_t)h->start[x] * 48, 48,
+                h->w + (size_t)x * h->stride, h->pairs + (size_t)x * (h->stride / 2), h->n[x]);
+
+    transpose_out(dst + (size_t)y0 * dstride, dstride, nrows, r->obuf, out_len);
+  }
+  return PV_OK;
+}
+
+pv_status pv__resample_rgb8_reference(pv_resampler *r, pv_filter filter, const uint8_t *src,
+                                      uint32_t sw, uint32_t sh, size_t sstride, uint32_t bx,
+                                      uint32_t by, uint32_t bw, uint32_t bh, uint8_t *dst,
+                                      uint32_t dw, uint32_t dh, size_t dstride) {
+  pv_status st = check_args(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dst, dw, dh, dstride);
+  if (st != PV_OK) return st;
+  if ((st = axis_build(&r->h, bw, dw, (int)filter)) != PV_OK) return st;
+  if ((st = axis_build(&r->v, bh, dh, (int)filter)) != PV_OK) return st;
+
+  const uint8_t *box = src + (size_t)by * sstride + (size_t)bx * 3;
+  const size_t in_len = (size_t)bw * 3;
+  uint8_t *tmp = malloc(in_len * dh);
+  if (!tmp) return PV_ERR_NOMEM;
+  const pv_axis *h = &r->h, *v = &r->v;
+  for (uint32_t y = 0; y < dh; y++)
+    conv_scalar(tmp + (size_t)y * in_len, 0, in_len, box + (size_t)v->start[y] * sstride, sstride,
+                v->w + (size_t)y * v->stride, v->n[y]);
+  for (uint32_t y = 0; y < dh; y++) {
+    const uint8_t *t = tmp + (size_t)y * in_len;
+    uint8_t *o = dst + (size_t)y * dstride;
+    for (uint32_t x = 0; x < dw; x++)
+      conv_scalar(o + (size_t)x * 3, 0, 3, t + (size_t)h->start[x] * 3, 3,
+                  h->w + (size_t)x * h->stride, h->n[x]);
+  }
+  free(tmp);
+  return PV_OK;
+}
