@@ -8,9 +8,12 @@
  * The format is recognised by content, never by file name (a PNG named .jpg
  * is decoded as PNG). Any decoder warning (truncated data, premature end,
  * corrupt segment) is an error: the file is skipped, never packed half-grey.
+ * (libtiff's warnings are the exception: they flag harmless oddities such
+ * as unknown tags, while libtiff reports damaged data as errors.)
  *
- * Depends on: libjpeg-turbo (libjpeg API and TurboJPEG), libspng, libwebp,
- * libtiff. Thread-safety: every function is reentrant; no global state.
+ * Depends on: libjpeg-turbo (libjpeg API), libspng, libwebp, libtiff, and
+ * stb_image (Debian libstb-dev, pkg-config "stb") for BMP and PNM.
+ * Thread-safety: every function is reentrant; no global state.
  */
 #ifndef PV_DECODE_H
 #define PV_DECODE_H
@@ -47,7 +50,9 @@ typedef struct pv_decode_opts {
    * smaller image, as long as the result is still at least min_width wide
    * AND at least min_height high (so that the caller's antialiased resize
    * to its target loses nothing). 0,0 = full resolution. The scale is a
-   * pure function of (source size, min_width, min_height): deterministic. */
+   * pure function of (source size, min_width, min_height): deterministic.
+   * Both are in the stored frame, before any EXIF orientation is applied
+   * (a caller that will rotate by 90 degrees passes its target swapped). */
   uint32_t min_width, min_height;
 } pv_decode_opts;
 
@@ -75,10 +80,11 @@ typedef struct pv_image {
 
 void pv__image_free(pv_image *img);
 
-/* Decodes buf (the whole file) into out. path is used only for messages
- * (may be NULL). On failure out->pixels is NULL and err gets one line saying
- * why ("premature end of JPEG data", "PNG CRC error", "image is 30000x30000,
- * over the pixel limit 89478485").
+/* Decodes buf (the whole file) into out. opts may be NULL (all zero). The
+ * result is oriented when opts->apply_exif_orientation is set, so its size
+ * may be the source size swapped. On failure out->pixels is NULL and err
+ * gets one line saying why ("JPEG: Premature end of JPEG file", "PNG CRC
+ * error", "image 30000x30000 exceeds the pixel limit 89478485").
  * Returns PV_OK, PV_ERR_UNSUPPORTED, PV_ERR_DECODE, PV_ERR_LIMIT, PV_ERR_NOMEM,
  * PV_ERR_INVALID_ARG. */
 pv_status pv__decode_image(const uint8_t *buf, size_t len,
