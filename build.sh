@@ -11,7 +11,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 # Debian 12 packages the build and the tests need.
 PKGS=(build-essential cmake pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libzstd-dev
-      libxxhash-dev libcmocka-dev libspng-dev libwebp-dev libtiff-dev)
+      libxxhash-dev libcmocka-dev libspng-dev libwebp-dev libtiff-dev libstb-dev)
 
 install_deps() {
   local missing=()

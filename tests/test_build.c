@@ -398,10 +398,11 @@ static void test_options_and_limits(void **state) {
   opts_quiet(&o);
   o.resize = PV_RESIZE_LONGER;
   o.resize_to = 100;
-  o.max_pixels = 300 * 300 - 1; /* gray_source.jpg (300x300) is over */
+  o.max_pixels = 300 * 300 - 1; /* over: gray_source.jpg (300x300) and the
+                                   six 400x300 JPEGs (img1, img5 per class) */
   pv_build_summary s;
   assert_int_equal(pv_build(f->src, out, &o, &s, NULL, 0), PV_OK);
-  assert_int_equal(s.skipped, N_BAD + 1);
+  assert_int_equal(s.skipped, N_BAD + 1 + 6);
   pv_dataset *ds;
   assert_int_equal(pv_dataset_open(out, NULL, &ds, NULL, 0), PV_OK);
   for (uint64_t i = 0; i < pv_dataset_record_count(ds); i++) {
