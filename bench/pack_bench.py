@@ -63,17 +63,26 @@ def main():
                 el, s = timed([ceiling, str(t), lst])
                 sec = float(s.split("seconds=")[1].split()[0])
                 best[("ceil", t)] = min(best.get(("ceil", t), 1e9), sec)
-        shards = sorted(os.path.join(out, f) for f in os.listdir(out) if f.endswith(".pvs"))
-        shard_bytes = sum(os.path.getsize(s) for s in shards)
-        for _ in range(a.reps):
-            t0 = time.perf_counter()
-            subprocess.run(["cat"] + shards, stdout=subprocess.DEVNULL, check=True)
-            best["cat"] = min(best.get("cat", 1e9), time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            r = subprocess.run([pvpack, "verify", out, "--json", "--threads", "2"],
-                               stdout=subprocess.PIPE, text=True, check=True)
-            best["verify"] = min(best.get("verify", 1e9), time.perf_counter() - t0)
-            best["verify_inner"] = min(best.get("verify_inner", 1e9), json.loads(r.stdout)["seconds"])
+        # verify on the default (jpeg) build and on a raw build (10x the bytes,
+        # so that process start-up weighs less in the ratio)
+        out_raw = os.path.join(tmp, "out-raw")
+        timed([pvpack, "build", a.data, "-o", out_raw, "--codec", "raw", "--quiet"])
+        vres = {}
+        for label, d in (("jpeg", out), ("raw", out_raw)):
+            shards = sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".pvs"))
+            nbytes = sum(os.path.getsize(x) for x in shards)
+            b = {}
+            for _ in range(a.reps):
+                t0 = time.perf_counter()
+                subprocess.run(["cat"] + shards, stdout=subprocess.DEVNULL, check=True)
+                b["cat"] = min(b.get("cat", 1e9), time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                r = subprocess.run([pvpack, "verify", d, "--json", "--threads", "2"],
+                                   stdout=subprocess.PIPE, text=True, check=True)
+                b["verify"] = min(b.get("verify", 1e9), time.perf_counter() - t0)
+                b["inner"] = min(b.get("inner", 1e9), json.loads(r.stdout)["seconds"])
+            vres[label] = (nbytes, b)
+        shutil.rmtree(out_raw)
         sizes = {}
         for codec in ("jpeg", "raw", "zstd"):
             o2 = os.path.join(tmp, "c-" + codec)
@@ -86,15 +95,11 @@ def main():
 
     p1, p2 = n / best[("pack", 1)], n / best[("pack", 2)]
     c1, c2 = n / best[("ceil", 1)], n / best[("ceil", 2)]
-    gb = shard_bytes / 1e9
-    print(f"data: {a.data}: {n} files, {bytes_in/1e6:.1f} MB; best of {a.reps} runs")
-    print(f"pack   1 thread : {p1:8.1f} images/s   ceiling {c1:8.1f}/s   packer/ceiling {p1/c1:.2f}")
-    print(f"pack   2 threads: {p2:8.1f} images/s   ceiling {c2:8.1f}/s   packer/ceiling {p2/c2:.2f}")
-    print(f"scaling 2 threads / 1 thread: packer {p2/p1:.2f}x  ceiling {c2/c1:.2f}x")
-    print(f"verify: {gb/best['verify']:.2f} GB/s whole command ({gb/best['verify_inner']:.2f} GB/s "
-          f"inside), cat > /dev/null {gb/best['cat']:.2f} GB/s; verify/cat "
-          f"{best['cat']/best['verify']:.2f} (inside: {best['cat']/best['verify_inner']:.2f}) "
-          f"on {gb*1000:.1f} MB")
+    for label, (nbytes, b) in vres.items():
+        gb = nbytes / 1e9
+        print(f"verify {label:4s} {nbytes/1e6:7.1f} MB: {gb/b['verify']:.2f} GB/s whole command "
+              f"({gb/b['inner']:.2f} GB/s inside); cat > /dev/null {gb/b['cat']:.2f} GB/s; "
+              f"verify/cat {b['cat']/b['verify']:.2f} (inside {b['cat']/b['inner']:.2f})")
     for c, s in sizes.items():
         print(f"size  {c:5s}: {s/1e6:8.1f} MB  = {s/bytes_in:.3f} x input")
 
