@@ -45,6 +45,7 @@ void pv_build_options_init(pv_build_options *o) {
   o->resize_to = 256;
   o->filter = PV_FILTER_BILINEAR;
   o->codec = PV_PACK_CODEC_JPEG;
+  o->auto_threshold = 64 * 1024;
   o->jpeg_quality = 90;
   o->zstd_level = 3;
   o->keep_original = 1;
@@ -166,7 +167,7 @@ static void process_job(build_state *b, worker_ctx *w, uint64_t job, job_result 
   uint32_t ow = oriented ? info.height : info.width, oh = oriented ? info.width : info.height;
   uint32_t tw, th;
   target_size(o, ow, oh, &tw, &th);
-  int keep = o->codec == PV_PACK_CODEC_JPEG && o->keep_original && info.format == PV_SRC_JPEG &&
+  int keep = (o->codec == PV_PACK_CODEC_JPEG || o->codec == PV_PACK_CODEC_AUTO) && o->keep_original && info.format == PV_SRC_JPEG &&
              info.jpeg_is_ycc3 && tw == ow && th == oh &&
              !(o->apply_exif_orientation && info.orientation != 1) && flen <= PV_MAX_RECORD_BYTES;
 
@@ -216,7 +217,10 @@ static void process_job(build_state *b, worker_ctx *w, uint64_t job, job_result 
   r->width = img.width;
   r->height = img.height;
   size_t raw = (size_t)img.width * img.height * 3;
-  if (o->codec == PV_PACK_CODEC_RAW) {
+  int codec = o->codec;
+  if (codec == PV_PACK_CODEC_AUTO)
+    codec = raw <= o->auto_threshold ? PV_PACK_CODEC_ZSTD : PV_PACK_CODEC_JPEG;
+  if (codec == PV_PACK_CODEC_RAW) {
     if (raw > PV_MAX_RECORD_BYTES) {
       reasonf(r, PV_ERR_LIMIT, "raw record would be %zu bytes", raw);
       goto out;
@@ -225,7 +229,7 @@ static void process_job(build_state *b, worker_ctx *w, uint64_t job, job_result 
     img.pixels = NULL;
     r->length = (uint32_t)raw;
     r->codec = PV_CODEC_RAW;
-  } else if (o->codec == PV_PACK_CODEC_ZSTD) {
+  } else if (codec == PV_PACK_CODEC_ZSTD) {
     size_t cap = ZSTD_compressBound(raw);
     r->payload = malloc(cap);
     if (!r->payload) {
@@ -434,7 +438,8 @@ static char *options_text(const pv_build_options *o, const char *src_abs) {
   fprintf(f, "resize=%s\n", resize_names[o->resize]);
   fprintf(f, "resize_to=%u\n", o->resize_to);
   fprintf(f, "filter=%s\n", pv__filter_name((pv_filter)o->filter));
-  fprintf(f, "codec=%s\n", pv_codec_name(o->codec));
+  fprintf(f, "codec=%s\n", o->codec == PV_PACK_CODEC_AUTO ? "auto" : pv_codec_name(o->codec));
+  if (o->codec == PV_PACK_CODEC_AUTO) fprintf(f, "auto_threshold=%u\n", o->auto_threshold);
   fprintf(f, "jpeg_quality=%d\n", o->jpeg_quality);
   fprintf(f, "zstd_level=%d\n", o->zstd_level);
   fprintf(f, "keep_original=%d\n", o->keep_original);
@@ -529,7 +534,7 @@ static int check_options(const pv_build_options *o, char *err, size_t cap) {
     snprintf(err, cap, "bad resize policy");
   else if (o->filter < 0 || o->filter > PV_FILTER_LANCZOS)
     snprintf(err, cap, "bad filter");
-  else if (o->codec < 0 || o->codec >= PV_CODEC_COUNT)
+  else if (o->codec < 0 || o->codec > PV_PACK_CODEC_AUTO)
     snprintf(err, cap, "bad codec");
   else if (o->jpeg_quality < 1 || o->jpeg_quality > 100)
     snprintf(err, cap, "jpeg quality must be 1..100");

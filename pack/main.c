@@ -49,7 +49,9 @@ static void build_usage(FILE *f) {
           "  --resize POLICY         shorter (default) | longer | none\n"
           "  --size N                target for the resize policy (default 256)\n"
           "  --filter F              bilinear (default, as torchvision) | bicubic | lanczos\n"
-          "  --codec C               jpeg (default) | raw | zstd\n"
+          "  --codec C               jpeg (default) | raw | zstd | auto (zstd for small\n"
+          "                          images, jpeg for the others)\n"
+          "  --auto-threshold BYTES  auto: zstd when raw RGB size <= this (default 64K)\n"
           "  --quality Q             JPEG quality 1..100 (default 90)\n"
           "  --zstd-level L          zstd level 1..22 (default 3)\n"
           "  --no-keep-original      re-encode JPEGs even when they need no change\n"
@@ -195,7 +197,12 @@ static int cmd_build(int argc, char **argv) {
       if (!strcmp(v, "jpeg")) o.codec = PV_PACK_CODEC_JPEG;
       else if (!strcmp(v, "raw")) o.codec = PV_PACK_CODEC_RAW;
       else if (!strcmp(v, "zstd")) o.codec = PV_PACK_CODEC_ZSTD;
+      else if (!strcmp(v, "auto")) o.codec = PV_PACK_CODEC_AUTO;
       else bad_value(&a, v);
+    } else if (opt_is(&a, "--auto-threshold")) {
+      uint64_t t;
+      if (!parse_u64(v = opt_value(&a), &t) || t > UINT32_MAX) bad_value(&a, v);
+      o.auto_threshold = (uint32_t)t;
     } else if (opt_is(&a, "--quality")) {
       if (!parse_int(v = opt_value(&a), 1, 100, &o.jpeg_quality)) bad_value(&a, v);
     } else if (opt_is(&a, "--zstd-level")) {

@@ -32,6 +32,11 @@ typedef enum pv_resize_policy {
 #define PV_PACK_CODEC_JPEG 1
 #define PV_PACK_CODEC_RAW 0
 #define PV_PACK_CODEC_ZSTD 2
+/* auto: per record, zstd (lossless) when the resized image's raw RGB size is
+ * at most auto_threshold bytes (small images: JPEG saves little there and
+ * costs a lossy generation and decode time), else JPEG. Like FFCV's
+ * 'smart' mode, but lossless-compressed instead of raw. */
+#define PV_PACK_CODEC_AUTO 3
 
 /* Log levels passed to pv_build_options.log. */
 typedef enum pv_log_level { PV_LOG_INFO = 0, PV_LOG_WARN = 1, PV_LOG_SKIP = 2 } pv_log_level;
@@ -42,6 +47,8 @@ typedef struct pv_build_options {
   uint32_t resize_to;         /* N, default 256 */
   int filter;                 /* pv_filter; default bilinear (torchvision's) */
   int codec;                  /* PV_PACK_CODEC_*; default JPEG */
+  uint32_t auto_threshold;    /* for PV_PACK_CODEC_AUTO: raw bytes at or
+                                 below which zstd is used; default 65536 */
   int jpeg_quality;           /* 1..100, default 90 */
   int zstd_level;             /* 1..22, default 3 */
   int keep_original;          /* store a source JPEG as is when it needs no

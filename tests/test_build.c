@@ -434,6 +434,41 @@ static void test_options_and_limits(void **state) {
   free(def);
 }
 
+
+/* --codec auto: small images lossless (zstd), others JPEG, originals kept. */
+static void test_auto_codec(void **state) {
+  fixture *f = *state;
+  char *out = out_path(f, "auto");
+  pv_build_options o;
+  opts_quiet(&o);
+  o.codec = PV_PACK_CODEC_AUTO;
+  o.auto_threshold = 100 * 100 * 3;
+  pv_build_summary s;
+  assert_int_equal(pv_build(f->src, out, &o, &s, NULL, 0), PV_OK);
+  assert_true(s.codec_records[PV_CODEC_ZSTD] >= 1);
+  assert_true(s.codec_records[PV_CODEC_JPEG] >= 1);
+  assert_true(s.original_records >= 1);
+  pv_dataset *ds;
+  assert_int_equal(pv_dataset_open(out, NULL, &ds, NULL, 0), PV_OK);
+  for (uint64_t i = 0; i < pv_dataset_record_count(ds); i++) {
+    pv_record r;
+    pv_dataset_record(ds, i, &r);
+    int small = (uint64_t)r.width * r.height * 3 <= o.auto_threshold;
+    if (r.flags & PV_RECORD_FLAG_ORIGINAL)
+      assert_int_equal(r.codec, PV_CODEC_JPEG);
+    else
+      assert_int_equal(r.codec, small ? PV_CODEC_ZSTD : PV_CODEC_JPEG);
+  }
+  size_t tl;
+  const char *t = pv_dataset_options_text(ds, &tl);
+  char *txt = strndup(t, tl);
+  assert_non_null(strstr(txt, "codec=auto\nauto_threshold=30000\n"));
+  free(txt);
+  pv_dataset_close(ds);
+  pvt_rmrf(out);
+  free(out);
+}
+
 /* ---- corruption matrix -------------------------------------------------- */
 
 typedef struct damage {
@@ -651,6 +686,7 @@ int main(void) {
       cmocka_unit_test(test_source_order),
       cmocka_unit_test(test_strict_exists_force_cancel),
       cmocka_unit_test(test_options_and_limits),
+      cmocka_unit_test(test_auto_codec),
       cmocka_unit_test(test_corruption_matrix),
       cmocka_unit_test(test_cli),
   };
