@@ -29,7 +29,7 @@ typedef enum pv_src_format {
   PV_SRC_PNG,
   PV_SRC_WEBP,
   PV_SRC_BMP,
-  PV_SRC_PNM, /* PPM (P3/P6) and PGM (P2/P5), also PBM (P1/P4) */
+  PV_SRC_PNM, /* binary PPM (P6) and PGM (P5); P1-P4 are recognised but refused */
   PV_SRC_TIFF
 } pv_src_format;
 
