@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 #include <spng.h>
 #include <stb_image.h>
 #include <tiffio.h>
@@ -51,6 +52,20 @@
 #define PV_PNG_CHUNK_LIMIT ((size_t)64 << 20)
 /* libtiff's largest single allocation for one handle. */
 #define PV_TIFF_MAX_ALLOC ((tmsize_t)1 << 30)
+/* libjpeg's own working memory (chiefly the whole-image coefficient arrays
+ * of progressive and multi-scan files, which it zero-fills up front, so a
+ * 200-byte file claiming 65500x65500 would otherwise touch 25 GB before
+ * reading a single scan). With a pixel limit the cap is what an image
+ * within the limit can need (at most 4 components of 2-byte coefficients
+ * per pixel, plus MCU padding and row buffers); without one, and in any
+ * case, it is at most this. */
+#define PV_JPEG_MAX_MEMORY ((uint64_t)4 << 30)
+#define PV_JPEG_MEMORY_SLACK ((uint64_t)64 << 20)
+/* Scans a JPEG may have: a legitimate progressive file has about ten; each
+ * scan is a pass over the whole coefficient array, so thousands of tiny
+ * scans make a small file take minutes (TurboJPEG's TJFLAG_LIMITSCANS uses
+ * the same number, and the reader decodes with that flag). */
+#define PV_JPEG_MAX_SCANS 500
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -235,6 +250,24 @@ static void jpeg_on_message(j_common_ptr c, int level) {
 
 static void jpeg_on_output(j_common_ptr c) { (void)c; }
 
+/* Called by libjpeg as it reads; refuses a file with too many scans. */
+static void jpeg_on_progress(j_common_ptr c) {
+  if (!c->is_decompressor) return;
+  if (((j_decompress_ptr)c)->input_scan_number > PV_JPEG_MAX_SCANS) {
+    jpeg_err *e = (jpeg_err *)c->err;
+    snprintf(e->msg, sizeof e->msg, "more than %d scans", PV_JPEG_MAX_SCANS);
+    longjmp(e->jb, 1);
+  }
+}
+
+/* libjpeg's working-memory cap for these options (see PV_JPEG_MAX_MEMORY). */
+static long jpeg_memory_cap(const pv_decode_opts *o) {
+  uint64_t cap = PV_JPEG_MAX_MEMORY;
+  if (o && o->max_pixels && o->max_pixels < (PV_JPEG_MAX_MEMORY - PV_JPEG_MEMORY_SLACK) / 8)
+    cap = o->max_pixels * 8 + PV_JPEG_MEMORY_SLACK;
+  return cap > (uint64_t)LONG_MAX ? LONG_MAX : (long)cap;
+}
+
 /* State of one JPEG job. It lives in the caller's frame, so nothing that
  * the setjmp-ing function changes is a local of that function (C11
  * 7.13.2.1p3). */
@@ -244,6 +277,7 @@ typedef struct jpeg_job {
   const pv_decode_opts *opts; /* NULL: read headers only */
   struct jpeg_decompress_struct ci;
   jpeg_err jerr;
+  struct jpeg_progress_mgr progress;
   int created;
   pv_src_info info;
   pv_image img;
@@ -290,7 +324,12 @@ static void cmyk_to_rgb(const uint8_t *in, uint8_t *out, size_t n) {
 static void jpeg_run(jpeg_job *j) {
   j_decompress_ptr ci = &j->ci;
   if (setjmp(j->jerr.jb)) {
-    j->st = failf(j->err, j->errcap, PV_ERR_DECODE, "JPEG: %s", j->jerr.msg);
+    if (j->jerr.pub.msg_code == JERR_NO_BACKING_STORE) /* over jpeg_memory_cap */
+      j->st = failf(j->err, j->errcap, PV_ERR_LIMIT,
+                    "JPEG: %ux%u needs more than %ld MiB of decoder memory", ci->image_width,
+                    ci->image_height, ci->mem->max_memory_to_use >> 20);
+    else
+      j->st = failf(j->err, j->errcap, PV_ERR_DECODE, "JPEG: %s", j->jerr.msg);
     return;
   }
   ci->err = jpeg_std_error(&j->jerr.pub);
@@ -299,6 +338,10 @@ static void jpeg_run(jpeg_job *j) {
   j->jerr.pub.output_message = jpeg_on_output;
   jpeg_create_decompress(ci);
   j->created = 1;
+  /* After create: jpeg_mem_init may have set it from $JPEGMEM. */
+  ci->mem->max_memory_to_use = jpeg_memory_cap(j->opts);
+  j->progress.progress_monitor = jpeg_on_progress;
+  ci->progress = &j->progress;
   jpeg_mem_src(ci, j->buf, (unsigned long)j->len);
   jpeg_save_markers(ci, JPEG_APP0 + 1, 0xFFFF);
   jpeg_read_header(ci, TRUE);
@@ -534,6 +577,7 @@ static int webp_orientation(const uint8_t *b, size_t n) {
   if (n < 30 || memcmp(b + 12, "VP8X", 4) || !(b[20] & 0x08)) return 1;
   uint32_t riff = rd32(b + 4, 1);
   if ((uint64_t)riff + 8 < n) n = (size_t)riff + 8;
+  if (n < 30) return 1; /* the RIFF size leaves no room for the chunks */
   size_t p = 12;
   while (n - p >= 8) {
     uint32_t sz = rd32(b + p + 4, 1);
