@@ -1,0 +1,555 @@
+/* augment.c - per-sample transforms of the loader (see augment.h).
+ *
+ * Train: RandomResizedCrop box -> decode only what the box needs -> resize
+ * -> optional mirror. Eval: Resize(shorter side) + CenterCrop, a plain crop
+ * when the record already has the resized size.
+ *
+ * JPEG records go through the libjpeg API rather than TurboJPEG because only
+ * it offers partial decoding: DCT scaling (scale_num / 8), jpeg_crop_scanline
+ * for the columns and jpeg_skip_scanlines for the rows above the box; we stop
+ * reading after the last row the box needs (jpeg_abort_decompress).
+ *
+ * Steady state: the decompress object, the zstd context, the resampler and
+ * the pixel buffers live in the pv_sampler and only grow. libjpeg itself
+ * still takes its per-image working memory from its pools at
+ * jpeg_start_decompress and returns it at jpeg_abort/finish (TurboJPEG does
+ * the same); we cannot avoid that without replacing its memory manager.
+ */
+#include "augment.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <zstd.h>
+
+/* ---- geometry ---------------------------------------------------------------- */
+
+/* Python's round() on a double: round half to even. nearbyint does exactly
+ * that under the default rounding mode (FE_TONEAREST), which we never
+ * change. */
+static double py_round(double v) { return nearbyint(v); }
+
+/* floor(u * n) for u in [0, 1), clamped to [0, n - 1]: one uniform mapped
+ * onto torch.randint(0, n)'s range. */
+static uint32_t draw_int(double u, uint32_t n) {
+  if (n <= 1) return 0;
+  double v = floor(u * (double)n);
+  if (!(v >= 0.0)) return 0; /* also catches NaN */
+  if (v >= (double)n) return n - 1;
+  return (uint32_t)v;
+}
+
+void pv__rrc_params(uint32_t width, uint32_t height, double scale_min, double scale_max,
+                    double ratio_min, double ratio_max, pv_uniform_fn u, void *ctx,
+                    pv_crop *out) {
+  out->x = out->y = 0;
+  out->w = width;
+  out->h = height;
+  if (width == 0 || height == 0) return;
+  const double area = (double)height * (double)width;
+  const double log_lo = log(ratio_min), log_hi = log(ratio_max);
+  for (int attempt = 0; attempt < 10; attempt++) {
+    /* torch's uniform_(a, b) is a + (b - a) * U */
+    const double target_area = area * (scale_min + (scale_max - scale_min) * u(ctx));
+    const double aspect = exp(log_lo + (log_hi - log_lo) * u(ctx));
+    const double wd = py_round(sqrt(target_area * aspect));
+    const double hd = py_round(sqrt(target_area / aspect));
+    if (wd > 0.0 && wd <= (double)width && hd > 0.0 && hd <= (double)height) {
+      const uint32_t w = (uint32_t)wd, h = (uint32_t)hd;
+      out->y = draw_int(u(ctx), height - h + 1);
+      out->x = draw_int(u(ctx), width - w + 1);
+      out->w = w;
+      out->h = h;
+      return;
+    }
+  }
+  /* Fallback to a central crop with the aspect clamped into the range. */
+  const double in_ratio = (double)width / (double)height;
+  const double rmin = fmin(ratio_min, ratio_max), rmax = fmax(ratio_min, ratio_max);
+  double wd = width, hd = height;
+  if (in_ratio < rmin) {
+    hd = py_round(wd / rmin);
+  } else if (in_ratio > rmax) {
+    wd = py_round(hd * rmax);
+  }
+  /* Only absurd ratio ranges (< 0.5 or NaN) can make a side 0 or too big;
+   * keep the box valid rather than follow torchvision into an empty crop. */
+  if (!(wd >= 1.0)) wd = 1.0;
+  if (!(hd >= 1.0)) hd = 1.0;
+  if (wd > width) wd = width;
+  if (hd > height) hd = height;
+  out->w = (uint32_t)wd;
+  out->h = (uint32_t)hd;
+  out->y = (height - out->h) / 2;
+  out->x = (width - out->w) / 2;
+}
+
+/* Offset of a center crop of c out of n along one axis, torchvision's
+ * center_crop: padded symmetrically (left/top gets (c - n) // 2) when c > n,
+ * else int(round((n - c) / 2.0)) with Python's ties-to-even. */
+static int32_t center_offset(uint32_t n, uint32_t c) {
+  if (c > n) return -(int32_t)((c - n) / 2);
+  return (int32_t)py_round((double)(n - c) / 2.0);
+}
+
+void pv__eval_geometry(uint32_t width, uint32_t height, uint32_t resize_to, uint32_t out_w,
+                       uint32_t out_h, pv_eval_geom *g) {
+  uint32_t rw = width, rh = height;
+  if (resize_to != 0 && width != 0 && height != 0) {
+    /* torchvision _compute_resized_output_size: the long side is
+     * int(size * long / short) in Python floats, i.e. truncated. */
+    const uint32_t s = width <= height ? width : height;
+    const uint32_t l = width <= height ? height : width;
+    double nl = floor((double)resize_to * (double)l / (double)s);
+    uint32_t new_long = nl >= 4294967295.0 ? UINT32_MAX : (uint32_t)nl;
+    if (width <= height) {
+      rw = resize_to;
+      rh = new_long;
+    } else {
+      rw = new_long;
+      rh = resize_to;
+    }
+  }
+  g->rw = rw;
+  g->rh = rh;
+  g->cx = center_offset(rw, out_w);
+  g->cy = center_offset(rh, out_h);
+}
+
+/* ---- sampler ------------------------------------------------------------------ */
+
+typedef struct pv_jerr {
+  struct jpeg_error_mgr pub;
+  jmp_buf jb;
+  char msg[JMSG_LENGTH_MAX];
+} pv_jerr;
+
+/* One JPEG decode request and its result. It lives in the sampler, so
+ * nothing the setjmp-ing function modifies is one of its locals (C11
+ * 7.13.2.1p3). */
+typedef struct pv_jpeg_job {
+  /* in */
+  const pv_record *rec;
+  int scale_num;         /* DCT scaling scale_num / 8 */
+  uint32_t x, y, w, h;   /* wanted region of the scaled image */
+  int full;              /* decode everything and finish_decompress */
+  /* out */
+  uint32_t sw, sh;       /* scaled image size */
+  uint32_t ox, ow;       /* columns actually decoded: [ox, ox + ow) */
+  uint8_t *pixels;       /* rows y .. y + h - 1, ow * 3 bytes each, packed */
+  pv_status st;
+} pv_jpeg_job;
+
+struct pv_sampler {
+  struct jpeg_decompress_struct ci;
+  pv_jerr jerr;
+  int ci_created;
+  ZSTD_DCtx *zstd;
+  pv_resampler *rs;
+  uint8_t *buf;          /* decoded pixels */
+  size_t buf_cap;
+  uint8_t *buf2;         /* eval: the resized image */
+  size_t buf2_cap;
+  JSAMPROW *rows;
+  size_t rows_cap;
+  pv_jpeg_job job;
+  char last_error[256];
+};
+
+static pv_status failf(pv_sampler *s, pv_status st, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->last_error, sizeof s->last_error, fmt, ap);
+  va_end(ap);
+  return st;
+}
+
+static void jpeg_on_error(j_common_ptr c) {
+  pv_jerr *e = (pv_jerr *)c->err;
+  (*c->err->format_message)(c, e->msg);
+  longjmp(e->jb, 1);
+}
+
+/* A warning (level -1: corrupt data, premature end of data) is an error,
+ * as TJFLAG_STOPONWARNING in pv_decoder_decode: never hand out grey blocks.
+ * Trace messages are ignored. */
+static void jpeg_on_message(j_common_ptr c, int level) {
+  if (level < 0) jpeg_on_error(c);
+}
+
+static void jpeg_on_output(j_common_ptr c) { (void)c; }
+
+/* Creating the decompress object can itself fail (out of memory) through
+ * error_exit, hence its own setjmp. */
+static int sampler_jpeg_create(pv_sampler *s) {
+  s->ci.err = jpeg_std_error(&s->jerr.pub);
+  s->jerr.pub.error_exit = jpeg_on_error;
+  s->jerr.pub.emit_message = jpeg_on_message;
+  s->jerr.pub.output_message = jpeg_on_output;
+  if (setjmp(s->jerr.jb)) return -1;
+  jpeg_create_decompress(&s->ci);
+  s->ci_created = 1;
+  return 0;
+}
+
+pv_status pv__sampler_create(pv_sampler **out) {
+  if (!out) return PV_ERR_INVALID_ARG;
+  *out = NULL;
+  pv_sampler *s = calloc(1, sizeof *s);
+  if (!s) return PV_ERR_NOMEM;
+  if (sampler_jpeg_create(s) != 0 || !(s->zstd = ZSTD_createDCtx()) ||
+      pv__resampler_create(&s->rs) != PV_OK) {
+    pv__sampler_destroy(s);
+    return PV_ERR_NOMEM;
+  }
+  *out = s;
+  return PV_OK;
+}
+
+void pv__sampler_destroy(pv_sampler *s) {
+  if (!s) return;
+  if (s->ci_created) jpeg_destroy_decompress(&s->ci);
+  ZSTD_freeDCtx(s->zstd);
+  pv__resampler_destroy(s->rs);
+  free(s->buf);
+  free(s->buf2);
+  free(s->rows);
+  free(s);
+}
+
+const char *pv__sampler_last_error(const pv_sampler *s) { return s ? s->last_error : ""; }
+
+/* Grows *buf to at least need bytes (contents not kept); 0 on success. */
+static int grow(void **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return 0;
+  void *p = malloc(need);
+  if (!p) return -1;
+  free(*buf);
+  *buf = p;
+  *cap = need;
+  return 0;
+}
+
+/* The body of a JPEG decode; every exit goes through s->job.st. On a
+ * libjpeg error or warning it longjmps back here and reports the message. */
+static void jpeg_run(pv_sampler *s) {
+  pv_jpeg_job *j = &s->job;
+  j_decompress_ptr ci = &s->ci;
+  if (setjmp(s->jerr.jb)) {
+    j->st = failf(s, PV_ERR_DECODE, "record %llu: JPEG: %s", (unsigned long long)j->rec->index,
+                  s->jerr.msg);
+    return;
+  }
+  jpeg_mem_src(ci, j->rec->data, j->rec->length);
+  jpeg_read_header(ci, TRUE);
+  if (ci->image_width != j->rec->width || ci->image_height != j->rec->height) {
+    j->st = failf(s, PV_ERR_DECODE, "record %llu: JPEG is %ux%u, record table says %ux%u",
+                  (unsigned long long)j->rec->index, (unsigned)ci->image_width,
+                  (unsigned)ci->image_height, j->rec->width, j->rec->height);
+    return;
+  }
+  /* TurboJPEG's defaults (tjDecompress2 without flags): accurate integer
+   * IDCT and fancy upsampling. Gray and YCbCr both convert to RGB. */
+  ci->out_color_space = JCS_RGB;
+  ci->dct_method = JDCT_ISLOW;
+  ci->do_fancy_upsampling = TRUE;
+  ci->scale_num = (unsigned)j->scale_num;
+  ci->scale_denom = 8;
+  jpeg_start_decompress(ci);
+  if (ci->output_components != 3) {
+    j->st = failf(s, PV_ERR_DECODE, "record %llu: JPEG: %d output components",
+                  (unsigned long long)j->rec->index, ci->output_components);
+    return;
+  }
+  j->sw = ci->output_width;
+  j->sh = ci->output_height;
+  if ((uint64_t)j->x + j->w > j->sw || (uint64_t)j->y + j->h > j->sh || !j->w || !j->h) {
+    j->st = failf(s, PV_ERR_INVALID_ARG, "record %llu: region outside the scaled image",
+                  (unsigned long long)j->rec->index);
+    return;
+  }
+  JDIMENSION xoff = j->x, cw = j->w;
+  if (cw < ci->output_width) jpeg_crop_scanline(ci, &xoff, &cw); /* widens to iMCU bounds */
+  else xoff = 0, cw = ci->output_width;
+  j->ox = xoff;
+  j->ow = cw;
+  const size_t row = (size_t)cw * 3;
+  if (grow((void **)&s->buf, &s->buf_cap, row * j->h) ||
+      grow((void **)&s->rows, &s->rows_cap, (size_t)j->h * sizeof *s->rows)) {
+    j->st = failf(s, PV_ERR_NOMEM, "out of memory");
+    return;
+  }
+  j->pixels = s->buf;
+  for (uint32_t r = 0; r < j->h; r++) s->rows[r] = s->buf + (size_t)r * row;
+  if (j->y > 0 && jpeg_skip_scanlines(ci, j->y) != j->y) {
+    j->st = failf(s, PV_ERR_DECODE, "record %llu: JPEG: could not skip to row %u",
+                  (unsigned long long)j->rec->index, j->y);
+    return;
+  }
+  uint32_t done = 0;
+  while (done < j->h) {
+    JDIMENSION n = jpeg_read_scanlines(ci, s->rows + done, j->h - done);
+    if (n == 0) break;
+    done += n;
+  }
+  if (done < j->h) {
+    j->st = failf(s, PV_ERR_DECODE, "record %llu: JPEG: decoder stopped at row %u of %u",
+                  (unsigned long long)j->rec->index, j->y + done, j->y + j->h);
+    return;
+  }
+  if (j->full && ci->output_scanline == ci->output_height)
+    jpeg_finish_decompress(ci); /* up to EOI: trailing damage is an error too */
+  j->st = PV_OK;
+}
+
+/* Decodes rows [y, y + h) and at least columns [x, x + w) of rec scaled by
+ * scale_num / 8 into s->buf (see pv_jpeg_job for what comes back). */
+static pv_status jpeg_region(pv_sampler *s, const pv_record *rec, int scale_num, uint32_t x,
+                             uint32_t y, uint32_t w, uint32_t h, int full) {
+  pv_jpeg_job *j = &s->job;
+  memset(j, 0, sizeof *j);
+  j->rec = rec;
+  j->scale_num = scale_num;
+  j->x = x;
+  j->y = y;
+  j->w = w;
+  j->h = h;
+  j->full = full;
+  j->st = PV_ERR_DECODE;
+  jpeg_run(s);
+  /* Resets the object for the next record whatever happened (stopped early,
+   * error, or already finished: then it is a no-op). */
+  jpeg_abort_decompress(&s->ci);
+  return j->st;
+}
+
+/* Size of the image scaled by num/8, as libjpeg computes it. */
+static uint32_t scaled_dim(uint32_t n, int num) {
+  return (uint32_t)(((uint64_t)n * (unsigned)num + 7) / 8);
+}
+
+/* Smallest DCT scale num/8 at which a w x h box still has at least
+ * out_w x out_h pixels, so the resampler only shrinks or keeps what DCT
+ * scaling already shrank; 8 when even the full size is smaller. */
+static int pick_scale(uint32_t w, uint32_t h, uint32_t out_w, uint32_t out_h) {
+  for (int num = 1; num < 8; num++)
+    if ((uint64_t)w * (unsigned)num >= (uint64_t)out_w * 8 &&
+        (uint64_t)h * (unsigned)num >= (uint64_t)out_h * 8)
+      return num;
+  return 8;
+}
+
+/* Mirrors every row of an RGB8 image in place. */
+static void mirror_rows(uint8_t *p, uint32_t w, uint32_t h, size_t stride) {
+  for (uint32_t y = 0; y < h; y++) {
+    uint8_t *a = p + (size_t)y * stride, *b = a + (size_t)(w - 1) * 3;
+    for (; a < b; a += 3, b -= 3) {
+      uint8_t t0 = a[0], t1 = a[1], t2 = a[2];
+      a[0] = b[0];
+      a[1] = b[1];
+      a[2] = b[2];
+      b[0] = t0;
+      b[1] = t1;
+      b[2] = t2;
+    }
+  }
+}
+
+/* Pixels of a RAW record (in place) or of a ZSTD record (decompressed into
+ * s->buf): width * height * 3 bytes, rows packed. */
+static pv_status record_pixels(pv_sampler *s, const pv_record *rec, const uint8_t **px) {
+  const uint64_t size = (uint64_t)rec->width * rec->height * 3;
+  if (rec->codec == PV_CODEC_RAW) {
+    if (rec->length != size)
+      return failf(s, PV_ERR_DECODE, "record %llu: raw payload is %u bytes, expected %llu",
+                   (unsigned long long)rec->index, rec->length, (unsigned long long)size);
+    *px = rec->data;
+    return PV_OK;
+  }
+  unsigned long long n = ZSTD_getFrameContentSize(rec->data, rec->length);
+  if (n != size)
+    return failf(s, PV_ERR_DECODE, "record %llu: zstd frame holds %lld bytes, expected %llu",
+                 (unsigned long long)rec->index, (long long)n, (unsigned long long)size);
+  if ((size_t)size != size || grow((void **)&s->buf, &s->buf_cap, (size_t)size))
+    return failf(s, PV_ERR_NOMEM, "out of memory");
+  size_t r = ZSTD_decompressDCtx(s->zstd, s->buf, (size_t)size, rec->data, rec->length);
+  if (ZSTD_isError(r) || r != size)
+    return failf(s, PV_ERR_DECODE, "record %llu: zstd: %s", (unsigned long long)rec->index,
+                 ZSTD_isError(r) ? ZSTD_getErrorName(r) : "short frame");
+  *px = s->buf;
+  return PV_OK;
+}
+
+static pv_status resample(pv_sampler *s, pv_filter filter, const uint8_t *src, uint32_t sw,
+                          uint32_t sh, size_t sstride, uint32_t bx, uint32_t by, uint32_t bw,
+                          uint32_t bh, uint8_t *dst, uint32_t dw, uint32_t dh, size_t dstride) {
+  pv_status st = pv__resample_rgb8(s->rs, filter, src, sw, sh, sstride, bx, by, bw, bh, dst, dw,
+                                   dh, dstride);
+  if (st != PV_OK) return failf(s, st, "resample %ux%u -> %ux%u failed", bw, bh, dw, dh);
+  return PV_OK;
+}
+
+static pv_status check_record(pv_sampler *s, const pv_record *rec) {
+  if (!rec->data || rec->width == 0 || rec->height == 0)
+    return failf(s, PV_ERR_INVALID_ARG, "empty record");
+  if (rec->codec != PV_CODEC_RAW && rec->codec != PV_CODEC_JPEG && rec->codec != PV_CODEC_ZSTD)
+    return failf(s, PV_ERR_DECODE, "record %llu: unknown codec %u",
+                 (unsigned long long)rec->index, rec->codec);
+  return PV_OK;
+}
+
+pv_status pv__sample_crop(pv_sampler *s, const pv_record *rec, pv_crop box, uint32_t out_w,
+                          uint32_t out_h, int flip, pv_filter filter, int full_decode,
+                          uint8_t *dst, size_t dst_stride) {
+  if (!s) return PV_ERR_INVALID_ARG;
+  s->last_error[0] = 0;
+  if (!rec || !dst || !out_w || !out_h || dst_stride < (size_t)out_w * 3)
+    return failf(s, PV_ERR_INVALID_ARG, "invalid arguments");
+  pv_status st = check_record(s, rec);
+  if (st != PV_OK) return st;
+  if (!box.w || !box.h || (uint64_t)box.x + box.w > rec->width ||
+      (uint64_t)box.y + box.h > rec->height)
+    return failf(s, PV_ERR_INVALID_ARG, "box (%u,%u %ux%u) outside the %ux%u record", box.x,
+                 box.y, box.w, box.h, rec->width, rec->height);
+
+  if (rec->codec != PV_CODEC_JPEG) {
+    const uint8_t *px;
+    if ((st = record_pixels(s, rec, &px)) != PV_OK) return st;
+    st = resample(s, filter, px, rec->width, rec->height, (size_t)rec->width * 3, box.x, box.y,
+                  box.w, box.h, dst, out_w, out_h, dst_stride);
+  } else if (full_decode) {
+    /* The reference: everything at full size, then crop + resize. */
+    if ((st = jpeg_region(s, rec, 8, 0, 0, rec->width, rec->height, 1)) != PV_OK) return st;
+    const pv_jpeg_job *j = &s->job;
+    st = resample(s, filter, j->pixels, j->ow, j->h, (size_t)j->ow * 3, box.x, box.y, box.w,
+                  box.h, dst, out_w, out_h, dst_stride);
+  } else {
+    /* The box in the image scaled by num/8, edges rounded to the nearest
+     * scaled pixel boundary (error <= 4/num source pixels per edge; none
+     * at num = 8). */
+    const int num = pick_scale(box.w, box.h, out_w, out_h);
+    const uint32_t sw = scaled_dim(rec->width, num), sh = scaled_dim(rec->height, num);
+    uint32_t x0 = (uint32_t)(((uint64_t)box.x * (unsigned)num + 4) / 8);
+    uint32_t y0 = (uint32_t)(((uint64_t)box.y * (unsigned)num + 4) / 8);
+    uint32_t x1 = (uint32_t)(((uint64_t)(box.x + box.w) * (unsigned)num + 4) / 8);
+    uint32_t y1 = (uint32_t)(((uint64_t)(box.y + box.h) * (unsigned)num + 4) / 8);
+    if (x1 > sw) x1 = sw;
+    if (y1 > sh) y1 = sh;
+    if (x0 >= x1) x0 = x1 - 1;
+    if (y0 >= y1) y0 = y1 - 1;
+    /* One more column each side: see pv__sample_eval. At num = 8 this
+     * makes the result the full decode's bytes. */
+    const uint32_t dx0 = x0 > 0 ? x0 - 1 : 0, dx1 = x1 < sw ? x1 + 1 : sw;
+    if ((st = jpeg_region(s, rec, num, dx0, y0, dx1 - dx0, y1 - y0, 0)) != PV_OK) return st;
+    const pv_jpeg_job *j = &s->job;
+    st = resample(s, filter, j->pixels, j->ow, j->h, (size_t)j->ow * 3, x0 - j->ox, 0, x1 - x0,
+                  y1 - y0, dst, out_w, out_h, dst_stride);
+  }
+  if (st != PV_OK) return st;
+  if (flip) mirror_rows(dst, out_w, out_h, dst_stride);
+  return PV_OK;
+}
+
+/* Writes the (out_w x out_h) window at (cx, cy) of an rw x rh image
+ * (src, stride sstride; src points at pixel (ox, oy) of the image and
+ * covers the window's intersection with it) into dst, zero outside. */
+static void copy_window(const uint8_t *src, size_t sstride, int64_t ox, int64_t oy, uint32_t rw,
+                        uint32_t rh, int32_t cx, int32_t cy, uint32_t out_w, uint32_t out_h,
+                        uint8_t *dst, size_t dstride) {
+  const int64_t x0 = cx < 0 ? 0 : cx, x1 = (int64_t)cx + out_w > rw ? rw : (int64_t)cx + out_w;
+  for (uint32_t r = 0; r < out_h; r++) {
+    uint8_t *d = dst + (size_t)r * dstride;
+    const int64_t y = (int64_t)cy + r;
+    if (y < 0 || y >= rh || x1 <= x0) {
+      memset(d, 0, (size_t)out_w * 3);
+      continue;
+    }
+    const size_t left = (size_t)(x0 - cx), n = (size_t)(x1 - x0);
+    memset(d, 0, left * 3);
+    memcpy(d + left * 3, src + (size_t)(y - oy) * sstride + (size_t)(x0 - ox) * 3, n * 3);
+    memset(d + (left + n) * 3, 0, ((size_t)out_w - left - n) * 3);
+  }
+}
+
+pv_status pv__sample_eval(pv_sampler *s, const pv_record *rec, uint32_t resize_to,
+                          uint32_t out_w, uint32_t out_h, pv_filter filter, uint8_t *dst,
+                          size_t dst_stride) {
+  if (!s) return PV_ERR_INVALID_ARG;
+  s->last_error[0] = 0;
+  if (!rec || !dst || !out_w || !out_h || dst_stride < (size_t)out_w * 3)
+    return failf(s, PV_ERR_INVALID_ARG, "invalid arguments");
+  pv_status st = check_record(s, rec);
+  if (st != PV_OK) return st;
+  pv_eval_geom g;
+  pv__eval_geometry(rec->width, rec->height, resize_to, out_w, out_h, &g);
+  if (g.rw == 0 || g.rh == 0) return failf(s, PV_ERR_INVALID_ARG, "resize to an empty image");
+
+  /* The window's intersection with the resized image. */
+  const int64_t x0 = g.cx < 0 ? 0 : g.cx, y0 = g.cy < 0 ? 0 : g.cy;
+  const int64_t x1 = (int64_t)g.cx + out_w > g.rw ? g.rw : (int64_t)g.cx + out_w;
+  const int64_t y1 = (int64_t)g.cy + out_h > g.rh ? g.rh : (int64_t)g.cy + out_h;
+
+  if (g.rw == rec->width && g.rh == rec->height) {
+    /* Fast path: no resize, only the window is decoded. */
+    if (rec->codec != PV_CODEC_JPEG) {
+      const uint8_t *px;
+      if ((st = record_pixels(s, rec, &px)) != PV_OK) return st;
+      copy_window(px, (size_t)rec->width * 3, 0, 0, g.rw, g.rh, g.cx, g.cy, out_w, out_h, dst,
+                  dst_stride);
+      return PV_OK;
+    }
+    /* One extra column each side keeps the window's edge columns away from
+     * the edges of the cropped decode, where libjpeg's fancy upsampling
+     * replicates instead of reading the neighbour: the result is then the
+     * full decode's bytes. */
+    if (x1 <= x0 || y1 <= y0) {
+      copy_window(NULL, 0, 0, 0, g.rw, g.rh, g.cx, g.cy, out_w, out_h, dst, dst_stride);
+      return PV_OK;
+    }
+    const uint32_t dx0 = x0 > 0 ? (uint32_t)x0 - 1 : 0;
+    const uint32_t dx1 = x1 < g.rw ? (uint32_t)x1 + 1 : g.rw;
+    if ((st = jpeg_region(s, rec, 8, dx0, (uint32_t)y0, dx1 - dx0, (uint32_t)(y1 - y0), 0)) !=
+        PV_OK)
+      return st;
+    const pv_jpeg_job *j = &s->job;
+    copy_window(j->pixels, (size_t)j->ow * 3, j->ox, y0, g.rw, g.rh, g.cx, g.cy, out_w, out_h,
+                dst, dst_stride);
+    return PV_OK;
+  }
+
+  /* General case: the whole record resized to rw x rh (decoded with the
+   * DCT scale that still covers that size), then the window. */
+  const uint8_t *px;
+  uint32_t pw, ph;
+  if (rec->codec == PV_CODEC_JPEG) {
+    int num = 8;
+    for (int n = 1; n < 8; n++)
+      if (scaled_dim(rec->width, n) >= g.rw && scaled_dim(rec->height, n) >= g.rh) {
+        num = n;
+        break;
+      }
+    const uint32_t sw = scaled_dim(rec->width, num), sh = scaled_dim(rec->height, num);
+    if ((st = jpeg_region(s, rec, num, 0, 0, sw, sh, 1)) != PV_OK) return st;
+    px = s->job.pixels;
+    pw = s->job.ow;
+    ph = s->job.h;
+  } else {
+    if ((st = record_pixels(s, rec, &px)) != PV_OK) return st;
+    pw = rec->width;
+    ph = rec->height;
+  }
+  const uint64_t need = (uint64_t)g.rw * g.rh * 3;
+  if ((size_t)need != need || grow((void **)&s->buf2, &s->buf2_cap, (size_t)need))
+    return failf(s, PV_ERR_NOMEM, "out of memory");
+  if ((st = resample(s, filter, px, pw, ph, (size_t)pw * 3, 0, 0, pw, ph, s->buf2, g.rw, g.rh,
+                     (size_t)g.rw * 3)) != PV_OK)
+    return st;
+  copy_window(s->buf2, (size_t)g.rw * 3, 0, 0, g.rw, g.rh, g.cx, g.cy, out_w, out_h, dst,
+              dst_stride);
+  return PV_OK;
+}
