@@ -81,10 +81,16 @@ typedef struct pv_axis {
 typedef void (*pv_conv_fn)(uint8_t *out, size_t len, const uint8_t *base, size_t step,
                            const int16_t *w, const int32_t *pairs, uint32_t n);
 
+/* The horizontal pass over one transposed block: for every output pixel x,
+ * 48 bytes (3 channels x 16 rows) weighing h->n[x] consecutive 48-byte input
+ * pixels from h->start[x]. */
+typedef void (*pv_hpass_fn)(uint8_t *obuf, const uint8_t *tbuf, const pv_axis *h, uint32_t dw);
+
 struct pv_resampler {
   pv_axis h, v;
   int simd;        /* 0 scalar, 1 SSE2, 2 AVX2: see pv__resampler_set_simd */
   pv_conv_fn conv; /* the kernel for that level */
+  pv_hpass_fn hpass; /* the horizontal pass for that level */
   uint8_t *vbuf;  /* 16 rows of vertical-pass output, row = 3 * bw bytes */
   size_t vbuf_cap;
   uint8_t *tbuf;  /* transposed block: 3 * bw byte columns of 16 rows */
@@ -356,7 +362,8 @@ static pv_status axis_build(pv_axis *a, uint32_t n_in, uint32_t n_out, int f, co
     uint32_t first = 0, last = cnt;
     while (last > first + 1 && w[last - 1] == 0) last--;
     while (first + 1 < last && w[first] == 0) first++;
-    if (first) memmove(w, w + first, (last - first) * sizeof *w);
+    if (first) /* a few taps: a loop beats the libc call */
+      for (uint32_t j = first; j < last; j++) w[j - first] = w[j];
     cnt = last - first;
     xmin += first;
     w[cnt] = 0; /* partner of an odd last tap; cnt < stride by construction */
@@ -501,14 +508,116 @@ __attribute__((target("avx2"))) static void conv_avx2(uint8_t *out, size_t len,
 }
 #endif
 
+static void hpass_ref(uint8_t *obuf, const uint8_t *tbuf, const pv_axis *h, uint32_t dw) {
+  for (uint32_t x = 0; x < dw; x++)
+    conv_scalar(obuf + (size_t)x * 48, 0, 48, tbuf + (size_t)h->start[x] * 48, 48,
+                h->w + (size_t)x * h->stride, h->n[x]);
+}
+
+#if PV_RS_SSE2
+/* One SSE2 step of conv_sse2 on 16 bytes: taps a, b (b = a with a zero
+ * weight for an odd last tap) added into four int32 accumulators. */
+#define PV_SSE2_MADD(acc, a, b, wp)                                                                \
+  do {                                                                                             \
+    const __m128i lo_ = _mm_unpacklo_epi8(a, b), hi_ = _mm_unpackhi_epi8(a, b);                   \
+    acc[0] = _mm_add_epi32(acc[0], _mm_madd_epi16(_mm_unpacklo_epi8(lo_, zero), wp));            \
+    acc[1] = _mm_add_epi32(acc[1], _mm_madd_epi16(_mm_unpackhi_epi8(lo_, zero), wp));            \
+    acc[2] = _mm_add_epi32(acc[2], _mm_madd_epi16(_mm_unpacklo_epi8(hi_, zero), wp));            \
+    acc[3] = _mm_add_epi32(acc[3], _mm_madd_epi16(_mm_unpackhi_epi8(hi_, zero), wp));            \
+  } while (0)
+#define PV_SSE2_PACK(acc)                                                                          \
+  _mm_packus_epi16(_mm_packs_epi32(_mm_srai_epi32(acc[0], PV_RS_BITS),                            \
+                                   _mm_srai_epi32(acc[1], PV_RS_BITS)),                            \
+                   _mm_packs_epi32(_mm_srai_epi32(acc[2], PV_RS_BITS),                            \
+                                   _mm_srai_epi32(acc[3], PV_RS_BITS)))
+
+/* hpass_ref with conv_sse2's arithmetic on three 16-byte chunks, all output
+ * pixels in one loop (no call per pixel). Same bytes. */
+static void hpass_sse2(uint8_t *obuf, const uint8_t *tbuf, const pv_axis *h, uint32_t dw) {
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i half = _mm_set1_epi32(PV_RS_HALF);
+  const size_t pstride = h->stride / 2;
+  for (uint32_t x = 0; x < dw; x++) {
+    const uint8_t *p = tbuf + (size_t)h->start[x] * 48;
+    const int32_t *pairs = h->pairs + (size_t)x * pstride;
+    const uint32_t n = h->n[x];
+    __m128i a0[4] = {half, half, half, half}, a1[4] = {half, half, half, half},
+            a2[4] = {half, half, half, half};
+    for (uint32_t k = 0; k < n; k += 2, p += 96) {
+      const __m128i wp = _mm_set1_epi32(pairs[k / 2]);
+      const int two = k + 1 < n;
+      const __m128i x0 = _mm_loadu_si128((const __m128i *)p);
+      const __m128i x1 = _mm_loadu_si128((const __m128i *)(p + 16));
+      const __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 32));
+      const __m128i y0 = two ? _mm_loadu_si128((const __m128i *)(p + 48)) : x0;
+      const __m128i y1 = two ? _mm_loadu_si128((const __m128i *)(p + 64)) : x1;
+      const __m128i y2 = two ? _mm_loadu_si128((const __m128i *)(p + 80)) : x2;
+      PV_SSE2_MADD(a0, x0, y0, wp);
+      PV_SSE2_MADD(a1, x1, y1, wp);
+      PV_SSE2_MADD(a2, x2, y2, wp);
+    }
+    uint8_t *o = obuf + (size_t)x * 48;
+    _mm_storeu_si128((__m128i *)o, PV_SSE2_PACK(a0));
+    _mm_storeu_si128((__m128i *)(o + 16), PV_SSE2_PACK(a1));
+    _mm_storeu_si128((__m128i *)(o + 32), PV_SSE2_PACK(a2));
+  }
+}
+#endif
+
+#if PV_RS_AVX2
+/* hpass_sse2 with the first 32 bytes in one AVX2 register (conv_avx2's
+ * arithmetic) and the last 16 in SSE2. Same bytes. */
+__attribute__((target("avx2"))) static void hpass_avx2(uint8_t *obuf, const uint8_t *tbuf,
+                                                       const pv_axis *h, uint32_t dw) {
+  const __m256i zero256 = _mm256_setzero_si256();
+  const __m256i half256 = _mm256_set1_epi32(PV_RS_HALF);
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i half = _mm_set1_epi32(PV_RS_HALF);
+  const size_t pstride = h->stride / 2;
+  for (uint32_t x = 0; x < dw; x++) {
+    const uint8_t *p = tbuf + (size_t)h->start[x] * 48;
+    const int32_t *pairs = h->pairs + (size_t)x * pstride;
+    const uint32_t n = h->n[x];
+    __m256i b0 = half256, b1 = half256, b2 = half256, b3 = half256;
+    __m128i a2[4] = {half, half, half, half};
+    for (uint32_t k = 0; k < n; k += 2, p += 96) {
+      const int32_t pw = pairs[k / 2];
+      const __m256i wp256 = _mm256_set1_epi32(pw);
+      const __m128i wp = _mm_set1_epi32(pw);
+      const int two = k + 1 < n;
+      const __m256i xa = _mm256_loadu_si256((const __m256i *)p);
+      const __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 32));
+      const __m256i ya = two ? _mm256_loadu_si256((const __m256i *)(p + 48)) : xa;
+      const __m128i y2 = two ? _mm_loadu_si128((const __m128i *)(p + 80)) : x2;
+      const __m256i lo = _mm256_unpacklo_epi8(xa, ya), hi = _mm256_unpackhi_epi8(xa, ya);
+      b0 = _mm256_add_epi32(b0, _mm256_madd_epi16(_mm256_unpacklo_epi8(lo, zero256), wp256));
+      b1 = _mm256_add_epi32(b1, _mm256_madd_epi16(_mm256_unpackhi_epi8(lo, zero256), wp256));
+      b2 = _mm256_add_epi32(b2, _mm256_madd_epi16(_mm256_unpacklo_epi8(hi, zero256), wp256));
+      b3 = _mm256_add_epi32(b3, _mm256_madd_epi16(_mm256_unpackhi_epi8(hi, zero256), wp256));
+      PV_SSE2_MADD(a2, x2, y2, wp);
+    }
+    uint8_t *o = obuf + (size_t)x * 48;
+    b0 = _mm256_srai_epi32(b0, PV_RS_BITS);
+    b1 = _mm256_srai_epi32(b1, PV_RS_BITS);
+    b2 = _mm256_srai_epi32(b2, PV_RS_BITS);
+    b3 = _mm256_srai_epi32(b3, PV_RS_BITS);
+    _mm256_storeu_si256((__m256i *)o,
+                        _mm256_packus_epi16(_mm256_packs_epi32(b0, b1), _mm256_packs_epi32(b2, b3)));
+    _mm_storeu_si128((__m128i *)(o + 32), PV_SSE2_PACK(a2));
+  }
+}
+#endif
+
 /* Picks the kernel for a SIMD level, capped at what this CPU runs. */
 static void set_level(pv_resampler *r, int level) {
   r->simd = 0;
   r->conv = conv_ref;
+  r->hpass = hpass_ref;
 #if PV_RS_SSE2
   if (level >= 1) {
     r->simd = 1;
     r->conv = conv_sse2;
+    r->hpass = hpass_sse2;
   }
 #endif
 #if PV_RS_AVX2
@@ -516,6 +625,7 @@ static void set_level(pv_resampler *r, int level) {
   if (level >= 2 && __builtin_cpu_supports("avx2")) {
     r->simd = 2;
     r->conv = conv_avx2;
+    r->hpass = hpass_avx2;
   }
 #endif
 }
@@ -636,9 +746,7 @@ pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter, const uint8_t *sr
 
     /* Horizontal pass: output pixel x is 48 bytes (3 channels x 16 rows)
      * weighing n consecutive 48-byte input pixels. */
-    for (uint32_t x = 0; x < dw; x++)
-      r->conv(r->obuf + (size_t)x * 48, 48, r->tbuf + (size_t)h->start[x] * 48, 48,
-                h->w + (size_t)x * h->stride, h->pairs + (size_t)x * (h->stride / 2), h->n[x]);
+    r->hpass(r->obuf, r->tbuf, h, dw);
 
     transpose_out(dst + (size_t)y0 * dstride, dstride, nrows, r->obuf, out_len);
   }
