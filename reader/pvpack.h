@@ -124,6 +124,162 @@ const char *pv_decoder_last_error(const pv_decoder *d);
 pv_status pv_decoder_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
                             size_t dst_size);
 
+/* ======================================================================== */
+/* The batch loader                                                          */
+/* ======================================================================== */
+/* A loader turns a dataset into a stream of batches: a fixed-size uint8 (or
+ * normalized float32) image tensor plus labels, decoded and augmented on a
+ * pool of worker threads, prefetched into a ring of preallocated buffers.
+ *
+ * Determinism: the sample sequence and every augmentation decision depend
+ * only on (seed, epoch, position in the epoch), never on thread timing: the
+ * same options give bit-identical batches with 1 or 64 threads, and a
+ * loader created at (epoch, start_batch = k) yields exactly what an
+ * uninterrupted one yields from batch k on (resume).
+ *
+ * Memory: prefetch * batch_size * height * width * 3 bytes of batch buffers
+ * (x4 for float32), plus per-thread scratch bounded by the largest record;
+ * nothing grows with the dataset (the shuffles are computed, not stored).
+ */
+
+typedef enum pv_pipeline {
+  PV_PIPELINE_TRAIN = 0, /* RandomResizedCrop(size, scale, ratio) + HorizontalFlip(p) */
+  PV_PIPELINE_EVAL = 1,  /* Resize(eval_resize) + CenterCrop(size) */
+  PV_PIPELINE_NONE = 2   /* whole record resized to size, no augmentation */
+} pv_pipeline;
+
+typedef enum pv_order {
+  PV_ORDER_SHUFFLE = 0,    /* a fresh full permutation every epoch */
+  PV_ORDER_SEQUENTIAL = 1, /* record order */
+  PV_ORDER_BLOCKS = 2      /* locality-aware: blocks of block_records
+                              neighbouring records, block order shuffled,
+                              block_group blocks at a time interleaved in a
+                              shuffled order; for data larger than memory */
+} pv_order;
+
+typedef enum pv_layout { PV_LAYOUT_NHWC = 0, PV_LAYOUT_NCHW = 1 } pv_layout;
+typedef enum pv_dtype { PV_DTYPE_UINT8 = 0, PV_DTYPE_FLOAT32 = 1 } pv_dtype;
+
+typedef enum pv_on_error {
+  PV_ON_ERROR_FAIL = 0,   /* pv_loader_next returns the error, naming the
+                             shard, record and source path */
+  PV_ON_ERROR_REPLACE = 1 /* use the next record of the dataset instead
+                             (deterministic) and count it in the batch */
+} pv_on_error;
+
+/* Allocator hook for batch buffers (the CUDA path supplies pinned memory).
+ * alloc returns memory aligned to at least `align` bytes or NULL; free gets
+ * back the pointer and the size. NULL functions = aligned malloc/free. */
+typedef struct pv_allocator {
+  void *(*alloc)(void *ctx, size_t size, size_t align);
+  void (*free)(void *ctx, void *ptr, size_t size);
+  void *ctx;
+} pv_allocator;
+
+typedef struct pv_loader_options {
+  size_t size;              /* sizeof(pv_loader_options); set by _init */
+  uint32_t batch_size;      /* default 256 */
+  uint32_t height, width;   /* output size, default 224 x 224 */
+  pv_pipeline pipeline;     /* default TRAIN */
+  uint32_t eval_resize;     /* EVAL: Resize() target, default 256 */
+  double scale_min, scale_max; /* TRAIN: default 0.08, 1.0 */
+  double ratio_min, ratio_max; /* TRAIN: default 3/4, 4/3 */
+  double flip_prob;         /* TRAIN: default 0.5 */
+  int filter;               /* pv_filter of resample.h; default bilinear */
+  int threads;              /* worker threads; 0 = all online cores */
+  uint32_t prefetch;        /* batch buffers in the ring, default 4 (>= 1) */
+  uint64_t seed;            /* default 0 */
+  uint64_t epoch;           /* first epoch, default 0 */
+  uint64_t start_batch;     /* resume: first batch of that epoch, default 0 */
+  int drop_last;            /* drop this rank's last incomplete batch */
+  pv_order order;           /* default SHUFFLE */
+  uint32_t block_records;   /* BLOCKS: records per block, default 1024 */
+  uint32_t block_group;     /* BLOCKS: blocks interleaved at once, default 16 */
+  int rank, world_size;     /* -1 = from RANK / WORLD_SIZE, else 0 and 1 */
+  int rank_drop;            /* like DistributedSampler(drop_last=True): drop
+                               the tail so every rank gets the same count;
+                               default 0 = pad by repeating from the start */
+  pv_layout layout;         /* default NHWC */
+  pv_dtype dtype;           /* default UINT8 */
+  float mean[3], std[3];    /* FLOAT32: (x/255 - mean) / std; default
+                               ImageNet's (0.485, 0.456, 0.406),
+                               (0.229, 0.224, 0.225) */
+  pv_on_error on_error;     /* default FAIL */
+  int verify_checksums;     /* check each record's XXH3 before decoding */
+  pv_allocator allocator;
+} pv_loader_options;
+
+void pv_loader_options_init(pv_loader_options *o);
+
+typedef struct pv_loader pv_loader;
+
+/* One batch, owned by the loader until pv_loader_release. The first `count`
+ * samples are valid (count < batch_size only for a last partial batch). */
+typedef struct pv_batch {
+  void *images;            /* batch_size x H x W x 3 (NHWC) or x 3 x H x W
+                              (NCHW), uint8 or float32; from the allocator */
+  size_t images_bytes;     /* the whole buffer */
+  int64_t *labels;         /* count labels */
+  uint64_t *records;       /* count record numbers (provenance) */
+  uint32_t count, batch_size;
+  uint32_t height, width;
+  pv_layout layout;
+  pv_dtype dtype;
+  uint64_t epoch, index;   /* which batch of which epoch */
+  uint32_t replaced;       /* samples replaced after an error (REPLACE) */
+  uint32_t slot;           /* internal: ring slot */
+} pv_batch;
+
+/* Creates a loader over ds (which must outlive it) and starts its workers.
+ * Returns PV_OK, PV_ERR_INVALID_ARG (bad option; see pv_loader_last_error
+ * is not available yet: err receives the reason), PV_ERR_NOMEM,
+ * PV_ERR_EMPTY (this rank gets no batch). */
+pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, pv_loader **out,
+                           char *err, size_t errcap);
+
+/* Next batch of the current epoch, waiting while the workers fill it.
+ * *out = NULL and PV_OK at the end of the epoch (call pv_loader_set_epoch
+ * to go on). Returns PV_OK; PV_ERR_DECODE / PV_ERR_CHECKSUM when a sample
+ * failed with on_error = FAIL (last_error names shard, record, source);
+ * PV_ERR_LIMIT when every ring slot is held by the caller (release one);
+ * PV_ERR_INVALID_ARG. Call from one thread at a time. */
+pv_status pv_loader_next(pv_loader *l, pv_batch **out);
+
+/* Hands a batch back; its buffer may be refilled. Batches may be released
+ * in any order; holding k batches leaves prefetch - k buffers to fill. */
+void pv_loader_release(pv_loader *l, pv_batch *b);
+
+/* Starts epoch `epoch` at batch start_batch (0 = from its beginning),
+ * discarding prefetched batches not yet handed out. Batches still held by
+ * the caller stay valid until released. */
+pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch);
+
+/* Batches per epoch for this rank, and samples per epoch for this rank. */
+uint64_t pv_loader_batches_per_epoch(const pv_loader *l);
+uint64_t pv_loader_samples_per_epoch(const pv_loader *l);
+
+/* The reason for the last error of this loader (never NULL). */
+const char *pv_loader_last_error(const pv_loader *l);
+
+/* Cumulative time spent in each stage, summed over worker threads, and the
+ * time the caller waited in pv_loader_next. */
+typedef struct pv_loader_stats {
+  uint64_t samples, replaced;
+  double decode_resize_s; /* read + partial decode + crop + resize + flip */
+  double convert_s;       /* layout / dtype conversion into the batch */
+  double wait_s;          /* pv_loader_next waiting for a batch */
+} pv_loader_stats;
+void pv_loader_get_stats(const pv_loader *l, pv_loader_stats *s);
+
+/* Stops the workers and frees the ring (batches still held become
+ * invalid). Accepts NULL. */
+void pv_loader_destroy(pv_loader *l);
+
+/* The record at position k of this rank's sample sequence for an epoch,
+ * exactly as the loader visits it (for tests, tools and resumption checks).
+ * Returns UINT64_MAX when k is out of range. */
+uint64_t pv_loader_sample_record(const pv_loader *l, uint64_t epoch, uint64_t k);
+
 #ifdef __cplusplus
 }
 #endif

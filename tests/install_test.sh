@@ -12,10 +12,15 @@ cmake -S "$src/examples" -B "$tmp/ex" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/nu
 cmake --build "$tmp/ex" >/dev/null
 # 2. pkg-config
 libdir=$(find "$tmp/prefix" -name pvpack.pc -printf '%h\n' | head -1)
-PKG_CONFIG_PATH="$libdir" cc -std=c11 "$src/examples/read_dataset.c" \
-  $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs pvpack) -o "$tmp/read_pc"
+for ex in read_dataset train_loop; do
+  PKG_CONFIG_PATH="$libdir" cc -std=c11 "$src/examples/$ex.c" \
+    $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs pvpack) -o "$tmp/${ex}_pc"
+done
 # A tiny ImageFolder made with the installed command's own demo generator.
 "$tmp/prefix/bin/pvpack" demo "$tmp/demo" >/dev/null
 LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/ex/read_dataset" "$tmp/demo/imagefolder.pvpack"
-LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/read_pc" "$tmp/demo/imagefolder.pvpack"
+LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/read_dataset_pc" "$tmp/demo/imagefolder.pvpack"
+# The training-loop skeleton: 2 epochs, then a resumed run from epoch 1 batch 2.
+LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/ex/train_loop" "$tmp/demo/imagefolder.pvpack" 2
+LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/train_loop_pc" "$tmp/demo/imagefolder.pvpack" 2 1 2
 echo "install test: ok"

@@ -1,0 +1,724 @@
+/* loader.c - the batch loader (see pvpack.h for the contract).
+ *
+ * Sample sequence. For epoch e, this rank's k-th sample is at global
+ * position p = k * world_size + rank (torch's DistributedSampler deal), and
+ * its record is order(e, p mod N): padding repeats the sequence from its
+ * start exactly as DistributedSampler pads. order() is computed, not
+ * stored: a keyed Feistel network with cycle walking is a bijection on
+ * [0, N) evaluated in O(1) per position, so a shuffle costs no memory, any
+ * position (resume, a rank's share) is reachable directly, and the result is
+ * the same on every machine.
+ *
+ * Augmentation draws for a sample come from a splitmix64 stream seeded by
+ * hash(seed, epoch, p): they depend on nothing else.
+ *
+ * Threads. Workers claim samples in sequence order under one mutex, write
+ * them straight into the batch buffer of the ring slot assigned to their
+ * batch, and mark the slot ready when its last sample lands. Slots are
+ * assigned to batches in order, at most `prefetch` batches ahead of the
+ * consumer; a slot held by the caller is simply not reused until released.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "augment.h"
+#include "pvpack.h"
+#include "resample.h"
+
+/* ---- keyed permutation ------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c) {
+  return mix64(mix64(mix64(a + 0x9E3779B97F4A7C15ull) ^ b) + c * 0x9E3779B97F4A7C15ull);
+}
+
+typedef struct pv_perm {
+  uint64_t n;
+  unsigned half; /* bits per Feistel half */
+  uint64_t mask;
+  uint64_t key[4];
+} pv_perm;
+
+static void perm_init(pv_perm *p, uint64_t n, uint64_t key) {
+  p->n = n;
+  unsigned bits = 2;
+  while (bits < 64 && (1ull << bits) < n) bits++;
+  p->half = (bits + 1) / 2;
+  p->mask = (1ull << p->half) - 1;
+  for (int r = 0; r < 4; r++) p->key[r] = hash3(key, (uint64_t)r, 0x5eed);
+}
+
+/* A 4-round Feistel network on 2*half bits, cycle-walked into [0, n). The
+ * domain is < 4n, so the expected number of walks is below 4. */
+static uint64_t perm_apply(const pv_perm *p, uint64_t x) {
+  if (p->n <= 1) return 0;
+  do {
+    uint64_t l = x >> p->half, r = x & p->mask;
+    for (int k = 0; k < 4; k++) {
+      uint64_t t = l ^ (mix64(r ^ p->key[k]) & p->mask);
+      l = r;
+      r = t;
+    }
+    x = (l << p->half) | r;
+  } while (x >= p->n);
+  return x;
+}
+
+/* ---- the loader ---------------------------------------------------------------- */
+
+/* The order of one epoch: everything order_map needs beyond the loader's
+ * immutable fields. Copied by value, so workers never share it. */
+typedef struct epoch_order {
+  pv_perm perm;       /* SHUFFLE: records; BLOCKS: block order */
+  uint64_t short_pos; /* BLOCKS: block-order position of the short block */
+} epoch_order;
+
+enum { SLOT_FREE = 0, SLOT_FILLING, SLOT_READY, SLOT_HANDED };
+
+typedef struct slot {
+  pv_batch batch;
+  int state;
+  uint64_t batch_no; /* batch of the current epoch generation */
+  uint64_t gen;
+  uint32_t done;     /* samples finished */
+  pv_status status;  /* first failure (by sample index) */
+  uint32_t fail_at;  /* its sample index */
+  char error[512];
+} slot;
+
+typedef struct worker {
+  struct pv_loader *l;
+  pv_sampler *sampler;
+  uint8_t *scratch; /* one uint8 HWC sample, for conversions */
+} worker;
+
+struct pv_loader {
+  const pv_dataset *ds;
+  pv_loader_options o;
+  uint64_t n_records;
+  int rank, world;
+  uint64_t samples;      /* per epoch for this rank */
+  uint64_t batches;      /* per epoch for this rank */
+  size_t sample_bytes;   /* bytes of one sample in the batch buffer */
+
+  /* epoch state (under mu) */
+  uint64_t epoch, gen;
+  epoch_order eo;        /* order of the current epoch */
+  uint64_t nblocks, last_block; /* BLOCKS (immutable) */
+  uint64_t next_sample;  /* next sample (in this rank's sequence) to claim */
+  uint64_t end_sample;   /* samples of this epoch to produce */
+  uint64_t next_batch;   /* next batch to hand to the caller */
+  uint64_t next_assign;  /* next batch to get a slot */
+  int inflight;          /* samples being processed */
+
+  slot *slots;
+  uint32_t nslots;
+  pthread_mutex_t mu;
+  pthread_cond_t cv_work, cv_ready;
+  pthread_t *threads;
+  worker *workers;  /* nworkers, each with its sampler and scratch */
+  int nworkers;
+  int nthreads;     /* started */
+  int stop;
+
+  pv_loader_stats stats;
+  char last_error[512];
+};
+
+static void set_error(pv_loader *l, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(l->last_error, sizeof l->last_error, fmt, ap);
+  va_end(ap);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void pv_loader_options_init(pv_loader_options *o) {
+  memset(o, 0, sizeof *o);
+  o->size = sizeof *o;
+  o->batch_size = 256;
+  o->height = o->width = 224;
+  o->pipeline = PV_PIPELINE_TRAIN;
+  o->eval_resize = 256;
+  o->scale_min = 0.08;
+  o->scale_max = 1.0;
+  o->ratio_min = 3.0 / 4.0;
+  o->ratio_max = 4.0 / 3.0;
+  o->flip_prob = 0.5;
+  o->filter = PV_FILTER_BILINEAR;
+  o->prefetch = 4;
+  o->block_records = 1024;
+  o->block_group = 16;
+  o->rank = -1;
+  o->world_size = -1;
+  o->layout = PV_LAYOUT_NHWC;
+  o->dtype = PV_DTYPE_UINT8;
+  const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+  memcpy(o->mean, mean, sizeof mean);
+  memcpy(o->std, std, sizeof std);
+}
+
+/* Record at position q in [0, N) of epoch e's order. Reads only the
+ * loader's immutable fields and eo. */
+static uint64_t order_map(const pv_loader *l, uint64_t e, uint64_t q, const epoch_order *eo) {
+  const pv_perm *perm = &eo->perm;
+  switch (l->o.order) {
+    case PV_ORDER_SEQUENTIAL:
+      return q;
+    case PV_ORDER_SHUFFLE:
+      return perm_apply(perm, q);
+    case PV_ORDER_BLOCKS:
+      break;
+  }
+  /* Blocks of B records; the block order is perm; groups of G consecutive
+   * block-order positions are interleaved by a per-group permutation.
+   * Only the dataset's last block may be short (last_block records); it
+   * sits at block-order position short_pos. */
+  uint64_t B = l->o.block_records, G = l->o.block_group, nb = l->nblocks;
+  uint64_t shortfall = B - l->last_block;
+#define OFF(j) ((j) <= eo->short_pos ? (j) * B : (j) * B - shortfall)
+  uint64_t g = q / (G * B);
+  uint64_t gend = (g + 1) * G < nb ? (g + 1) * G : nb;
+  if (q >= OFF(gend)) {
+    g++;
+    gend = (g + 1) * G < nb ? (g + 1) * G : nb;
+  }
+  uint64_t gbeg = g * G, base = OFF(gbeg), m = OFF(gend) - base;
+  pv_perm inner;
+  perm_init(&inner, m, hash3(l->o.seed ^ 0xB10C, e, g));
+  uint64_t u = perm_apply(&inner, q - base), j, off;
+  if (eo->short_pos < gbeg || eo->short_pos >= gend) {
+    j = gbeg + u / B;
+    off = u % B;
+  } else {
+    uint64_t k = eo->short_pos - gbeg;
+    if (u < k * B) {
+      j = gbeg + u / B;
+      off = u % B;
+    } else if (u < k * B + l->last_block) {
+      j = eo->short_pos;
+      off = u - k * B;
+    } else {
+      uint64_t v = u - k * B - l->last_block;
+      j = eo->short_pos + 1 + v / B;
+      off = v % B;
+    }
+  }
+#undef OFF
+  return perm_apply(perm, j) * B + off;
+}
+
+/* Sets up the order of epoch e. */
+static void epoch_setup(const pv_loader *l, uint64_t e, epoch_order *eo) {
+  pv_perm *perm = &eo->perm;
+  uint64_t *short_pos = &eo->short_pos;
+  memset(eo, 0, sizeof *eo);
+  if (l->o.order == PV_ORDER_SHUFFLE) {
+    perm_init(perm, l->n_records, hash3(l->o.seed, e, 0x5u));
+  } else if (l->o.order == PV_ORDER_BLOCKS) {
+    perm_init(perm, l->nblocks, hash3(l->o.seed, e, 0xB1u));
+    *short_pos = l->nblocks - 1;
+    for (uint64_t j = 0; j < l->nblocks; j++)
+      if (perm_apply(perm, j) == l->nblocks - 1) {
+        *short_pos = j;
+        break;
+      }
+  }
+}
+
+uint64_t pv_loader_sample_record(const pv_loader *l, uint64_t epoch, uint64_t k) {
+  if (!l || k >= l->samples) return UINT64_MAX;
+  epoch_order eo;
+  epoch_setup(l, epoch, &eo);
+  uint64_t p = k * (uint64_t)l->world + (uint64_t)l->rank;
+  return order_map(l, epoch, p % l->n_records, &eo);
+}
+
+/* ---- per-sample work ----------------------------------------------------------- */
+
+typedef struct rng {
+  uint64_t s;
+} rng;
+
+static double rng_uniform(void *ctx) {
+  rng *r = ctx;
+  uint64_t z = mix64(r->s += 0x9E3779B97F4A7C15ull);
+  return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Converts one HWC uint8 sample into the batch layout and dtype. */
+static void convert_sample(const pv_loader *l, const uint8_t *src, void *dst) {
+  const pv_loader_options *o = &l->o;
+  size_t hw = (size_t)o->height * o->width;
+  if (o->dtype == PV_DTYPE_UINT8) {
+    uint8_t *d = dst; /* NCHW (NHWC is written in place, never here) */
+    for (size_t i = 0; i < hw; i++) {
+      d[i] = src[3 * i];
+      d[hw + i] = src[3 * i + 1];
+      d[2 * hw + i] = src[3 * i + 2];
+    }
+    return;
+  }
+  float scale[3], bias[3], *d = dst;
+  for (int c = 0; c < 3; c++) {
+    scale[c] = 1.0f / (255.0f * o->std[c]);
+    bias[c] = -o->mean[c] / o->std[c];
+  }
+  if (o->layout == PV_LAYOUT_NHWC) {
+    for (size_t i = 0; i < hw; i++)
+      for (int c = 0; c < 3; c++) d[3 * i + c] = src[3 * i + c] * scale[c] + bias[c];
+  } else {
+    for (int c = 0; c < 3; c++)
+      for (size_t i = 0; i < hw; i++) d[c * hw + i] = src[3 * i + c] * scale[c] + bias[c];
+  }
+}
+
+/* Produces sample k (position p) of epoch e into dst. Returns PV_OK or the
+ * failure, with a message naming shard, record and source path. */
+static pv_status make_sample(worker *w, uint64_t e, uint64_t k, uint64_t record, void *dst,
+                             int64_t *label, uint64_t *rec_out, uint32_t *replaced, char *msg,
+                             size_t msgcap, double *t_dec, double *t_conv) {
+  pv_loader *l = w->l;
+  const pv_loader_options *o = &l->o;
+  uint64_t p = k * (uint64_t)l->world + (uint64_t)l->rank;
+  int direct = o->dtype == PV_DTYPE_UINT8 && o->layout == PV_LAYOUT_NHWC;
+  uint8_t *out = direct ? dst : w->scratch;
+  pv_status st = PV_OK;
+  *replaced = 0;
+  for (int attempt = 0; attempt < 16; attempt++) {
+    uint64_t rec_no = (record + (uint64_t)attempt) % l->n_records;
+    pv_record r;
+    double t0 = now_s();
+    rng g = {hash3(o->seed, e, p)};
+    st = pv_dataset_record(l->ds, rec_no, &r);
+    if (st == PV_OK && o->verify_checksums && pv_checksum(r.data, r.length) != r.checksum)
+      st = PV_ERR_CHECKSUM;
+    if (st == PV_OK) {
+      size_t stride = (size_t)o->width * 3;
+      if (o->pipeline == PV_PIPELINE_TRAIN) {
+        pv_crop c;
+        pv__rrc_params(r.width, r.height, o->scale_min, o->scale_max, o->ratio_min, o->ratio_max,
+                       rng_uniform, &g, &c);
+        int flip = rng_uniform(&g) < o->flip_prob;
+        st = pv__sample_crop(w->sampler, &r, c, o->width, o->height, flip, (pv_filter)o->filter, 0,
+                             out, stride);
+      } else if (o->pipeline == PV_PIPELINE_EVAL) {
+        st = pv__sample_eval(w->sampler, &r, o->eval_resize, o->width, o->height,
+                             (pv_filter)o->filter, out, stride);
+      } else {
+        pv_crop c = {0, 0, r.width, r.height};
+        st = pv__sample_crop(w->sampler, &r, c, o->width, o->height, 0, (pv_filter)o->filter, 0,
+                             out, stride);
+      }
+    }
+    *t_dec += now_s() - t0;
+    if (st == PV_OK) {
+      *label = r.label;
+      *rec_out = rec_no;
+      if (!direct) {
+        double t1 = now_s();
+        convert_sample(l, w->scratch, dst);
+        *t_conv += now_s() - t1;
+      }
+      return PV_OK;
+    }
+    if (attempt == 0) {
+      uint32_t plen = 0;
+      const char *src = pv_dataset_source_path(l->ds, rec_no, &plen);
+      snprintf(msg, msgcap, "shard-%05u.pvs record %llu (entry %u, source %.*s): %s%s%s", r.shard,
+               (unsigned long long)rec_no, r.shard_record, (int)(plen > 200 ? 200 : plen),
+               src ? src : "?", pv_strerror(st), st == PV_ERR_CHECKSUM ? "" : ": ",
+               st == PV_ERR_CHECKSUM ? "" : pv__sampler_last_error(w->sampler));
+    }
+    if (o->on_error != PV_ON_ERROR_REPLACE) return st;
+    (*replaced)++;
+  }
+  return st;
+}
+
+static slot *slot_of(pv_loader *l, uint64_t gen, uint64_t b) {
+  for (uint32_t i = 0; i < l->nslots; i++)
+    if (l->slots[i].gen == gen && l->slots[i].batch_no == b &&
+        (l->slots[i].state == SLOT_FILLING || l->slots[i].state == SLOT_READY))
+      return &l->slots[i];
+  return NULL;
+}
+
+/* Finds or assigns the slot of batch b (under mu). NULL: not yet. */
+static slot *claim_slot(pv_loader *l, uint64_t b) {
+  slot *s = slot_of(l, l->gen, b);
+  if (s) return s;
+  if (b != l->next_assign || b >= l->next_batch + l->nslots) return NULL;
+  for (uint32_t i = 0; i < l->nslots; i++) {
+    s = &l->slots[i];
+    if (s->state != SLOT_FREE) continue;
+    s->state = SLOT_FILLING;
+    s->gen = l->gen;
+    s->batch_no = b;
+    s->done = 0;
+    s->status = PV_OK;
+    s->fail_at = UINT32_MAX;
+    s->error[0] = 0;
+    uint64_t first = b * l->o.batch_size;
+    uint64_t left = l->end_sample - first;
+    s->batch.count = (uint32_t)(left < l->o.batch_size ? left : l->o.batch_size);
+    s->batch.epoch = l->epoch;
+    s->batch.index = b;
+    s->batch.replaced = 0;
+    l->next_assign++;
+    return s;
+  }
+  return NULL;
+}
+
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  pv_loader *l = w->l;
+  pthread_mutex_lock(&l->mu);
+  for (;;) {
+    slot *s = NULL;
+    uint64_t k = 0;
+    while (!l->stop) {
+      if (l->next_sample < l->end_sample) {
+        k = l->next_sample;
+        s = claim_slot(l, k / l->o.batch_size);
+        if (s) break;
+      }
+      pthread_cond_wait(&l->cv_work, &l->mu);
+    }
+    if (l->stop) break;
+    l->next_sample++;
+    l->inflight++;
+    uint64_t e = l->epoch, gen = l->gen;
+    uint64_t record = order_map(l, e, (k * (uint64_t)l->world + (uint64_t)l->rank) % l->n_records,
+                                &l->eo);
+    pthread_mutex_unlock(&l->mu);
+
+    uint32_t i = (uint32_t)(k % l->o.batch_size);
+    char msg[512] = "";
+    uint32_t replaced = 0;
+    double td = 0, tc = 0;
+    pv_status st = make_sample(w, e, k, record, (uint8_t *)s->batch.images + i * l->sample_bytes,
+                               &s->batch.labels[i], &s->batch.records[i], &replaced, msg,
+                               sizeof msg, &td, &tc);
+
+    pthread_mutex_lock(&l->mu);
+    l->inflight--;
+    l->stats.samples++;
+    l->stats.replaced += replaced;
+    l->stats.decode_resize_s += td;
+    l->stats.convert_s += tc;
+    if (s->gen == gen && s->state == SLOT_FILLING) {
+      s->batch.replaced += replaced;
+      if (st != PV_OK && i < s->fail_at) {
+        s->fail_at = i;
+        s->status = st;
+        snprintf(s->error, sizeof s->error, "%s", msg);
+      }
+      if (++s->done == s->batch.count) {
+        s->state = SLOT_READY;
+        pthread_cond_broadcast(&l->cv_ready);
+      }
+    }
+    pthread_cond_broadcast(&l->cv_work);
+  }
+  pthread_mutex_unlock(&l->mu);
+  return NULL;
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+static void *default_alloc(void *ctx, size_t size, size_t align) {
+  (void)ctx;
+  void *p = NULL;
+  return posix_memalign(&p, align, size ? size : align) == 0 ? p : NULL;
+}
+
+static void default_free(void *ctx, void *p, size_t size) {
+  (void)ctx;
+  (void)size;
+  free(p);
+}
+
+static int env_int(const char *name, int def) {
+  const char *v = getenv(name);
+  if (!v || !*v) return def;
+  char *end;
+  long x = strtol(v, &end, 10);
+  return (*end || x < 0 || x > 1 << 30) ? -2 : (int)x;
+}
+
+/* Resets epoch state to (epoch, start_batch); under mu, no work in flight. */
+static void start_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch) {
+  l->epoch = epoch;
+  l->gen++;
+  epoch_setup(l, epoch, &l->eo);
+  uint64_t b0 = start_batch < l->batches ? start_batch : l->batches;
+  l->next_batch = l->next_assign = b0;
+  l->next_sample = b0 * l->o.batch_size;
+  l->end_sample = l->o.drop_last ? l->batches * l->o.batch_size : l->samples;
+  for (uint32_t i = 0; i < l->nslots; i++)
+    if (l->slots[i].state == SLOT_FILLING || l->slots[i].state == SLOT_READY)
+      l->slots[i].state = SLOT_FREE;
+}
+
+static int check_options(const pv_loader_options *o, char *err, size_t cap) {
+#define BAD(...) return snprintf(err, cap, __VA_ARGS__), 0
+  if (o->batch_size == 0 || o->batch_size > (1u << 20)) BAD("batch_size must be 1..2^20");
+  if (o->height == 0 || o->width == 0 || o->height > 16384 || o->width > 16384)
+    BAD("output size must be 1..16384");
+  if (o->pipeline > PV_PIPELINE_NONE) BAD("unknown pipeline");
+  if (o->order > PV_ORDER_BLOCKS) BAD("unknown order");
+  if (o->layout > PV_LAYOUT_NCHW || o->dtype > PV_DTYPE_FLOAT32) BAD("unknown layout or dtype");
+  if (o->filter < 0 || o->filter > PV_FILTER_LANCZOS) BAD("unknown filter");
+  if (!(o->scale_min > 0 && o->scale_min <= o->scale_max && o->scale_max <= 1.0))
+    BAD("scale must satisfy 0 < min <= max <= 1");
+  if (!(o->ratio_min > 0 && o->ratio_min <= o->ratio_max)) BAD("ratio must satisfy 0 < min <= max");
+  if (!(o->flip_prob >= 0 && o->flip_prob <= 1)) BAD("flip probability must be in [0, 1]");
+  if (o->prefetch == 0 || o->prefetch > 1024) BAD("prefetch must be 1..1024");
+  if (o->threads < 0 || o->threads > 1024) BAD("threads must be 0..1024");
+  if (o->order == PV_ORDER_BLOCKS && (o->block_records == 0 || o->block_group == 0))
+    BAD("block_records and block_group must be >= 1");
+  if (o->dtype == PV_DTYPE_FLOAT32)
+    for (int c = 0; c < 3; c++)
+      if (!(o->std[c] > 0)) BAD("std must be > 0");
+  if (o->on_error > PV_ON_ERROR_REPLACE) BAD("unknown on_error policy");
+  return 1;
+#undef BAD
+}
+
+pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, pv_loader **out,
+                           char *err, size_t errcap) {
+  char ebuf[256];
+  if (!err) {
+    err = ebuf;
+    errcap = sizeof ebuf;
+  }
+  if (!ds || !out) return PV_ERR_INVALID_ARG;
+  *out = NULL;
+  pv_loader_options o;
+  if (opts) {
+    if (opts->size != sizeof o) {
+      snprintf(err, errcap, "options not initialised with pv_loader_options_init");
+      return PV_ERR_INVALID_ARG;
+    }
+    o = *opts;
+  } else {
+    pv_loader_options_init(&o);
+  }
+  if (!check_options(&o, err, errcap)) return PV_ERR_INVALID_ARG;
+  int rank = o.rank >= 0 ? o.rank : env_int("RANK", 0);
+  int world = o.world_size >= 0 ? o.world_size : env_int("WORLD_SIZE", 1);
+  if (rank < 0 || world < 1 || rank >= world) {
+    snprintf(err, errcap, "rank %d / world size %d invalid (check RANK and WORLD_SIZE)", rank,
+             world);
+    return PV_ERR_INVALID_ARG;
+  }
+  uint64_t n = pv_dataset_record_count(ds);
+  if (n == 0) {
+    snprintf(err, errcap, "dataset has no records");
+    return PV_ERR_EMPTY;
+  }
+  pv_loader *l = calloc(1, sizeof *l);
+  if (!l) return PV_ERR_NOMEM;
+  l->ds = ds;
+  l->o = o;
+  l->n_records = n;
+  l->rank = rank;
+  l->world = world;
+  l->samples = o.rank_drop ? n / (uint64_t)world : (n + (uint64_t)world - 1) / (uint64_t)world;
+  l->batches = o.drop_last ? l->samples / o.batch_size
+                           : (l->samples + o.batch_size - 1) / o.batch_size;
+  if (l->batches == 0) {
+    snprintf(err, errcap, "rank %d gets %llu samples: no batch of %u (drop_last)", rank,
+             (unsigned long long)l->samples, o.batch_size);
+    free(l);
+    return PV_ERR_EMPTY;
+  }
+  if (o.order == PV_ORDER_BLOCKS) {
+    l->nblocks = (n + o.block_records - 1) / o.block_records;
+    l->last_block = n - (l->nblocks - 1) * o.block_records;
+  }
+  size_t elem = o.dtype == PV_DTYPE_FLOAT32 ? 4 : 1;
+  l->sample_bytes = (size_t)o.height * o.width * 3 * elem;
+  if (!l->o.allocator.alloc || !l->o.allocator.free) {
+    l->o.allocator.alloc = default_alloc;
+    l->o.allocator.free = default_free;
+    l->o.allocator.ctx = NULL;
+  }
+  pthread_mutex_init(&l->mu, NULL);
+  pthread_cond_init(&l->cv_work, NULL);
+  pthread_cond_init(&l->cv_ready, NULL);
+  l->nslots = o.prefetch;
+  l->slots = calloc(l->nslots, sizeof *l->slots);
+  int nthreads = o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (nthreads < 1) nthreads = 1;
+  l->threads = calloc((size_t)nthreads, sizeof *l->threads);
+  worker *ws = l->workers = calloc((size_t)nthreads, sizeof *ws);
+  if (!l->slots || !l->threads || !ws) goto out_nomem;
+  l->nworkers = nthreads;
+  for (uint32_t i = 0; i < l->nslots; i++) {
+    pv_batch *b = &l->slots[i].batch;
+    b->images_bytes = l->sample_bytes * o.batch_size;
+    b->images = l->o.allocator.alloc(l->o.allocator.ctx, b->images_bytes, 4096);
+    b->labels = calloc(o.batch_size, sizeof *b->labels);
+    b->records = calloc(o.batch_size, sizeof *b->records);
+    if (!b->images || !b->labels || !b->records) goto out_nomem;
+    b->batch_size = o.batch_size;
+    b->height = o.height;
+    b->width = o.width;
+    b->layout = o.layout;
+    b->dtype = o.dtype;
+    b->slot = i;
+  }
+  for (int t = 0; t < nthreads; t++) {
+    ws[t].l = l;
+    if (pv__sampler_create(&ws[t].sampler) != PV_OK ||
+        !(ws[t].scratch = malloc((size_t)o.height * o.width * 3)))
+      goto out_nomem;
+  }
+  pthread_mutex_lock(&l->mu);
+  start_epoch(l, o.epoch, o.start_batch);
+  pthread_mutex_unlock(&l->mu);
+  for (int t = 0; t < nthreads; t++) {
+    if (pthread_create(&l->threads[t], NULL, worker_main, &ws[t]) != 0) break;
+    l->nthreads++;
+  }
+  if (l->nthreads == 0) goto out_nomem;
+  *out = l;
+  return PV_OK;
+
+out_nomem:
+  snprintf(err, errcap, "out of memory allocating %u batch buffers of %zu bytes", o.prefetch,
+           l->sample_bytes * o.batch_size);
+  pv_loader_destroy(l);
+  return PV_ERR_NOMEM;
+}
+
+void pv_loader_destroy(pv_loader *l) {
+  if (!l) return;
+  if (l->nthreads) {
+    pthread_mutex_lock(&l->mu);
+    l->stop = 1;
+    pthread_cond_broadcast(&l->cv_work);
+    pthread_mutex_unlock(&l->mu);
+    for (int t = 0; t < l->nthreads; t++) pthread_join(l->threads[t], NULL);
+  }
+  if (l->workers)
+    for (int t = 0; t < l->nworkers; t++) {
+      pv__sampler_destroy(l->workers[t].sampler);
+      free(l->workers[t].scratch);
+    }
+  free(l->workers);
+  if (l->slots)
+    for (uint32_t i = 0; i < l->nslots; i++) {
+      pv_batch *b = &l->slots[i].batch;
+      if (b->images) l->o.allocator.free(l->o.allocator.ctx, b->images, b->images_bytes);
+      free(b->labels);
+      free(b->records);
+    }
+  free(l->slots);
+  free(l->threads);
+  pthread_mutex_destroy(&l->mu);
+  pthread_cond_destroy(&l->cv_work);
+  pthread_cond_destroy(&l->cv_ready);
+  free(l);
+}
+
+pv_status pv_loader_next(pv_loader *l, pv_batch **out) {
+  if (!l || !out) return PV_ERR_INVALID_ARG;
+  *out = NULL;
+  pthread_mutex_lock(&l->mu);
+  uint64_t b = l->next_batch;
+  if (b >= l->batches || b * l->o.batch_size >= l->end_sample) {
+    pthread_mutex_unlock(&l->mu);
+    return PV_OK; /* end of epoch */
+  }
+  double t0 = now_s();
+  slot *s;
+  for (;;) {
+    s = slot_of(l, l->gen, b);
+    if (s && s->state == SLOT_READY) break;
+    if (!s) {
+      /* Not assigned yet: possible only while a slot can still free up. */
+      int free_or_busy = 0;
+      for (uint32_t i = 0; i < l->nslots; i++) free_or_busy |= l->slots[i].state != SLOT_HANDED;
+      if (!free_or_busy) {
+        pthread_mutex_unlock(&l->mu);
+        set_error(l, "all %u batch buffers are held by the caller: release one", l->nslots);
+        return PV_ERR_LIMIT;
+      }
+    }
+    pthread_cond_wait(&l->cv_ready, &l->mu);
+  }
+  l->stats.wait_s += now_s() - t0;
+  l->next_batch++;
+  pv_status st = s->status;
+  if (st != PV_OK) {
+    set_error(l, "batch %llu of epoch %llu: %s", (unsigned long long)b,
+              (unsigned long long)l->epoch, s->error);
+    s->state = SLOT_FREE;
+  } else {
+    s->state = SLOT_HANDED;
+    *out = &s->batch;
+  }
+  pthread_cond_broadcast(&l->cv_work);
+  pthread_mutex_unlock(&l->mu);
+  return st;
+}
+
+void pv_loader_release(pv_loader *l, pv_batch *b) {
+  if (!l || !b || b->slot >= l->nslots) return;
+  pthread_mutex_lock(&l->mu);
+  slot *s = &l->slots[b->slot];
+  if (s->state == SLOT_HANDED) {
+    s->state = SLOT_FREE;
+    pthread_cond_broadcast(&l->cv_work);
+    pthread_cond_broadcast(&l->cv_ready);
+  }
+  pthread_mutex_unlock(&l->mu);
+}
+
+pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch) {
+  if (!l) return PV_ERR_INVALID_ARG;
+  pthread_mutex_lock(&l->mu);
+  /* Let samples in flight land (they check the generation and are dropped). */
+  l->end_sample = l->next_sample;
+  while (l->inflight > 0) {
+    pthread_mutex_unlock(&l->mu);
+    struct timespec ts = {0, 200000};
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&l->mu);
+  }
+  start_epoch(l, epoch, start_batch);
+  pthread_cond_broadcast(&l->cv_work);
+  pthread_mutex_unlock(&l->mu);
+  return PV_OK;
+}
+
+uint64_t pv_loader_batches_per_epoch(const pv_loader *l) { return l ? l->batches : 0; }
+uint64_t pv_loader_samples_per_epoch(const pv_loader *l) { return l ? l->samples : 0; }
+const char *pv_loader_last_error(const pv_loader *l) { return l ? l->last_error : ""; }
+
+void pv_loader_get_stats(const pv_loader *l, pv_loader_stats *s) {
+  pthread_mutex_lock((pthread_mutex_t *)&l->mu);
+  *s = l->stats;
+  pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
+}
