@@ -335,9 +335,12 @@ static uint32_t scaled_dim(uint32_t n, int num) {
 
 /* Smallest DCT scale num/8 at which a w x h box still has at least
  * out_w x out_h pixels, so the resampler only shrinks or keeps what DCT
- * scaling already shrank; 8 when even the full size is smaller. */
+ * scaling already shrank; 8 when even the full size is smaller. Only 1/8,
+ * 2/8 and 4/8 are considered: libjpeg-turbo has SIMD inverse DCTs for
+ * those (and 8/8), while 3/8, 5/8, 6/8 and 7/8 run scalar IDCTs that are
+ * slower than a full-size SIMD decode. */
 static int pick_scale(uint32_t w, uint32_t h, uint32_t out_w, uint32_t out_h) {
-  for (int num = 1; num < 8; num++)
+  for (int num = 1; num < 8; num *= 2)
     if ((uint64_t)w * (unsigned)num >= (uint64_t)out_w * 8 &&
         (uint64_t)h * (unsigned)num >= (uint64_t)out_h * 8)
       return num;
