@@ -76,7 +76,14 @@ typedef struct pv_axis {
   uint32_t *n;
   int16_t *w;
   int32_t *pairs;
+  uint32_t maxpairs;    /* max over outputs of (n + 1) / 2; pairs past n are zero up to stride / 2 */
 } pv_axis;
+
+/* Coefficient tables are cached per axis, direct-mapped on (n_in, n_out,
+ * filter): the loader's random crops keep revisiting the same few hundred
+ * box sizes, so steady state rebuilds nothing. Tables only depend on the
+ * extents (they are relative to the box start), never on the box offset. */
+#define PV_RS_CACHE 256
 
 typedef void (*pv_conv_fn)(uint8_t *out, size_t len, const uint8_t *base, size_t step,
                            const int16_t *w, const int32_t *pairs, uint32_t n);
@@ -87,7 +94,9 @@ typedef void (*pv_conv_fn)(uint8_t *out, size_t len, const uint8_t *base, size_t
 typedef void (*pv_hpass_fn)(uint8_t *obuf, const uint8_t *tbuf, const pv_axis *h, uint32_t dw);
 
 struct pv_resampler {
-  pv_axis h, v;
+  pv_axis hc[PV_RS_CACHE], vc[PV_RS_CACHE];
+  uint8_t *rbuf;  /* AVX2 path: two vertical-pass rows, each padded with zeros */
+  size_t rbuf_cap;
   int simd;        /* 0 scalar, 1 SSE2, 2 AVX2: see pv__resampler_set_simd */
   pv_conv_fn conv; /* the kernel for that level */
   pv_hpass_fn hpass; /* the horizontal pass for that level */
@@ -137,8 +146,7 @@ pv_status pv__resampler_create(pv_resampler **out) {
   *out = NULL;
   pv_resampler *r = calloc(1, sizeof *r);
   if (!r) return PV_ERR_NOMEM;
-  r->h.filter = -1;
-  r->v.filter = -1;
+  for (int i = 0; i < PV_RS_CACHE; i++) r->hc[i].filter = r->vc[i].filter = -1;
   set_level(r, 2);
   *out = r;
   return PV_OK;
@@ -153,8 +161,11 @@ static void axis_free(pv_axis *a) {
 
 void pv__resampler_destroy(pv_resampler *r) {
   if (!r) return;
-  axis_free(&r->h);
-  axis_free(&r->v);
+  for (int i = 0; i < PV_RS_CACHE; i++) {
+    axis_free(&r->hc[i]);
+    axis_free(&r->vc[i]);
+  }
+  free(r->rbuf);
   free(r->vbuf);
   free(r->tbuf);
   free(r->obuf);
@@ -316,6 +327,7 @@ static pv_status axis_build(pv_axis *a, uint32_t n_in, uint32_t n_out, int f, co
   double rot_s, rot_c; /* rotation by pi * inv / 3 for the Lanczos recurrence */
   sincospi(inv / 3.0, &rot_s, &rot_c);
   int identity = n_in == n_out;
+  uint32_t maxpairs = 0;
   for (uint32_t i = 0; i < n_out; i++) {
     const double centre = (i + 0.5) * scale;
     double lo = centre - support + 0.5, hi = centre + support + 0.5;
@@ -373,16 +385,28 @@ static pv_status axis_build(pv_axis *a, uint32_t n_in, uint32_t n_out, int f, co
     int32_t *p = a->pairs + (size_t)i * (stride / 2);
     for (size_t j = 0; j < (cnt + 1) / 2; j++)
       p[j] = (int32_t)((uint32_t)(uint16_t)w[2 * j] | ((uint32_t)(uint16_t)w[2 * j + 1] << 16));
+    for (size_t j = (cnt + 1) / 2; j < stride / 2; j++) p[j] = 0;
+    if ((cnt + 1) / 2 > maxpairs) maxpairs = (cnt + 1) / 2;
     if (cnt != 1 || w[0] != PV_RS_ONE || xmin != (int64_t)i) identity = 0;
   }
   if (k != stackk) free(k);
 
   a->stride = stride;
+  a->maxpairs = maxpairs;
   a->identity = identity;
   a->n_in = n_in;
   a->n_out = n_out;
   a->filter = f;
   return PV_OK;
+}
+
+/* The cached tables for n_in -> n_out with filter f, built when missing. */
+static pv_status axis_get(pv_axis *cache, uint32_t n_in, uint32_t n_out, int f, const double *lut,
+                          const pv_axis **out) {
+  pv_axis *a = &cache[(n_in + n_out * 97u + (uint32_t)f * 61u) & (PV_RS_CACHE - 1)];
+  pv_status st = axis_build(a, n_in, n_out, f, lut);
+  *out = a;
+  return st;
 }
 
 /* ---- kernels -------------------------------------------------------------------- */
@@ -434,6 +458,9 @@ static void conv_sse2(uint8_t *out, size_t len, const uint8_t *base, size_t step
     /* Saturating packs clamp to [0, 255] exactly as clamp_q does. */
     const __m128i r = _mm_packus_epi16(_mm_packs_epi32(acc0, acc1), _mm_packs_epi32(acc2, acc3));
     _mm_storeu_si128((__m128i *)(out + j), r);
+    /* The tail as one more chunk ending at len (recomputing a few bytes
+     * with the same values), instead of a scalar loop. */
+    if (j + 16 < len && j + 32 > len) j = len - 32;
   }
   if (j < len) conv_scalar(out, j, len, base, step, w, n);
 }
@@ -503,6 +530,7 @@ __attribute__((target("avx2"))) static void conv_avx2(uint8_t *out, size_t len,
     const __m256i r =
         _mm256_packus_epi16(_mm256_packs_epi32(acc0, acc1), _mm256_packs_epi32(acc2, acc3));
     _mm256_storeu_si256((__m256i *)(out + j), r);
+    if (j + 32 < len && j + 64 > len) j = len - 64; /* tail: overlapping last chunk */
   }
   if (j < len) conv_sse2(out + j, len - j, base + j, step, w, pairs, n);
 }
@@ -608,6 +636,97 @@ __attribute__((target("avx2"))) static void hpass_avx2(uint8_t *obuf, const uint
 }
 #endif
 
+#if PV_RS_AVX2
+/* The horizontal pass straight on interleaved RGB rows, two rows at a time
+ * (one per 128-bit lane; both use the same weights): no transposes. For tap
+ * pair (k, k + 1) of output pixel x, one pshufb turns the bytes at
+ * 3 * (start + k) into the int16 words (r_k, r_k+1, g_k, g_k+1, b_k, b_k+1,
+ * 0, 0) and one pmaddwd with the broadcast weight pair gives the int32 sums
+ * (R, G, B, 0): the same exact integer sums as conv_scalar, rounded and
+ * clamped the same way (srai, then saturating packs). Every output uses
+ * h->maxpairs pairs (zero weights past its own taps), so the loop has a fixed
+ * trip count; the rows must carry 6 * maxpairs + 16 readable bytes past
+ * their end (zero padding in rbuf). */
+#define PV_HR_PAD(h) ((size_t)(h)->stride * 3 + 32)
+
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+hr_pixel(const uint8_t *r0, const uint8_t *r1, const pv_axis *h, size_t pstride, uint32_t x,
+         uint32_t np, __m256i m0, __m256i m1, __m256i half) {
+  const size_t s = (size_t)h->start[x] * 3;
+  const int32_t *pp = h->pairs + (size_t)x * pstride;
+  __m256i acc = half;
+  for (uint32_t j = 0; j < np; j += 2) {
+    const __m256i d = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r0 + s + 6 * j))),
+        _mm_loadu_si128((const __m128i *)(r1 + s + 6 * j)), 1);
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_shuffle_epi8(d, m0),
+                                                  _mm256_set1_epi32(pp[j])));
+    if (j + 1 < np)
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_shuffle_epi8(d, m1),
+                                                    _mm256_set1_epi32(pp[j + 1])));
+  }
+  return _mm256_srai_epi32(acc, PV_RS_BITS);
+}
+
+__attribute__((target("avx2"), always_inline)) static inline void
+hrows_avx2_n(uint8_t *d0, uint8_t *d1, const uint8_t *r0, const uint8_t *r1, const pv_axis *h,
+             uint32_t dw, uint32_t np) {
+  const __m256i m0 = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
+                                      0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+  const __m256i m1 = _mm256_setr_epi8(6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1,
+                                      6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
+  const __m256i pk = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+                                      0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  const __m256i half = _mm256_set1_epi32(PV_RS_HALF);
+  const size_t pstride = h->stride / 2;
+  uint32_t x = 0;
+  for (; x + 4 <= dw; x += 4) {
+    const __m256i a0 = hr_pixel(r0, r1, h, pstride, x, np, m0, m1, half);
+    const __m256i a1 = hr_pixel(r0, r1, h, pstride, x + 1, np, m0, m1, half);
+    const __m256i a2 = hr_pixel(r0, r1, h, pstride, x + 2, np, m0, m1, half);
+    const __m256i a3 = hr_pixel(r0, r1, h, pstride, x + 3, np, m0, m1, half);
+    const __m256i b = _mm256_shuffle_epi8(
+        _mm256_packus_epi16(_mm256_packs_epi32(a0, a1), _mm256_packs_epi32(a2, a3)), pk);
+    const __m128i lo = _mm256_castsi256_si128(b), hi = _mm256_extracti128_si256(b, 1);
+    if (x + 6 <= dw) { /* the 4 spare bytes land where the next group writes */
+      _mm_storeu_si128((__m128i *)(d0 + (size_t)x * 3), lo);
+      _mm_storeu_si128((__m128i *)(d1 + (size_t)x * 3), hi);
+    } else {
+      uint8_t t[32];
+      _mm_storeu_si128((__m128i *)t, lo);
+      _mm_storeu_si128((__m128i *)(t + 16), hi);
+      memcpy(d0 + (size_t)x * 3, t, 12);
+      memcpy(d1 + (size_t)x * 3, t + 16, 12);
+    }
+  }
+  if (x < dw) { /* 1..3 pixels left: compute 4 (repeating the last), keep those */
+    const uint32_t rem = dw - x, l = dw - 1;
+    const __m256i a0 = hr_pixel(r0, r1, h, pstride, x, np, m0, m1, half);
+    const __m256i a1 = hr_pixel(r0, r1, h, pstride, x + 1 < dw ? x + 1 : l, np, m0, m1, half);
+    const __m256i a2 = hr_pixel(r0, r1, h, pstride, x + 2 < dw ? x + 2 : l, np, m0, m1, half);
+    const __m256i b = _mm256_shuffle_epi8(
+        _mm256_packus_epi16(_mm256_packs_epi32(a0, a1), _mm256_packs_epi32(a2, a2)), pk);
+    uint8_t t[32];
+    _mm256_storeu_si256((__m256i *)t, b);
+    memcpy(d0 + (size_t)x * 3, t, (size_t)rem * 3);
+    memcpy(d1 + (size_t)x * 3, t + 16, (size_t)rem * 3);
+  }
+}
+
+/* Dispatch on the pair count so the common small ones get a fixed loop. */
+__attribute__((target("avx2"))) static void hrows_avx2(uint8_t *d0, uint8_t *d1, const uint8_t *r0,
+                                                       const uint8_t *r1, const pv_axis *h,
+                                                       uint32_t dw) {
+  switch (h->maxpairs) {
+  case 1: hrows_avx2_n(d0, d1, r0, r1, h, dw, 1); break;
+  case 2: hrows_avx2_n(d0, d1, r0, r1, h, dw, 2); break;
+  case 3: hrows_avx2_n(d0, d1, r0, r1, h, dw, 3); break;
+  case 4: hrows_avx2_n(d0, d1, r0, r1, h, dw, 4); break;
+  default: hrows_avx2_n(d0, d1, r0, r1, h, dw, h->maxpairs); break;
+  }
+}
+#endif
+
 /* Picks the kernel for a SIMD level, capped at what this CPU runs. */
 static void set_level(pv_resampler *r, int level) {
   r->simd = 0;
@@ -703,12 +822,12 @@ pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter, const uint8_t *sr
   if (st != PV_OK) return st;
   const double *lut;
   if ((st = lut_get(r, (int)filter, &lut)) != PV_OK) return st;
-  if ((st = axis_build(&r->h, bw, dw, (int)filter, lut)) != PV_OK) return st;
-  if ((st = axis_build(&r->v, bh, dh, (int)filter, lut)) != PV_OK) return st;
+  const pv_axis *h, *v;
+  if ((st = axis_get(r->hc, bw, dw, (int)filter, lut, &h)) != PV_OK) return st;
+  if ((st = axis_get(r->vc, bh, dh, (int)filter, lut, &v)) != PV_OK) return st;
 
   const uint8_t *box = src + (size_t)by * sstride + (size_t)bx * 3;
   const size_t in_len = (size_t)bw * 3, out_len = (size_t)dw * 3;
-  const pv_axis *h = &r->h, *v = &r->v;
 
   if (h->identity) { /* vertical only (or a plain copy): straight into dst */
     for (uint32_t y = 0; y < dh; y++) {
@@ -721,6 +840,28 @@ pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter, const uint8_t *sr
     return PV_OK;
   }
 
+#if PV_RS_AVX2
+  if (r->simd == 2) { /* two rows at a time, no transposes */
+    const size_t rlen = in_len + PV_HR_PAD(h);
+    if (grow((void **)&r->rbuf, &r->rbuf_cap, 2 * rlen)) return PV_ERR_NOMEM;
+    uint8_t *rw[2] = {r->rbuf, r->rbuf + rlen};
+    memset(rw[0] + in_len, 0, rlen - in_len);
+    memset(rw[1] + in_len, 0, rlen - in_len);
+    for (uint32_t y = 0; y < dh; y += 2) {
+      const int nr = dh - y >= 2 ? 2 : 1;
+      for (int i = 0; i < nr; i++) {
+        const uint8_t *b = box + (size_t)v->start[y + i] * sstride;
+        if (v->identity) memcpy(rw[i], b, in_len);
+        else
+          r->conv(rw[i], in_len, b, sstride, v->w + (size_t)(y + i) * v->stride,
+                  v->pairs + (size_t)(y + i) * (v->stride / 2), v->n[y + i]);
+      }
+      uint8_t *d0 = dst + (size_t)y * dstride;
+      hrows_avx2(d0, nr == 2 ? d0 + dstride : d0, rw[0], nr == 2 ? rw[1] : rw[0], h, dw);
+    }
+    return PV_OK;
+  }
+#endif
   if (grow((void **)&r->vbuf, &r->vbuf_cap, in_len * PV_RS_BLOCK) ||
       grow((void **)&r->tbuf, &r->tbuf_cap, in_len * PV_RS_BLOCK) ||
       grow((void **)&r->obuf, &r->obuf_cap, out_len * PV_RS_BLOCK))
@@ -761,14 +902,14 @@ pv_status pv__resample_rgb8_reference(pv_resampler *r, pv_filter filter, const u
   if (st != PV_OK) return st;
   const double *lut;
   if ((st = lut_get(r, (int)filter, &lut)) != PV_OK) return st;
-  if ((st = axis_build(&r->h, bw, dw, (int)filter, lut)) != PV_OK) return st;
-  if ((st = axis_build(&r->v, bh, dh, (int)filter, lut)) != PV_OK) return st;
+  const pv_axis *h, *v;
+  if ((st = axis_get(r->hc, bw, dw, (int)filter, lut, &h)) != PV_OK) return st;
+  if ((st = axis_get(r->vc, bh, dh, (int)filter, lut, &v)) != PV_OK) return st;
 
   const uint8_t *box = src + (size_t)by * sstride + (size_t)bx * 3;
   const size_t in_len = (size_t)bw * 3;
   uint8_t *tmp = malloc(in_len * dh);
   if (!tmp) return PV_ERR_NOMEM;
-  const pv_axis *h = &r->h, *v = &r->v;
   for (uint32_t y = 0; y < dh; y++)
     conv_scalar(tmp + (size_t)y * in_len, 0, in_len, box + (size_t)v->start[y] * sstride, sstride,
                 v->w + (size_t)y * v->stride, v->n[y]);
