@@ -649,28 +649,37 @@ __attribute__((target("avx2"))) static void hpass_avx2(uint8_t *obuf, const uint
  * their end (zero padding in rbuf). */
 #define PV_HR_PAD(h) ((size_t)(h)->stride * 3 + 32)
 
-__attribute__((target("avx2"), always_inline)) static inline __m256i
-hr_pixel(const uint8_t *r0, const uint8_t *r1, const pv_axis *h, size_t pstride, uint32_t x,
-         uint32_t np, __m256i m0, __m256i m1, __m256i half) {
-  const size_t s = (size_t)h->start[x] * 3;
-  const int32_t *pp = h->pairs + (size_t)x * pstride;
-  __m256i acc = half;
+#define PV_HR_LOAD2(ra, rb, o)                                                                     \
+  _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)((ra) + (o)))),  \
+                          _mm_loadu_si128((const __m128i *)((rb) + (o))), 1)
+
+/* Output pixel x of four rows (r[0], r[1] in acc[0]; r[2], r[3] in acc[1]),
+ * shifted, not yet packed. */
+__attribute__((target("avx2"), always_inline)) static inline void
+hr_pixel(__m256i acc[2], const uint8_t *const r[4], const uint32_t *start, const int32_t *pairs,
+         size_t pstride, uint32_t x, uint32_t np, __m256i m0, __m256i m1, __m256i half) {
+  const size_t s = (size_t)start[x] * 3;
+  const int32_t *pp = pairs + (size_t)x * pstride;
+  __m256i c0 = half, c1 = half;
   for (uint32_t j = 0; j < np; j += 2) {
-    const __m256i d = _mm256_inserti128_si256(
-        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r0 + s + 6 * j))),
-        _mm_loadu_si128((const __m128i *)(r1 + s + 6 * j)), 1);
-    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_shuffle_epi8(d, m0),
-                                                  _mm256_set1_epi32(pp[j])));
-    if (j + 1 < np)
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_shuffle_epi8(d, m1),
-                                                    _mm256_set1_epi32(pp[j + 1])));
+    const __m256i d0 = PV_HR_LOAD2(r[0], r[1], s + 6 * j);
+    const __m256i d1 = PV_HR_LOAD2(r[2], r[3], s + 6 * j);
+    const __m256i w0 = _mm256_set1_epi32(pp[j]);
+    c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_shuffle_epi8(d0, m0), w0));
+    c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_shuffle_epi8(d1, m0), w0));
+    if (j + 1 < np) {
+      const __m256i w1 = _mm256_set1_epi32(pp[j + 1]);
+      c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_shuffle_epi8(d0, m1), w1));
+      c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_shuffle_epi8(d1, m1), w1));
+    }
   }
-  return _mm256_srai_epi32(acc, PV_RS_BITS);
+  acc[0] = _mm256_srai_epi32(c0, PV_RS_BITS);
+  acc[1] = _mm256_srai_epi32(c1, PV_RS_BITS);
 }
 
 __attribute__((target("avx2"), always_inline)) static inline void
-hrows_avx2_n(uint8_t *d0, uint8_t *d1, const uint8_t *r0, const uint8_t *r1, const pv_axis *h,
-             uint32_t dw, uint32_t np) {
+hrows_avx2_n(uint8_t *const d[4], const uint8_t *const r[4], const pv_axis *h, uint32_t dw,
+             uint32_t np) {
   const __m256i m0 = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
                                       0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
   const __m256i m1 = _mm256_setr_epi8(6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1,
@@ -679,50 +688,49 @@ hrows_avx2_n(uint8_t *d0, uint8_t *d1, const uint8_t *r0, const uint8_t *r1, con
                                       0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
   const __m256i half = _mm256_set1_epi32(PV_RS_HALF);
   const size_t pstride = h->stride / 2;
-  uint32_t x = 0;
-  for (; x + 4 <= dw; x += 4) {
-    const __m256i a0 = hr_pixel(r0, r1, h, pstride, x, np, m0, m1, half);
-    const __m256i a1 = hr_pixel(r0, r1, h, pstride, x + 1, np, m0, m1, half);
-    const __m256i a2 = hr_pixel(r0, r1, h, pstride, x + 2, np, m0, m1, half);
-    const __m256i a3 = hr_pixel(r0, r1, h, pstride, x + 3, np, m0, m1, half);
-    const __m256i b = _mm256_shuffle_epi8(
-        _mm256_packus_epi16(_mm256_packs_epi32(a0, a1), _mm256_packs_epi32(a2, a3)), pk);
-    const __m128i lo = _mm256_castsi256_si128(b), hi = _mm256_extracti128_si256(b, 1);
+  const uint32_t *const start = h->start; /* locals: byte stores may alias *h */
+  const int32_t *const pairs = h->pairs;
+  uint8_t *const d0 = d[0], *const d1 = d[1], *const d2 = d[2], *const d3 = d[3];
+  for (uint32_t x = 0; x < dw; x += 4) {
+    const uint32_t l = dw - 1;
+    __m256i a0[2], a1[2], a2[2], a3[2];
+    hr_pixel(a0, r, start, pairs, pstride, x, np, m0, m1, half);
+    hr_pixel(a1, r, start, pairs, pstride, x + 1 < dw ? x + 1 : l, np, m0, m1, half);
+    hr_pixel(a2, r, start, pairs, pstride, x + 2 < dw ? x + 2 : l, np, m0, m1, half);
+    hr_pixel(a3, r, start, pairs, pstride, x + 3 < dw ? x + 3 : l, np, m0, m1, half);
+    const __m256i b01 = _mm256_shuffle_epi8(
+        _mm256_packus_epi16(_mm256_packs_epi32(a0[0], a1[0]), _mm256_packs_epi32(a2[0], a3[0])), pk);
+    const __m256i b23 = _mm256_shuffle_epi8(
+        _mm256_packus_epi16(_mm256_packs_epi32(a0[1], a1[1]), _mm256_packs_epi32(a2[1], a3[1])), pk);
+    const size_t o = (size_t)x * 3;
     if (x + 6 <= dw) { /* the 4 spare bytes land where the next group writes */
-      _mm_storeu_si128((__m128i *)(d0 + (size_t)x * 3), lo);
-      _mm_storeu_si128((__m128i *)(d1 + (size_t)x * 3), hi);
-    } else {
-      uint8_t t[32];
-      _mm_storeu_si128((__m128i *)t, lo);
-      _mm_storeu_si128((__m128i *)(t + 16), hi);
-      memcpy(d0 + (size_t)x * 3, t, 12);
-      memcpy(d1 + (size_t)x * 3, t + 16, 12);
+      _mm_storeu_si128((__m128i *)(d0 + o), _mm256_castsi256_si128(b01));
+      _mm_storeu_si128((__m128i *)(d1 + o), _mm256_extracti128_si256(b01, 1));
+      _mm_storeu_si128((__m128i *)(d2 + o), _mm256_castsi256_si128(b23));
+      _mm_storeu_si128((__m128i *)(d3 + o), _mm256_extracti128_si256(b23, 1));
+    } else { /* last group: exactly the pixels left (1..4) */
+      const size_t nb = (size_t)(dw - x < 4 ? dw - x : 4) * 3;
+      uint8_t t[64];
+      _mm256_storeu_si256((__m256i *)t, b01);
+      _mm256_storeu_si256((__m256i *)(t + 32), b23);
+      memcpy(d0 + o, t, nb);
+      memcpy(d1 + o, t + 16, nb);
+      memcpy(d2 + o, t + 32, nb);
+      memcpy(d3 + o, t + 48, nb);
     }
-  }
-  if (x < dw) { /* 1..3 pixels left: compute 4 (repeating the last), keep those */
-    const uint32_t rem = dw - x, l = dw - 1;
-    const __m256i a0 = hr_pixel(r0, r1, h, pstride, x, np, m0, m1, half);
-    const __m256i a1 = hr_pixel(r0, r1, h, pstride, x + 1 < dw ? x + 1 : l, np, m0, m1, half);
-    const __m256i a2 = hr_pixel(r0, r1, h, pstride, x + 2 < dw ? x + 2 : l, np, m0, m1, half);
-    const __m256i b = _mm256_shuffle_epi8(
-        _mm256_packus_epi16(_mm256_packs_epi32(a0, a1), _mm256_packs_epi32(a2, a2)), pk);
-    uint8_t t[32];
-    _mm256_storeu_si256((__m256i *)t, b);
-    memcpy(d0 + (size_t)x * 3, t, (size_t)rem * 3);
-    memcpy(d1 + (size_t)x * 3, t + 16, (size_t)rem * 3);
   }
 }
 
 /* Dispatch on the pair count so the common small ones get a fixed loop. */
-__attribute__((target("avx2"))) static void hrows_avx2(uint8_t *d0, uint8_t *d1, const uint8_t *r0,
-                                                       const uint8_t *r1, const pv_axis *h,
-                                                       uint32_t dw) {
+__attribute__((target("avx2"))) static void hrows_avx2(uint8_t *const d[4],
+                                                       const uint8_t *const r[4],
+                                                       const pv_axis *h, uint32_t dw) {
   switch (h->maxpairs) {
-  case 1: hrows_avx2_n(d0, d1, r0, r1, h, dw, 1); break;
-  case 2: hrows_avx2_n(d0, d1, r0, r1, h, dw, 2); break;
-  case 3: hrows_avx2_n(d0, d1, r0, r1, h, dw, 3); break;
-  case 4: hrows_avx2_n(d0, d1, r0, r1, h, dw, 4); break;
-  default: hrows_avx2_n(d0, d1, r0, r1, h, dw, h->maxpairs); break;
+  case 1: hrows_avx2_n(d, r, h, dw, 1); break;
+  case 2: hrows_avx2_n(d, r, h, dw, 2); break;
+  case 3: hrows_avx2_n(d, r, h, dw, 3); break;
+  case 4: hrows_avx2_n(d, r, h, dw, 4); break;
+  default: hrows_avx2_n(d, r, h, dw, h->maxpairs); break;
   }
 }
 #endif
@@ -841,23 +849,30 @@ pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter, const uint8_t *sr
   }
 
 #if PV_RS_AVX2
-  if (r->simd == 2) { /* two rows at a time, no transposes */
+  if (r->simd == 2) { /* four rows at a time, no transposes */
     const size_t rlen = in_len + PV_HR_PAD(h);
-    if (grow((void **)&r->rbuf, &r->rbuf_cap, 2 * rlen)) return PV_ERR_NOMEM;
-    uint8_t *rw[2] = {r->rbuf, r->rbuf + rlen};
-    memset(rw[0] + in_len, 0, rlen - in_len);
-    memset(rw[1] + in_len, 0, rlen - in_len);
-    for (uint32_t y = 0; y < dh; y += 2) {
-      const int nr = dh - y >= 2 ? 2 : 1;
-      for (int i = 0; i < nr; i++) {
+    if (grow((void **)&r->rbuf, &r->rbuf_cap, 4 * rlen)) return PV_ERR_NOMEM;
+    uint8_t *rw[4];
+    for (int i = 0; i < 4; i++) {
+      rw[i] = r->rbuf + (size_t)i * rlen;
+      memset(rw[i] + in_len, 0, rlen - in_len);
+    }
+    for (uint32_t y = 0; y < dh; y += 4) {
+      const int nr = dh - y >= 4 ? 4 : (int)(dh - y);
+      const uint8_t *rr[4];
+      uint8_t *dd[4];
+      for (int i = 0; i < 4; i++) {
+        const int ii = i < nr ? i : nr - 1; /* missing rows repeat the last one */
+        dd[i] = dst + (size_t)(y + ii) * dstride;
+        rr[i] = rw[ii];
+        if (i != ii) continue;
         const uint8_t *b = box + (size_t)v->start[y + i] * sstride;
         if (v->identity) memcpy(rw[i], b, in_len);
         else
           r->conv(rw[i], in_len, b, sstride, v->w + (size_t)(y + i) * v->stride,
                   v->pairs + (size_t)(y + i) * (v->stride / 2), v->n[y + i]);
       }
-      uint8_t *d0 = dst + (size_t)y * dstride;
-      hrows_avx2(d0, nr == 2 ? d0 + dstride : d0, rw[0], nr == 2 ? rw[1] : rw[0], h, dw);
+      hrows_avx2(dd, rr, h, dw);
     }
     return PV_OK;
   }
