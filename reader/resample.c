@@ -679,7 +679,7 @@ hr_pixel(__m256i acc[2], const uint8_t *const r[4], const uint32_t *start, const
 
 __attribute__((target("avx2"), always_inline)) static inline void
 hrows_avx2_n(uint8_t *const d[4], const uint8_t *const r[4], const pv_axis *h, uint32_t dw,
-             uint32_t np) {
+             uint32_t np, int flip) {
   const __m256i m0 = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
                                       0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
   const __m256i m1 = _mm256_setr_epi8(6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1,
@@ -694,10 +694,13 @@ hrows_avx2_n(uint8_t *const d[4], const uint8_t *const r[4], const pv_axis *h, u
   for (uint32_t x = 0; x < dw; x += 4) {
     const uint32_t l = dw - 1;
     __m256i a0[2], a1[2], a2[2], a3[2];
-    hr_pixel(a0, r, start, pairs, pstride, x, np, m0, m1, half);
-    hr_pixel(a1, r, start, pairs, pstride, x + 1 < dw ? x + 1 : l, np, m0, m1, half);
-    hr_pixel(a2, r, start, pairs, pstride, x + 2 < dw ? x + 2 : l, np, m0, m1, half);
-    hr_pixel(a3, r, start, pairs, pstride, x + 3 < dw ? x + 3 : l, np, m0, m1, half);
+    /* Output position p holds table entry p, or l - p when mirrored. */
+    const uint32_t x1 = x + 1 < dw ? x + 1 : l, x2 = x + 2 < dw ? x + 2 : l,
+                   x3 = x + 3 < dw ? x + 3 : l;
+    hr_pixel(a0, r, start, pairs, pstride, flip ? l - x : x, np, m0, m1, half);
+    hr_pixel(a1, r, start, pairs, pstride, flip ? l - x1 : x1, np, m0, m1, half);
+    hr_pixel(a2, r, start, pairs, pstride, flip ? l - x2 : x2, np, m0, m1, half);
+    hr_pixel(a3, r, start, pairs, pstride, flip ? l - x3 : x3, np, m0, m1, half);
     const __m256i b01 = _mm256_shuffle_epi8(
         _mm256_packus_epi16(_mm256_packs_epi32(a0[0], a1[0]), _mm256_packs_epi32(a2[0], a3[0])), pk);
     const __m256i b23 = _mm256_shuffle_epi8(
@@ -721,17 +724,22 @@ hrows_avx2_n(uint8_t *const d[4], const uint8_t *const r[4], const pv_axis *h, u
   }
 }
 
-/* Dispatch on the pair count so the common small ones get a fixed loop. */
+/* Dispatch on the pair count so the common small ones get a fixed loop,
+ * and on flip so the mirrored variant costs only reversed table indices. */
 __attribute__((target("avx2"))) static void hrows_avx2(uint8_t *const d[4],
                                                        const uint8_t *const r[4],
-                                                       const pv_axis *h, uint32_t dw) {
-  switch (h->maxpairs) {
-  case 1: hrows_avx2_n(d, r, h, dw, 1); break;
-  case 2: hrows_avx2_n(d, r, h, dw, 2); break;
-  case 3: hrows_avx2_n(d, r, h, dw, 3); break;
-  case 4: hrows_avx2_n(d, r, h, dw, 4); break;
-  default: hrows_avx2_n(d, r, h, dw, h->maxpairs); break;
+                                                       const pv_axis *h, uint32_t dw, int flip) {
+#define PV_HR_CASES(F)                                                                             \
+  switch (h->maxpairs) {                                                                           \
+  case 1: hrows_avx2_n(d, r, h, dw, 1, F); break;                                                  \
+  case 2: hrows_avx2_n(d, r, h, dw, 2, F); break;                                                  \
+  case 3: hrows_avx2_n(d, r, h, dw, 3, F); break;                                                  \
+  case 4: hrows_avx2_n(d, r, h, dw, 4, F); break;                                                  \
+  default: hrows_avx2_n(d, r, h, dw, h->maxpairs, F); break;                                       \
   }
+  if (flip) PV_HR_CASES(1)
+  else PV_HR_CASES(0)
+#undef PV_HR_CASES
 }
 #endif
 
@@ -823,9 +831,30 @@ static pv_status check_args(const pv_resampler *r, pv_filter filter, const uint8
   return PV_OK;
 }
 
-pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter, const uint8_t *src, uint32_t sw,
-                            uint32_t sh, size_t sstride, uint32_t bx, uint32_t by, uint32_t bw,
-                            uint32_t bh, uint8_t *dst, uint32_t dw, uint32_t dh, size_t dstride) {
+/* Reverses the pixel order of an RGB8 row of w pixels in place. */
+static void mirror_row(uint8_t *p, uint32_t w) {
+  for (uint32_t i = 0, j = w - 1; i < j; i++, j--)
+    for (int c = 0; c < 3; c++) {
+      const uint8_t t = p[(size_t)i * 3 + c];
+      p[(size_t)i * 3 + c] = p[(size_t)j * 3 + c];
+      p[(size_t)j * 3 + c] = t;
+    }
+}
+
+/* Reverses the order of the dw 48-byte pixels of a transposed block. */
+static void mirror_block(uint8_t *o, uint32_t dw) {
+  uint8_t t[48];
+  for (uint32_t i = 0, j = dw - 1; i < j; i++, j--) {
+    memcpy(t, o + (size_t)i * 48, 48);
+    memcpy(o + (size_t)i * 48, o + (size_t)j * 48, 48);
+    memcpy(o + (size_t)j * 48, t, 48);
+  }
+}
+
+static pv_status resample_impl(pv_resampler *r, pv_filter filter, const uint8_t *src, uint32_t sw,
+                               uint32_t sh, size_t sstride, uint32_t bx, uint32_t by, uint32_t bw,
+                               uint32_t bh, uint8_t *dst, uint32_t dw, uint32_t dh, size_t dstride,
+                               int flip) {
   pv_status st = check_args(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dst, dw, dh, dstride);
   if (st != PV_OK) return st;
   const double *lut;
@@ -844,6 +873,7 @@ pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter, const uint8_t *sr
       else
         r->conv(dst + (size_t)y * dstride, in_len, b, sstride, v->w + (size_t)y * v->stride,
                   v->pairs + (size_t)y * (v->stride / 2), v->n[y]);
+      if (flip) mirror_row(dst + (size_t)y * dstride, dw);
     }
     return PV_OK;
   }
@@ -872,7 +902,7 @@ pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter, const uint8_t *sr
           r->conv(rw[i], in_len, b, sstride, v->w + (size_t)(y + i) * v->stride,
                   v->pairs + (size_t)(y + i) * (v->stride / 2), v->n[y + i]);
       }
-      hrows_avx2(dd, rr, h, dw);
+      hrows_avx2(dd, rr, h, dw, flip);
     }
     return PV_OK;
   }
@@ -903,10 +933,24 @@ pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter, const uint8_t *sr
     /* Horizontal pass: output pixel x is 48 bytes (3 channels x 16 rows)
      * weighing n consecutive 48-byte input pixels. */
     r->hpass(r->obuf, r->tbuf, h, dw);
+    if (flip) mirror_block(r->obuf, dw);
 
     transpose_out(dst + (size_t)y0 * dstride, dstride, nrows, r->obuf, out_len);
   }
   return PV_OK;
+}
+
+pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter, const uint8_t *src, uint32_t sw,
+                            uint32_t sh, size_t sstride, uint32_t bx, uint32_t by, uint32_t bw,
+                            uint32_t bh, uint8_t *dst, uint32_t dw, uint32_t dh, size_t dstride) {
+  return resample_impl(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dst, dw, dh, dstride, 0);
+}
+
+pv_status pv__resample_rgb8_flip(pv_resampler *r, pv_filter filter, const uint8_t *src,
+                                 uint32_t sw, uint32_t sh, size_t sstride, uint32_t bx,
+                                 uint32_t by, uint32_t bw, uint32_t bh, uint8_t *dst, uint32_t dw,
+                                 uint32_t dh, size_t dstride) {
+  return resample_impl(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dst, dw, dh, dstride, 1);
 }
 
 pv_status pv__resample_rgb8_reference(pv_resampler *r, pv_filter filter, const uint8_t *src,

@@ -49,6 +49,15 @@ pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter,
                             uint32_t bw, uint32_t bh, uint8_t *dst,
                             uint32_t dw, uint32_t dh, size_t dstride);
 
+/* Same contract as pv__resample_rgb8, but writes the horizontal mirror image:
+ * byte-identical to pv__resample_rgb8 followed by reversing the pixel order
+ * of every output row. The resampler emits the pixels in reverse order, so
+ * the mirror costs (almost) nothing on the AVX2 path. */
+pv_status pv__resample_rgb8_flip(pv_resampler *r, pv_filter filter, const uint8_t *src,
+                                 uint32_t sw, uint32_t sh, size_t sstride, uint32_t bx,
+                                 uint32_t by, uint32_t bw, uint32_t bh, uint8_t *dst, uint32_t dw,
+                                 uint32_t dh, size_t dstride);
+
 /* Selects the arithmetic kernels: 0 portable scalar, 1 SSE2, 2 AVX2
  * (default: the best this CPU runs). A level the build or CPU lacks falls
  * back to the next lower one. Every level gives the same bytes; this exists

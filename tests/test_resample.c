@@ -260,6 +260,66 @@ static void test_fast_path_equals_reference(void **state) {
   pv__resampler_destroy(r);
 }
 
+/* pv__resample_rgb8_flip == pv__resample_rgb8 mirrored row by row, at every
+ * kernel level, for shapes that hit the AVX2 four-pixel groups and their
+ * tail, the transposed blocks, and the vertical-only (identity horizontal)
+ * path; a destination stride wider than the row checks nothing past each
+ * row is written. */
+static void test_flip_is_mirror(void **state) {
+  (void)state;
+  const uint32_t sw = 211, sh = 97;
+  uint8_t *src = pvt_pattern_rgb(sw, sh, 5);
+  assert_non_null(src);
+  for (size_t i = 0; i < (size_t)sw * sh * 3; i += 5) src[i] = (i / 5) % 3 ? 255 : 0;
+  pv_resampler *r;
+  assert_int_equal(pv__resampler_create(&r), PV_OK);
+  static const uint32_t cases[][6] = {
+      /* bx, by, bw, bh, dw, dh */
+      {0, 0, 211, 97, 224, 224}, {3, 4, 150, 80, 224, 224}, {10, 2, 60, 40, 224, 224},
+      {0, 0, 211, 97, 57, 33},   {1, 1, 100, 90, 1, 7},     {1, 1, 100, 90, 2, 5},
+      {0, 0, 211, 97, 3, 3},     {0, 0, 211, 97, 5, 17},    {7, 3, 100, 50, 100, 70},
+      {0, 0, 211, 97, 211, 97},  {2, 2, 9, 9, 13, 6},       {0, 0, 1, 1, 6, 4},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (int f = 0; f < NFILTERS; f++) {
+      const uint32_t bx = cases[c][0], by = cases[c][1], bw = cases[c][2], bh = cases[c][3];
+      const uint32_t dw = cases[c][4], dh = cases[c][5];
+      const size_t row = (size_t)dw * 3, stride = row + 7, n = stride * dh;
+      uint8_t *ref = malloc(row * dh), *want = malloc(n), *got = malloc(n);
+      assert_non_null(ref);
+      assert_non_null(want);
+      assert_non_null(got);
+      assert_int_equal(pv__resample_rgb8_reference(r, all_filters[f], src, sw, sh, (size_t)sw * 3,
+                                                   bx, by, bw, bh, ref, dw, dh, row),
+                       PV_OK);
+      memset(want, 0xC3, n);
+      for (uint32_t y = 0; y < dh; y++)
+        for (uint32_t x = 0; x < dw; x++)
+          memcpy(want + y * stride + (size_t)(dw - 1 - x) * 3, ref + y * row + (size_t)x * 3, 3);
+      int prev = -1;
+      for (int level = 2; level >= 0; level--) {
+        const int lv = pv__resampler_set_simd(r, level);
+        if (lv == prev) continue;
+        prev = lv;
+        memset(got, 0xC3, n);
+        assert_int_equal(pv__resample_rgb8_flip(r, all_filters[f], src, sw, sh, (size_t)sw * 3,
+                                                bx, by, bw, bh, got, dw, dh, stride),
+                         PV_OK);
+        if (memcmp(got, want, n) != 0) {
+          print_error("%s level %d box(%u,%u,%u,%u) -> %ux%u: flip is not the mirror\n",
+                      pv__filter_name(all_filters[f]), lv, bx, by, bw, bh, dw, dh);
+          fail();
+        }
+      }
+      pv__resampler_set_simd(r, 2);
+      free(ref);
+      free(want);
+      free(got);
+    }
+  free(src);
+  pv__resampler_destroy(r);
+}
+
 /* Cached tables must not leak between sizes: A, B, A again equals a fresh A. */
 static void test_cache_reuse(void **state) {
   (void)state;
@@ -478,6 +538,7 @@ int main(void) {
       cmocka_unit_test(test_gradient_matches_analytic),
       cmocka_unit_test(test_box_equals_crop_then_resize),
       cmocka_unit_test(test_fast_path_equals_reference),
+      cmocka_unit_test(test_flip_is_mirror),
       cmocka_unit_test(test_cache_reuse),
       cmocka_unit_test(test_strides),
       cmocka_unit_test(test_invalid_args),
