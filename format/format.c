@@ -158,6 +158,24 @@ static int all_zero(const uint8_t *p, size_t n) {
   return 1;
 }
 
+/* The version rule shared by shard and index headers (spec 5): a major
+ * version we do not know, or an incompatible-feature bit we do not know,
+ * means the file must be refused. `what` names the file kind in messages. */
+static pv_status check_version(const char *what, uint16_t major, uint16_t minor,
+                               uint32_t incompat, char *err, size_t errcap) {
+  if (major != PV_FORMAT_VERSION_MAJOR) {
+    pv__errf(err, errcap, "%s format version %u.%u, this reader knows %u.x", what, major, minor,
+             PV_FORMAT_VERSION_MAJOR);
+    return PV_ERR_VERSION;
+  }
+  if (incompat & ~PV_INCOMPAT_KNOWN) {
+    pv__errf(err, errcap, "%s uses unknown incompatible features 0x%08x", what,
+             incompat & ~PV_INCOMPAT_KNOWN);
+    return PV_ERR_VERSION;
+  }
+  return PV_OK;
+}
+
 uint16_t pv_load16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 uint32_t pv_load32(const uint8_t *p) {
   return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
@@ -231,16 +249,9 @@ pv_status pv_shard_header_decode(const uint8_t *buf, uint64_t len, pv_shard_head
   h->shard_index = pv_load32(buf + SH(shard_index));
   h->record_count = pv_load32(buf + SH(record_count));
   h->first_record = pv_load64(buf + SH(first_record));
-  if (h->version_major != PV_FORMAT_VERSION_MAJOR) {
-    pv__errf(err, errcap, "shard format version %u.%u, this reader knows %u.x", h->version_major,
-             h->version_minor, PV_FORMAT_VERSION_MAJOR);
-    return PV_ERR_VERSION;
-  }
-  if (h->incompat_flags & ~PV_INCOMPAT_KNOWN) {
-    pv__errf(err, errcap, "shard uses unknown incompatible features 0x%08x",
-             h->incompat_flags & ~PV_INCOMPAT_KNOWN);
-    return PV_ERR_VERSION;
-  }
+  pv_status st = check_version("shard", h->version_major, h->version_minor, h->incompat_flags,
+                               err, errcap);
+  if (st != PV_OK) return st;
   if (pv_load32(buf + SH(header_size)) != PV_SHARD_HEADER_SIZE) {
     pv__errf(err, errcap, "shard header_size is %u, expected %u", pv_load32(buf + SH(header_size)),
              PV_SHARD_HEADER_SIZE);
@@ -583,16 +594,9 @@ pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_vi
   h->shard_count = pv_load32(file + IH(shard_count));
   h->class_count = pv_load32(file + IH(class_count));
   h->skipped_count = pv_load64(file + IH(skipped_count));
-  if (h->version_major != PV_FORMAT_VERSION_MAJOR) {
-    pv__errf(err, errcap, "index format version %u.%u, this reader knows %u.x", h->version_major,
-             h->version_minor, PV_FORMAT_VERSION_MAJOR);
-    return PV_ERR_VERSION;
-  }
-  if (h->incompat_flags & ~PV_INCOMPAT_KNOWN) {
-    pv__errf(err, errcap, "index uses unknown incompatible features 0x%08x",
-             h->incompat_flags & ~PV_INCOMPAT_KNOWN);
-    return PV_ERR_VERSION;
-  }
+  pv_status vst = check_version("index", h->version_major, h->version_minor, h->incompat_flags,
+                                err, errcap);
+  if (vst != PV_OK) return vst;
   if (pv_load32(file + IH(header_size)) != PV_INDEX_HEADER_SIZE ||
       !all_zero(file + IH(reserved), sizeof(((pv_disk_index_header *)0)->reserved))) {
     pv__errf(err, errcap, "index header_size wrong or reserved bytes not zero");
