@@ -696,6 +696,72 @@ void pv_loader_release(pv_loader *l, pv_batch *b) {
   pthread_mutex_unlock(&l->mu);
 }
 
+/* True when pv_loader_next would not block (under mu): the epoch is over,
+ * the next batch is ready or failed, or every slot is with the caller. */
+static int next_is_ready(pv_loader *l) {
+  uint64_t b = l->next_batch;
+  if (b >= l->batches || b * l->o.batch_size >= l->end_sample) return 1;
+  slot *s = slot_of(l, l->gen, b);
+  if (s) return s->state == SLOT_READY;
+  for (uint32_t i = 0; i < l->nslots; i++)
+    if (l->slots[i].state != SLOT_HANDED) return 0;
+  return 1;
+}
+
+int pv_loader_wait(pv_loader *l, unsigned timeout_ms) {
+  if (!l) return 1;
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline); /* the condition variables' clock */
+  deadline.tv_sec += timeout_ms / 1000;
+  deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  double t0 = now_s();
+  pthread_mutex_lock(&l->mu);
+  int ready;
+  while (!(ready = next_is_ready(l)))
+    if (pthread_cond_timedwait(&l->cv_ready, &l->mu, &deadline) == ETIMEDOUT) {
+      ready = next_is_ready(l);
+      break;
+    }
+  l->stats.wait_s += now_s() - t0;
+  pthread_mutex_unlock(&l->mu);
+  return ready;
+}
+
+pv_status pv_loader_detach(pv_loader *l, pv_batch *b, void **images) {
+  if (!l || !b || !images || b->slot >= l->nslots || b != &l->slots[b->slot].batch)
+    return PV_ERR_INVALID_ARG;
+  *images = NULL;
+  size_t bytes = l->sample_bytes * l->o.batch_size;
+  /* Allocate outside the lock: the workers need not wait for the kernel. */
+  void *fresh = l->o.allocator.alloc(l->o.allocator.ctx, bytes, 4096);
+  if (!fresh) {
+    set_error(l, "out of memory allocating a replacement batch buffer of %zu bytes", bytes);
+    return PV_ERR_NOMEM;
+  }
+  pthread_mutex_lock(&l->mu);
+  slot *s = &l->slots[b->slot];
+  if (s->state != SLOT_HANDED) {
+    pthread_mutex_unlock(&l->mu);
+    l->o.allocator.free(l->o.allocator.ctx, fresh, bytes);
+    return PV_ERR_INVALID_ARG;
+  }
+  *images = s->batch.images;
+  s->batch.images = fresh;
+  s->state = SLOT_FREE;
+  pthread_cond_broadcast(&l->cv_work);
+  pthread_cond_broadcast(&l->cv_ready);
+  pthread_mutex_unlock(&l->mu);
+  return PV_OK;
+}
+
+void pv_loader_free_detached(pv_loader *l, void *images) {
+  if (l && images) l->o.allocator.free(l->o.allocator.ctx, images, l->sample_bytes * l->o.batch_size);
+}
+
 pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch) {
   if (!l) return PV_ERR_INVALID_ARG;
   pthread_mutex_lock(&l->mu);

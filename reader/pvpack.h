@@ -249,6 +249,35 @@ pv_status pv_loader_next(pv_loader *l, pv_batch **out);
  * in any order; holding k batches leaves prefetch - k buffers to fill. */
 void pv_loader_release(pv_loader *l, pv_batch *b);
 
+/* Waits at most timeout_ms milliseconds until pv_loader_next would return
+ * without blocking (the next batch is ready, the epoch is over, it failed,
+ * or every buffer is held by the caller). Returns true (1) then, false (0)
+ * on timeout. Lets a caller that must stay responsive (the Python binding
+ * checks for Ctrl-C between waits) block in slices. The time waited counts
+ * in pv_loader_stats.wait_s. Call from the thread that calls
+ * pv_loader_next. */
+int pv_loader_wait(pv_loader *l, unsigned timeout_ms);
+
+/* Detaches batch b (handed out, not yet released) from the ring: the caller
+ * takes ownership of its image buffer, and the ring slot gets a fresh
+ * buffer from the allocator so it can be refilled at once. b itself (its
+ * labels and records arrays, and the pv_batch struct) goes back to the
+ * loader as by pv_loader_release: copy what you need from it first. For
+ * callers that keep batches for an unknown time (the Python binding, when
+ * user code holds on to tensors): the ring keeps filling, and memory held
+ * beyond the ring is exactly the buffers the caller kept.
+ * *images receives b->images (b->images_bytes bytes); free it with
+ * pv_loader_free_detached while l is alive.
+ * Returns PV_OK; PV_ERR_NOMEM (the replacement could not be allocated; b
+ * is still handed out, unchanged); PV_ERR_INVALID_ARG (b is not a batch
+ * of l currently handed out). Thread-safe against the workers and
+ * pv_loader_release. */
+pv_status pv_loader_detach(pv_loader *l, pv_batch *b, void **images);
+
+/* Frees an image buffer obtained from pv_loader_detach through l's
+ * allocator. Accepts NULL. */
+void pv_loader_free_detached(pv_loader *l, void *images);
+
 /* Starts epoch `epoch` at batch start_batch (0 = from its beginning),
  * discarding prefetched batches not yet handed out. Batches still held by
  * the caller stay valid until released. */

@@ -465,6 +465,91 @@ static void test_held_batches(void **state) {
   pv_loader_destroy(l);
 }
 
+/* A caller that keeps every batch (detaching each) gets the same bytes as
+ * one that releases them, and the loader never runs out of buffers. */
+static void test_detach_keeps_every_batch(void **state) {
+  fixture *f = *state;
+  pv_loader_options o;
+  base_opts(&o);
+  o.prefetch = 2;
+  pv_loader *l = make(f->jpeg, &o);
+  uint64_t nb = pv_loader_batches_per_epoch(l);
+  uint64_t *want = calloc(nb, sizeof *want);
+  pv_batch *b;
+  for (uint64_t i = 0; pv_loader_next(l, &b) == PV_OK && b; i++) {
+    want[i] = pv_checksum(b->images, b->images_bytes / b->batch_size * b->count);
+    pv_loader_release(l, b);
+  }
+  pv_loader_set_epoch(l, 0, 0);
+  void **kept = calloc(nb, sizeof *kept);
+  size_t per = 0;
+  uint32_t last_count = 0;
+  for (uint64_t i = 0; i < nb; i++) {
+    assert_int_equal(pv_loader_next(l, &b), PV_OK);
+    assert_non_null(b);
+    assert_int_equal(b->index, i);
+    per = b->images_bytes / b->batch_size;
+    last_count = b->count;
+    void *old = b->images;
+    assert_int_equal(pv_loader_detach(l, b, &kept[i]), PV_OK);
+    assert_ptr_equal(kept[i], old);
+    /* The batch went back with the detach: a second detach is refused. */
+    void *again = NULL;
+    assert_int_equal(pv_loader_detach(l, b, &again), PV_ERR_INVALID_ARG);
+    assert_null(again);
+  }
+  assert_int_equal(pv_loader_next(l, &b), PV_OK);
+  assert_null(b);
+  for (uint64_t i = 0; i < nb; i++)
+    assert_int_equal(pv_checksum(kept[i], per * (i + 1 == nb ? last_count : o.batch_size)),
+                     want[i]);
+  for (uint64_t i = 0; i < nb; i++) pv_loader_free_detached(l, kept[i]);
+  pv_loader_free_detached(l, NULL);
+  /* Not handed out: refused. */
+  void *x = NULL;
+  assert_int_equal(pv_loader_detach(l, NULL, &x), PV_ERR_INVALID_ARG);
+  free(kept);
+  free(want);
+  pv_loader_destroy(l);
+}
+
+/* pv_loader_wait reports when pv_loader_next will not block: a ready
+ * batch, every buffer held, the end of the epoch. */
+static void test_wait(void **state) {
+  fixture *f = *state;
+  pv_loader_options o;
+  base_opts(&o);
+  o.prefetch = 2;
+  pv_loader *l = make(f->jpeg, &o);
+  pv_batch *b[2];
+  for (int i = 0; i < 2; i++) {
+    assert_true(pv_loader_wait(l, 60000));
+    assert_int_equal(pv_loader_next(l, &b[i]), PV_OK);
+    assert_non_null(b[i]);
+  }
+  /* Both buffers are with the caller: ready at once, and next says why. */
+  assert_true(pv_loader_wait(l, 0));
+  pv_batch *x;
+  assert_int_equal(pv_loader_next(l, &x), PV_ERR_LIMIT);
+  pv_loader_release(l, b[0]);
+  pv_loader_release(l, b[1]);
+  uint64_t n = 2;
+  for (;;) {
+    while (!pv_loader_wait(l, 1)) {
+    }
+    assert_int_equal(pv_loader_next(l, &x), PV_OK);
+    if (!x) break;
+    n++;
+    pv_loader_release(l, x);
+  }
+  assert_int_equal(n, pv_loader_batches_per_epoch(l));
+  assert_true(pv_loader_wait(l, 0)); /* end of epoch */
+  pv_loader_stats st;
+  pv_loader_get_stats(l, &st);
+  assert_true(st.wait_s >= 0);
+  pv_loader_destroy(l);
+}
+
 /* ---- damaged records ----------------------------------------------------- */
 
 static void test_corrupt_record_policies(void **state) {
@@ -565,6 +650,8 @@ int main(void) {
       cmocka_unit_test(test_layouts_and_dtypes),
       cmocka_unit_test(test_eval_matches_sampler),
       cmocka_unit_test(test_held_batches),
+      cmocka_unit_test(test_detach_keeps_every_batch),
+      cmocka_unit_test(test_wait),
       cmocka_unit_test(test_corrupt_record_policies),
       cmocka_unit_test(test_bad_options),
   };
