@@ -1,0 +1,123 @@
+"""pvpack.Dataset: random access to a packed dataset's records."""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _pvpack
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class Dataset:
+    """A pvpack dataset directory (written by ``pvpack build``), opened read-only.
+
+    ``ds[i]`` returns ``(image, label)``: the record decoded into a NumPy
+    ``uint8`` array of shape ``(height, width, 3)`` (RGB, at the size it was
+    packed at) and its integer label, like ``torchvision.datasets.ImageFolder``
+    without a transform. ``classes`` and ``class_to_idx`` are exactly
+    torchvision's for the source tree.
+
+    Record order is the pack order (shuffled at pack time unless the dataset
+    was built with ``--no-shuffle``), so ``ds[i]`` is in general not
+    ``ImageFolder(src)[i]``; :meth:`source_path` names the source file of a
+    record.
+
+    Args:
+        root: the dataset directory (``/data/train.pvpack``).
+        transform: optional callable applied to the image array in ``ds[i]``.
+        target_transform: optional callable applied to the label.
+        verify_on_read: check each record's XXH3 checksum when it is read.
+
+    Raises:
+        pvpack.Error: the directory is not a valid dataset (the message
+            names the file and the reason; ``status_name`` is e.g.
+            ``'PV_ERR_NOT_FOUND'`` or ``'PV_ERR_CHECKSUM'``).
+
+    Thread-safety: every method may be called from many threads; decoding
+    releases the GIL (one decode at a time per Dataset object).
+    """
+
+    def __init__(self, root: PathLike, transform: Optional[Callable[[np.ndarray], Any]] = None,
+                 target_transform: Optional[Callable[[int], Any]] = None, *,
+                 verify_on_read: bool = False) -> None:
+        self.root: str = os.fspath(root)
+        self._ds = _pvpack.Dataset(self.root, verify_on_read=verify_on_read)
+        self.transform = transform
+        self.target_transform = target_transform
+        self.classes: List[str] = self._ds.classes
+        self.class_to_idx: Dict[str, int] = {c: i for i, c in enumerate(self.classes)}
+
+    def __len__(self) -> int:
+        return len(self._ds)
+
+    def _index(self, i: int) -> int:
+        n = len(self._ds)
+        i = int(i)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"record {i} out of range (dataset has {n})")
+        return i
+
+    def __getitem__(self, i: int) -> Tuple[Any, Any]:
+        """(image HxWx3 uint8 array, label) of record i (negative i counts from the end)."""
+        if isinstance(i, slice):
+            raise TypeError("Dataset indices must be integers, not slices")
+        buf, h, w, label = self._ds.decode(self._index(i))
+        img = np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3)
+        if self.transform is not None:
+            img = self.transform(img)
+        target: Any = label
+        if self.target_transform is not None:
+            target = self.target_transform(label)
+        return img, target
+
+    def label(self, i: int) -> int:
+        """Label of record i, without decoding it."""
+        return self._ds.label(self._index(i))
+
+    def source_path(self, i: int) -> str:
+        """Path of record i's source file, relative to the tree that was packed ("cat/1.jpg")."""
+        return self._ds.source_path(self._index(i))
+
+    def record_info(self, i: int) -> Dict[str, Any]:
+        """Record i's table entry: label, width, height, codec, length, shard,
+        shard_record, checksum, checksum_ok."""
+        return self._ds.record(self._index(i))
+
+    @property
+    def targets(self) -> List[int]:
+        """Every record's label, in record order (like ImageFolder.targets)."""
+        return [self._ds.label(i) for i in range(len(self._ds))]
+
+    @property
+    def class_counts(self) -> List[int]:
+        """Records per class, in label order."""
+        return self._ds.class_records
+
+    @property
+    def build_options(self) -> Dict[str, str]:
+        """The options the dataset was built with."""
+        out: Dict[str, str] = {}
+        for line in self._ds.options_text.splitlines():
+            k, _, v = line.partition("=")
+            if k:
+                out[k] = v
+        return out
+
+    @property
+    def skipped(self) -> List[Tuple[str, str]]:
+        """Source files the build skipped, as (path, reason)."""
+        out = []
+        for line in self._ds.skipped_text.splitlines():
+            p, _, why = line.partition("\t")
+            if p:
+                out.append((p, why))
+        return out
+
+    def __repr__(self) -> str:
+        return (f"pvpack.Dataset({self.root!r}: {len(self)} records, "
+                f"{len(self.classes)} classes, {self._ds.shard_count} shards)")

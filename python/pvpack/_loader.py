@@ -1,0 +1,398 @@
+"""pvpack.Loader: the C batch loader as a PyTorch-style iterable."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _pvpack
+from ._dataset import Dataset, PathLike
+
+IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+_PIPELINES = {"train": 0, "eval": 1, "none": 2}
+_ORDERS = {"shuffle": 0, "sequential": 1, "blocks": 2}
+_LAYOUTS = {"NHWC": 0, "NCHW": 1}
+_ON_ERROR = {"fail": 0, "replace": 1}
+_FILTERS = {"bilinear": 0, "bicubic": 1, "lanczos": 2}
+_CPU_DTYPES = {"uint8": 0, "float32": 1}
+_CUDA_ONLY_DTYPES = ("float16", "bfloat16")
+_STATE_VERSION = 1
+
+
+def _choice(name: str, value: Any, table: Dict[str, int]) -> int:
+    key = value.upper() if table is _LAYOUTS and isinstance(value, str) else value
+    if key not in table:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, table))}, not {value!r}")
+    return table[key]
+
+
+def _dtype_name(dtype: Any) -> str:
+    """'uint8', 'float32', 'float16', 'bfloat16' from a string, NumPy or torch dtype."""
+    if isinstance(dtype, str):
+        name = dtype
+    else:
+        name = str(dtype)
+        if name.startswith("torch."):
+            name = name[len("torch."):]
+        else:
+            try:
+                name = np.dtype(dtype).name
+            except TypeError:
+                pass
+    name = {"half": "float16", "float": "float32", "byte": "uint8"}.get(name, name)
+    if name not in _CPU_DTYPES and name not in _CUDA_ONLY_DTYPES:
+        raise ValueError(f"dtype must be uint8, float32, float16 or bfloat16, not {dtype!r}")
+    return name
+
+
+def _device_name(device: Any) -> Tuple[str, int]:
+    """('cpu', 0) or ('cuda', N) from 'cpu', 'cuda', 'cuda:N' or a torch.device."""
+    s = str(device)
+    if s == "cpu":
+        return "cpu", 0
+    if s == "cuda" or s.startswith("cuda:"):
+        idx = s.partition(":")[2]
+        if idx and not idx.isdigit():
+            raise ValueError(f"bad device {device!r}")
+        return "cuda", int(idx or 0)
+    raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', not {device!r}")
+
+
+def _rank_world(rank: Optional[int], world_size: Optional[int]) -> Tuple[int, int]:
+    """Rank and world size: explicit, else torch.distributed when initialized,
+    else the RANK / WORLD_SIZE environment variables, else (0, 1)."""
+    if (rank is None) != (world_size is None):
+        raise ValueError("give both rank and world_size, or neither")
+    if rank is not None and world_size is not None:
+        r, w = int(rank), int(world_size)
+    else:
+        dist = sys.modules.get("torch.distributed")
+        if dist is not None and dist.is_available() and dist.is_initialized():
+            r, w = dist.get_rank(), dist.get_world_size()
+        else:
+            try:
+                r = int(os.environ.get("RANK", "") or 0)
+                w = int(os.environ.get("WORLD_SIZE", "") or 1)
+            except ValueError:
+                raise ValueError(f"RANK={os.environ.get('RANK')!r} / WORLD_SIZE="
+                                 f"{os.environ.get('WORLD_SIZE')!r} are not integers") from None
+    if w < 1 or not 0 <= r < w:
+        raise ValueError(f"rank {r} / world size {w} invalid")
+    return r, w
+
+
+def _pair(name: str, v: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    if isinstance(v, (int, np.integer)):
+        return int(v), int(v)
+    h, w = v  # type: ignore[misc]
+    return int(h), int(w)
+
+
+class _CPUBatchSource:
+    """Turns the C loader's batches (host memory) into arrays or tensors.
+
+    Both views are zero-copy: NumPy through the buffer protocol, torch through
+    DLPack. Each view holds a reference to the Batch, and the Batch hands its
+    ring slot back when the last view dies. Labels are copied (8 bytes per
+    sample). A CUDA source (issue 4) will have the same interface: next() on
+    the core, convert(batch) -> (images, labels).
+    """
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        if output == "torch":
+            import torch  # noqa: F401  (checked by the caller)
+            self._torch = torch
+
+    def convert(self, batch: "_pvpack.Batch") -> Tuple[Any, Any]:
+        if self.output == "torch":
+            torch = self._torch
+            images = torch.from_dlpack(batch)
+            labels = torch.from_numpy(np.frombuffer(batch.labels, dtype=np.int64))
+        else:
+            images = np.asarray(batch)
+            labels = np.frombuffer(batch.labels, dtype=np.int64)
+        return images, labels
+
+
+def _make_source(device: str, device_index: int, dtype: str, output: str) -> _CPUBatchSource:
+    if device == "cuda":
+        if not _pvpack.HAVE_CUDA:
+            raise RuntimeError(
+                "pvpack was built without the CUDA path: device='cuda' is not available "
+                "(use device='cpu' and move batches with images.to('cuda', non_blocking=True))")
+        raise NotImplementedError("device='cuda' batch source")  # issue 4
+    if dtype in _CUDA_ONLY_DTYPES:
+        raise ValueError(f"{dtype} needs device='cuda' (the CPU loader produces uint8 or float32)")
+    return _CPUBatchSource(output)
+
+
+class Loader:
+    """Batches of decoded, augmented images from C worker threads.
+
+    A drop-in for ``DataLoader(ImageFolder(root, transform), ...)``::
+
+        loader = pvpack.Loader("/data/train.pvpack", batch_size=256, size=224, threads=8)
+        for epoch in range(start_epoch, epochs):
+            loader.set_epoch(epoch)
+            for images, labels in loader:   # torch tensors if torch is installed
+                ...
+
+    Iterating yields ``(images, labels)``: ``images`` is ``(N, 3, H, W)``
+    (``layout='NCHW'``) or ``(N, H, W, 3)``, ``labels`` is ``int64 (N,)``. They
+    are torch tensors when torch is importable (``output='auto'``), else NumPy
+    arrays; either way ``images`` views the loader's buffer without a copy
+    (NumPy through the buffer protocol, torch through DLPack; the underlying
+    batch object also implements ``__dlpack__`` / ``__dlpack_device__``).
+
+    The defaults give what ``RandomResizedCrop(224) + RandomHorizontalFlip() +
+    ToTensor() + Normalize(IMAGENET_MEAN, IMAGENET_STD)`` gives: ``float32``,
+    NCHW, normalized. ``dtype='uint8'`` skips the conversion (4x less memory;
+    normalize on the GPU). ``pipeline='eval'`` is ``Resize(256) +
+    CenterCrop(224)``.
+
+    Args:
+        source: a dataset directory or a :class:`Dataset`.
+        batch_size: samples per batch.
+        size: output size, an int or (height, width).
+        pipeline: 'train' (RandomResizedCrop + flip), 'eval' (resize + center
+            crop) or 'none' (whole image resized).
+        threads: worker threads (None: all cores).
+        seed: seeds the shuffle and every augmentation draw.
+        order: 'shuffle' (a new permutation every epoch), 'sequential', or
+            'blocks' (shuffled blocks of neighbouring records, for data larger
+            than memory).
+        drop_last: drop this rank's last incomplete batch.
+        rank, world_size: this process's share, DistributedSampler-style
+            (every rank gets the same number of batches). Default: from
+            torch.distributed when it is initialized, else RANK/WORLD_SIZE,
+            else 0 and 1.
+        device: 'cpu'. 'cuda' / 'cuda:N' need the CUDA path (issue 4); this
+            build raises RuntimeError("pvpack was built without the CUDA path").
+        dtype: 'uint8' or 'float32' (also numpy/torch dtypes). 'float16' and
+            'bfloat16' raise ValueError("float16 needs device='cuda'").
+        layout: 'NCHW' (torch's) or 'NHWC'.
+        mean, std: float32 normalization, ``(x / 255 - mean) / std`` per channel.
+        prefetch: batch buffers in the ring (memory: prefetch x batch bytes).
+        epoch: the first epoch.
+        on_error: 'fail' (raise pvpack.Error naming shard, record and source
+            file) or 'replace' (substitute the next record, deterministically).
+        verify_checksums: check each record's XXH3 before decoding it.
+        scale, ratio, flip_prob: RandomResizedCrop and flip parameters.
+        eval_resize: the Resize() target of the eval pipeline.
+        filter: 'bilinear' (torchvision's), 'bicubic' or 'lanczos'.
+        block_records, block_group: the 'blocks' order's parameters.
+        rank_drop: drop the tail so ranks get equal counts instead of padding
+            (DistributedSampler(drop_last=True)).
+        output: 'auto', 'torch' or 'numpy'.
+        hold_limit: how many batches user code may keep alive while the ring
+            keeps all its other buffers (default prefetch // 2, at most
+            prefetch - 1); see "Lifetime".
+
+    Lifetime: a batch's buffer is never refilled while any array or tensor
+    viewing it is alive. When user code keeps more than ``hold_limit``
+    batches, the oldest of them is detached from the ring -- its buffer
+    becomes its own (same address, same bytes; freed when the last view
+    dies) and the ring gets a fresh buffer. So keeping every batch of an
+    epoch gives correct data, and memory is the ring (``prefetch`` buffers)
+    plus what you keep.
+
+    Epochs: each ``iter(loader)`` runs one epoch of ``len(loader)`` batches.
+    It runs the epoch set by :meth:`set_epoch` / :meth:`load_state_dict` (or
+    the constructor's), else the one after the previous iteration's. Every
+    sample and augmentation depends only on (seed, epoch, position), so a run
+    is bit-identical whatever ``threads`` is, and :meth:`state_dict` taken
+    mid-epoch resumes exactly.
+
+    Threads: iterate from one thread at a time. The GIL is released while C
+    works; Ctrl-C raises KeyboardInterrupt within ~50 ms and the loader stays
+    usable. Errors from C are :class:`pvpack.Error`.
+    """
+
+    def __init__(self, source: Union[PathLike, Dataset], batch_size: int = 256,
+                 size: Union[int, Tuple[int, int]] = 224, pipeline: str = "train",
+                 threads: Optional[int] = None, seed: int = 0, order: str = "shuffle",
+                 drop_last: bool = False, rank: Optional[int] = None,
+                 world_size: Optional[int] = None, device: Any = "cpu", dtype: Any = "float32",
+                 layout: str = "NCHW", mean: Sequence[float] = IMAGENET_MEAN,
+                 std: Sequence[float] = IMAGENET_STD, *, prefetch: int = 4, epoch: int = 0,
+                 on_error: str = "fail", verify_checksums: bool = False,
+                 scale: Tuple[float, float] = (0.08, 1.0),
+                 ratio: Tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0), flip_prob: float = 0.5,
+                 eval_resize: int = 256, filter: str = "bilinear", block_records: int = 1024,
+                 block_group: int = 16, rank_drop: bool = False, output: str = "auto",
+                 hold_limit: Optional[int] = None) -> None:
+        self.dataset: Dataset = source if isinstance(source, Dataset) else Dataset(source)
+        dev, dev_index = _device_name(device)
+        dt = _dtype_name(dtype)
+        if output not in ("auto", "torch", "numpy"):
+            raise ValueError(f"output must be 'auto', 'torch' or 'numpy', not {output!r}")
+        if output == "auto":
+            output = "torch" if importlib.util.find_spec("torch") is not None else "numpy"
+        self._source = _make_source(dev, dev_index, dt, output)
+        self.rank, self.world_size = _rank_world(rank, world_size)
+        h, w = _pair("size", size)
+        if threads is not None and threads < 1:
+            raise ValueError("threads must be >= 1 (or None for all cores)")
+        opts: Dict[str, Any] = dict(
+            batch_size=int(batch_size), height=h, width=w,
+            pipeline=_choice("pipeline", pipeline, _PIPELINES), eval_resize=int(eval_resize),
+            scale_min=float(scale[0]), scale_max=float(scale[1]), ratio_min=float(ratio[0]),
+            ratio_max=float(ratio[1]), flip_prob=float(flip_prob),
+            filter=_choice("filter", filter, _FILTERS), threads=int(threads or 0),
+            prefetch=int(prefetch), seed=int(seed), epoch=int(epoch), start_batch=0,
+            drop_last=int(bool(drop_last)), order=_choice("order", order, _ORDERS),
+            block_records=int(block_records), block_group=int(block_group), rank=self.rank,
+            world_size=self.world_size, rank_drop=int(bool(rank_drop)),
+            layout=_choice("layout", layout, _LAYOUTS), dtype=_CPU_DTYPES[dt],
+            mean=[float(x) for x in mean], std=[float(x) for x in std],
+            on_error=_choice("on_error", on_error, _ON_ERROR),
+            verify_checksums=int(bool(verify_checksums)),
+            hold_limit=-1 if hold_limit is None else int(hold_limit))
+        for k in ("batch_size", "prefetch", "eval_resize", "block_records", "block_group"):
+            if opts[k] < 1:
+                raise ValueError(f"{k} must be >= 1")
+        if h < 1 or w < 1:
+            raise ValueError("size must be >= 1")
+        self._core = _pvpack.Loader(self.dataset._ds, opts)
+        self.batch_size, self.size, self.seed = int(batch_size), (h, w), int(seed)
+        self.pipeline, self.order, self.layout = pipeline, order, layout.upper()
+        self.dtype, self.device, self.output = dt, dev, output
+        self.drop_last = bool(drop_last)
+        self._epoch = int(epoch)       # epoch of the current / last iteration
+        self._next_batch = 0           # next batch of _epoch to hand out
+        self._fresh = True             # the next iter() starts at (_epoch, _next_batch)
+        self._core_pos = (int(epoch), 0)  # where the C loader is positioned
+        self._iter_gen = 0
+        self._closed = False
+
+    # ---- sizes ------------------------------------------------------------
+    def __len__(self) -> int:
+        """Batches per epoch for this rank."""
+        return self._core.batches_per_epoch
+
+    @property
+    def samples_per_epoch(self) -> int:
+        """Samples per epoch for this rank (padding included, DistributedSampler-style)."""
+        return self._core.samples_per_epoch
+
+    @property
+    def epoch(self) -> int:
+        """The epoch being (or last) iterated, or set by set_epoch."""
+        return self._epoch
+
+    # ---- positioning ------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next ``iter(loader)`` run epoch ``epoch`` from its start
+        (as DistributedSampler.set_epoch). An iteration in progress ends."""
+        self._epoch, self._next_batch, self._fresh = int(epoch), 0, True
+        self._iter_gen += 1
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The position to resume from: the epoch and the number of batches of
+        it already handed out, plus the options that must match on resume."""
+        e, b = self._epoch, self._next_batch
+        if not self._fresh and b >= len(self):
+            e, b = e + 1, 0  # finished: the next iter() starts the next epoch
+        return {"version": _STATE_VERSION, "epoch": e, "batch": b, "seed": self.seed,
+                "batch_size": self.batch_size, "rank": self.rank,
+                "world_size": self.world_size, "order": self.order,
+                "batches_per_epoch": len(self), "records": len(self.dataset)}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Resume: the next ``iter(loader)`` continues at batch ``state['batch']``
+        of epoch ``state['epoch']``, yielding exactly what the interrupted run
+        would have yielded. Raises ValueError when the state was made with a
+        different seed, batch size, order, world size or dataset size."""
+        if state.get("version") != _STATE_VERSION:
+            raise ValueError(f"unknown loader state version {state.get('version')!r}")
+        mine = self.state_dict()
+        for k in ("seed", "batch_size", "world_size", "order", "records"):
+            if state.get(k) != mine[k]:
+                raise ValueError(f"loader state has {k}={state.get(k)!r}, this loader has "
+                                 f"{mine[k]!r}: resuming would not be exact")
+        b = int(state["batch"])
+        if not 0 <= b <= len(self):
+            raise ValueError(f"batch {b} out of range (epoch has {len(self)})")
+        self._epoch, self._next_batch, self._fresh = int(state["epoch"]), b, True
+        self._iter_gen += 1
+
+    # ---- iteration --------------------------------------------------------
+    def _start(self) -> Tuple[int, int]:
+        """Positions the C loader for a new iteration; returns (epoch, generation)."""
+        if self._closed:
+            raise ValueError("Loader is closed")
+        if self._fresh:
+            e, b = self._epoch, self._next_batch
+        else:
+            e, b = self._epoch + 1, 0
+        if (e, b) != self._core_pos:
+            self._core.set_epoch(e, b)
+        self._epoch, self._next_batch, self._fresh = e, b, False
+        self._core_pos = (e, b)
+        self._iter_gen += 1
+        return e, self._iter_gen
+
+    def __iter__(self) -> Iterator[Tuple[Any, Any]]:
+        e, gen = self._start()
+        return self._run(e, gen, self._source.convert)
+
+    def batches(self) -> Iterator["_pvpack.Batch"]:
+        """Like iter(loader), but yields the raw batch objects: buffer protocol,
+        ``__dlpack__`` / ``__dlpack_device__``, ``labels`` and ``records``
+        (bytearrays of int64 / uint64), ``epoch``, ``index``, ``count``."""
+        e, gen = self._start()
+        return self._run(e, gen, lambda b: b)
+
+    def _run(self, e: int, gen: int, convert: Any) -> Iterator[Any]:
+        core = self._core
+        while True:
+            if gen != self._iter_gen:
+                raise RuntimeError("the loader was re-iterated or repositioned "
+                                   "(set_epoch / load_state_dict) during this iteration")
+            batch = core.next()
+            if batch is None:
+                break
+            self._next_batch = batch.index + 1
+            self._core_pos = (e, batch.index + 1)
+            yield convert(batch)
+        # Start the next epoch's work now (overlaps whatever the caller does
+        # between epochs); set_epoch(e + 1) then finds it already positioned.
+        if gen == self._iter_gen and not self._closed:
+            core.set_epoch(e + 1, 0)
+            self._core_pos = (e + 1, 0)
+
+    # ---- misc -------------------------------------------------------------
+    def sample_record(self, epoch: int, k: int) -> int:
+        """The record number of this rank's k-th sample in epoch ``epoch``."""
+        return self._core.sample_record(int(epoch), int(k))
+
+    def stats(self) -> Dict[str, Any]:
+        """Cumulative worker times (decode_resize_s, convert_s), wait_s, samples,
+        replaced, and the binding's detached / held batch counts."""
+        return self._core.stats()
+
+    def close(self) -> None:
+        """Stop the workers' work. Batches still alive stay valid; the memory
+        goes when the last of them does."""
+        if not self._closed:
+            self._closed = True
+            self._iter_gen += 1
+            self._core.close()
+
+    def __enter__(self) -> "Loader":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"pvpack.Loader({self.dataset.root!r}, batch_size={self.batch_size}, "
+                f"size={self.size}, pipeline={self.pipeline!r}, dtype={self.dtype!r}, "
+                f"layout={self.layout!r}, rank={self.rank}/{self.world_size}, "
+                f"{len(self)} batches/epoch)")

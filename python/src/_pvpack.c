@@ -1,0 +1,1157 @@
+/* _pvpack.c - the CPython extension under the `pvpack` package.
+ *
+ * Three types and two functions over libpvpack; the Python layer
+ * (pvpack/_dataset.py, _loader.py, _build.py) adds argument checking, the
+ * torch/NumPy conversion, state_dict and docstrings for users.
+ *
+ *   Dataset(path)          a mapped dataset: records, labels, classes,
+ *                          source paths, decoding into a bytearray.
+ *   Loader(dataset, opts)  a pv_loader; next() hands out Batch objects.
+ *   Batch                  one batch's image buffer, exported zero-copy
+ *                          through the buffer protocol and DLPack.
+ *   build(src, out, opts)  pv_build on a helper thread, Ctrl-C cancels.
+ *   Error                  the exception type: .status, .status_name.
+ *
+ * Lifetime. A Batch holds a reference to its Loader (which holds its
+ * Dataset), and every export of a Batch (a memoryview/NumPy array through
+ * the buffer protocol, a DLPack capsule or the tensor a consumer made
+ * from it) holds a reference to the Batch. When the last one goes, the
+ * Batch hands its ring slot back (pv_loader_release) or, if it had been
+ * detached, frees its buffer (pv_loader_free_detached). A ring slot is
+ * therefore never refilled while anything can still read it. So that user
+ * code which keeps batches cannot starve the ring, Loader.next() detaches
+ * the oldest batches still alive once more than `hold_limit` are held
+ * (pv_loader_detach: the buffer becomes the Batch's own, the slot gets a
+ * fresh one). The Batch's pointer and contents never change; memory beyond
+ * the ring is exactly what the user keeps alive.
+ *
+ * GIL. Released while C works or waits (pv_loader_wait in 50 ms slices,
+ * with PyErr_CheckSignals between them so Ctrl-C raises KeyboardInterrupt
+ * promptly; decoding; pv_build). All Loader bookkeeping (the held list)
+ * happens with the GIL held; the C loader's own state is under its mutex.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pv_pack.h"
+#include "pvpack.h"
+
+/* ---- DLPack (the ABI of dlpack.h v1.0, declared here: no header dependency) */
+
+typedef struct {
+  int32_t device_type; /* kDLCPU = 1, kDLCUDA = 2, kDLCUDAHost = 3 */
+  int32_t device_id;
+} pv_DLDevice;
+typedef struct {
+  uint8_t code; /* kDLInt 0, kDLUInt 1, kDLFloat 2, kDLBfloat 4 */
+  uint8_t bits;
+  uint16_t lanes;
+} pv_DLDataType;
+typedef struct {
+  void *data;
+  pv_DLDevice device;
+  int32_t ndim;
+  pv_DLDataType dtype;
+  int64_t *shape;
+  int64_t *strides; /* NULL: compact row-major */
+  uint64_t byte_offset;
+} pv_DLTensor;
+typedef struct pv_DLManagedTensor {
+  pv_DLTensor dl_tensor;
+  void *manager_ctx;
+  void (*deleter)(struct pv_DLManagedTensor *self);
+} pv_DLManagedTensor;
+typedef struct {
+  uint32_t major, minor;
+} pv_DLPackVersion;
+typedef struct pv_DLManagedTensorVersioned {
+  pv_DLPackVersion version;
+  void *manager_ctx;
+  void (*deleter)(struct pv_DLManagedTensorVersioned *self);
+  uint64_t flags;
+  pv_DLTensor dl_tensor;
+} pv_DLManagedTensorVersioned;
+#define PV_DL_CPU 1
+
+/* ---- errors ------------------------------------------------------------------ */
+
+static PyObject *PvError; /* pvpack.Error */
+
+/* Raises pvpack.Error("PV_ERR_X: message: detail") with .status,
+ * .status_name and .detail set. Returns NULL. */
+static PyObject *raise_status(pv_status st, const char *detail) {
+  PyObject *msg = PyUnicode_FromFormat("%s: %s%s%s", pv_status_name(st), pv_strerror(st),
+                                       detail && *detail ? ": " : "", detail ? detail : "");
+  if (!msg) return NULL;
+  PyObject *exc = PyObject_CallOneArg(PvError, msg);
+  Py_DECREF(msg);
+  if (!exc) return NULL;
+  PyObject *code = PyLong_FromLong(st);
+  PyObject *name = PyUnicode_FromString(pv_status_name(st));
+  PyObject *det = PyUnicode_DecodeUTF8(detail ? detail : "", detail ? (Py_ssize_t)strlen(detail) : 0,
+                                       "replace");
+  if (code && name && det) {
+    PyObject_SetAttrString(exc, "status", code);
+    PyObject_SetAttrString(exc, "status_name", name);
+    PyObject_SetAttrString(exc, "detail", det);
+  }
+  Py_XDECREF(code);
+  Py_XDECREF(name);
+  Py_XDECREF(det);
+  PyErr_SetObject(PvError, exc);
+  Py_DECREF(exc);
+  return NULL;
+}
+
+/* ---- Dataset ----------------------------------------------------------------- */
+
+typedef struct {
+  PyObject_HEAD pv_dataset *ds;
+  pv_decoder *dec;          /* one, serialized by dec_lock */
+  PyThread_type_lock dec_lock;
+  PyObject *path;
+} DatasetObject;
+
+static void Dataset_dealloc(DatasetObject *self) {
+  pv_decoder_destroy(self->dec);
+  pv_dataset_close(self->ds);
+  if (self->dec_lock) PyThread_free_lock(self->dec_lock);
+  Py_XDECREF(self->path);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Dataset_init(DatasetObject *self, PyObject *args, PyObject *kw) {
+  static char *kwlist[] = {"path", "verify_on_read", NULL};
+  PyObject *path_obj;
+  int verify = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|p", kwlist, PyUnicode_FSConverter, &path_obj,
+                                   &verify))
+    return -1;
+  if (self->ds) {
+    Py_DECREF(path_obj);
+    PyErr_SetString(PyExc_RuntimeError, "Dataset is already open");
+    return -1;
+  }
+  pv_open_options oo;
+  pv_open_options_init(&oo);
+  oo.verify_on_read = verify;
+  char err[512] = "";
+  pv_status st;
+  const char *path = PyBytes_AS_STRING(path_obj);
+  Py_BEGIN_ALLOW_THREADS
+  st = pv_dataset_open(path, &oo, &self->ds, err, sizeof err);
+  Py_END_ALLOW_THREADS
+  if (st != PV_OK) {
+    Py_DECREF(path_obj);
+    raise_status(st, err);
+    return -1;
+  }
+  self->path = PyUnicode_DecodeFSDefault(path);
+  Py_DECREF(path_obj);
+  if (!self->path) return -1;
+  if ((st = pv_decoder_create(&self->dec)) != PV_OK) {
+    raise_status(st, "creating the record decoder");
+    return -1;
+  }
+  if (!(self->dec_lock = PyThread_allocate_lock())) {
+    PyErr_NoMemory();
+    return -1;
+  }
+  return 0;
+}
+
+static int dataset_check(DatasetObject *self) {
+  if (!self->ds) {
+    PyErr_SetString(PyExc_ValueError, "Dataset is not open");
+    return 0;
+  }
+  return 1;
+}
+
+static Py_ssize_t Dataset_len(DatasetObject *self) {
+  if (!dataset_check(self)) return -1;
+  return (Py_ssize_t)pv_dataset_record_count(self->ds);
+}
+
+/* Parses and range-checks a record number. */
+static int record_index(DatasetObject *self, PyObject *arg, uint64_t *out) {
+  if (!dataset_check(self)) return 0;
+  unsigned long long i = PyLong_AsUnsignedLongLong(arg);
+  if (PyErr_Occurred() || i >= pv_dataset_record_count(self->ds)) {
+    PyErr_Clear();
+    PyErr_Format(PyExc_IndexError, "record %R out of range (dataset has %llu)", arg,
+                 (unsigned long long)pv_dataset_record_count(self->ds));
+    return 0;
+  }
+  *out = i;
+  return 1;
+}
+
+static PyObject *Dataset_record(DatasetObject *self, PyObject *arg) {
+  uint64_t i;
+  if (!record_index(self, arg, &i)) return NULL;
+  pv_record r;
+  pv_status st = pv_dataset_record(self->ds, i, &r);
+  if (st != PV_OK && st != PV_ERR_CHECKSUM) return raise_status(st, "record lookup");
+  return Py_BuildValue("{s:I,s:I,s:I,s:i,s:I,s:I,s:I,s:K,s:O}", "label", r.label, "width",
+                       r.width, "height", r.height, "codec", (int)r.codec, "length", r.length,
+                       "shard", r.shard, "shard_record", r.shard_record, "checksum",
+                       (unsigned long long)r.checksum, "checksum_ok",
+                       st == PV_OK ? Py_True : Py_False);
+}
+
+static PyObject *Dataset_label(DatasetObject *self, PyObject *arg) {
+  uint64_t i;
+  if (!record_index(self, arg, &i)) return NULL;
+  pv_record r;
+  pv_status st = pv_dataset_record(self->ds, i, &r);
+  if (st != PV_OK && st != PV_ERR_CHECKSUM) return raise_status(st, "record lookup");
+  return PyLong_FromUnsignedLong(r.label);
+}
+
+static PyObject *Dataset_source_path(DatasetObject *self, PyObject *arg) {
+  uint64_t i;
+  if (!record_index(self, arg, &i)) return NULL;
+  uint32_t len = 0;
+  const char *p = pv_dataset_source_path(self->ds, i, &len);
+  if (!p) return raise_status(PV_ERR_INVALID_ARG, "no source path");
+  return PyUnicode_DecodeFSDefaultAndSize(p, len);
+}
+
+/* decode(i) -> (bytearray of h*w*3 RGB bytes, height, width, label). */
+static PyObject *Dataset_decode(DatasetObject *self, PyObject *arg) {
+  uint64_t i;
+  if (!record_index(self, arg, &i)) return NULL;
+  pv_record r;
+  pv_status st = pv_dataset_record(self->ds, i, &r);
+  if (st != PV_OK) {
+    char msg[320];
+    uint32_t plen = 0;
+    const char *src = pv_dataset_source_path(self->ds, i, &plen);
+    snprintf(msg, sizeof msg, "shard-%05u.pvs record %llu (source %.*s)", r.shard,
+             (unsigned long long)i, (int)(plen > 200 ? 200 : plen), src ? src : "?");
+    return raise_status(st, msg);
+  }
+  size_t stride = (size_t)r.width * 3, size = stride * r.height;
+  PyObject *buf = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)size);
+  if (!buf) return NULL;
+  char detail[512] = "";
+  Py_BEGIN_ALLOW_THREADS
+  PyThread_acquire_lock(self->dec_lock, WAIT_LOCK);
+  st = pv_decoder_decode(self->dec, &r, (uint8_t *)PyByteArray_AS_STRING(buf), stride, size);
+  if (st != PV_OK) snprintf(detail, sizeof detail, "%s", pv_decoder_last_error(self->dec));
+  PyThread_release_lock(self->dec_lock);
+  Py_END_ALLOW_THREADS
+  if (st != PV_OK) {
+    Py_DECREF(buf);
+    char msg[900];
+    uint32_t plen = 0;
+    const char *src = pv_dataset_source_path(self->ds, i, &plen);
+    snprintf(msg, sizeof msg, "shard-%05u.pvs record %llu (entry %u, source %.*s): %s", r.shard,
+             (unsigned long long)i, r.shard_record, (int)(plen > 200 ? 200 : plen),
+             src ? src : "?", detail);
+    return raise_status(st, msg);
+  }
+  return Py_BuildValue("(NIII)", buf, r.height, r.width, r.label);
+}
+
+static PyObject *Dataset_classes(DatasetObject *self, void *closure) {
+  if (!dataset_check(self)) return NULL;
+  uint32_t n = pv_dataset_class_count(self->ds);
+  PyObject *list = PyList_New(n);
+  if (!list) return NULL;
+  for (uint32_t c = 0; c < n; c++) {
+    const char *name = pv_dataset_class_name(self->ds, c);
+    PyObject *s = PyUnicode_DecodeFSDefault(name ? name : "");
+    if (!s) {
+      Py_DECREF(list);
+      return NULL;
+    }
+    PyList_SET_ITEM(list, c, s);
+  }
+  return list;
+}
+
+static PyObject *Dataset_class_records(DatasetObject *self, void *closure) {
+  if (!dataset_check(self)) return NULL;
+  uint32_t n = pv_dataset_class_count(self->ds);
+  PyObject *list = PyList_New(n);
+  if (!list) return NULL;
+  for (uint32_t c = 0; c < n; c++)
+    PyList_SET_ITEM(list, c,
+                    PyLong_FromUnsignedLongLong(pv_dataset_class_records(self->ds, c)));
+  return list;
+}
+
+static PyObject *Dataset_text(DatasetObject *self, void *closure) {
+  if (!dataset_check(self)) return NULL;
+  size_t len = 0;
+  const char *t = closure ? pv_dataset_skipped_text(self->ds, &len)
+                          : pv_dataset_options_text(self->ds, &len);
+  return PyUnicode_DecodeUTF8(t ? t : "", t ? (Py_ssize_t)len : 0, "surrogateescape");
+}
+
+static PyObject *Dataset_get_path(DatasetObject *self, void *closure) {
+  return Py_NewRef(self->path ? self->path : Py_None);
+}
+
+static PyObject *Dataset_shard_count(DatasetObject *self, void *closure) {
+  if (!dataset_check(self)) return NULL;
+  return PyLong_FromUnsignedLong(pv_dataset_shard_count(self->ds));
+}
+
+static PyMethodDef Dataset_methods[] = {
+    {"record", (PyCFunction)Dataset_record, METH_O, "record(i) -> dict of record i's table entry"},
+    {"label", (PyCFunction)Dataset_label, METH_O, "label(i) -> int"},
+    {"source_path", (PyCFunction)Dataset_source_path, METH_O,
+     "source_path(i) -> path of record i relative to the build's source root"},
+    {"decode", (PyCFunction)Dataset_decode, METH_O,
+     "decode(i) -> (bytearray RGB, height, width, label)"},
+    {NULL}};
+
+static PyGetSetDef Dataset_getset[] = {
+    {"classes", (getter)Dataset_classes, NULL, "class names in label order", NULL},
+    {"class_records", (getter)Dataset_class_records, NULL, "records per class", NULL},
+    {"options_text", (getter)Dataset_text, NULL, "build options, key=value lines", NULL},
+    {"skipped_text", (getter)Dataset_text, NULL, "skipped files, path<TAB>reason lines",
+     (void *)1},
+    {"path", (getter)Dataset_get_path, NULL, "the dataset directory", NULL},
+    {"shard_count", (getter)Dataset_shard_count, NULL, "number of shard files", NULL},
+    {NULL}};
+
+static PySequenceMethods Dataset_as_sequence = {.sq_length = (lenfunc)Dataset_len};
+
+static PyTypeObject DatasetType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pvpack._pvpack.Dataset",
+    .tp_basicsize = sizeof(DatasetObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Dataset(path, verify_on_read=False): a mapped pvpack dataset (low level)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Dataset_init,
+    .tp_dealloc = (destructor)Dataset_dealloc,
+    .tp_methods = Dataset_methods,
+    .tp_getset = Dataset_getset,
+    .tp_as_sequence = &Dataset_as_sequence,
+};
+
+/* ---- Loader and Batch -------------------------------------------------------- */
+
+typedef struct BatchObject BatchObject;
+
+typedef struct {
+  PyObject_HEAD pv_loader *l;
+  PyObject *dataset;     /* DatasetObject, kept alive */
+  BatchObject **held;    /* per ring slot: the live Batch attached to it */
+  uint64_t *held_seq;    /* when it was handed out */
+  uint32_t nslots, hold_limit, nheld;
+  uint64_t seq;
+  uint64_t detached;     /* batches detached so far */
+  int busy;              /* next() running (GIL released) */
+  int closed;
+  pv_loader_options o;
+} LoaderObject;
+
+struct BatchObject {
+  PyObject_HEAD LoaderObject *loader; /* strong reference */
+  pv_batch *batch;        /* while attached to a ring slot; NULL once detached */
+  void *data;             /* the image buffer (the slot's, or our own) */
+  int owned;              /* detached: data is ours to free */
+  Py_ssize_t nbytes;      /* bytes of the `count` samples */
+  Py_ssize_t shape[4], strides[4];
+  int itemsize;
+  char format[2];
+  PyObject *labels;       /* bytearray of count int64 */
+  PyObject *records;      /* bytearray of count uint64 */
+  uint64_t epoch, index;
+  uint32_t count, replaced;
+  Py_ssize_t exports;     /* live buffer-protocol views */
+};
+
+static PyTypeObject BatchType;
+
+static void Loader_dealloc(LoaderObject *self) {
+  /* Every Batch holds a reference, so none is alive here. */
+  pv_loader_destroy(self->l);
+  PyMem_Free(self->held);
+  PyMem_Free(self->held_seq);
+  Py_XDECREF(self->dataset);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Reads an optional numeric option from the dict. */
+static int opt_u64(PyObject *d, const char *k, uint64_t *v) {
+  PyObject *x = PyDict_GetItemString(d, k);
+  if (!x) return 1;
+  unsigned long long u = PyLong_AsUnsignedLongLong(x);
+  if (PyErr_Occurred()) return 0;
+  *v = u;
+  return 1;
+}
+static int opt_int(PyObject *d, const char *k, int *v) {
+  PyObject *x = PyDict_GetItemString(d, k);
+  if (!x) return 1;
+  long u = PyLong_AsLong(x);
+  if (PyErr_Occurred()) return 0;
+  if (u < INT32_MIN || u > INT32_MAX) {
+    PyErr_Format(PyExc_OverflowError, "option %s out of range", k);
+    return 0;
+  }
+  *v = (int)u;
+  return 1;
+}
+static int opt_u32(PyObject *d, const char *k, uint32_t *v) {
+  uint64_t u = *v;
+  if (!opt_u64(d, k, &u)) return 0;
+  if (u > UINT32_MAX) {
+    PyErr_Format(PyExc_OverflowError, "option %s out of range", k);
+    return 0;
+  }
+  *v = (uint32_t)u;
+  return 1;
+}
+static int opt_double(PyObject *d, const char *k, double *v) {
+  PyObject *x = PyDict_GetItemString(d, k);
+  if (!x) return 1;
+  double u = PyFloat_AsDouble(x);
+  if (PyErr_Occurred()) return 0;
+  *v = u;
+  return 1;
+}
+static int opt_float3(PyObject *d, const char *k, float v[3]) {
+  PyObject *x = PyDict_GetItemString(d, k);
+  if (!x) return 1;
+  PyObject *seq = PySequence_Fast(x, "mean and std must be sequences of 3 numbers");
+  if (!seq) return 0;
+  if (PySequence_Fast_GET_SIZE(seq) != 3) {
+    Py_DECREF(seq);
+    PyErr_Format(PyExc_ValueError, "%s must have 3 values", k);
+    return 0;
+  }
+  for (int c = 0; c < 3; c++) {
+    double u = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(seq, c));
+    if (PyErr_Occurred()) {
+      Py_DECREF(seq);
+      return 0;
+    }
+    v[c] = (float)u;
+  }
+  Py_DECREF(seq);
+  return 1;
+}
+
+static const char *const LOADER_KEYS[] = {
+    "batch_size", "height", "width", "pipeline", "eval_resize", "scale_min", "scale_max",
+    "ratio_min", "ratio_max", "flip_prob", "filter", "threads", "prefetch", "seed", "epoch",
+    "start_batch", "drop_last", "order", "block_records", "block_group", "rank", "world_size",
+    "rank_drop", "layout", "dtype", "mean", "std", "on_error", "verify_checksums", "hold_limit",
+    NULL};
+
+static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw) {
+  static char *kwlist[] = {"dataset", "options", NULL};
+  PyObject *ds, *d;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!", kwlist, &DatasetType, &ds, &PyDict_Type, &d))
+    return -1;
+  if (self->l) {
+    PyErr_SetString(PyExc_RuntimeError, "Loader is already initialised");
+    return -1;
+  }
+  if (!dataset_check((DatasetObject *)ds)) return -1;
+  /* Unknown keys are programming errors in the Python layer: refuse them. */
+  PyObject *key;
+  Py_ssize_t pos = 0;
+  while (PyDict_Next(d, &pos, &key, NULL)) {
+    const char *k = PyUnicode_AsUTF8(key);
+    if (!k) return -1;
+    int known = 0;
+    for (int i = 0; LOADER_KEYS[i]; i++) known |= !strcmp(k, LOADER_KEYS[i]);
+    if (!known) {
+      PyErr_Format(PyExc_TypeError, "unknown loader option %R", key);
+      return -1;
+    }
+  }
+  pv_loader_options o;
+  pv_loader_options_init(&o);
+  int pipeline = (int)o.pipeline, order = (int)o.order, layout = (int)o.layout,
+      dtype = (int)o.dtype, on_error = (int)o.on_error, hold = -1;
+  if (!opt_u32(d, "batch_size", &o.batch_size) || !opt_u32(d, "height", &o.height) ||
+      !opt_u32(d, "width", &o.width) || !opt_int(d, "pipeline", &pipeline) ||
+      !opt_u32(d, "eval_resize", &o.eval_resize) || !opt_double(d, "scale_min", &o.scale_min) ||
+      !opt_double(d, "scale_max", &o.scale_max) || !opt_double(d, "ratio_min", &o.ratio_min) ||
+      !opt_double(d, "ratio_max", &o.ratio_max) || !opt_double(d, "flip_prob", &o.flip_prob) ||
+      !opt_int(d, "filter", &o.filter) || !opt_int(d, "threads", &o.threads) ||
+      !opt_u32(d, "prefetch", &o.prefetch) || !opt_u64(d, "seed", &o.seed) ||
+      !opt_u64(d, "epoch", &o.epoch) || !opt_u64(d, "start_batch", &o.start_batch) ||
+      !opt_int(d, "drop_last", &o.drop_last) || !opt_int(d, "order", &order) ||
+      !opt_u32(d, "block_records", &o.block_records) ||
+      !opt_u32(d, "block_group", &o.block_group) || !opt_int(d, "rank", &o.rank) ||
+      !opt_int(d, "world_size", &o.world_size) || !opt_int(d, "rank_drop", &o.rank_drop) ||
+      !opt_int(d, "layout", &layout) || !opt_int(d, "dtype", &dtype) ||
+      !opt_float3(d, "mean", o.mean) || !opt_float3(d, "std", o.std) ||
+      !opt_int(d, "on_error", &on_error) || !opt_int(d, "verify_checksums", &o.verify_checksums) ||
+      !opt_int(d, "hold_limit", &hold))
+    return -1;
+  if (pipeline < 0 || order < 0 || layout < 0 || dtype < 0 || on_error < 0) {
+    PyErr_SetString(PyExc_ValueError, "negative enum option");
+    return -1;
+  }
+  o.pipeline = (pv_pipeline)pipeline;
+  o.order = (pv_order)order;
+  o.layout = (pv_layout)layout;
+  o.dtype = (pv_dtype)dtype;
+  o.on_error = (pv_on_error)on_error;
+  char err[512] = "";
+  pv_status st;
+  pv_dataset *pds = ((DatasetObject *)ds)->ds;
+  pv_loader *l = NULL;
+  Py_BEGIN_ALLOW_THREADS
+  st = pv_loader_create(pds, &o, &l, err, sizeof err);
+  Py_END_ALLOW_THREADS
+  if (st != PV_OK) {
+    raise_status(st, err);
+    return -1;
+  }
+  self->l = l;
+  self->o = o;
+  self->dataset = Py_NewRef(ds);
+  self->nslots = o.prefetch;
+  /* Default: keep half the ring for the workers (at least one slot). */
+  uint32_t def = o.prefetch / 2;
+  if (def > o.prefetch - 1) def = o.prefetch - 1;
+  self->hold_limit = hold < 0 ? def : (uint32_t)hold;
+  if (self->hold_limit > o.prefetch - 1) self->hold_limit = o.prefetch - 1;
+  self->held = PyMem_Calloc(self->nslots, sizeof *self->held);
+  self->held_seq = PyMem_Calloc(self->nslots, sizeof *self->held_seq);
+  if (!self->held || !self->held_seq) {
+    PyErr_NoMemory();
+    return -1;
+  }
+  return 0;
+}
+
+static int loader_check(LoaderObject *self) {
+  if (!self->l) {
+    PyErr_SetString(PyExc_ValueError, "Loader is not initialised");
+    return 0;
+  }
+  if (self->closed) {
+    PyErr_SetString(PyExc_ValueError, "Loader is closed");
+    return 0;
+  }
+  if (self->busy) {
+    PyErr_SetString(PyExc_RuntimeError,
+                    "Loader is being iterated by another thread (one iterator at a time)");
+    return 0;
+  }
+  return 1;
+}
+
+/* Detaches the Batch attached to ring slot i: it keeps its pointer and its
+ * bytes, which now belong to it. Returns 0 with an exception set on failure. */
+static int detach_slot(LoaderObject *self, uint32_t i) {
+  BatchObject *b = self->held[i];
+  void *images = NULL;
+  pv_status st = pv_loader_detach(self->l, b->batch, &images);
+  if (st != PV_OK) {
+    raise_status(st, pv_loader_last_error(self->l));
+    return 0;
+  }
+  b->owned = 1;
+  b->batch = NULL;
+  self->held[i] = NULL;
+  self->nheld--;
+  self->detached++;
+  return 1;
+}
+
+/* Fills the array geometry of a Batch from the pv_batch. */
+static void batch_geometry(BatchObject *o, const pv_batch *b) {
+  o->itemsize = b->dtype == PV_DTYPE_FLOAT32 ? 4 : 1;
+  o->format[0] = b->dtype == PV_DTYPE_FLOAT32 ? 'f' : 'B';
+  o->format[1] = 0;
+  o->shape[0] = b->count;
+  if (b->layout == PV_LAYOUT_NCHW) {
+    o->shape[1] = 3;
+    o->shape[2] = b->height;
+    o->shape[3] = b->width;
+  } else {
+    o->shape[1] = b->height;
+    o->shape[2] = b->width;
+    o->shape[3] = 3;
+  }
+  o->strides[3] = o->itemsize;
+  for (int k = 2; k >= 0; k--) o->strides[k] = o->strides[k + 1] * o->shape[k + 1];
+  o->nbytes = o->strides[0] * o->shape[0];
+}
+
+/* next() -> Batch, or None at the end of the epoch. */
+static PyObject *Loader_next(LoaderObject *self, PyObject *unused) {
+  if (!loader_check(self)) return NULL;
+  /* Keep the ring fed: detach the oldest live batches beyond hold_limit. */
+  while (self->nheld > self->hold_limit) {
+    uint32_t oldest = UINT32_MAX;
+    for (uint32_t i = 0; i < self->nslots; i++)
+      if (self->held[i] && (oldest == UINT32_MAX || self->held_seq[i] < self->held_seq[oldest]))
+        oldest = i;
+    if (!detach_slot(self, oldest)) return NULL;
+  }
+  self->busy = 1;
+  for (;;) {
+    int ready;
+    Py_BEGIN_ALLOW_THREADS
+  ready = pv_loader_wait(self->l, 50);
+    Py_END_ALLOW_THREADS
+  if (ready) break;
+    if (PyErr_CheckSignals() < 0) { /* Ctrl-C: KeyboardInterrupt, loader stays usable */
+      self->busy = 0;
+      return NULL;
+    }
+  }
+  pv_batch *b = NULL;
+  pv_status st = pv_loader_next(self->l, &b);
+  self->busy = 0;
+  if (st != PV_OK) return raise_status(st, pv_loader_last_error(self->l));
+  if (!b) Py_RETURN_NONE;
+  BatchObject *o = PyObject_New(BatchObject, &BatchType);
+  if (!o) {
+    pv_loader_release(self->l, b);
+    return NULL;
+  }
+  o->loader = (LoaderObject *)Py_NewRef(self);
+  o->batch = b;
+  o->data = b->images;
+  o->owned = 0;
+  o->exports = 0;
+  o->epoch = b->epoch;
+  o->index = b->index;
+  o->count = b->count;
+  o->replaced = b->replaced;
+  batch_geometry(o, b);
+  o->labels = PyByteArray_FromStringAndSize((const char *)b->labels,
+                                            (Py_ssize_t)(b->count * sizeof *b->labels));
+  o->records = PyByteArray_FromStringAndSize((const char *)b->records,
+                                             (Py_ssize_t)(b->count * sizeof *b->records));
+  self->held[b->slot] = o;
+  self->held_seq[b->slot] = self->seq++;
+  self->nheld++;
+  if (!o->labels || !o->records) {
+    Py_DECREF(o);
+    return NULL;
+  }
+  return (PyObject *)o;
+}
+
+static PyObject *Loader_set_epoch(LoaderObject *self, PyObject *args) {
+  unsigned long long epoch, start = 0;
+  if (!PyArg_ParseTuple(args, "K|K", &epoch, &start)) return NULL;
+  if (!loader_check(self)) return NULL;
+  pv_status st;
+  Py_BEGIN_ALLOW_THREADS
+  st = pv_loader_set_epoch(self->l, epoch, start);
+  Py_END_ALLOW_THREADS
+  if (st != PV_OK) return raise_status(st, pv_loader_last_error(self->l));
+  Py_RETURN_NONE;
+}
+
+/* Stops producing: the workers go idle; held batches stay valid. The C
+ * loader is destroyed when the last Batch and the Loader are gone. */
+static PyObject *Loader_close(LoaderObject *self, PyObject *unused) {
+  if (self->l && !self->closed) {
+    if (self->busy) {
+      PyErr_SetString(PyExc_RuntimeError, "close() while another thread iterates");
+      return NULL;
+    }
+    uint64_t nb = pv_loader_batches_per_epoch(self->l);
+    Py_BEGIN_ALLOW_THREADS
+  pv_loader_set_epoch(self->l, 0, nb);
+    Py_END_ALLOW_THREADS
+  self->closed = 1;
+  }
+  Py_RETURN_NONE;
+}
+
+static PyObject *Loader_sample_record(LoaderObject *self, PyObject *args) {
+  unsigned long long epoch, k;
+  if (!PyArg_ParseTuple(args, "KK", &epoch, &k)) return NULL;
+  if (!self->l) return loader_check(self), NULL;
+  uint64_t r = pv_loader_sample_record(self->l, epoch, k);
+  if (r == UINT64_MAX) {
+    PyErr_Format(PyExc_IndexError, "sample %llu out of range", k);
+    return NULL;
+  }
+  return PyLong_FromUnsignedLongLong(r);
+}
+
+static PyObject *Loader_stats(LoaderObject *self, PyObject *unused) {
+  if (!self->l) return loader_check(self), NULL;
+  pv_loader_stats s;
+  pv_loader_get_stats(self->l, &s);
+  return Py_BuildValue("{s:K,s:K,s:d,s:d,s:d,s:K,s:I}", "samples", (unsigned long long)s.samples,
+                       "replaced", (unsigned long long)s.replaced, "decode_resize_s",
+                       s.decode_resize_s, "convert_s", s.convert_s, "wait_s", s.wait_s,
+                       "detached", (unsigned long long)self->detached, "held", self->nheld);
+}
+
+static PyObject *Loader_get_u64(LoaderObject *self, void *closure) {
+  if (!self->l) return loader_check(self), NULL;
+  uint64_t v = closure ? pv_loader_samples_per_epoch(self->l) : pv_loader_batches_per_epoch(self->l);
+  return PyLong_FromUnsignedLongLong(v);
+}
+
+static PyObject *Loader_get_hold_limit(LoaderObject *self, void *closure) {
+  return PyLong_FromUnsignedLong(self->hold_limit);
+}
+
+static PyMethodDef Loader_methods[] = {
+    {"next", (PyCFunction)Loader_next, METH_NOARGS, "next() -> Batch, or None at epoch end"},
+    {"set_epoch", (PyCFunction)Loader_set_epoch, METH_VARARGS,
+     "set_epoch(epoch, start_batch=0): restart at batch start_batch of epoch"},
+    {"close", (PyCFunction)Loader_close, METH_NOARGS, "stop the workers' work"},
+    {"sample_record", (PyCFunction)Loader_sample_record, METH_VARARGS,
+     "sample_record(epoch, k) -> record of this rank's k-th sample"},
+    {"stats", (PyCFunction)Loader_stats, METH_NOARGS, "stats() -> dict"},
+    {NULL}};
+
+static PyGetSetDef Loader_getset[] = {
+    {"batches_per_epoch", (getter)Loader_get_u64, NULL, "batches per epoch, this rank", NULL},
+    {"samples_per_epoch", (getter)Loader_get_u64, NULL, "samples per epoch, this rank",
+     (void *)1},
+    {"hold_limit", (getter)Loader_get_hold_limit, NULL,
+     "batches user code may keep attached to the ring before next() detaches", NULL},
+    {NULL}};
+
+static PyTypeObject LoaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pvpack._pvpack.Loader",
+    .tp_basicsize = sizeof(LoaderObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Loader(dataset, options: dict): a pv_loader (low level; use pvpack.Loader)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Loader_init,
+    .tp_dealloc = (destructor)Loader_dealloc,
+    .tp_methods = Loader_methods,
+    .tp_getset = Loader_getset,
+};
+
+/* ---- Batch: buffer protocol and DLPack ----------------------------------------- */
+
+static void Batch_dealloc(BatchObject *self) {
+  LoaderObject *l = self->loader;
+  if (l) {
+    if (self->batch) {
+      uint32_t slot = self->batch->slot;
+      if (slot < l->nslots && l->held[slot] == self) {
+        l->held[slot] = NULL;
+        l->nheld--;
+      }
+      pv_loader_release(l->l, self->batch);
+    } else if (self->owned) {
+      pv_loader_free_detached(l->l, self->data);
+    }
+  }
+  Py_XDECREF(self->labels);
+  Py_XDECREF(self->records);
+  Py_XDECREF(l);
+  PyObject_Free(self);
+}
+
+static int Batch_getbuffer(BatchObject *self, Py_buffer *view, int flags) {
+  if ((flags & PyBUF_F_CONTIGUOUS) == PyBUF_F_CONTIGUOUS && self->count > 1) {
+    PyErr_SetString(PyExc_BufferError, "batch images are C-contiguous");
+    return -1;
+  }
+  view->obj = Py_NewRef(self);
+  view->buf = self->data;
+  view->len = self->nbytes;
+  view->readonly = 0;
+  view->itemsize = self->itemsize;
+  view->format = (flags & PyBUF_FORMAT) ? self->format : NULL;
+  view->ndim = 4;
+  view->shape = (flags & PyBUF_ND) ? self->shape : NULL;
+  view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? self->strides : NULL;
+  view->suboffsets = NULL;
+  view->internal = NULL;
+  if (!(flags & PyBUF_ND)) { /* plain bytes */
+    view->ndim = 1;
+    view->itemsize = 1;
+    view->format = NULL;
+  }
+  self->exports++;
+  return 0;
+}
+
+static void Batch_releasebuffer(BatchObject *self, Py_buffer *view) { self->exports--; }
+
+static PyBufferProcs Batch_as_buffer = {(getbufferproc)Batch_getbuffer,
+                                        (releasebufferproc)Batch_releasebuffer};
+
+/* The DLPack manager context: shape storage and the Batch reference. */
+typedef struct dl_ctx {
+  int64_t shape[4];
+  BatchObject *owner;
+} dl_ctx;
+
+static void dl_release_owner(dl_ctx *c) {
+  /* Consumers may call the deleter from any thread, without the GIL. */
+  PyGILState_STATE g = PyGILState_Ensure();
+  Py_XDECREF(c->owner);
+  PyGILState_Release(g);
+  PyMem_RawFree(c);
+}
+
+static void dl_deleter(pv_DLManagedTensor *t) {
+  dl_release_owner(t->manager_ctx);
+  PyMem_RawFree(t);
+}
+
+static void dl_deleter_versioned(pv_DLManagedTensorVersioned *t) {
+  dl_release_owner(t->manager_ctx);
+  PyMem_RawFree(t);
+}
+
+static void dl_capsule_destructor(PyObject *cap) {
+  /* Never consumed: the producer's deleter runs. A consumed capsule is
+   * renamed "used_dltensor[_versioned]" and left alone. */
+  if (PyCapsule_IsValid(cap, "dltensor")) {
+    pv_DLManagedTensor *t = PyCapsule_GetPointer(cap, "dltensor");
+    t->deleter(t);
+  } else if (PyCapsule_IsValid(cap, "dltensor_versioned")) {
+    pv_DLManagedTensorVersioned *t = PyCapsule_GetPointer(cap, "dltensor_versioned");
+    t->deleter(t);
+  } else {
+    PyErr_Clear();
+  }
+}
+
+static void fill_dltensor(BatchObject *self, dl_ctx *c, pv_DLTensor *t) {
+  for (int k = 0; k < 4; k++) c->shape[k] = self->shape[k];
+  t->data = self->data;
+  t->device.device_type = PV_DL_CPU;
+  t->device.device_id = 0;
+  t->ndim = 4;
+  t->dtype.code = self->itemsize == 4 ? 2 : 1; /* kDLFloat : kDLUInt */
+  t->dtype.bits = (uint8_t)(self->itemsize * 8);
+  t->dtype.lanes = 1;
+  t->shape = c->shape;
+  t->strides = NULL; /* compact row-major */
+  t->byte_offset = 0;
+}
+
+static PyObject *Batch_dlpack(BatchObject *self, PyObject *args, PyObject *kw) {
+  static char *kwlist[] = {"stream", "max_version", "dl_device", "copy", NULL};
+  PyObject *stream = Py_None, *max_version = Py_None, *dl_device = Py_None, *copy = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOO", kwlist, &stream, &max_version, &dl_device,
+                                   &copy))
+    return NULL;
+  if (stream != Py_None) {
+    PyErr_SetString(PyExc_BufferError, "a CPU batch takes no stream (stream must be None)");
+    return NULL;
+  }
+  if (copy == Py_True) {
+    PyErr_SetString(PyExc_BufferError, "pvpack batches are exported without copies (copy=True)");
+    return NULL;
+  }
+  int versioned = 0;
+  if (max_version != Py_None) {
+    long major = -1;
+    if (PyTuple_Check(max_version) && PyTuple_GET_SIZE(max_version) >= 1)
+      major = PyLong_AsLong(PyTuple_GET_ITEM(max_version, 0));
+    if (PyErr_Occurred()) return NULL;
+    versioned = major >= 1;
+  }
+  dl_ctx *c = PyMem_RawMalloc(sizeof *c);
+  if (!c) return PyErr_NoMemory();
+  c->owner = (BatchObject *)Py_NewRef(self);
+  PyObject *cap;
+  if (versioned) {
+    pv_DLManagedTensorVersioned *t = PyMem_RawCalloc(1, sizeof *t);
+    if (!t) {
+      Py_DECREF(self);
+      PyMem_RawFree(c);
+      return PyErr_NoMemory();
+    }
+    t->version.major = 1;
+    t->version.minor = 0;
+    t->manager_ctx = c;
+    t->deleter = dl_deleter_versioned;
+    t->flags = 0;
+    fill_dltensor(self, c, &t->dl_tensor);
+    cap = PyCapsule_New(t, "dltensor_versioned", dl_capsule_destructor);
+    if (!cap) dl_deleter_versioned(t);
+  } else {
+    pv_DLManagedTensor *t = PyMem_RawCalloc(1, sizeof *t);
+    if (!t) {
+      Py_DECREF(self);
+      PyMem_RawFree(c);
+      return PyErr_NoMemory();
+    }
+    t->manager_ctx = c;
+    t->deleter = dl_deleter;
+    fill_dltensor(self, c, &t->dl_tensor);
+    cap = PyCapsule_New(t, "dltensor", dl_capsule_destructor);
+    if (!cap) dl_deleter(t);
+  }
+  return cap;
+}
+
+static PyObject *Batch_dlpack_device(BatchObject *self, PyObject *unused) {
+  return Py_BuildValue("(ii)", PV_DL_CPU, 0);
+}
+
+static PyObject *Batch_get(BatchObject *self, void *closure) {
+  switch ((intptr_t)closure) {
+    case 0: return Py_NewRef(self->labels);
+    case 1: return Py_NewRef(self->records);
+    case 2: return PyLong_FromUnsignedLongLong(self->epoch);
+    case 3: return PyLong_FromUnsignedLongLong(self->index);
+    case 4: return PyLong_FromUnsignedLong(self->count);
+    case 5: return PyLong_FromUnsignedLong(self->replaced);
+    case 6: return PyBool_FromLong(self->owned);
+    case 7:
+      return Py_BuildValue("(nnnn)", self->shape[0], self->shape[1], self->shape[2],
+                           self->shape[3]);
+    case 8: return PyUnicode_FromString(self->itemsize == 4 ? "float32" : "uint8");
+    default: Py_RETURN_NONE;
+  }
+}
+
+static PyObject *Batch_address(BatchObject *self, void *closure) {
+  return PyLong_FromVoidPtr(self->data);
+}
+
+static PyMethodDef Batch_methods[] = {
+    {"__dlpack__", (PyCFunction)(void (*)(void))Batch_dlpack, METH_VARARGS | METH_KEYWORDS,
+     "__dlpack__(*, stream=None, max_version=None, dl_device=None, copy=None) -> PyCapsule"},
+    {"__dlpack_device__", (PyCFunction)Batch_dlpack_device, METH_NOARGS,
+     "__dlpack_device__() -> (device_type, device_id): (1, 0), the CPU"},
+    {NULL}};
+
+static PyGetSetDef Batch_getset[] = {
+    {"labels", (getter)Batch_get, NULL, "bytearray of count int64 labels", (void *)0},
+    {"records", (getter)Batch_get, NULL, "bytearray of count uint64 record numbers", (void *)1},
+    {"epoch", (getter)Batch_get, NULL, "epoch of this batch", (void *)2},
+    {"index", (getter)Batch_get, NULL, "batch number within the epoch", (void *)3},
+    {"count", (getter)Batch_get, NULL, "samples in this batch", (void *)4},
+    {"replaced", (getter)Batch_get, NULL, "samples replaced after errors", (void *)5},
+    {"detached", (getter)Batch_get, NULL, "buffer owned by this batch (left the ring)", (void *)6},
+    {"shape", (getter)Batch_get, NULL, "image array shape", (void *)7},
+    {"dtype", (getter)Batch_get, NULL, "'uint8' or 'float32'", (void *)8},
+    {"address", (getter)Batch_address, NULL, "address of the image buffer (for tests)", NULL},
+    {NULL}};
+
+static PyTypeObject BatchType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pvpack._pvpack.Batch",
+    .tp_basicsize = sizeof(BatchObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One batch's images (buffer protocol and DLPack), labels and provenance",
+    .tp_dealloc = (destructor)Batch_dealloc,
+    .tp_as_buffer = &Batch_as_buffer,
+    .tp_methods = Batch_methods,
+    .tp_getset = Batch_getset,
+};
+
+/* ---- build ------------------------------------------------------------------- */
+
+typedef struct build_job {
+  char *src, *out;
+  pv_build_options o;
+  pv_build_summary summary;
+  pv_status status;
+  char err[1024];
+  volatile sig_atomic_t cancel;
+  PyObject *log; /* callable or NULL */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done;
+} build_job;
+
+static void build_log(void *ctx, pv_log_level level, const char *line) {
+  build_job *j = ctx;
+  PyGILState_STATE g = PyGILState_Ensure();
+  static const char *const names[] = {"info", "warn", "skip"};
+  PyObject *r = PyObject_CallFunction(j->log, "ss", level <= PV_LOG_SKIP ? names[level] : "info",
+                                      line);
+  if (!r) PyErr_WriteUnraisable(j->log);
+  Py_XDECREF(r);
+  PyGILState_Release(g);
+}
+
+static void *build_thread(void *arg) {
+  build_job *j = arg;
+  j->status = pv_build(j->src, j->out, &j->o, &j->summary, j->err, sizeof j->err);
+  pthread_mutex_lock(&j->mu);
+  j->done = 1;
+  pthread_cond_broadcast(&j->cv);
+  pthread_mutex_unlock(&j->mu);
+  return NULL;
+}
+
+static PyObject *py_build(PyObject *mod, PyObject *args, PyObject *kw) {
+  static char *kwlist[] = {"src", "out", "options", "log", NULL};
+  PyObject *src_b, *out_b = NULL, *d, *log = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O&O!|O", kwlist, PyUnicode_FSConverter, &src_b,
+                                   PyUnicode_FSConverter, &out_b, &PyDict_Type, &d, &log))
+    return NULL;
+  build_job *j = PyMem_RawCalloc(1, sizeof *j);
+  PyObject *result = NULL;
+  if (!j) {
+    PyErr_NoMemory();
+    goto out_args;
+  }
+  pv_build_options_init(&j->o);
+  int resize = (int)j->o.resize;
+  uint32_t resize_to = j->o.resize_to;
+  if (!opt_int(d, "resize", &resize) || !opt_u32(d, "size", &resize_to) ||
+      !opt_int(d, "filter", &j->o.filter) || !opt_int(d, "codec", &j->o.codec) ||
+      !opt_u32(d, "auto_threshold", &j->o.auto_threshold) ||
+      !opt_int(d, "quality", &j->o.jpeg_quality) || !opt_int(d, "zstd_level", &j->o.zstd_level) ||
+      !opt_int(d, "keep_original", &j->o.keep_original) ||
+      !opt_u64(d, "shard_size", &j->o.shard_bytes) || !opt_int(d, "shuffle", &j->o.shuffle) ||
+      !opt_u64(d, "seed", &j->o.seed) || !opt_int(d, "threads", &j->o.threads) ||
+      !opt_u64(d, "max_pixels", &j->o.max_pixels) ||
+      !opt_u64(d, "max_file_size", &j->o.max_file_bytes) ||
+      !opt_int(d, "exif_orientation", &j->o.apply_exif_orientation) ||
+      !opt_int(d, "strict", &j->o.strict) || !opt_int(d, "force", &j->o.force) ||
+      !opt_int(d, "progress", &j->o.progress))
+    goto out_job;
+  j->o.resize = (pv_resize_policy)resize;
+  j->o.resize_to = resize_to;
+  j->src = strdup(PyBytes_AS_STRING(src_b));
+  j->out = strdup(PyBytes_AS_STRING(out_b));
+  if (!j->src || !j->out) {
+    PyErr_NoMemory();
+    goto out_job;
+  }
+  if (log != Py_None) {
+    j->log = log;
+    j->o.log = build_log;
+    j->o.log_ctx = j;
+  }
+  j->o.cancel = &j->cancel;
+  pthread_mutex_init(&j->mu, NULL);
+  pthread_cond_init(&j->cv, NULL);
+  pthread_t t;
+  if (pthread_create(&t, NULL, build_thread, j) != 0) {
+    PyErr_SetString(PyExc_RuntimeError, "could not start the build thread");
+    goto out_sync;
+  }
+  /* Wait in slices so that Ctrl-C (or any signal handler's exception)
+   * cancels the build: it removes its temporary directory and returns. */
+  PyObject *ptype = NULL, *pvalue = NULL, *ptb = NULL;
+  for (;;) {
+    int done;
+    Py_BEGIN_ALLOW_THREADS
+  pthread_mutex_lock(&j->mu);
+    if (!j->done) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 100000000L;
+      if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+      pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+    }
+    done = j->done;
+    pthread_mutex_unlock(&j->mu);
+    Py_END_ALLOW_THREADS
+  if (done) break;
+    if (!ptype && PyErr_CheckSignals() < 0) {
+      j->cancel = 1;
+      PyErr_Fetch(&ptype, &pvalue, &ptb);
+    }
+  }
+  Py_BEGIN_ALLOW_THREADS
+  pthread_join(t, NULL);
+  Py_END_ALLOW_THREADS
+  if (ptype) {
+    PyErr_Restore(ptype, pvalue, ptb);
+    goto out_sync;
+  }
+  if (j->status != PV_OK) {
+    raise_status(j->status, j->err);
+    goto out_sync;
+  }
+  pv_build_summary *s = &j->summary;
+  result = Py_BuildValue(
+      "{s:K,s:K,s:K,s:I,s:I,s:K,s:K,s:{s:K,s:K,s:K},s:K,s:d,s:O&}", "files",
+      (unsigned long long)s->files, "images", (unsigned long long)s->images, "skipped",
+      (unsigned long long)s->skipped, "classes", s->classes, "shards", s->shards, "bytes_in",
+      (unsigned long long)s->bytes_in, "bytes_out", (unsigned long long)s->bytes_out, "codecs",
+      "raw", (unsigned long long)s->codec_records[PV_CODEC_RAW], "jpeg",
+      (unsigned long long)s->codec_records[PV_CODEC_JPEG], "zstd",
+      (unsigned long long)s->codec_records[PV_CODEC_ZSTD], "original",
+      (unsigned long long)s->original_records, "seconds", s->seconds, "out",
+      PyUnicode_DecodeFSDefault, j->out);
+out_sync:
+  pthread_mutex_destroy(&j->mu);
+  pthread_cond_destroy(&j->cv);
+out_job:
+  free(j->src);
+  free(j->out);
+  PyMem_RawFree(j);
+out_args:
+  Py_DECREF(src_b);
+  Py_DECREF(out_b);
+  return result;
+}
+
+static PyObject *py_default_output_dir(PyObject *mod, PyObject *arg) {
+  PyObject *b;
+  if (!PyUnicode_FSConverter(arg, &b)) return NULL;
+  char *p = pv_default_output_dir(PyBytes_AS_STRING(b));
+  Py_DECREF(b);
+  if (!p) return PyErr_NoMemory();
+  PyObject *r = PyUnicode_DecodeFSDefault(p);
+  free(p);
+  return r;
+}
+
+static PyObject *py_strerror(PyObject *mod, PyObject *arg) {
+  long st = PyLong_AsLong(arg);
+  if (PyErr_Occurred()) return NULL;
+  return Py_BuildValue("(ss)", pv_status_name((int)st), pv_strerror((int)st));
+}
+
+static PyMethodDef module_methods[] = {
+    {"build", (PyCFunction)(void (*)(void))py_build, METH_VARARGS | METH_KEYWORDS,
+     "build(src, out, options: dict, log=None) -> summary dict (low level; use pvpack.build)"},
+    {"default_output_dir", (PyCFunction)py_default_output_dir, METH_O,
+     "default_output_dir(src) -> SRC.pvpack"},
+    {"strerror", (PyCFunction)py_strerror, METH_O, "strerror(status) -> (name, message)"},
+    {NULL}};
+
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "pvpack._pvpack",
+                                        "libpvpack bindings (low level; import pvpack)", -1,
+                                        module_methods};
+
+PyMODINIT_FUNC PyInit__pvpack(void);
+PyMODINIT_FUNC PyInit__pvpack(void) {
+  if (PyType_Ready(&DatasetType) < 0 || PyType_Ready(&LoaderType) < 0 ||
+      PyType_Ready(&BatchType) < 0)
+    return NULL;
+  PyObject *m = PyModule_Create(&module_def);
+  if (!m) return NULL;
+  PyObject *doc = PyDict_New();
+  if (!doc) goto fail;
+  PyDict_SetItemString(doc, "__doc__",
+                       PyUnicode_FromString("An error from libpvpack. Attributes: status (int, "
+                                            "negative), status_name ('PV_ERR_DECODE'), detail "
+                                            "(shard, record, source, reason)."));
+  PvError = PyErr_NewException("pvpack.Error", PyExc_RuntimeError, doc);
+  Py_DECREF(doc);
+  if (!PvError) goto fail;
+  if (PyModule_AddObjectRef(m, "Error", PvError) < 0 ||
+      PyModule_AddObjectRef(m, "Dataset", (PyObject *)&DatasetType) < 0 ||
+      PyModule_AddObjectRef(m, "Loader", (PyObject *)&LoaderType) < 0 ||
+      PyModule_AddObjectRef(m, "Batch", (PyObject *)&BatchType) < 0 ||
+      PyModule_AddStringConstant(m, "version", pv_version_string()) < 0 ||
+      PyModule_AddIntConstant(m, "HAVE_CUDA", 0) < 0)
+    goto fail;
+  return m;
+fail:
+  Py_DECREF(m);
+  return NULL;
+}
