@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""python_bench.py - the Python binding against `pvpack bench`, torchvision's
+DataLoader and (when it is installed) FFCV, in one run.
+
+Exact command (a Release build with the binding, e.g. `BUILD_DIR=/tmp/pb
+./build.sh build`, and a Python with torch + torchvision):
+
+    /tmp/tvenv/bin/python bench/python_bench.py --build /tmp/pb [--reps 3]
+
+With TMP a fresh temporary directory and DATA the ImageFolder (default
+../shared/data/bench), it runs once
+
+    BUILD/pvpack build DATA -o TMP/data.pvpack --quiet           (default options)
+
+then --reps times, interleaved, each in a child process:
+  (a) pvpack through Python, uint8 NHWC (what `pvpack bench` produces):
+        pvpack.Loader(TMP/data.pvpack, batch_size=256, size=224, pipeline='train',
+                      threads=2, dtype='uint8', layout='NHWC', output='torch')
+      --pv-epochs epochs; images/s from after the loader's creation to the
+      last batch (so it includes the first batch's latency, like (b)).
+  (b) BUILD/pvpack bench TMP/data.pvpack --threads 2 --batch 256 --size 224
+        --pipeline train --epochs N --json
+  (c) the same as (a) with the drop-in defaults: float32 NCHW normalized.
+  (d) torchvision: bench/loader_bench.py --tv-child (ImageFolder(DATA,
+      RandomResizedCrop(224) + RandomHorizontalFlip() + ToTensor()),
+      DataLoader(batch_size=256, num_workers=2, shuffle=True), 2 epochs,
+      images/s including start-up).
+  (e) FFCV, if `import ffcv` works in --ffcv-python: the photos written with
+      DatasetWriter(RGBImageField(max_resolution=256, jpeg_quality=90)) to a
+      .beton, then Loader(batch_size=256, num_workers=2, order=RANDOM,
+      pipelines RandomResizedCropRGBImageDecoder((224, 224)) +
+      RandomHorizontalFlip() + ToTensor()); otherwise reported as skipped.
+Figures: best and median images/s of the reps; binding overhead = 1 - a/b.
+"""
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def pv_child(ds, epochs, batch, threads, size, dtype, layout, output):
+    import pvpack
+    t0 = time.perf_counter()
+    ld = pvpack.Loader(ds, batch_size=batch, size=size, pipeline="train", threads=threads,
+                       dtype=dtype, layout=layout, output=output, rank=0, world_size=1)
+    t1 = time.perf_counter()
+    n = 0
+    first = None
+    for _ in range(epochs):
+        for x, y in ld:
+            if first is None:
+                first = time.perf_counter() - t1
+            n += x.shape[0]
+    el = time.perf_counter() - t1
+    print(json.dumps({"images_per_s": n / el, "images": n, "seconds": el,
+                      "create_s": t1 - t0, "first_batch_s": first, "stats": ld.stats(),
+                      "type": type(x).__module__ + "." + type(x).__name__}))
+
+
+def ffcv_child(data, tmp, epochs, batch, workers, size):
+    import numpy as np
+    import torch
+    from ffcv.fields import IntField, RGBImageField
+    from ffcv.fields.decoders import IntDecoder, RandomResizedCropRGBImageDecoder
+    from ffcv.loader import Loader, OrderOption
+    from ffcv.transforms import RandomHorizontalFlip, ToTensor
+    from ffcv.writer import DatasetWriter
+    from torchvision import datasets
+    beton = os.path.join(tmp, "data.beton")
+    if not os.path.exists(beton):
+        ds = datasets.ImageFolder(data)
+        w = DatasetWriter(beton, {"image": RGBImageField(max_resolution=256, jpeg_quality=90),
+                                  "label": IntField()}, num_workers=workers)
+        w.from_indexed_dataset(ds)
+    ld = Loader(beton, batch_size=batch, num_workers=workers, order=OrderOption.RANDOM,
+                pipelines={"image": [RandomResizedCropRGBImageDecoder((size, size)),
+                                     RandomHorizontalFlip(), ToTensor()],
+                           "label": [IntDecoder(), ToTensor()]})
+    t1 = time.perf_counter()
+    n = 0
+    for _ in range(epochs):
+        for x, y in ld:
+            n += x.shape[0]
+    el = time.perf_counter() - t1
+    print(json.dumps({"images_per_s": n / el, "images": n, "seconds": el}))
+
+
+def run(cmd, env=None):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    if r.returncode != 0:
+        return None, f"failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-2000:]}"
+    return json.loads(r.stdout.strip().splitlines()[-1]), None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "bench"))
+    ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--pv-epochs", type=int, default=5)
+    ap.add_argument("--tv-epochs", type=int, default=2)
+    ap.add_argument("--ffcv-python", default=sys.executable)
+    ap.add_argument("--skip-tv", action="store_true")
+    ap.add_argument("--json-out")
+    ap.add_argument("--pv-child", nargs=4, metavar=("DS", "DTYPE", "LAYOUT", "OUTPUT"),
+                    help=argparse.SUPPRESS)
+    ap.add_argument("--ffcv-child", nargs=2, metavar=("DATA", "TMP"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.pv_child:
+        ds, dt, lay, out = a.pv_child
+        return pv_child(ds, a.pv_epochs, a.batch, a.threads, a.size, dt, lay, out)
+    if a.ffcv_child:
+        return ffcv_child(a.ffcv_child[0], a.ffcv_child[1], a.tv_epochs, a.batch, a.threads,
+                          a.size)
+
+    data = os.path.abspath(a.data)
+    build = os.path.abspath(a.build)
+    pvpack_bin = os.path.join(build, "pvpack")
+    env = dict(os.environ, PYTHONPATH=os.path.join(build, "python"))
+    for d, _, fs in os.walk(data, followlinks=True):  # warm the page cache
+        for f in fs:
+            with open(os.path.join(d, f), "rb") as fh:
+                fh.read()
+    tmp = tempfile.mkdtemp(prefix="pvpy-")
+    results = {k: [] for k in ("py_uint8", "bench", "py_float32", "torchvision", "ffcv")}
+    notes = {}
+    try:
+        ds = os.path.join(tmp, "data.pvpack")
+        subprocess.run([pvpack_bin, "build", data, "-o", ds, "--quiet"], check=True,
+                       stdout=subprocess.DEVNULL)
+        me = [sys.executable, os.path.abspath(__file__), "--build", build,
+              "--threads", str(a.threads), "--batch", str(a.batch), "--size", str(a.size),
+              "--pv-epochs", str(a.pv_epochs), "--tv-epochs", str(a.tv_epochs)]
+        have_ffcv = subprocess.run([a.ffcv_python, "-c", "import ffcv"],
+                                   capture_output=True).returncode == 0
+        if not have_ffcv:
+            notes["ffcv"] = "not importable in " + a.ffcv_python
+        for rep in range(a.reps):
+            r, err = run(me + ["--pv-child", ds, "uint8", "NHWC", "torch"], env)
+            results["py_uint8"].append(r) if r else notes.setdefault("py_uint8", err)
+            r, err = run([pvpack_bin, "bench", ds, "--threads", str(a.threads), "--batch",
+                          str(a.batch), "--size", str(a.size), "--pipeline", "train",
+                          "--epochs", str(a.pv_epochs), "--json"])
+            results["bench"].append(r) if r else notes.setdefault("bench", err)
+            r, err = run(me + ["--pv-child", ds, "float32", "NCHW", "torch"], env)
+            results["py_float32"].append(r) if r else notes.setdefault("py_float32", err)
+            if not a.skip_tv:
+                r, err = run([sys.executable, os.path.join(HERE, "loader_bench.py"), "--tv-child",
+                              "--data", data, "--tv-epochs", str(a.tv_epochs), "--batch",
+                              str(a.batch), "--threads", str(a.threads), "--size", str(a.size)])
+                results["torchvision"].append(r) if r else notes.setdefault("torchvision", err)
+            if have_ffcv:
+                r, err = run([a.ffcv_python, os.path.abspath(__file__), "--ffcv-child", data, tmp,
+                              "--threads", str(a.threads), "--batch", str(a.batch), "--size",
+                              str(a.size), "--tv-epochs", str(a.tv_epochs)])
+                results["ffcv"].append(r) if r else notes.setdefault("ffcv", err)
+            print(f"rep {rep + 1}/{a.reps} done", file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def fig(k):
+        v = [r["images_per_s"] for r in results[k]]
+        return (max(v), statistics.median(v)) if v else (float("nan"), float("nan"))
+
+    print(f"python_bench: {data}, train pipeline {a.size}, batch {a.batch}, {a.threads} "
+          f"threads/workers, {a.reps} reps (best / median images/s)")
+    labels = {"py_uint8": "pvpack via Python (uint8 NHWC, torch tensors)",
+              "bench": "pvpack bench (C, uint8 NHWC)",
+              "py_float32": "pvpack via Python (float32 NCHW normalized)",
+              "torchvision": "torchvision ImageFolder + DataLoader",
+              "ffcv": "FFCV Loader"}
+    for k, name in labels.items():
+        best, med = fig(k)
+        print(f"  {name:48s} {best:9.1f} / {med:9.1f}")
+    pb, bb = fig("py_uint8")[1], fig("bench")[1]
+    tv = fig("torchvision")[1]
+    print(f"  binding overhead (median): {100 * (1 - pb / bb):.1f}% (target <= 5%)")
+    print(f"  pvpack via Python / torchvision (median): {pb / tv:.1f}x uint8, "
+          f"{fig('py_float32')[1] / tv:.1f}x float32 (target >= 8x)")
+    if results["ffcv"]:
+        print(f"  pvpack via Python / FFCV (median): {pb / fig('ffcv')[1]:.2f}x")
+    for k, v in notes.items():
+        print(f"  note {k}: {v}")
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump({"results": results, "notes": notes}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
