@@ -116,3 +116,29 @@ def test_build_default_output_and_errors(tree, tmp_path):
         pvpack.build(src, str(tmp_path / "x"), codec="gif")
     with pytest.raises(ValueError):
         pvpack.build(src, str(tmp_path / "x"), shard_size="lots")
+
+
+def test_build_ctrl_c_cancels_cleanly(tree, tmp_path):
+    """SIGINT during pvpack.build raises KeyboardInterrupt, removes the
+    temporary directory and leaves no output."""
+    import signal
+    import threading
+    import time
+    src = tmp_path / "big"
+    names = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(tree) for f in fs)
+    for k in range(40):  # 40 x 47 hard links: long enough to interrupt
+        for n in names:
+            rel = os.path.relpath(n, tree)
+            d = src / os.path.dirname(rel)
+            d.mkdir(parents=True, exist_ok=True)
+            os.link(n, d / f"{k}_{os.path.basename(rel)}")
+    out = tmp_path / "big.pvpack"
+    timer = threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        pvpack.build(str(src), str(out), threads=1, quiet=True, keep_original=False)
+    timer.join()
+    assert time.monotonic() - t0 < 5
+    assert not out.exists()
+    assert [p for p in os.listdir(tmp_path) if "tmp" in p] == []
