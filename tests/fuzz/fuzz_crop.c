@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* The splicer alone, on a rectangle derived from the box bytes. */
   pv_jpeg_layout L;
   if (pv__jpeg_layout(payload, n, &L)) {
-    REQUIRE(L.restart && L.mcus_per_row % L.restart == 0 && L.header_len < n);
+    REQUIRE(L.restart && L.mcus_per_row % L.restart == 0 && L.header_len <= n);
     const uint32_t segs = L.mcus_per_row / L.restart;
     uint32_t c0 = le16(data + 4) % segs, c1 = c0 + 1 + le16(data + 6) % (segs - c0);
     uint32_t r0 = le16(data + 8) % L.mcu_rows, r1 = r0 + 1 + le16(data + 10) % (L.mcu_rows - r0);
