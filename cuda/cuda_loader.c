@@ -247,7 +247,8 @@ static pv_status enqueue_batch(pv_cuda_loader *l, dslot *s, const pv_batch *hb, 
   pthread_mutex_lock(&l->mu);
   l->stats.batches++;
   l->stats.h2d_bytes += bytes + lbytes;
-  /* For uint8 NHWC the interval includes waiting for the caller's release. */
+  /* Device time of the copy alone: ev_copy_start is recorded after any
+   * wait for the caller, so the interval excludes it. */
   l->stats.h2d_s += ms * 1e-3;
   pthread_mutex_unlock(&l->mu);
   return PV_OK;
