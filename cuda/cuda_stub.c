@@ -22,7 +22,8 @@ pv_status pv_cuda_probe(int *count, char *err, size_t errcap) {
 
 pv_status pv_cuda_loader_create(const pv_dataset *ds, const pv_cuda_loader_options *opts,
                                 pv_cuda_loader **out, char *err, size_t errcap) {
-  if (out) *out = NULL;
+  if (!ds || !out) return PV_ERR_INVALID_ARG; /* as the real one: arguments first */
+  *out = NULL;
   return fail(err, errcap);
 }
 
