@@ -736,7 +736,8 @@ pv_status pv_cuda_normalize(const void *src, void *dst, uint32_t n, uint32_t h, 
                             const float std[3], void *stream) {
   static const float imean[3] = {0.485f, 0.456f, 0.406f}, istd[3] = {0.229f, 0.224f, 0.225f};
   if (!src || !dst || !n || !h || !w || pv_cuda_dtype_size(dtype) == 0 ||
-      (layout != PV_LAYOUT_NHWC && layout != PV_LAYOUT_NCHW))
+      (layout != PV_LAYOUT_NHWC && layout != PV_LAYOUT_NCHW) ||
+      (uintptr_t)dst % pv_cuda_dtype_size(dtype) != 0)
     return PV_ERR_INVALID_ARG;
   if (!mean) mean = imean;
   if (!std) std = istd;

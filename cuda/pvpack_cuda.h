@@ -241,9 +241,11 @@ void pv_cuda_loader_destroy(pv_cuda_loader *l);
  * own uint8 NHWC data): converts n images of h x w x 3 uint8 NHWC at the
  * device pointer src into dst (device, n x h x w x 3 elements of dtype in
  * layout), enqueued on stream. mean/std as in the options (ignored for
- * UINT8; NULL = ImageNet's). The current device must hold src and dst.
- * Returns PV_OK, PV_ERR_INVALID_ARG (NULL pointer, zero size, std <= 0),
- * PV_ERR_CUDA (launch failed). */
+ * UINT8; NULL = ImageNet's). The current device must hold src and dst;
+ * dst must be aligned to the element size (the fast path wants src 4-byte
+ * and dst 16-byte aligned and h*w a multiple of 4, as cudaMalloc gives).
+ * Returns PV_OK, PV_ERR_INVALID_ARG (NULL pointer, zero size, std <= 0,
+ * misaligned dst), PV_ERR_CUDA (launch failed). */
 pv_status pv_cuda_normalize(const void *src, void *dst, uint32_t n, uint32_t h, uint32_t w,
                             pv_cuda_dtype dtype, pv_layout layout, const float mean[3],
                             const float std[3], void *stream);

@@ -123,11 +123,17 @@ static void test_kernel_matches_reference(void **state) {
   check_kernel(3, 8, 6, 0);    /* vector path */
   check_kernel(2, 224, 224, 0);
   check_kernel(3, 5, 7, 0);    /* hw % 4 != 0: per-pixel path */
-  check_kernel(4, 8, 8, 2);    /* misaligned destination: per-pixel path */
+  check_kernel(4, 8, 8, 4);    /* destination not 16-byte aligned: per-pixel path */
   check_kernel(1, 1, 1, 0);
   assert_int_equal(pv_cuda_normalize(NULL, NULL, 1, 1, 1, PV_CUDA_FLOAT32, PV_LAYOUT_NCHW, NULL,
                                      NULL, NULL),
                    PV_ERR_INVALID_ARG);
+  void *d;
+  CU(cudaMalloc(&d, 64));
+  assert_int_equal(pv_cuda_normalize(d, (char *)d + 2, 1, 2, 2, PV_CUDA_FLOAT32, PV_LAYOUT_NCHW,
+                                     NULL, NULL, NULL),
+                   PV_ERR_INVALID_ARG); /* misaligned float destination */
+  CU(cudaFree(d));
 }
 
 /* ---- the loader against the CPU loader ------------------------------------------ */
