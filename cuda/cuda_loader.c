@@ -223,6 +223,9 @@ static pv_status enqueue_batch(pv_cuda_loader *l, dslot *s, const pv_batch *hb, 
   CK(cudaEventRecord(s->ev_copy_done, s->stream));
   if (s->staging) CK(cudaStreamWaitEvent(s->stream, s->ev_release, 0));
   CK(cudaEventRecord(s->ev_kernel_start, s->stream));
+  /* The launch reports through cudaGetLastError: clear what an ignored
+   * failure of this thread (a timing query) may have left there. */
+  (void)cudaGetLastError();
   if (s->staging)
     CK((cudaError_t)pv__cuda_normalize_launch(s->staging, s->batch.images,
                                               (size_t)hb->count * l->image_pixels,
