@@ -37,7 +37,8 @@
  * Memory (all allocated at create, nothing grows afterwards):
  *   pinned host: loader.prefetch x batch_size x H x W x 3 bytes, plus
  *                depth x batch_size x 8 bytes of labels;
- *   device:      depth x (batch_size x H x W x 3 x dtype size + labels),
+ *   device:      depth x (batch_size x H x W x 3 x dtype size + 2 x batch_size x 8
+ *                bytes of labels and their staging),
  *                plus depth x batch_size x H x W x 3 bytes of uint8 staging
  *                unless the output is uint8 NHWC (copied in place).
  *   Plain cudaHostAlloc and cudaMalloc only (no managed memory). The limits
