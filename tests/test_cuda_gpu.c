@@ -11,8 +11,9 @@
  *     loader must not overwrite the buffer before the stream gets there;
  *   - held buffers (PV_ERR_LIMIT), release errors, next_sync, memory
  *     limits, device choice.
- * Run it under compute-sanitizer (memcheck, racecheck, synccheck) from
- * cuda/check.sh. */
+ * Run it under compute-sanitizer (memcheck, racecheck) from cuda/check.sh.
+ * The same file also builds as test_cuda_mock, over tests/cuda_mock.c (an
+ * asynchronous CPU stand-in for the CUDA Runtime), so CI runs it too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
