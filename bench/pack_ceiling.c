@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <turbojpeg.h>
 
 #include "decode.h"
+#include "encode.h"
 #include "pack_util.h"
 #include "resample.h"
 
@@ -26,7 +26,8 @@ typedef struct {
 
 static void *run(void *arg) {
   part *p = arg;
-  tjhandle tj = tjInitCompress();
+  pv_jpeg_encoder *enc;
+  pv__jpeg_encoder_create(&enc);
   pv_resampler *rs;
   pv__resampler_create(&rs);
   for (size_t i = p->first; i < p->n; i += p->step) {
@@ -59,10 +60,9 @@ static void *run(void *arg) {
                             (size_t)img.width * 3, 0, 0, img.width, img.height, out, tw, th,
                             (size_t)tw * 3);
         }
-        unsigned char *jb = NULL;
-        unsigned long jn = 0;
-        tjCompress2(tj, out, (int)tw, 0, (int)th, TJPF_RGB, &jb, &jn, TJSAMP_420, 90, 0);
-        tjFree(jb);
+        const uint8_t *jb;
+        size_t jn;
+        pv__jpeg_encode(enc, out, tw, th, (size_t)tw * 3, 90, 4, &jb, &jn, err, sizeof err);
         if (out != img.pixels) free(out);
       }
       pv__image_free(&img);
@@ -71,7 +71,7 @@ static void *run(void *arg) {
     free(buf);
   }
   pv__resampler_destroy(rs);
-  tjDestroy(tj);
+  pv__jpeg_encoder_destroy(enc);
   return NULL;
 }
 

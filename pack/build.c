@@ -24,11 +24,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <turbojpeg.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include "decode.h"
+#include "encode.h"
 #include "pack_util.h"
 #include "pv_format.h"
 #include "pv_pack.h"
@@ -48,6 +48,7 @@ void pv_build_options_init(pv_build_options *o) {
   o->auto_threshold = 64 * 1024;
   o->jpeg_quality = 90;
   o->zstd_level = 3;
+  o->jpeg_restart = 4;
   o->keep_original = 1;
   o->shard_bytes = 256ull << 20;
   o->shuffle = 1;
@@ -82,7 +83,7 @@ typedef struct job_result {
 } job_result;
 
 typedef struct worker_ctx {
-  tjhandle tj;
+  pv_jpeg_encoder *enc;
   ZSTD_CCtx *zstd;
   pv_resampler *rs;
 } worker_ctx;
@@ -244,17 +245,22 @@ static void process_job(build_state *b, worker_ctx *w, uint64_t job, job_result 
     r->length = (uint32_t)n;
     r->codec = PV_CODEC_ZSTD;
   } else {
-    unsigned char *jb = NULL;
-    unsigned long jn = 0;
-    if (tjCompress2(w->tj, img.pixels, (int)img.width, 0, (int)img.height, TJPF_RGB, &jb, &jn,
-                    TJSAMP_420, o->jpeg_quality, 0) != 0) {
-      reasonf(r, PV_ERR_DECODE, "jpeg encode: %s", tjGetErrorStr2(w->tj));
-      tjFree(jb);
+    const uint8_t *jb = NULL;
+    size_t jn = 0;
+    char why[200];
+    pv_status est = pv__jpeg_encode(w->enc, img.pixels, img.width, img.height,
+                                    (size_t)img.width * 3, o->jpeg_quality, o->jpeg_restart, &jb,
+                                    &jn, why, sizeof why);
+    if (est != PV_OK) {
+      reasonf(r, est, "%s", why);
+      goto out;
+    }
+    if (jn > PV_MAX_RECORD_BYTES) {
+      reasonf(r, PV_ERR_LIMIT, "jpeg record would be %zu bytes", jn);
       goto out;
     }
     r->payload = malloc(jn);
     if (r->payload) memcpy(r->payload, jb, jn);
-    tjFree(jb);
     if (!r->payload) {
       reasonf(r, PV_ERR_NOMEM, "out of memory");
       goto out;
@@ -276,9 +282,8 @@ out:
 static void *worker_main(void *arg) {
   build_state *b = arg;
   worker_ctx w = {0};
-  w.tj = tjInitCompress();
   w.zstd = ZSTD_createCCtx();
-  int ok = w.tj && w.zstd && pv__resampler_create(&w.rs) == PV_OK;
+  int ok = pv__jpeg_encoder_create(&w.enc) == PV_OK && w.zstd && pv__resampler_create(&w.rs) == PV_OK;
   for (;;) {
     pthread_mutex_lock(&b->mu);
     while (!b->stop && b->next_job < b->jobs && b->next_job >= b->written + b->window)
@@ -303,7 +308,7 @@ static void *worker_main(void *arg) {
     pthread_cond_broadcast(&b->cv_ready);
     pthread_mutex_unlock(&b->mu);
   }
-  if (w.tj) tjDestroy(w.tj);
+  pv__jpeg_encoder_destroy(w.enc);
   ZSTD_freeCCtx(w.zstd);
   pv__resampler_destroy(w.rs);
   return NULL;
@@ -441,6 +446,7 @@ static char *options_text(const pv_build_options *o, const char *src_abs) {
   fprintf(f, "codec=%s\n", o->codec == PV_PACK_CODEC_AUTO ? "auto" : pv_codec_name(o->codec));
   if (o->codec == PV_PACK_CODEC_AUTO) fprintf(f, "auto_threshold=%u\n", o->auto_threshold);
   fprintf(f, "jpeg_quality=%d\n", o->jpeg_quality);
+  fprintf(f, "jpeg_restart=%u\n", o->jpeg_restart);
   fprintf(f, "zstd_level=%d\n", o->zstd_level);
   fprintf(f, "keep_original=%d\n", o->keep_original);
   fprintf(f, "shard_bytes=%llu\n", (unsigned long long)o->shard_bytes);

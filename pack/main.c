@@ -54,6 +54,9 @@ static void build_usage(FILE *f) {
           "                          images, jpeg for the others)\n"
           "  --auto-threshold BYTES  auto: zstd when raw RGB size <= this (default 64K)\n"
           "  --quality Q             JPEG quality 1..100 (default 90)\n"
+          "  --jpeg-restart N        restart markers every <= N MCUs (a divisor of the\n"
+          "                          MCU row), so crops decode only what they cover;\n"
+          "                          0 = none (default 4)\n"
           "  --zstd-level L          zstd level 1..22 (default 3)\n"
           "  --no-keep-original      re-encode JPEGs even when they need no change\n"
           "  --shard-size BYTES      target shard size, K/M/G suffixes (default 256M)\n"
@@ -206,6 +209,10 @@ static int cmd_build(int argc, char **argv) {
       o.auto_threshold = (uint32_t)t;
     } else if (opt_is(&a, "--quality")) {
       if (!parse_int(v = opt_value(&a), 1, 100, &o.jpeg_quality)) bad_value(&a, v);
+    } else if (opt_is(&a, "--jpeg-restart")) {
+      uint64_t t;
+      if (!parse_u64(v = opt_value(&a), &t) || t > 65535) bad_value(&a, v);
+      o.jpeg_restart = (uint32_t)t;
     } else if (opt_is(&a, "--zstd-level")) {
       if (!parse_int(v = opt_value(&a), 1, 22, &o.zstd_level)) bad_value(&a, v);
     } else if (opt_is(&a, "--no-keep-original")) {

@@ -73,6 +73,11 @@ typedef struct pv_build_options {
   /* When non-NULL and it becomes non-zero (e.g. from a SIGINT handler), the
    * build stops, removes its temporary files and returns PV_ERR_CANCELLED. */
   const volatile sig_atomic_t *cancel;
+  /* JPEG records written by the packer carry restart markers every R MCUs,
+   * R the largest divisor of the MCUs per row that is <= jpeg_restart, so
+   * a reader can decode only the segments a crop covers (spec/FORMAT.md,
+   * "JPEG records"). 0 = no restart markers. Default 4. */
+  uint32_t jpeg_restart;
 } pv_build_options;
 
 void pv_build_options_init(pv_build_options *o);

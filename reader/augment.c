@@ -7,7 +7,11 @@
  * JPEG records go through the libjpeg API rather than TurboJPEG because only
  * it offers partial decoding: DCT scaling (scale_num / 8), jpeg_crop_scanline
  * for the columns and jpeg_skip_scanlines for the rows above the box; we stop
- * reading after the last row the box needs (jpeg_abort_decompress).
+ * reading after the last row the box needs (jpeg_abort_decompress). All
+ * of that still Huffman-decodes every MCU up to the box's last row, and
+ * Huffman decoding is most of a decode's time; a record with row-aligned
+ * restart markers is first cut down to the intervals covering the box
+ * (plan_splice, jpeg_splice.h), which removes that work too.
  *
  * Steady state: the decompress object, the zstd context, the resampler and
  * the pixel buffers live in the pv_sampler and only grow. libjpeg itself
@@ -16,6 +20,7 @@
  * the same); we cannot avoid that without replacing its memory manager.
  */
 #include "augment.h"
+#include "jpeg_splice.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -138,8 +143,11 @@ typedef struct pv_jpeg_job {
   int scale_num;         /* DCT scaling scale_num / 8 */
   uint32_t x, y, w, h;   /* wanted region of the scaled image */
   int full;              /* decode everything and finish_decompress */
+  const uint8_t *src;    /* the JPEG to decode: the record or a splice of it */
+  size_t src_len;
+  uint32_t src_w, src_h; /* its size (full scale) */
+  uint32_t sx, sy;       /* its origin in the scaled record */
   /* out */
-  uint32_t sw, sh;       /* scaled image size */
   uint32_t ox, ow;       /* columns actually decoded: [ox, ox + ow) */
   uint8_t *pixels;       /* rows y .. y + h - 1, ow * 3 bytes each, packed */
   pv_status st;
@@ -158,6 +166,9 @@ struct pv_sampler {
   JSAMPROW *rows;
   size_t rows_cap;
   pv_jpeg_job job;
+  pv_jpeg_splice_buf splice;
+  int no_splice;         /* tests: force the unspliced path */
+  uint64_t splices;      /* decodes served from a splice */
   char last_error[256];
 };
 
@@ -219,8 +230,15 @@ void pv__sampler_destroy(pv_sampler *s) {
   free(s->buf);
   free(s->buf2);
   free(s->rows);
+  pv__jpeg_splice_buf_free(&s->splice);
   free(s);
 }
+
+void pv__sampler_set_splice(pv_sampler *s, int on) {
+  if (s) s->no_splice = !on;
+}
+
+uint64_t pv__sampler_splices(const pv_sampler *s) { return s ? s->splices : 0; }
 
 const char *pv__sampler_last_error(const pv_sampler *s) { return s ? s->last_error : ""; }
 
@@ -245,12 +263,12 @@ static void jpeg_run(pv_sampler *s) {
                   s->jerr.msg);
     return;
   }
-  jpeg_mem_src(ci, j->rec->data, j->rec->length);
+  jpeg_mem_src(ci, j->src, j->src_len);
   jpeg_read_header(ci, TRUE);
-  if (ci->image_width != j->rec->width || ci->image_height != j->rec->height) {
+  if (ci->image_width != j->src_w || ci->image_height != j->src_h) {
     j->st = failf(s, PV_ERR_DECODE, "record %llu: JPEG is %ux%u, record table says %ux%u",
                   (unsigned long long)j->rec->index, (unsigned)ci->image_width,
-                  (unsigned)ci->image_height, j->rec->width, j->rec->height);
+                  (unsigned)ci->image_height, j->src_w, j->src_h);
     return;
   }
   /* TurboJPEG's defaults (tjDecompress2 without flags): accurate integer
@@ -266,9 +284,8 @@ static void jpeg_run(pv_sampler *s) {
                   (unsigned long long)j->rec->index, ci->output_components);
     return;
   }
-  j->sw = ci->output_width;
-  j->sh = ci->output_height;
-  if ((uint64_t)j->x + j->w > j->sw || (uint64_t)j->y + j->h > j->sh || !j->w || !j->h) {
+  if ((uint64_t)j->x + j->w > ci->output_width || (uint64_t)j->y + j->h > ci->output_height ||
+      !j->w || !j->h) {
     j->st = failf(s, PV_ERR_INVALID_ARG, "record %llu: region outside the scaled image",
                   (unsigned long long)j->rec->index);
     return;
@@ -307,10 +324,52 @@ static void jpeg_run(pv_sampler *s) {
   j->st = PV_OK;
 }
 
-/* Decodes rows [y, y + h) and at least columns [x, x + w) of rec scaled by
- * scale_num / 8 into s->buf (see pv_jpeg_job for what comes back). */
-static pv_status jpeg_region(pv_sampler *s, const pv_record *rec, int scale_num, uint32_t x,
-                             uint32_t y, uint32_t w, uint32_t h, int full) {
+/* Margin, in scaled pixels, kept around a region when splicing: libjpeg's
+ * fancy upsampling of 2x-subsampled chroma reads one chroma sample (two
+ * pixels) beyond each output pixel, so with 3 pixels of real neighbours on
+ * every side the region's bytes equal those of the whole-image decode. */
+#define PV_SPLICE_MARGIN 3
+
+/* When rec's JPEG has usable restart markers and the region [x, x + w) x
+ * [y, y + h) of the image scaled by num/8 (plus the margin) is smaller
+ * than the image, points the job at a splice of just the MCU rectangle
+ * covering it (jpeg_splice.h). Otherwise leaves the job on the record. */
+static void plan_splice(pv_sampler *s, const pv_record *rec, int num) {
+  pv_jpeg_job *j = &s->job;
+  pv_jpeg_layout L;
+  if (j->full || !pv__jpeg_layout(rec->data, rec->length, &L) ||
+      L.width != rec->width || L.height != rec->height)
+    return;
+  /* MCU size at this scale: a whole number of pixels (mcu_w is 8 or 16). */
+  const uint32_t mw = L.mcu_w * (unsigned)num / 8, mh = L.mcu_h * (unsigned)num / 8;
+  const uint32_t xa = j->x > PV_SPLICE_MARGIN ? j->x - PV_SPLICE_MARGIN : 0;
+  const uint32_t ya = j->y > PV_SPLICE_MARGIN ? j->y - PV_SPLICE_MARGIN : 0;
+  const uint64_t xb = (uint64_t)j->x + j->w + PV_SPLICE_MARGIN;
+  const uint64_t yb = (uint64_t)j->y + j->h + PV_SPLICE_MARGIN;
+  uint32_t c0 = xa / mw, r0 = ya / mh;
+  uint64_t c1 = (xb + mw - 1) / mw, r1 = (yb + mh - 1) / mh;
+  c0 -= c0 % L.restart;
+  c1 = (c1 + L.restart - 1) / L.restart * L.restart;
+  if (c1 > L.mcus_per_row) c1 = L.mcus_per_row;
+  if (r1 > L.mcu_rows) r1 = L.mcu_rows;
+  if (c0 == 0 && c1 == L.mcus_per_row && r0 == 0 && r1 == L.mcu_rows) return;
+  size_t len;
+  uint32_t w, h;
+  if (!pv__jpeg_splice(rec->data, rec->length, &L, c0, (uint32_t)c1, r0, (uint32_t)r1,
+                       &s->splice, &len, &w, &h))
+    return;
+  j->src = s->splice.out;
+  j->src_len = len;
+  j->src_w = w;
+  j->src_h = h;
+  j->sx = c0 * mw;
+  j->sy = r0 * mh;
+  j->x -= j->sx;
+  j->y -= j->sy;
+}
+
+static pv_status jpeg_region_try(pv_sampler *s, const pv_record *rec, int scale_num, uint32_t x,
+                                 uint32_t y, uint32_t w, uint32_t h, int full, int splice) {
   pv_jpeg_job *j = &s->job;
   memset(j, 0, sizeof *j);
   j->rec = rec;
@@ -320,12 +379,32 @@ static pv_status jpeg_region(pv_sampler *s, const pv_record *rec, int scale_num,
   j->w = w;
   j->h = h;
   j->full = full;
+  j->src = rec->data;
+  j->src_len = rec->length;
+  j->src_w = rec->width;
+  j->src_h = rec->height;
+  if (splice) plan_splice(s, rec, scale_num);
   j->st = PV_ERR_DECODE;
   jpeg_run(s);
   /* Resets the object for the next record whatever happened (stopped early,
    * error, or already finished: then it is a no-op). */
   jpeg_abort_decompress(&s->ci);
+  j->ox += j->sx;
+  if (j->st == PV_OK && j->src != rec->data) s->splices++;
   return j->st;
+}
+
+/* Decodes rows [y, y + h) and at least columns [x, x + w) of rec scaled by
+ * scale_num / 8 into s->buf (see pv_jpeg_job for what comes back): from a
+ * splice when the record allows it, else (or when the splice does not
+ * decode) from the record itself, which then either works or names the
+ * real damage. Both give the same bytes for the region. */
+static pv_status jpeg_region(pv_sampler *s, const pv_record *rec, int scale_num, uint32_t x,
+                             uint32_t y, uint32_t w, uint32_t h, int full) {
+  pv_status st = jpeg_region_try(s, rec, scale_num, x, y, w, h, full, !s->no_splice);
+  if (st != PV_OK && st != PV_ERR_NOMEM && s->job.src != rec->data)
+    st = jpeg_region_try(s, rec, scale_num, x, y, w, h, full, 0);
+  return st;
 }
 
 /* Size of the image scaled by num/8, as libjpeg computes it. */

@@ -8,9 +8,14 @@
  * and with the decoding restricted to what the crop needs: for JPEG records
  * libjpeg-turbo's partial decoding (jpeg_crop_scanline, jpeg_skip_scanlines)
  * combined with DCT scaling to the smallest n/8 scale that still covers the
- * output resolution; raw and zstd records are cropped from pixels.
+ * output resolution; raw and zstd records are cropped from pixels. When a
+ * JPEG record has restart markers that align with its MCU rows (pvpack's
+ * packer writes them, spec/FORMAT.md 3.6), only the restart intervals that
+ * cover the crop are entropy-decoded: jpeg_splice.h cuts them out into a
+ * smaller JPEG, whose decode gives the same bytes for the crop.
  *
- * Depends on: format/, libjpeg-turbo (libjpeg API), zstd, resample.h.
+ * Depends on: format/, libjpeg-turbo (libjpeg API), zstd, resample.h,
+ * jpeg_splice.h.
  * Thread-safety: a pv_sampler holds per-thread scratch; one per thread.
  */
 #ifndef PV_AUGMENT_H
@@ -82,6 +87,11 @@ void pv__sampler_destroy(pv_sampler *s); /* accepts NULL */
 /* Reason of the last failure of s ("" after a success; never NULL; owned
  * by s, valid until its next call). */
 const char *pv__sampler_last_error(const pv_sampler *s);
+/* JPEG splicing at restart markers (jpeg_splice.h) is on by default; tests
+ * turn it off to compare against the plain partial decode. */
+void pv__sampler_set_splice(pv_sampler *s, int on);
+/* How many JPEG decodes of s were served from a splice. */
+uint64_t pv__sampler_splices(const pv_sampler *s);
 
 /* Train path: crops `box` of rec, resizes it to out_w x out_h with filter,
  * mirrors it horizontally when flip, writes RGB8 rows of out_w*3 bytes at

@@ -23,4 +23,13 @@ LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/read_dataset_pc" "$tmp/demo/imagefo
 # The training-loop skeleton: 2 epochs, then a resumed run from epoch 1 batch 2.
 LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/ex/train_loop" "$tmp/demo/imagefolder.pvpack" 2
 LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/train_loop_pc" "$tmp/demo/imagefolder.pvpack" 2 1 2
+# The GPU skeleton, where the installed pvpack has the CUDA path: it runs a
+# training loop on a GPU, or says why not and exits 0 (CI has no GPU).
+have_cuda=$(PKG_CONFIG_PATH="$libdir" pkg-config --variable=have_cuda pvpack)
+if [ "$have_cuda" = 1 ]; then
+  test -x "$tmp/ex/train_loop_cuda"
+  LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/ex/train_loop_cuda" "$tmp/demo/imagefolder.pvpack" 2
+else
+  test ! -e "$tmp/ex/train_loop_cuda"
+fi
 echo "install test: ok"

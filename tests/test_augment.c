@@ -11,6 +11,8 @@
 #include <zstd.h>
 
 #include "augment.h"
+#include "encode.h"
+#include "jpeg_splice.h"
 #include "testutil.h"
 
 /* ---- fixtures ---------------------------------------------------------------- */
@@ -714,6 +716,260 @@ static void test_corrupt_jpeg(void **state) {
   pv__sampler_destroy(s);
 }
 
+
+/* ---- splicing at restart markers ------------------------------------------------ */
+
+/* A JPEG with restart markers every `restart` MCUs: 4:2:0 from the packer's
+ * encoder (restart = its restart_max), other subsamplings from TurboJPEG
+ * asked through its TJ_RESTART variable ("NB" = every N MCUs). */
+static uint8_t *encode_rst(const uint8_t *rgb, uint32_t w, uint32_t h, int samp,
+                           uint32_t restart, uint32_t *len) {
+  if (samp == TJSAMP_420) {
+    pv_jpeg_encoder *e;
+    assert_int_equal(pv__jpeg_encoder_create(&e), PV_OK);
+    const uint8_t *d;
+    size_t n;
+    char err[128];
+    assert_int_equal(pv__jpeg_encode(e, rgb, w, h, (size_t)w * 3, 90, restart, &d, &n, err,
+                                     sizeof err),
+                     PV_OK);
+    uint8_t *copy = malloc(n);
+    assert_non_null(copy);
+    memcpy(copy, d, n);
+    pv__jpeg_encoder_destroy(e);
+    *len = (uint32_t)n;
+    return copy;
+  }
+  char v[16];
+  snprintf(v, sizeof v, "%uB", restart);
+  setenv("TJ_RESTART", v, 1);
+  uint8_t *jpg = encode(rgb, w, h, samp, 90, len);
+  unsetenv("TJ_RESTART");
+  return jpg;
+}
+
+/* The encoder's restart interval: the largest divisor of the MCUs per row
+ * up to the maximum. */
+static void test_restart_interval(void **state) {
+  (void)state;
+  assert_int_equal(pv__jpeg_restart_interval(341, 4), 2);  /* 22 MCUs */
+  assert_int_equal(pv__jpeg_restart_interval(256, 4), 4);  /* 16 */
+  assert_int_equal(pv__jpeg_restart_interval(272, 4), 1);  /* 17: prime */
+  assert_int_equal(pv__jpeg_restart_interval(384, 4), 4);  /* 24 */
+  assert_int_equal(pv__jpeg_restart_interval(384, 5), 4);
+  assert_int_equal(pv__jpeg_restart_interval(384, 8), 8);
+  assert_int_equal(pv__jpeg_restart_interval(40, 8), 3);   /* 3 MCUs */
+  assert_int_equal(pv__jpeg_restart_interval(341, 0), 0);
+  /* The layout parser sees what the encoder wrote. */
+  uint8_t *rgb = pvt_pattern_rgb(341, 256, 1);
+  uint32_t len;
+  uint8_t *jpg = encode_rst(rgb, 341, 256, TJSAMP_420, 4, &len);
+  pv_jpeg_layout L;
+  assert_int_equal(pv__jpeg_layout(jpg, len, &L), 1);
+  assert_int_equal(L.width, 341);
+  assert_int_equal(L.height, 256);
+  assert_int_equal(L.mcu_w, 16);
+  assert_int_equal(L.mcu_h, 16);
+  assert_int_equal(L.mcus_per_row, 22);
+  assert_int_equal(L.mcu_rows, 16);
+  assert_int_equal(L.restart, 2);
+  free(jpg);
+  /* Without restart markers, or with an interval that does not divide the
+   * row, the JPEG is not spliceable. */
+  jpg = encode_rst(rgb, 341, 256, TJSAMP_420, 0, &len);
+  assert_int_equal(pv__jpeg_layout(jpg, len, &L), 0);
+  free(jpg);
+  jpg = encode_rst(rgb, 341, 256, TJSAMP_444, 3, &len); /* 43 MCUs of 8 */
+  assert_int_equal(pv__jpeg_layout(jpg, len, &L), 0);
+  free(jpg);
+  free(rgb);
+}
+
+/* Decoding from a splice gives exactly the bytes of the plain partial
+ * decode (itself the full decode's bytes at full scale), for every
+ * subsampling, restart interval, scale, filter, flip and box position. */
+static void test_splice_matches_plain(void **state) {
+  (void)state;
+  typedef struct {
+    uint32_t w, h;
+    int samp;
+    uint32_t restart;
+    uint32_t out_w, out_h;
+  } sc;
+  static const sc cases[] = {
+      {341, 256, TJSAMP_420, 4, 224, 224}, {256, 341, TJSAMP_420, 4, 224, 224},
+      {272, 257, TJSAMP_420, 1, 224, 224}, {333, 250, TJSAMP_420, 8, 64, 64},
+      {1003, 751, TJSAMP_420, 4, 224, 224}, {300, 201, TJSAMP_444, 19, 224, 224},
+      {333, 257, TJSAMP_422, 3, 128, 96},  {257, 333, TJSAMP_GRAY, 11, 100, 37},
+      {40, 24, TJSAMP_420, 1, 224, 224},   {302, 205, TJSAMP_440, 19, 48, 48},
+  };
+  pv_sampler *s;
+  assert_int_equal(pv__sampler_create(&s), PV_OK);
+  rng r = {2024, 0};
+  uint64_t boxes = 0;
+  for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+    const sc *c = &cases[ci];
+    uint8_t *rgb = pvt_pattern_rgb(c->w, c->h, (uint32_t)ci + 7);
+    assert_non_null(rgb);
+    uint32_t len;
+    uint8_t *jpg = encode_rst(rgb, c->w, c->h, c->samp, c->restart, &len);
+    pv_jpeg_layout L;
+    if (!pv__jpeg_layout(jpg, len, &L)) {
+      print_error("case %zu (%ux%u samp %d restart %u) is not spliceable\n", ci, c->w, c->h,
+                  c->samp, c->restart);
+      fail();
+    }
+    pv_record rec = make_record(jpg, len, c->w, c->h, PV_CODEC_JPEG);
+    const size_t n = (size_t)c->out_w * c->out_h * 3;
+    uint8_t *a = malloc(n), *b = malloc(n);
+    assert_true(a && b);
+    for (int k = 0; k < 80; k++) {
+      pv_crop box;
+      if (k % 4 == 3) {
+        box.w = 1 + rng_below(&r, c->w);
+        box.h = 1 + rng_below(&r, c->h);
+        box.x = rng_below(&r, c->w - box.w + 1);
+        box.y = rng_below(&r, c->h - box.h + 1);
+      } else {
+        pv__rrc_params(c->w, c->h, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0, rng_uniform, &r, &box);
+      }
+      const int flip = k % 2;
+      const pv_filter f = (pv_filter)(k % 3);
+      pv__sampler_set_splice(s, 1);
+      assert_int_equal(pv__sample_crop(s, &rec, box, c->out_w, c->out_h, flip, f, 0, a,
+                                       (size_t)c->out_w * 3),
+                       PV_OK);
+      pv__sampler_set_splice(s, 0);
+      assert_int_equal(pv__sample_crop(s, &rec, box, c->out_w, c->out_h, flip, f, 0, b,
+                                       (size_t)c->out_w * 3),
+                       PV_OK);
+      if (memcmp(a, b, n) != 0) {
+        print_error("%ux%u samp %d restart %u box (%u,%u %ux%u) -> %ux%u: splice differs\n",
+                    c->w, c->h, c->samp, c->restart, box.x, box.y, box.w, box.h, c->out_w,
+                    c->out_h);
+        fail();
+      }
+      boxes++;
+    }
+    /* The eval path's window decode too. */
+    pv__sampler_set_splice(s, 1);
+    assert_int_equal(pv__sample_eval(s, &rec, 0, c->out_w / 2 + 1, c->out_h / 2 + 1,
+                                     PV_FILTER_BILINEAR, a, (size_t)c->out_w * 3),
+                     PV_OK);
+    pv__sampler_set_splice(s, 0);
+    assert_int_equal(pv__sample_eval(s, &rec, 0, c->out_w / 2 + 1, c->out_h / 2 + 1,
+                                     PV_FILTER_BILINEAR, b, (size_t)c->out_w * 3),
+                     PV_OK);
+    for (uint32_t y = 0; y < c->out_h / 2 + 1; y++)
+      assert_memory_equal(a + (size_t)y * c->out_w * 3, b + (size_t)y * c->out_w * 3,
+                          (size_t)(c->out_w / 2 + 1) * 3);
+    free(a);
+    free(b);
+    free(jpg);
+    free(rgb);
+  }
+  /* Most boxes are smaller than the image, so most decodes were spliced. */
+  const uint64_t spliced = pv__sampler_splices(s);
+  print_message("%llu boxes, %llu decodes from a splice\n", (unsigned long long)boxes,
+                (unsigned long long)spliced);
+  assert_true(spliced > boxes / 2);
+  pv__sampler_destroy(s);
+}
+
+/* Damage in a JPEG with restart markers: a misnumbered or missing marker,
+ * truncation, random bytes. The splice is refused or fails to decode and
+ * the plain decode decides: the same status and bytes as without splicing,
+ * never a crash. */
+static void test_splice_damage(void **state) {
+  (void)state;
+  const uint32_t W = 341, H = 256, ow = 224, oh = 224;
+  uint8_t *rgb = pvt_pattern_rgb(W, H, 4);
+  uint32_t len;
+  uint8_t *jpg = encode_rst(rgb, W, H, TJSAMP_420, 4, &len);
+  pv_jpeg_layout L;
+  assert_int_equal(pv__jpeg_layout(jpg, len, &L), 1);
+  uint8_t *bad = malloc(len), *a = malloc(ow * oh * 3), *b = malloc(ow * oh * 3);
+  assert_true(bad && a && b);
+  pv_sampler *s;
+  assert_int_equal(pv__sampler_create(&s), PV_OK);
+  /* Find the restart markers. */
+  uint32_t rst[512], nrst = 0;
+  for (uint32_t i = (uint32_t)L.header_len; i + 1 < len && nrst < 512; i++)
+    if (jpg[i] == 0xFF && jpg[i + 1] >= 0xD0 && jpg[i + 1] <= 0xD7) rst[nrst++] = i;
+  assert_int_equal(nrst, L.mcus_per_row / L.restart * L.mcu_rows - 1);
+  rng r = {77, 0};
+  pv_jpeg_splice_buf sb = {0};
+  for (int k = 0; k < 400; k++) {
+    memcpy(bad, jpg, len);
+    uint32_t blen = len;
+    switch (k % 4) {
+    case 0: bad[rst[rng_below(&r, nrst)] + 1] ^= 0x01; break; /* misnumbered */
+    case 1: bad[rst[rng_below(&r, nrst)] + 1] = 0x00; break;  /* marker gone */
+    case 2: blen = (uint32_t)L.header_len + rng_below(&r, len - (uint32_t)L.header_len); break;
+    default:
+      for (int m = 0; m < 1 + k % 3; m++) bad[rng_below(&r, len)] = (uint8_t)rng_next(&r);
+    }
+    pv_record rec = make_record(bad, blen, W, H, PV_CODEC_JPEG);
+    pv_crop box;
+    pv__rrc_params(W, H, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0, rng_uniform, &r, &box);
+    pv__sampler_set_splice(s, 1);
+    pv_status sa = pv__sample_crop(s, &rec, box, ow, oh, 0, PV_FILTER_BILINEAR, 0, a, ow * 3);
+    assert_true(sa == PV_OK || sa == PV_ERR_DECODE);
+    pv__sampler_set_splice(s, 0);
+    pv_status sb2 = pv__sample_crop(s, &rec, box, ow, oh, 0, PV_FILTER_BILINEAR, 0, b, ow * 3);
+    assert_true(sb2 == PV_OK || sb2 == PV_ERR_DECODE);
+    /* Where both decode, they agree unless the damage lies outside the
+     * spliced rectangle but inside what the plain decode reads (rows above
+     * the box): then the plain decode fails and the splice need not. */
+    if (sa == PV_OK && sb2 == PV_OK) assert_memory_equal(a, b, ow * oh * 3);
+    if (k % 4 < 2) {
+      /* A broken marker sequence: splices that reach past it are refused. */
+      pv_jpeg_layout L2;
+      if (pv__jpeg_layout(bad, blen, &L2)) {
+        size_t olen;
+        uint32_t w, h;
+        assert_int_equal(pv__jpeg_splice(bad, blen, &L2, 0, L2.mcus_per_row, L2.mcu_rows - 1,
+                                         L2.mcu_rows, &sb, &olen, &w, &h),
+                         0);
+      }
+    }
+  }
+  /* Arguments the splicer refuses. */
+  size_t olen;
+  uint32_t w, h;
+  assert_int_equal(pv__jpeg_splice(jpg, len, &L, 1, 2, 0, 1, &sb, &olen, &w, &h), 0);
+  assert_int_equal(pv__jpeg_splice(jpg, len, &L, 0, 0, 0, 1, &sb, &olen, &w, &h), 0);
+  assert_int_equal(pv__jpeg_splice(jpg, len, &L, 0, 2, 3, 3, &sb, &olen, &w, &h), 0);
+  assert_int_equal(
+      pv__jpeg_splice(jpg, len, &L, 0, L.mcus_per_row + 2, 0, 1, &sb, &olen, &w, &h), 0);
+  /* A splice of everything is a valid JPEG of the same image. */
+  assert_int_equal(pv__jpeg_splice(jpg, len, &L, 0, L.mcus_per_row, 0, L.mcu_rows, &sb, &olen,
+                                   &w, &h),
+                   1);
+  assert_int_equal(w, W);
+  assert_int_equal(h, H);
+  uint8_t *p1 = tj_decode(jpg, len, W, H), *p2 = tj_decode(sb.out, (uint32_t)olen, W, H);
+  assert_memory_equal(p1, p2, (size_t)W * H * 3);
+  /* And a corner of it decodes to the corner of the image. */
+  assert_int_equal(pv__jpeg_splice(jpg, len, &L, 2, 6, 3, 9, &sb, &olen, &w, &h), 1);
+  assert_int_equal(w, 64);
+  assert_int_equal(h, 96);
+  uint8_t *p3 = tj_decode(sb.out, (uint32_t)olen, w, h);
+  for (uint32_t y = 2; y < h - 2; y++) /* away from the re-upsampled edges */
+    assert_memory_equal(p3 + ((size_t)y * w + 2) * 3, p1 + ((size_t)(48 + y) * W + 34) * 3,
+                        (size_t)(w - 4) * 3);
+  free(p1);
+  free(p2);
+  free(p3);
+  pv__jpeg_splice_buf_free(&sb);
+  pv__sampler_destroy(s);
+  free(bad);
+  free(a);
+  free(b);
+  free(jpg);
+  free(rgb);
+}
+
 static void test_invalid_args(void **state) {
   (void)state;
   pv_sampler *s;
@@ -778,6 +1034,9 @@ int main(void) {
       cmocka_unit_test(test_eval_fast_path_exact),
       cmocka_unit_test(test_eval_resize),
       cmocka_unit_test(test_corrupt_jpeg),
+      cmocka_unit_test(test_restart_interval),
+      cmocka_unit_test(test_splice_matches_plain),
+      cmocka_unit_test(test_splice_damage),
       cmocka_unit_test(test_invalid_args),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "encode.h"
+#include "jpeg_splice.h"
 #include "pv_format.h"
 #include "pv_pack.h"
 #include "pvpack.h"
@@ -435,6 +437,52 @@ static void test_options_and_limits(void **state) {
 }
 
 
+/* Re-encoded JPEG records carry restart markers every R MCUs, R the largest
+ * divisor of the MCU row up to jpeg_restart (spec 3.6), so the loader can
+ * splice crops; originals are untouched; jpeg_restart = 0 writes none. */
+static void test_jpeg_restart_markers(void **state) {
+  fixture *f = *state;
+  for (uint32_t rmax = 0; rmax <= 4; rmax += 4) {
+    char *out = out_path(f, rmax ? "rst4" : "rst0");
+    pv_build_options o;
+    opts_quiet(&o);
+    o.jpeg_restart = rmax;
+    o.resize_to = 200;
+    assert_int_equal(pv_build(f->src, out, &o, NULL, NULL, 0), PV_OK);
+    pv_dataset *ds;
+    assert_int_equal(pv_dataset_open(out, NULL, &ds, NULL, 0), PV_OK);
+    int reencoded = 0;
+    for (uint64_t i = 0; i < pv_dataset_record_count(ds); i++) {
+      pv_record r;
+      assert_int_equal(pv_dataset_record(ds, i, &r), PV_OK);
+      if (r.codec != PV_CODEC_JPEG || (r.flags & PV_RECORD_FLAG_ORIGINAL)) continue;
+      reencoded++;
+      pv_jpeg_layout L;
+      const int ok = pv__jpeg_layout(r.data, r.length, &L);
+      if (!rmax) {
+        assert_int_equal(ok, 0);
+        continue;
+      }
+      assert_int_equal(ok, 1);
+      assert_int_equal(L.width, r.width);
+      assert_int_equal(L.height, r.height);
+      assert_int_equal(L.restart, pv__jpeg_restart_interval(r.width, rmax));
+      assert_int_equal(L.mcus_per_row % L.restart, 0);
+    }
+    assert_true(reencoded > 0);
+    size_t tl;
+    const char *t = pv_dataset_options_text(ds, &tl);
+    char *txt = strndup(t, tl), want[32];
+    snprintf(want, sizeof want, "jpeg_restart=%u\n", rmax);
+    assert_non_null(strstr(txt, want));
+    free(txt);
+    pv_dataset_close(ds);
+    assert_int_equal(pv_verify(out, NULL, NULL), PV_OK);
+    pvt_rmrf(out);
+    free(out);
+  }
+}
+
 /* --codec auto: small images lossless (zstd), others JPEG, originals kept. */
 static void test_auto_codec(void **state) {
   fixture *f = *state;
@@ -686,6 +734,7 @@ int main(void) {
       cmocka_unit_test(test_source_order),
       cmocka_unit_test(test_strict_exists_force_cancel),
       cmocka_unit_test(test_options_and_limits),
+      cmocka_unit_test(test_jpeg_restart_markers),
       cmocka_unit_test(test_auto_codec),
       cmocka_unit_test(test_corruption_matrix),
       cmocka_unit_test(test_cli),

@@ -126,7 +126,10 @@ def _make_source(device: str, device_index: int, dtype: str, output: str) -> _CP
             raise RuntimeError(
                 "pvpack was built without the CUDA path: device='cuda' is not available "
                 "(use device='cpu' and move batches with images.to('cuda', non_blocking=True))")
-        raise NotImplementedError("device='cuda' batch source")  # issue 4
+        raise NotImplementedError(
+            "device='cuda' is not wired into the Python binding yet (libpvpack has its CUDA "
+            "path, pvpack_cuda.h; the binding's device batch source is the next step): use "
+            "device='cpu' and images.to('cuda', non_blocking=True)")
     if dtype in _CUDA_ONLY_DTYPES:
         raise ValueError(f"{dtype} needs device='cuda' (the CPU loader produces uint8 or float32)")
     return _CPUBatchSource(output)

@@ -42,6 +42,7 @@
 
 #include "pv_pack.h"
 #include "pvpack.h"
+#include "pvpack_cuda.h"
 
 /* ---- DLPack (the ABI of dlpack.h v1.0, declared here: no header dependency) */
 
@@ -1148,7 +1149,7 @@ PyMODINIT_FUNC PyInit__pvpack(void) {
       PyModule_AddObjectRef(m, "Loader", (PyObject *)&LoaderType) < 0 ||
       PyModule_AddObjectRef(m, "Batch", (PyObject *)&BatchType) < 0 ||
       PyModule_AddStringConstant(m, "version", pv_version_string()) < 0 ||
-      PyModule_AddIntConstant(m, "HAVE_CUDA", 0) < 0)
+      PyModule_AddIntConstant(m, "HAVE_CUDA", pv_cuda_built()) < 0)
     goto fail;
   return m;
 fail:

@@ -78,5 +78,5 @@ def test_torch_dtypes_accepted(packed):
     assert x.dtype == torch.uint8
     with pytest.raises(ValueError, match="float16 needs device='cuda'"):
         pvpack.Loader(packed, dtype=torch.float16)
-    with pytest.raises(RuntimeError, match="without the CUDA path"):
+    with pytest.raises((RuntimeError, NotImplementedError), match="CUDA path|not wired"):
         pvpack.Loader(packed, device=torch.device("cuda", 0))

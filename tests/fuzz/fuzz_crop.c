@@ -1,0 +1,94 @@
+/* fuzz_crop.c - libFuzzer target for the loader's per-sample JPEG path
+ * (reader/augment.c with reader/jpeg_splice.c): pv__jpeg_layout and
+ * pv__jpeg_splice on hostile bytes, and pv__sample_crop with splicing on
+ * and off, as if a record's payload and table entry were hostile.
+ *
+ * Input layout (all little-endian):
+ *   bytes 0-1   width  (value % 1025: 0..1024)
+ *   bytes 2-3   height (value % 1025)
+ *   bytes 4-11  box x, y, w, h (16 bits each, reduced into the image)
+ *   byte 12     output side: 1 + value % 96
+ *   byte 13     bit 0 flip, bits 1-2 filter (% 3)
+ *   bytes 14..  payload (a JPEG record)
+ * Checked: statuses are documented ones with a message on failure; a
+ * splice, when made, is a stream no longer than the input plus two bytes
+ * per interval that starts with SOI and ends with EOI; when both the
+ * spliced and the plain path decode, their bytes are equal (damage cannot
+ * make a splice show something the plain decode would not).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "augment.h"
+#include "jpeg_splice.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define REQUIRE(c)     \
+  do {                 \
+    if (!(c)) abort(); \
+  } while (0)
+
+#define HDR 14
+
+static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static pv_sampler *s;
+  static pv_jpeg_splice_buf sb;
+  if (!s && pv__sampler_create(&s) != PV_OK) abort();
+  if (size < HDR) return 0;
+  const uint32_t w = le16(data) % 1025, h = le16(data + 2) % 1025;
+  const uint8_t *payload = data + HDR;
+  const size_t n = size - HDR;
+
+  /* The splicer alone, on a rectangle derived from the box bytes. */
+  pv_jpeg_layout L;
+  if (pv__jpeg_layout(payload, n, &L)) {
+    REQUIRE(L.restart && L.mcus_per_row % L.restart == 0 && L.header_len <= n);
+    const uint32_t segs = L.mcus_per_row / L.restart;
+    uint32_t c0 = le16(data + 4) % segs, c1 = c0 + 1 + le16(data + 6) % (segs - c0);
+    uint32_t r0 = le16(data + 8) % L.mcu_rows, r1 = r0 + 1 + le16(data + 10) % (L.mcu_rows - r0);
+    size_t len;
+    uint32_t ow, oh;
+    if (pv__jpeg_splice(payload, n, &L, c0 * L.restart, c1 * L.restart, r0, r1, &sb, &len, &ow,
+                        &oh)) {
+      REQUIRE(len >= L.header_len + 2 && len <= n + 2ull * (c1 - c0) * (r1 - r0) + 2);
+      REQUIRE(sb.out[0] == 0xFF && sb.out[1] == 0xD8);
+      REQUIRE(sb.out[len - 2] == 0xFF && sb.out[len - 1] == 0xD9);
+      REQUIRE(ow >= 1 && oh >= 1 && ow <= L.width && oh <= L.height);
+    }
+  }
+
+  if (!w || !h) return 0;
+  pv_crop box;
+  box.w = 1 + le16(data + 8) % w;
+  box.h = 1 + le16(data + 10) % h;
+  box.x = le16(data + 4) % (w - box.w + 1);
+  box.y = le16(data + 6) % (h - box.h + 1);
+  const uint32_t out = 1 + data[12] % 96;
+  const int flip = data[13] & 1;
+  const pv_filter f = (pv_filter)((data[13] >> 1 & 3) % 3);
+  pv_record rec;
+  memset(&rec, 0, sizeof rec);
+  rec.data = payload;
+  rec.length = (uint32_t)n;
+  rec.width = w;
+  rec.height = h;
+  rec.codec = PV_CODEC_JPEG;
+  const size_t bytes = (size_t)out * out * 3;
+  uint8_t *a = malloc(bytes), *b = malloc(bytes);
+  REQUIRE(a && b);
+  pv__sampler_set_splice(s, 1);
+  pv_status sa = pv__sample_crop(s, &rec, box, out, out, flip, f, 0, a, (size_t)out * 3);
+  REQUIRE(sa == PV_OK || sa == PV_ERR_DECODE || sa == PV_ERR_NOMEM);
+  if (sa != PV_OK) REQUIRE(pv__sampler_last_error(s)[0] != 0);
+  pv__sampler_set_splice(s, 0);
+  pv_status sp = pv__sample_crop(s, &rec, box, out, out, flip, f, 0, b, (size_t)out * 3);
+  REQUIRE(sp == PV_OK || sp == PV_ERR_DECODE || sp == PV_ERR_NOMEM);
+  if (sa == PV_OK && sp == PV_OK) REQUIRE(memcmp(a, b, bytes) == 0);
+  free(a);
+  free(b);
+  return 0;
+}
