@@ -606,9 +606,9 @@ static PyObject *Loader_next(LoaderObject *self, PyObject *unused) {
   for (;;) {
     int ready;
     Py_BEGIN_ALLOW_THREADS
-  ready = pv_loader_wait(self->l, 50);
+      ready = pv_loader_wait(self->l, 50);
     Py_END_ALLOW_THREADS
-  if (ready) break;
+    if (ready) break;
     if (PyErr_CheckSignals() < 0) { /* Ctrl-C: KeyboardInterrupt, loader stays usable */
       self->busy = 0;
       return NULL;
@@ -670,9 +670,9 @@ static PyObject *Loader_close(LoaderObject *self, PyObject *unused) {
     }
     uint64_t nb = pv_loader_batches_per_epoch(self->l);
     Py_BEGIN_ALLOW_THREADS
-  pv_loader_set_epoch(self->l, 0, nb);
+      pv_loader_set_epoch(self->l, 0, nb);
     Py_END_ALLOW_THREADS
-  self->closed = 1;
+    self->closed = 1;
   }
   Py_RETURN_NONE;
 }
@@ -1047,7 +1047,7 @@ static PyObject *py_build(PyObject *mod, PyObject *args, PyObject *kw) {
   for (;;) {
     int done;
     Py_BEGIN_ALLOW_THREADS
-  pthread_mutex_lock(&j->mu);
+    pthread_mutex_lock(&j->mu);
     if (!j->done) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
@@ -1058,7 +1058,7 @@ static PyObject *py_build(PyObject *mod, PyObject *args, PyObject *kw) {
     done = j->done;
     pthread_mutex_unlock(&j->mu);
     Py_END_ALLOW_THREADS
-  if (done) break;
+    if (done) break;
     if (!ptype && PyErr_CheckSignals() < 0) {
       j->cancel = 1;
       PyErr_Fetch(&ptype, &pvalue, &ptb);
