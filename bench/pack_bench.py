@@ -95,6 +95,10 @@ def main():
 
     p1, p2 = n / best[("pack", 1)], n / best[("pack", 2)]
     c1, c2 = n / best[("ceil", 1)], n / best[("ceil", 2)]
+    print(f"data: {a.data}: {n} files, {bytes_in/1e6:.1f} MB; best of {a.reps} runs")
+    print(f"pack   1 thread : {p1:8.1f} images/s   ceiling {c1:8.1f}/s   packer/ceiling {p1/c1:.2f}")
+    print(f"pack   2 threads: {p2:8.1f} images/s   ceiling {c2:8.1f}/s   packer/ceiling {p2/c2:.2f}")
+    print(f"scaling 2 threads / 1 thread: packer {p2/p1:.2f}x  ceiling {c2/c1:.2f}x")
     for label, (nbytes, b) in vres.items():
         gb = nbytes / 1e9
         print(f"verify {label:4s} {nbytes/1e6:7.1f} MB: {gb/b['verify']:.2f} GB/s whole command "
