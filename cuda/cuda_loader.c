@@ -759,6 +759,21 @@ pv_status pv_cuda_stream_wait(pv_cuda_loader *l, void *waiter, void *waited) {
   return PV_OK;
 }
 
+pv_status pv_cuda_stream_synchronize(pv_cuda_loader *l, void *stream) {
+  if (!l) return PV_ERR_INVALID_ARG;
+  cudaError_t e;
+  int prev = dev_enter(l, &e);
+  if (e == cudaSuccess) e = cudaStreamSynchronize((cudaStream_t)stream);
+  dev_leave(l, prev);
+  if (e != cudaSuccess) {
+    char msg[384];
+    fmt_cuda(msg, sizeof msg, "cudaStreamSynchronize", e);
+    set_error(l, "%s", msg);
+    return PV_ERR_CUDA;
+  }
+  return PV_OK;
+}
+
 pv_status pv_cuda_loader_detach(pv_cuda_loader *l, pv_cuda_batch *b, void **images,
                                 int64_t **labels) {
   if (!l || !b || !images || !labels || b->slot >= l->nslots || b != &l->slots[b->slot].batch)

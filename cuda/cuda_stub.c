@@ -54,6 +54,10 @@ pv_status pv_cuda_stream_wait(pv_cuda_loader *l, void *waiter, void *waited) {
   return PV_ERR_INVALID_ARG;
 }
 
+pv_status pv_cuda_stream_synchronize(pv_cuda_loader *l, void *stream) {
+  return PV_ERR_INVALID_ARG;
+}
+
 pv_status pv_cuda_loader_detach(pv_cuda_loader *l, pv_cuda_batch *b, void **images,
                                 int64_t **labels) {
   return PV_ERR_INVALID_ARG;

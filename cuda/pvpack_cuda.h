@@ -221,6 +221,12 @@ int pv_cuda_loader_wait(pv_cuda_loader *l, unsigned timeout_ms);
  * PV_ERR_INVALID_ARG (l NULL), PV_ERR_CUDA. Any thread. */
 pv_status pv_cuda_stream_wait(pv_cuda_loader *l, void *waiter, void *waited);
 
+/* Waits on the host until the work enqueued on `stream` (of the loader's
+ * device; NULL = legacy default) has completed: for a consumer that reads a
+ * batch outside stream order (host code over mapped memory, timing).
+ * Returns PV_OK, PV_ERR_INVALID_ARG (l NULL), PV_ERR_CUDA. Any thread. */
+pv_status pv_cuda_stream_synchronize(pv_cuda_loader *l, void *stream);
+
 /* Detaches a held batch from the device ring so that the caller may keep
  * it as long as it likes without starving the loader: the batch's image and
  * label buffers become the caller's (*images, *labels: same addresses, same

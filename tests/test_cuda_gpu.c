@@ -464,6 +464,8 @@ static void test_detach_wait_and_stream_wait(void **state) {
   assert_int_equal(pv_cuda_loader_release_sync(l, b), PV_OK);
   assert_int_equal(pv_cuda_stream_wait(NULL, s1, s2), PV_ERR_INVALID_ARG);
   assert_int_equal(pv_cuda_stream_wait(l, s1, s1), PV_OK);
+  assert_int_equal(pv_cuda_stream_synchronize(l, s1), PV_OK);
+  assert_int_equal(pv_cuda_stream_synchronize(NULL, s1), PV_ERR_INVALID_ARG);
   free(got);
   free(ref);
   cpu_free(&r);

@@ -499,7 +499,12 @@ class Loader:
                 break
             self._next_batch = batch.index + 1
             self._core_pos = (e, batch.index + 1)
-            yield convert(batch)
+            # The suspended generator must not keep the batch alive (its slot
+            # goes back as soon as the caller drops its views): no local
+            # refers to it across the yield.
+            box = [batch]
+            del batch
+            yield convert(box.pop())
         # Start the next epoch's work now (overlaps whatever the caller does
         # between epochs); set_epoch(e + 1) then finds it already positioned.
         if gen == self._iter_gen and not self._closed:

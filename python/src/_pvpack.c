@@ -44,6 +44,12 @@
 #include "pvpack.h"
 #include "pvpack_cuda.h"
 
+/* 1 in the test build linked against tests/cuda_mock.c (a CPU stand-in for
+ * the CUDA Runtime, whose "device" memory is host memory). */
+#ifndef PV_PY_CUDA_MOCK
+#define PV_PY_CUDA_MOCK 0
+#endif
+
 /* ---- DLPack (the ABI of dlpack.h v1.0, declared here: no header dependency) */
 
 typedef struct {
@@ -1429,12 +1435,30 @@ static PyGetSetDef CudaBatch_getset[] = {
     {"labels_address", (getter)CudaBatch_get, NULL, "device address of the labels", (void *)12},
     {NULL}};
 
+static PyObject *CudaBatch_synchronize(CudaBatchObject *self, PyObject *unused) {
+  pv_status st;
+  pv_cuda_loader *cl = self->loader->l;
+  void *s = self->stream;
+  Py_BEGIN_ALLOW_THREADS
+  st = pv_cuda_stream_synchronize(cl, s);
+  Py_END_ALLOW_THREADS
+  if (st != PV_OK) return raise_status(st, pv_cuda_loader_last_error(cl));
+  Py_RETURN_NONE;
+}
+
+static PyMethodDef CudaBatch_methods[] = {
+    {"synchronize", (PyCFunction)CudaBatch_synchronize, METH_NOARGS,
+     "synchronize(): the host waits until the batch's stream has done everything enqueued "
+     "so far (the batch is then complete; for reads outside stream order)"},
+    {NULL}};
+
 static PyTypeObject CudaBatchType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pvpack._pvpack.CudaBatch",
     .tp_basicsize = sizeof(CudaBatchObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "One device batch: .images / .device_labels (DLPack), host labels, provenance",
     .tp_dealloc = (destructor)CudaBatch_dealloc,
+    .tp_methods = CudaBatch_methods,
     .tp_getset = CudaBatch_getset,
 };
 
@@ -1834,7 +1858,8 @@ PyMODINIT_FUNC PyInit__pvpack(void) {
       PyModule_AddObjectRef(m, "CudaBatch", (PyObject *)&CudaBatchType) < 0 ||
       PyModule_AddObjectRef(m, "DeviceArray", (PyObject *)&DeviceArrayType) < 0 ||
       PyModule_AddStringConstant(m, "version", pv_version_string()) < 0 ||
-      PyModule_AddIntConstant(m, "HAVE_CUDA", pv_cuda_built()) < 0)
+      PyModule_AddIntConstant(m, "HAVE_CUDA", pv_cuda_built()) < 0 ||
+      PyModule_AddIntConstant(m, "CUDA_MOCK", PV_PY_CUDA_MOCK) < 0)
     goto fail;
   return m;
 fail:
