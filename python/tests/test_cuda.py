@@ -191,7 +191,7 @@ def test_kept_batches_stay_correct_and_memory_is_bounded(packed, torch_cuda):
     for ep, ref in zip(kept, fresh):
         for x, r in zip(ep, ref):
             assert torch.equal(x.cpu(), r)
-    del kept
+    del kept, ep, x
     gc.collect()
     torch.cuda.synchronize()
     st = ld.stats()
@@ -239,7 +239,8 @@ def test_consumer_on_another_stream_waits(packed, torch_cuda):
             x = torch.from_dlpack(b.images)  # __dlpack__(stream=other): waits for b
             s = x.sum()
         other.synchronize()
-        assert torch.equal(x.cpu(), ref[k][0]) and float(s) == float(ref[k][0].sum())
+        assert torch.equal(x.cpu(), ref[k][0])
+        assert torch.isclose(s.cpu(), ref[k][0].sum(), rtol=1e-4)  # summation order differs
         del x, b
 
 
