@@ -1163,10 +1163,15 @@ static int cuda_detach_slot(CudaLoaderObject *self, uint32_t i) {
   void *images = NULL;
   int64_t *labels = NULL;
   pv_status st;
+  /* held[] is a borrowed reference: keep b alive while the GIL is released,
+   * so that another thread dropping its last view cannot release the slot
+   * in the middle of the detach. */
+  Py_INCREF(b);
   Py_BEGIN_ALLOW_THREADS
   st = pv_cuda_loader_detach(self->l, b->batch, &images, &labels);
   Py_END_ALLOW_THREADS
   if (st != PV_OK) {
+    Py_DECREF(b);
     raise_status(st, pv_cuda_loader_last_error(self->l));
     return 0;
   }
@@ -1176,6 +1181,7 @@ static int cuda_detach_slot(CudaLoaderObject *self, uint32_t i) {
   self->held[i] = NULL;
   self->nheld--;
   self->detached++;
+  Py_DECREF(b); /* may free the detached buffers now */
   return 1;
 }
 
