@@ -27,6 +27,8 @@ import pvpack
 from pvpack import _pvpack
 from conftest import N_IMAGES
 
+if os.environ.get("PV_EXPECT_CUDA_MOCK") == "1" and not getattr(_pvpack, "CUDA_MOCK", 0):
+    raise RuntimeError(f"PV_EXPECT_CUDA_MOCK=1 but {_pvpack.__file__} is not the mock build")
 pytestmark = pytest.mark.skipif(not getattr(_pvpack, "CUDA_MOCK", 0),
                                 reason="needs the extension built over tests/cuda_mock.c")
 
