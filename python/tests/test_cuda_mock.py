@@ -170,6 +170,10 @@ _rename = ctypes.pythonapi.PyCapsule_SetName
 _rename.restype, _rename.argtypes = ctypes.c_int, [ctypes.py_object, ctypes.c_char_p]
 
 
+# The capsule keeps the char * it is renamed to: module-level names stay alive.
+_USED = {False: b"used_dltensor", True: b"used_dltensor_versioned"}
+
+
 def consume(cap, versioned):
     """What a DLPack consumer does: read the tensor, rename the capsule, and
     call the deleter when done with the memory."""
@@ -181,7 +185,7 @@ def consume(cap, versioned):
                 dtype=(t.dtype.code, t.dtype.bits, t.dtype.lanes),
                 shape=tuple(t.shape[i] for i in range(t.ndim)), strides=bool(t.strides),
                 version=(m.major, m.minor) if versioned else None)
-    _rename(cap, b"used_" + name)
+    _rename(cap, _USED[versioned])
     return info, (lambda: m.deleter(p))
 
 
