@@ -183,7 +183,9 @@ class _CUDABatchSource:
         if not _pvpack.HAVE_CUDA:
             raise RuntimeError(
                 "pvpack was built without the CUDA path: device='cuda' is not available "
-                "(use device='cpu' and move batches with images.to('cuda', non_blocking=True))")
+                "(rebuild where nvcc is found, e.g. pip install ./python -C "
+                "cmake.define.PV_CUDA=ON; or use device='cpu' and move batches with "
+                "images.to('cuda', non_blocking=True))")
         if output == "numpy":
             raise ValueError("output='numpy' needs device='cpu' (NumPy arrays live in host "
                              "memory); with device='cuda' use 'torch' or 'dlpack'")
