@@ -544,5 +544,6 @@ class Loader:
     def __repr__(self) -> str:
         return (f"pvpack.Loader({self.dataset.root!r}, batch_size={self.batch_size}, "
                 f"size={self.size}, pipeline={self.pipeline!r}, dtype={self.dtype!r}, "
-                f"layout={self.layout!r}, rank={self.rank}/{self.world_size}, "
+                f"layout={self.layout!r}, device={self.device!r}, "
+                f"rank={self.rank}/{self.world_size}, "
                 f"{len(self)} batches/epoch)")
