@@ -38,7 +38,15 @@ then --reps times, interleaved, each in a child process:
       RandomHorizontalFlip() + ToTensor()); images/s over --tv-epochs epochs
       after one warm-up epoch (numba compiles FFCV's pipeline in the first);
       otherwise reported as skipped.
-and then --pairs times (a) and (b) back to back. Figures: best and median
+and then --pairs times (a) and (b) back to back.
+
+Device figure (a GPU machine; cuda/check.sh runs it): with --device-figure DS
+(an already packed dataset) only these run, --reps times, interleaved:
+  (g) pvpack through Python with device='cuda', float32 NCHW normalized on the
+      GPU, torch CUDA tensors (torch.cuda.synchronize() before the clock
+      stops), and the same with uint8 NHWC;
+  (b) BUILD/pvpack bench DS (the C loader, host uint8 NHWC);
+and it prints images/s and device-via-Python / pvpack bench. Figures: best and median
 images/s of the reps. The binding overhead is 1 - a/b taken over the pairs
 (median of the per-pair ratios), since (a) and (b) run within a few seconds
 of each other and other load on the machine hits both alike.
@@ -48,11 +56,12 @@ import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def pv_child(ds, epochs, batch, threads, size, dtype, layout, output):
+def pv_child(ds, epochs, batch, threads, size, dtype, layout, output, device="cpu"):
     import pvpack
     t0 = time.perf_counter()
     ld = pvpack.Loader(ds, batch_size=batch, size=size, pipeline="train", threads=threads,
-                       dtype=dtype, layout=layout, output=output, rank=0, world_size=1)
+                       dtype=dtype, layout=layout, output=output, rank=0, world_size=1,
+                       device=device)
     t1 = time.perf_counter()
     n = 0
     first = None
@@ -61,6 +70,9 @@ def pv_child(ds, epochs, batch, threads, size, dtype, layout, output):
             if first is None:
                 first = time.perf_counter() - t1
             n += x.shape[0]
+    if device != "cpu" and output == "torch":
+        import torch
+        torch.cuda.synchronize()
     el = time.perf_counter() - t1
     print(json.dumps({"images_per_s": n / el, "images": n, "seconds": el,
                       "create_s": t1 - t0, "first_batch_s": first, "stats": ld.stats(),
@@ -131,6 +143,49 @@ def run(cmd, env=None, timeout=300):
     return json.loads(r.stdout.strip().splitlines()[-1]), None
 
 
+def device_figure(a):
+    """(g) pvpack via Python with device='cuda' against (b) pvpack bench."""
+    build = os.path.abspath(a.build)
+    pvpack_bin = os.path.join(build, "pvpack")
+    env = dict(os.environ, PYTHONPATH=os.path.join(build, "python"))
+    ds = os.path.abspath(a.device_figure)
+    me = [sys.executable, os.path.abspath(__file__), "--build", build, "--threads",
+          str(a.threads), "--batch", str(a.batch), "--size", str(a.size), "--pv-epochs",
+          str(a.pv_epochs), "--device", "cuda"]
+    res = {"cuda_float32": [], "cuda_uint8": [], "bench": []}
+    notes = {}
+    for _ in range(a.reps):
+        r, err = run(me + ["--pv-child", ds, "float32", "NCHW", "torch"], env)
+        res["cuda_float32"].append(r) if r else notes.setdefault("cuda_float32", err)
+        r, err = run(me + ["--pv-child", ds, "uint8", "NHWC", "torch"], env)
+        res["cuda_uint8"].append(r) if r else notes.setdefault("cuda_uint8", err)
+        r, err = run([pvpack_bin, "bench", ds, "--threads", str(a.threads), "--batch",
+                      str(a.batch), "--size", str(a.size), "--pipeline", "train", "--epochs",
+                      str(a.pv_epochs), "--json"])
+        res["bench"].append(r) if r else notes.setdefault("bench", err)
+
+    def med(k):
+        v = [r["images_per_s"] for r in res[k]]
+        return statistics.median(v) if v else float("nan")
+
+    print(f"python_bench device figure: {ds}, train {a.size}, batch {a.batch}, {a.threads} "
+          f"threads, {a.pv_epochs} epochs, median of {a.reps} (images/s)")
+    for k, name in (("cuda_float32", "pvpack via Python, device='cuda', float32 NCHW"),
+                    ("cuda_uint8", "pvpack via Python, device='cuda', uint8 NHWC"),
+                    ("bench", "pvpack bench (C, host uint8 NHWC)")):
+        print(f"  {name:50s} {med(k):9.1f}")
+    b = med("bench")
+    print(f"  device via Python / pvpack bench: {med('cuda_float32') / b:.3f} (float32), "
+          f"{med('cuda_uint8') / b:.3f} (uint8)")
+    if res["cuda_float32"]:
+        st = res["cuda_float32"][-1]["stats"]
+        print(f"  last float32 run: detached {st.get('detached')}, wait {st.get('wait_s', 0):.2f} s,"
+              f" h2d {st.get('h2d_s', 0):.2f} s, kernel {st.get('kernel_s', 0):.3f} s")
+    for k, v in notes.items():
+        print(f"  note {k}: {v}")
+    return 0 if not notes else 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "bench"))
@@ -148,10 +203,15 @@ def main():
     ap.add_argument("--pv-child", nargs=4, metavar=("DS", "DTYPE", "LAYOUT", "OUTPUT"),
                     help=argparse.SUPPRESS)
     ap.add_argument("--ffcv-child", nargs=2, metavar=("DATA", "TMP"), help=argparse.SUPPRESS)
+    ap.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
+    ap.add_argument("--device-figure", metavar="DS",
+                    help="only the device figure on this packed dataset (GPU machine)")
     a = ap.parse_args()
     if a.pv_child:
         ds, dt, lay, out = a.pv_child
-        return pv_child(ds, a.pv_epochs, a.batch, a.threads, a.size, dt, lay, out)
+        return pv_child(ds, a.pv_epochs, a.batch, a.threads, a.size, dt, lay, out, a.device)
+    if a.device_figure:
+        return device_figure(a)
     if a.ffcv_child:
         return ffcv_child(a.ffcv_child[0], a.ffcv_child[1], a.tv_epochs, a.batch, a.threads,
                           a.size)
@@ -251,4 +311,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,6 +10,12 @@
 #   4. runs bench/cuda_bench, which prints (a) peak pinned H2D GB/s, (b) the loader's H2D GB/s, (c) images/s
 #      with device vs host output (target >= 0.95x) for the pinned and the
 #      write-combined ring, (d) the normalize kernel's GB/s vs a D2D copy;
+#   4b. when $PY (default python3) has torch with CUDA, numpy and pytest and
+#      the Python headers: the Python binding's GPU tests
+#      (python/tests/test_cuda.py: device batches == CPU batches per dtype and
+#      layout, kept batches, streams, resume) and the device figure of
+#      bench/python_bench.py (pvpack through Python with device='cuda' vs
+#      pvpack bench); otherwise it says why they were skipped;
 #   5. runs test_cuda_gpu under compute-sanitizer memcheck and racecheck when
 #      compute-sanitizer is installed, in the time left of the budget.
 # Needs: cmake, a C compiler, nvcc, and the Debian -dev packages listed in
@@ -41,9 +47,27 @@ echo "cores: $JOBS"
 command -v nvidia-smi >/dev/null && nvidia-smi -L || echo "nvidia-smi: not found"
 command -v nvcc >/dev/null && nvcc --version | tail -2 || { echo "nvcc not found"; exit 1; }
 
+PY=${PY:-python3}
+PY_SKIP=""
+if ! command -v "$PY" >/dev/null; then
+  PY_SKIP="no $PY"
+elif ! "$PY" -c 'import numpy, pytest' >/dev/null 2>&1; then
+  PY_SKIP="$PY lacks numpy or pytest"
+elif ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+  PY_SKIP="$PY has no torch with CUDA (or torch sees no GPU)"
+fi
+PY_CMAKE=(-DPV_BUILD_PYTHON=OFF)
+[ -z "$PY_SKIP" ] && PY_CMAKE=(-DPV_BUILD_PYTHON=ON "-DPython3_EXECUTABLE=$(command -v "$PY")")
+
 step "1. configure and build (PV_CUDA=ON) in $BUILD_DIR"
+if [ -z "$PY_SKIP" ] && ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DPV_CUDA=ON \
+      -DPV_BUILD_TESTS=ON -DPV_BUILD_BENCH=ON "${PY_CMAKE[@]}" >"$BUILD_DIR/configure.log" 2>&1; then
+  PY_SKIP="configuring the binding failed (Python headers? see $BUILD_DIR/configure-python.log)"
+  cp "$BUILD_DIR/configure.log" "$BUILD_DIR/configure-python.log"
+  PY_CMAKE=(-DPV_BUILD_PYTHON=OFF)
+fi
 if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DPV_CUDA=ON -DPV_BUILD_TESTS=ON \
-      -DPV_BUILD_BENCH=ON >"$BUILD_DIR/configure.log" 2>&1; then
+      -DPV_BUILD_BENCH=ON "${PY_CMAKE[@]}" >"$BUILD_DIR/configure.log" 2>&1; then
   cat "$BUILD_DIR/configure.log"
   echo "check.sh: configure failed (missing -dev packages? see PKGS in build.sh)"
   exit 1
@@ -91,6 +115,22 @@ if [ "$rc" != 0 ] && ! { [ "$rc" = 77 ] && [ "${ALLOW_NO_GPU:-0}" = 1 ]; }; then
   exit 1
 fi
 
+step "4b. Python binding on the GPU (python/tests/test_cuda.py, python_bench --device-figure)"
+py_summary=""
+if [ -n "$PY_SKIP" ]; then
+  echo "Python GPU tests and device figure SKIPPED: $PY_SKIP"
+  py_summary="skipped ($PY_SKIP)"
+else
+  prc=0
+  (cd "$BUILD_DIR" && PYTHONPATH="$PWD/python" PVPACK_BIN="$PWD/pvpack" timeout 150 "$PY" -m pytest \
+     -q -rs -p no:cacheprovider ../python/tests/test_cuda.py ../python/tests/test_torch.py) || prc=$?
+  if [ "$prc" = 0 ]; then py_summary="passed"; else py_summary="FAILED (exit $prc)"; fi
+  echo "Python GPU tests: $py_summary"
+  timeout 90 "$PY" bench/python_bench.py --build "$BUILD_DIR" --device-figure "$WORK/big.pvpack" \
+    --threads "$JOBS" --batch 256 --size 224 --pv-epochs 2 --reps 2 ||
+    echo "python_bench --device-figure failed or timed out (exit $?)"
+fi
+
 step "5. compute-sanitizer (last: it gets the time left of the 5-minute budget)"
 CS=$(command -v compute-sanitizer || true)
 for c in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer \
@@ -131,6 +171,7 @@ fi
 
 step "done in $(( $(date +%s) - T0 ))s"
 [ -n "$sanitizer_summary" ] && echo "compute-sanitizer:$sanitizer_summary"
+echo "Python GPU tests: $py_summary"
 echo "log: $BUILD_DIR/check.log"
-case "$sanitizer_summary" in *FAILED*) exit 1 ;; esac
+case "$sanitizer_summary$py_summary" in *FAILED*) exit 1 ;; esac
 exit 0

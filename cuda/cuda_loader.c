@@ -85,6 +85,9 @@ struct pv_cuda_loader {
   pv_status fatal;        /* sticky CUDA failure of the feeder */
   char fatal_msg[512];
 
+  pthread_mutex_t link_mu;  /* ev_link: record + wait as one step */
+  cudaEvent_t ev_link;      /* pv_cuda_stream_wait's event */
+
   pv_cuda_loader_stats stats;
   size_t pinned_bytes, device_bytes;
   char alloc_error[256];
@@ -424,6 +427,7 @@ pv_status pv_cuda_loader_create(const pv_dataset *ds, const pv_cuda_loader_optio
                                                                   : cudaHostAllocDefault;
   pthread_mutex_init(&l->mu, NULL);
   pthread_cond_init(&l->cv, NULL);
+  pthread_mutex_init(&l->link_mu, NULL);
   l->nslots = o.depth;
   l->slots = calloc(l->nslots, sizeof *l->slots);
   if (!l->slots) {
@@ -440,6 +444,7 @@ pv_status pv_cuda_loader_create(const pv_dataset *ds, const pv_cuda_loader_optio
     what = #call;                                 \
     if ((e = (call)) != cudaSuccess) goto out_cuda; \
   } while (0)
+  CK(cudaEventCreateWithFlags(&l->ev_link, cudaEventDisableTiming));
   for (uint32_t i = 0; i < l->nslots; i++) {
     dslot *s = &l->slots[i];
     pv_cuda_batch *b = &s->batch;
@@ -549,6 +554,7 @@ void pv_cuda_loader_destroy(pv_cuda_loader *l) {
       free(s->hlabels);
       free(s->hrecords);
     }
+  if (l->ev_link) cudaEventDestroy(l->ev_link);
   /* Frees the pinned ring through host_free (all copies have completed:
    * the slot streams were synchronized above). */
   pv_loader_destroy(l->cpu);
@@ -556,10 +562,43 @@ void pv_cuda_loader_destroy(pv_cuda_loader *l) {
   free(l->slots);
   pthread_mutex_destroy(&l->mu);
   pthread_cond_destroy(&l->cv);
+  pthread_mutex_destroy(&l->link_mu);
   free(l);
 }
 
 /* ---- the caller's side ------------------------------------------------------ */
+
+/* Would take() return without waiting? Under l->mu. */
+static int ready_locked(const pv_cuda_loader *l) {
+  if (l->fatal) return 1;
+  int others = 0;
+  for (uint32_t i = 0; i < l->nslots; i++) {
+    const dslot *c = &l->slots[i];
+    if (c->state == DS_READY && c->seq == l->next_seq) return 1;
+    others |= c->state == DS_FREE || c->state == DS_FILLING || c->state == DS_READY;
+  }
+  return (l->epoch_end && l->produced == l->next_seq) || !others;
+}
+
+int pv_cuda_loader_wait(pv_cuda_loader *l, unsigned timeout_ms) {
+  if (!l) return 1;
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += timeout_ms / 1000;
+  dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+  pthread_mutex_lock(&l->mu);
+  double t0 = now_s();
+  int r;
+  while (!(r = ready_locked(l)))
+    if (pthread_cond_timedwait(&l->cv, &l->mu, &dl) != 0) {
+      r = ready_locked(l);
+      break;
+    }
+  l->stats.wait_s += now_s() - t0;
+  pthread_mutex_unlock(&l->mu);
+  return r;
+}
 
 /* Takes the next READY slot (waiting for the feeder), or reports the end of
  * the epoch (*out = NULL) or an error. */
@@ -689,6 +728,113 @@ pv_status pv_cuda_loader_release(pv_cuda_loader *l, pv_cuda_batch *b, void *stre
 
 pv_status pv_cuda_loader_release_sync(pv_cuda_loader *l, pv_cuda_batch *b) {
   return release_common(l, b, 0, NULL);
+}
+
+pv_status pv_cuda_stream_wait(pv_cuda_loader *l, void *waiter, void *waited) {
+  if (!l) return PV_ERR_INVALID_ARG;
+  if (waiter == waited) return PV_OK; /* a stream is ordered with itself */
+  cudaError_t e;
+  const char *what = "cudaSetDevice";
+  int prev = dev_enter(l, &e);
+  if (e == cudaSuccess) {
+    /* cudaStreamWaitEvent waits for the record current at the call, so one
+     * event serves every caller as long as record + wait are not
+     * interleaved with another pair. */
+    pthread_mutex_lock(&l->link_mu);
+    what = "cudaEventRecord";
+    e = cudaEventRecord(l->ev_link, (cudaStream_t)waited);
+    if (e == cudaSuccess) {
+      what = "cudaStreamWaitEvent";
+      e = cudaStreamWaitEvent((cudaStream_t)waiter, l->ev_link, 0);
+    }
+    pthread_mutex_unlock(&l->link_mu);
+  }
+  dev_leave(l, prev);
+  if (e != cudaSuccess) {
+    char msg[384];
+    fmt_cuda(msg, sizeof msg, what, e);
+    set_error(l, "stream wait: %s", msg);
+    return PV_ERR_CUDA;
+  }
+  return PV_OK;
+}
+
+pv_status pv_cuda_stream_synchronize(pv_cuda_loader *l, void *stream) {
+  if (!l) return PV_ERR_INVALID_ARG;
+  cudaError_t e;
+  int prev = dev_enter(l, &e);
+  if (e == cudaSuccess) e = cudaStreamSynchronize((cudaStream_t)stream);
+  dev_leave(l, prev);
+  if (e != cudaSuccess) {
+    char msg[384];
+    fmt_cuda(msg, sizeof msg, "cudaStreamSynchronize", e);
+    set_error(l, "%s", msg);
+    return PV_ERR_CUDA;
+  }
+  return PV_OK;
+}
+
+pv_status pv_cuda_loader_detach(pv_cuda_loader *l, pv_cuda_batch *b, void **images,
+                                int64_t **labels) {
+  if (!l || !b || !images || !labels || b->slot >= l->nslots || b != &l->slots[b->slot].batch)
+    return PV_ERR_INVALID_ARG;
+  dslot *s = &l->slots[b->slot];
+  pthread_mutex_lock(&l->mu);
+  int held = s->state == DS_HANDED;
+  pthread_mutex_unlock(&l->mu);
+  if (!held) return PV_ERR_INVALID_ARG;
+  size_t lbytes = (size_t)l->o.loader.batch_size * sizeof(int64_t);
+  void *img = NULL;
+  void *lab = NULL;
+  cudaError_t e;
+  const char *what = "cudaSetDevice";
+  int prev = dev_enter(l, &e);
+  if (e == cudaSuccess) {
+    what = "cudaMalloc";
+    e = cudaMalloc(&img, l->out_bytes);
+    if (e == cudaSuccess) e = cudaMalloc(&lab, lbytes);
+    if (e != cudaSuccess) {
+      if (img) cudaFree(img);
+      img = NULL;
+    }
+  }
+  dev_leave(l, prev);
+  if (e != cudaSuccess) {
+    char msg[384];
+    fmt_cuda(msg, sizeof msg, what, e);
+    set_error(l, "detach: %s (the batch stays held)", msg);
+    return PV_ERR_CUDA;
+  }
+  *images = s->batch.images;
+  *labels = s->batch.labels;
+  /* The slot's new buffers have no readers: the feeder's wait on the old
+   * ev_release record is merely redundant. Its writes into the old
+   * buffers all precede ev_ready, which every reader waits for. */
+  pthread_mutex_lock(&l->mu);
+  s->batch.images = img;
+  s->batch.labels = lab;
+  s->state = DS_FREE;
+  l->device_bytes += l->out_bytes + lbytes;
+  pthread_cond_broadcast(&l->cv);
+  pthread_mutex_unlock(&l->mu);
+  return PV_OK;
+}
+
+void pv_cuda_loader_free_detached(pv_cuda_loader *l, void *images, int64_t *labels,
+                                  void *stream) {
+  if (!l || (!images && !labels)) return;
+  cudaError_t e;
+  int prev = dev_enter(l, &e);
+  /* cudaFree does not order itself after work on other streams reliably
+   * enough to rely on; wait for the readers' stream explicitly. */
+  cudaStreamSynchronize((cudaStream_t)stream);
+  if (images) cudaFree(images);
+  if (labels) cudaFree(labels);
+  dev_leave(l, prev);
+  pthread_mutex_lock(&l->mu);
+  l->device_bytes -= (images ? l->out_bytes : 0) +
+                     (labels ? (size_t)l->o.loader.batch_size * sizeof(int64_t) : 0);
+  pthread_mutex_unlock(&l->mu);
 }
 
 pv_status pv_cuda_loader_set_epoch(pv_cuda_loader *l, uint64_t epoch, uint64_t start_batch) {

@@ -48,6 +48,24 @@ pv_status pv_cuda_loader_set_epoch(pv_cuda_loader *l, uint64_t epoch, uint64_t s
   return PV_ERR_INVALID_ARG;
 }
 
+int pv_cuda_loader_wait(pv_cuda_loader *l, unsigned timeout_ms) { return 1; }
+
+pv_status pv_cuda_stream_wait(pv_cuda_loader *l, void *waiter, void *waited) {
+  return PV_ERR_INVALID_ARG;
+}
+
+pv_status pv_cuda_stream_synchronize(pv_cuda_loader *l, void *stream) {
+  return PV_ERR_INVALID_ARG;
+}
+
+pv_status pv_cuda_loader_detach(pv_cuda_loader *l, pv_cuda_batch *b, void **images,
+                                int64_t **labels) {
+  return PV_ERR_INVALID_ARG;
+}
+
+void pv_cuda_loader_free_detached(pv_cuda_loader *l, void *images, int64_t *labels,
+                                  void *stream) {}
+
 uint64_t pv_cuda_loader_batches_per_epoch(const pv_cuda_loader *l) { return 0; }
 uint64_t pv_cuda_loader_samples_per_epoch(const pv_cuda_loader *l) { return 0; }
 int pv_cuda_loader_device(const pv_cuda_loader *l) { return -1; }

@@ -203,6 +203,52 @@ pv_status pv_cuda_loader_release(pv_cuda_loader *l, pv_cuda_batch *b, void *stre
  * code). Same statuses as pv_cuda_loader_release. */
 pv_status pv_cuda_loader_release_sync(pv_cuda_loader *l, pv_cuda_batch *b);
 
+/* Waits up to timeout_ms for pv_cuda_loader_next not to block: true when a
+ * batch is ready, the epoch has ended, the loader has failed, or the caller
+ * holds every device buffer (next would then return PV_ERR_LIMIT). Lets a
+ * binding wait in short slices and handle signals (Ctrl-C) in between; the
+ * time counts in stats.wait_s. Thread-safety as pv_cuda_loader_next. */
+int pv_cuda_loader_wait(pv_cuda_loader *l, unsigned timeout_ms);
+
+/* Makes stream `waiter` wait (on the device, no host blocking) for all the
+ * work enqueued on stream `waited` so far: an event recorded on `waited`
+ * (one event of the loader, under its own lock) and cudaStreamWaitEvent on
+ * `waiter`. For consumers that read a batch on another stream than the one
+ * passed to pv_cuda_loader_next (make that stream wait for it), and before a
+ * release, to order the release after reads on several streams (make the
+ * release stream wait for the others). Both streams must belong to the
+ * loader's device; NULL is the legacy default stream. Returns PV_OK,
+ * PV_ERR_INVALID_ARG (l NULL), PV_ERR_CUDA. Any thread. */
+pv_status pv_cuda_stream_wait(pv_cuda_loader *l, void *waiter, void *waited);
+
+/* Waits on the host until the work enqueued on `stream` (of the loader's
+ * device; NULL = legacy default) has completed: for a consumer that reads a
+ * batch outside stream order (host code over mapped memory, timing).
+ * Returns PV_OK, PV_ERR_INVALID_ARG (l NULL), PV_ERR_CUDA. Any thread. */
+pv_status pv_cuda_stream_synchronize(pv_cuda_loader *l, void *stream);
+
+/* Detaches a held batch from the device ring so that the caller may keep
+ * it as long as it likes without starving the loader: the batch's image and
+ * label buffers become the caller's (*images, *labels: same addresses, same
+ * contents, same stream ordering) and the slot gets freshly allocated
+ * buffers (cudaMalloc) and is free for the next batch at once. b itself
+ * (the slot's descriptor) must not be used afterwards: copy what you need
+ * (count, host_labels, ...) first. Memory is then the ring plus exactly the
+ * detached batches alive. Free them with pv_cuda_loader_free_detached.
+ * Returns PV_OK; PV_ERR_INVALID_ARG (not a batch this loader handed out and
+ * that is not released); PV_ERR_CUDA (allocation failed: the batch stays
+ * held and valid). Thread-safety as pv_cuda_loader_next. */
+pv_status pv_cuda_loader_detach(pv_cuda_loader *l, pv_cuda_batch *b, void **images,
+                                int64_t **labels);
+
+/* Frees the buffers of a detached batch once the work enqueued on `stream`
+ * so far has finished (the host waits for that stream: pass the stream
+ * where the last reads were enqueued, after pv_cuda_stream_wait for any
+ * other). images / labels may be NULL. l must not have been destroyed (the
+ * buffers are counted in its stats.device_bytes until freed). Any thread. */
+void pv_cuda_loader_free_detached(pv_cuda_loader *l, void *images, int64_t *labels,
+                                  void *stream);
+
 /* Starts epoch `epoch` at batch start_batch (resume), discarding batches
  * prepared but not handed out. Batches held by the caller stay valid until
  * released. Waits for at most the batch the CPU loader is finishing.

@@ -8,8 +8,14 @@ torchvision's ImageFolder + DataLoader or pvpack; the loop is the same.
     pvpack build /data/train                      # or pvpack.build("/data/train")
     python examples/train_imagefolder.py --pvpack /data/train.pvpack --workers 2
 
+    # on a GPU: model on cuda, batches decoded by pvpack's CPU threads,
+    # copied as uint8 and normalized on the GPU (torchvision: .to(device))
+    python examples/train_imagefolder.py --pvpack /data/train.pvpack --device cuda
+
 The change is the two lines marked "<-- the change" below: the dataset and
-the loader. Both produce float32 NCHW batches normalized with ImageNet's
+the loader. With --device cuda, torchvision's batches are moved with
+.to(device, non_blocking=True) (pinned memory), pvpack's arrive on the GPU
+(device=..., ready on torch's current stream; no copy in the loop). Both produce float32 NCHW batches normalized with ImageNet's
 mean/std after RandomResizedCrop + RandomHorizontalFlip. Prints loss and
 images/s (loading + training, measured from the 2nd step on) every
 --print-every steps, and a summary line at the end.
@@ -37,7 +43,11 @@ def main() -> None:
                     help="torch intra-op threads (0: torch's default)")
     ap.add_argument("--print-every", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (model and batches)")
+    ap.add_argument("--channels-last", action="store_true",
+                    help="with --pvpack: NHWC batches and a channels_last model")
     a = ap.parse_args()
+    device = torch.device(a.device)
     torch.manual_seed(a.seed)
     if a.torch_threads:
         torch.set_num_threads(a.torch_threads)
@@ -51,14 +61,19 @@ def main() -> None:
         dataset = datasets.ImageFolder(a.imagefolder, transform=tf)            # <-- the change
         loader = torch.utils.data.DataLoader(dataset, batch_size=a.batch_size,  # <-- the change
                                              shuffle=True, num_workers=a.workers,
-                                             drop_last=True, persistent_workers=a.workers > 0)
+                                             drop_last=True, persistent_workers=a.workers > 0,
+                                             pin_memory=device.type == "cuda")
     else:
         import pvpack
         dataset = pvpack.Dataset(a.pvpack)                                      # <-- the change
         loader = pvpack.Loader(dataset, batch_size=a.batch_size, size=a.size,   # <-- the change
-                               threads=a.workers, drop_last=True, seed=a.seed)
+                               threads=a.workers, drop_last=True, seed=a.seed,
+                               device=device,
+                               layout="NHWC" if a.channels_last else "NCHW")
 
-    model = getattr(torchvision.models, a.arch)(num_classes=len(dataset.classes))
+    model = getattr(torchvision.models, a.arch)(num_classes=len(dataset.classes)).to(device)
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps)
     loss_fn = nn.CrossEntropyLoss()
@@ -71,6 +86,11 @@ def main() -> None:
             t_got = time.perf_counter()
             if t_start is not None:
                 t_load += t_got - t_wait
+            if images.device != device:  # torchvision's (pvpack's are there already)
+                images = images.to(device, non_blocking=True)
+                labels = labels.to(device, non_blocking=True)
+            elif a.channels_last and a.pvpack:  # NHWC batch -> an NCHW-shaped channels_last view
+                images = images.permute(0, 3, 1, 2)
             loss = loss_fn(model(images), labels)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -82,17 +102,21 @@ def main() -> None:
             else:
                 seen += images.shape[0]
             if step % a.print_every == 0 or step == a.steps:
+                loss_v = loss.item()  # syncs the GPU: the rate below is real
                 el = time.perf_counter() - t_start
-                print(f"epoch {epoch} step {step}/{a.steps} loss {loss.item():.4f} "
+                print(f"epoch {epoch} step {step}/{a.steps} loss {loss_v:.4f} "
                       f"{seen / el if el > 0 else 0:.1f} images/s "
                       f"(waiting for data {100 * t_load / el if el > 0 else 0:.0f}%)", flush=True)
             t_wait = time.perf_counter()
             if step == a.steps:
                 break
         epoch += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     el = time.perf_counter() - t_start
     src_name = "pvpack" if a.pvpack else "imagefolder"
-    print(f"done: {src_name} {a.arch} batch {a.batch_size} size {a.size} workers {a.workers}: "
+    print(f"done: {src_name} {a.arch} on {device} batch {a.batch_size} size {a.size} "
+          f"workers {a.workers}: "
           f"{seen / el:.1f} images/s over steps 2..{step}, data wait {t_load:.1f} s of {el:.1f} s, "
           f"final loss {loss.item():.4f}")
 

@@ -390,6 +390,90 @@ static void test_held_buffers_and_errors(void **state) {
   pv_cuda_loader_destroy(l); /* with prepared batches pending */
 }
 
+/* Keeping every batch of an epoch with a 2-slot ring: detach hands the
+ * buffers over (same bytes as the CPU run), the ring never runs dry, wait()
+ * reports readiness, and a second stream reads after pv_cuda_stream_wait. */
+static void test_detach_wait_and_stream_wait(void **state) {
+  fixture *f = *state;
+  pv_cuda_loader_options o;
+  base_opts(&o);
+  o.depth = 2;
+  o.dtype = PV_CUDA_FLOAT16;
+  cpu_run r = cpu_epoch(f->ds, &o, 0, 0);
+  pv_cuda_loader *l = make(f->ds, &o);
+  cudaStream_t s1, s2;
+  CU(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking));
+  CU(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
+  size_t hw = (size_t)o.loader.height * o.loader.width, per_out = hw * 3 * 2;
+  void *imgs[64];
+  int64_t *labs[64];
+  uint32_t counts[64];
+  size_t nb = 0;
+  pv_cuda_loader_stats st0;
+  pv_cuda_loader_get_stats(l, &st0);
+  for (;;) {
+    int ready = 0;
+    for (int k = 0; k < 200 && !ready; k++) ready = pv_cuda_loader_wait(l, 50);
+    assert_true(ready);
+    pv_cuda_batch *b;
+    assert_int_equal(pv_cuda_loader_next(l, s1, &b), PV_OK);
+    if (!b) break;
+    assert_true(nb < 64);
+    counts[nb] = b->count;
+    pv_cuda_batch *same = b;
+    assert_int_equal(pv_cuda_loader_detach(l, b, &imgs[nb], &labs[nb]), PV_OK);
+    assert_int_equal(pv_cuda_loader_detach(l, same, &imgs[nb], &labs[nb]), PV_ERR_INVALID_ARG);
+    assert_int_equal(pv_cuda_loader_release(l, same, s1), PV_ERR_INVALID_ARG);
+    nb++;
+  }
+  assert_int_equal(nb, r.batches);
+  pv_cuda_loader_stats st1;
+  pv_cuda_loader_get_stats(l, &st1);
+  assert_true(st1.device_bytes > st0.device_bytes); /* the detached buffers count */
+  /* Read everything on s2, ordered after s1 (where next() made the batches
+   * ready) only through pv_cuda_stream_wait. */
+  assert_int_equal(pv_cuda_stream_wait(l, s2, s1), PV_OK);
+  uint8_t *got = malloc(o.loader.batch_size * per_out), *ref = malloc(o.loader.batch_size * per_out);
+  int64_t dl[64];
+  size_t done = 0;
+  for (size_t k = 0; k < nb; k++) {
+    CU(cudaMemcpyAsync(got, imgs[k], counts[k] * per_out, cudaMemcpyDeviceToHost, s2));
+    CU(cudaMemcpyAsync(dl, labs[k], counts[k] * 8, cudaMemcpyDeviceToHost, s2));
+    CU(cudaStreamSynchronize(s2));
+    pv__nm_reference(r.images + done * hw * 3, ref, counts[k], hw, (int)o.dtype, (int)o.layout,
+                     o.mean, o.std);
+    if (memcmp(got, ref, counts[k] * per_out) != 0)
+      fail_msg("detached batch %zu differs from the CPU path", k);
+    assert_memory_equal(dl, r.labels + done, counts[k] * 8);
+    done += counts[k];
+    pv_cuda_loader_free_detached(l, imgs[k], labs[k], s2);
+  }
+  assert_int_equal(done, r.samples);
+  pv_cuda_loader_stats st2;
+  pv_cuda_loader_get_stats(l, &st2);
+  assert_int_equal(st2.device_bytes, st0.device_bytes);
+  /* Without detach, holding both slots: wait() says next would not block
+   * (it returns PV_ERR_LIMIT). */
+  assert_int_equal(pv_cuda_loader_set_epoch(l, 1, 0), PV_OK);
+  pv_cuda_batch *a, *b, *c;
+  assert_int_equal(pv_cuda_loader_next_sync(l, &a), PV_OK);
+  assert_int_equal(pv_cuda_loader_next_sync(l, &b), PV_OK);
+  assert_true(pv_cuda_loader_wait(l, 10000));
+  assert_int_equal(pv_cuda_loader_next(l, s1, &c), PV_ERR_LIMIT);
+  assert_int_equal(pv_cuda_loader_release_sync(l, a), PV_OK);
+  assert_int_equal(pv_cuda_loader_release_sync(l, b), PV_OK);
+  assert_int_equal(pv_cuda_stream_wait(NULL, s1, s2), PV_ERR_INVALID_ARG);
+  assert_int_equal(pv_cuda_stream_wait(l, s1, s1), PV_OK);
+  assert_int_equal(pv_cuda_stream_synchronize(l, s1), PV_OK);
+  assert_int_equal(pv_cuda_stream_synchronize(NULL, s1), PV_ERR_INVALID_ARG);
+  free(got);
+  free(ref);
+  cpu_free(&r);
+  pv_cuda_loader_destroy(l);
+  CU(cudaStreamDestroy(s1));
+  CU(cudaStreamDestroy(s2));
+}
+
 static void test_limits_and_devices(void **state) {
   fixture *f = *state;
   pv_cuda_loader_options o;
@@ -445,6 +529,7 @@ int main(void) {
       cmocka_unit_test(test_slot_reuse_waits_for_consumer),
       cmocka_unit_test(test_held_buffers_and_errors),
       cmocka_unit_test(test_limits_and_devices),
+      cmocka_unit_test(test_detach_wait_and_stream_wait),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,6 +21,8 @@ _ON_ERROR = {"fail": 0, "replace": 1}
 _FILTERS = {"bilinear": 0, "bicubic": 1, "lanczos": 2}
 _CPU_DTYPES = {"uint8": 0, "float32": 1}
 _CUDA_ONLY_DTYPES = ("float16", "bfloat16")
+_CUDA_DTYPES = {"uint8": 0, "float32": 1, "float16": 2, "bfloat16": 3}
+_HOST_MEMORY = {"pinned": 0, "write_combined": 1, "pageable": 2}
 _STATE_VERSION = 1
 
 
@@ -50,17 +52,35 @@ def _dtype_name(dtype: Any) -> str:
     return name
 
 
-def _device_name(device: Any) -> Tuple[str, int]:
-    """('cpu', 0) or ('cuda', N) from 'cpu', 'cuda', 'cuda:N' or a torch.device."""
+def _device_name(device: Any) -> Tuple[str, Optional[int]]:
+    """('cpu', None), ('cuda', None) or ('cuda', N) from 'cpu', 'cuda',
+    'cuda:N', an int N (CUDA device N) or a torch.device."""
+    if isinstance(device, (int, np.integer)) and not isinstance(device, bool):
+        if device < 0:
+            raise ValueError(f"bad device {device!r}")
+        return "cuda", int(device)
     s = str(device)
     if s == "cpu":
-        return "cpu", 0
+        return "cpu", None
     if s == "cuda" or s.startswith("cuda:"):
         idx = s.partition(":")[2]
-        if idx and not idx.isdigit():
-            raise ValueError(f"bad device {device!r}")
-        return "cuda", int(idx or 0)
+        if s.endswith(":") or (idx and not (idx.isascii() and idx.isdigit())):
+            raise ValueError(f"bad device {device!r}: expected 'cuda:N' with N >= 0")
+        return "cuda", int(idx) if idx else None
     raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', not {device!r}")
+
+
+def _resolve_cuda_device(index: Optional[int]) -> int:
+    """The CUDA device for 'cuda:N' (N) or 'cuda' (LOCAL_RANK, torchrun's
+    one-process-per-GPU convention; 0 when unset)."""
+    if index is not None:
+        return index
+    d = _pvpack.cuda_resolve_device(-1)
+    if d < 0:
+        raise ValueError(f"device='cuda' takes the GPU from LOCAL_RANK, and LOCAL_RANK="
+                         f"{os.environ.get('LOCAL_RANK')!r} is not a device ordinal "
+                         "(use device='cuda:N')")
+    return d
 
 
 def _rank_world(rank: Optional[int], world_size: Optional[int]) -> Tuple[int, int]:
@@ -86,6 +106,14 @@ def _rank_world(rank: Optional[int], world_size: Optional[int]) -> Tuple[int, in
     return r, w
 
 
+def _torch_has_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
 def _pair(name: str, v: Union[int, Sequence[int]]) -> Tuple[int, int]:
     if isinstance(v, (int, np.integer)):
         return int(v), int(v)
@@ -99,15 +127,30 @@ class _CPUBatchSource:
     Both views are zero-copy: NumPy through the buffer protocol, torch through
     DLPack. Each view holds a reference to the Batch, and the Batch hands its
     ring slot back when the last view dies. Labels are copied (8 bytes per
-    sample). A CUDA source (issue 4) will have the same interface: next() on
-    the core, convert(batch) -> (images, labels).
+    sample). The CUDA source has the same interface: create(ds, opts) ->
+    core, next(core) -> batch or None, convert(batch) -> (images, labels).
     """
 
-    def __init__(self, output: str) -> None:
-        self.output = output
+    device = "cpu"
+
+    def __init__(self, dtype: str, output: str) -> None:
+        if dtype in _CUDA_ONLY_DTYPES:
+            raise ValueError(f"{dtype} needs device='cuda' (the CPU loader produces uint8 or "
+                             "float32)")
+        if output == "dlpack":
+            raise ValueError("output='dlpack' is for device='cuda' (CPU batches: 'numpy', "
+                             "'torch'; the raw batches of loader.batches() have __dlpack__)")
+        self.dtype, self.output = dtype, output
         if output == "torch":
             import torch  # noqa: F401  (checked by the caller)
             self._torch = torch
+
+    def create(self, ds: Any, opts: Dict[str, Any]) -> Any:
+        opts["dtype"] = _CPU_DTYPES[self.dtype]
+        return _pvpack.Loader(ds, opts)
+
+    def next(self, core: Any) -> Any:
+        return core.next()
 
     def convert(self, batch: "_pvpack.Batch") -> Tuple[Any, Any]:
         if self.output == "torch":
@@ -120,19 +163,72 @@ class _CPUBatchSource:
         return images, labels
 
 
-def _make_source(device: str, device_index: int, dtype: str, output: str) -> _CPUBatchSource:
-    if device == "cuda":
+class _CUDABatchSource:
+    """Device batches of a pv_cuda_loader, handed out zero-copy through DLPack.
+
+    Streams: each batch is made ready on torch's current stream of the
+    loader's device at the time of ``next`` (the legacy default stream
+    without torch); a consumer importing it on another stream through
+    ``__dlpack__(stream=...)`` is made to wait for it. The slot goes back to
+    the loader when the last tensor viewing the batch dies, ordered after the
+    work enqueued so far on the batch's stream and on every importing stream
+    (see ``_pvpack.c``).
+
+    Labels: an int64 device tensor viewing the batch's device labels (same
+    lifetime as the images; ``loader.batches()`` has the host copy).
+    """
+
+    def __init__(self, index: Optional[int], dtype: str, output: str, depth: int,
+                 host_memory: str) -> None:
         if not _pvpack.HAVE_CUDA:
             raise RuntimeError(
                 "pvpack was built without the CUDA path: device='cuda' is not available "
-                "(use device='cpu' and move batches with images.to('cuda', non_blocking=True))")
-        raise NotImplementedError(
-            "device='cuda' is not wired into the Python binding yet (libpvpack has its CUDA "
-            "path, pvpack_cuda.h; the binding's device batch source is the next step): use "
-            "device='cpu' and images.to('cuda', non_blocking=True)")
-    if dtype in _CUDA_ONLY_DTYPES:
-        raise ValueError(f"{dtype} needs device='cuda' (the CPU loader produces uint8 or float32)")
-    return _CPUBatchSource(output)
+                "(rebuild where nvcc is found, e.g. pip install ./python -C "
+                "cmake.define.PV_CUDA=ON; or use device='cpu' and move batches with "
+                "images.to('cuda', non_blocking=True))")
+        if output == "numpy":
+            raise ValueError("output='numpy' needs device='cpu' (NumPy arrays live in host "
+                             "memory); with device='cuda' use 'torch' or 'dlpack'")
+        if depth < 1:
+            raise ValueError("depth must be >= 1")
+        self.index = _resolve_cuda_device(index)
+        self.device = f"cuda:{self.index}"
+        self.dtype, self.output, self.depth = dtype, output, int(depth)
+        self.host_memory = _choice("host_memory", host_memory, _HOST_MEMORY)
+        self._torch: Any = None
+        self._stream_of: Any = None
+        if output == "torch":
+            import torch
+            # With no GPU at all, let the loader's creation say so ("no CUDA
+            # device: ..."), which is the more useful message.
+            if not torch.cuda.is_available() and _pvpack.cuda_probe()[0] > 0:
+                raise RuntimeError("output='torch' with device='cuda' needs a CUDA build of "
+                                   f"torch (this one is {torch.__version__}, CPU only); use "
+                                   "output='dlpack'")
+            self._torch = torch
+            tdev = torch.device("cuda", self.index)
+            self._stream_of = lambda: torch.cuda.current_stream(tdev).cuda_stream
+
+    def create(self, ds: Any, opts: Dict[str, Any]) -> Any:
+        opts["dtype"] = _CUDA_DTYPES[self.dtype]
+        opts.update(device=self.index, depth=self.depth, host_memory=self.host_memory)
+        return _pvpack.CudaLoader(ds, opts)
+
+    def next(self, core: Any) -> Any:
+        return core.next(self._stream_of() if self._stream_of is not None else 0)
+
+    def convert(self, batch: Any) -> Tuple[Any, Any]:
+        if self._torch is not None:
+            return self._torch.from_dlpack(batch.images), self._torch.from_dlpack(
+                batch.device_labels)
+        return batch.images, batch.device_labels
+
+
+def _make_source(device: str, device_index: Optional[int], dtype: str, output: str,
+                 depth: int = 3, host_memory: str = "pinned") -> Any:
+    if device == "cuda":
+        return _CUDABatchSource(device_index, dtype, output, depth, host_memory)
+    return _CPUBatchSource(dtype, output)
 
 
 class Loader:
@@ -175,12 +271,21 @@ class Loader:
             (every rank gets the same number of batches). Default: from
             torch.distributed when it is initialized, else RANK/WORLD_SIZE,
             else 0 and 1.
-        device: 'cpu'. 'cuda' / 'cuda:N' need the CUDA path (issue 4); this
-            build raises RuntimeError("pvpack was built without the CUDA path").
-        dtype: 'uint8' or 'float32' (also numpy/torch dtypes). 'float16' and
-            'bfloat16' raise ValueError("float16 needs device='cuda'").
+        device: 'cpu', 'cuda:N' (or an int N, or a torch.device), or 'cuda':
+            the GPU given by LOCAL_RANK (torchrun's convention: one loader per
+            GPU per process; 0 when unset). With a CUDA device the batches are
+            decoded on the CPU, copied to the GPU as uint8 and converted there
+            (see "Device batches"). Without a GPU: pvpack.Error("PV_ERR_CUDA:
+            ...: no CUDA device: ..."); in a build without the CUDA path:
+            RuntimeError("pvpack was built without the CUDA path").
+        dtype: 'uint8', 'float32', or with device='cuda' also 'float16' and
+            'bfloat16' (strings or numpy/torch dtypes); on the CPU those two
+            raise ValueError("float16 needs device='cuda'").
         layout: 'NCHW' (torch's) or 'NHWC'.
-        mean, std: float32 normalization, ``(x / 255 - mean) / std`` per channel.
+        mean, std: normalization in the 0..1 scale, ``(x / 255 - mean) / std``
+            per channel (torchvision's Normalize after ToTensor), computed in
+            float32 on the CPU and on the GPU alike (then rounded to nearest
+            even for float16 / bfloat16). Ignored for uint8.
         prefetch: batch buffers in the ring (memory: prefetch x batch bytes).
         epoch: the first epoch.
         on_error: 'fail' (raise pvpack.Error naming shard, record and source
@@ -192,10 +297,20 @@ class Loader:
         block_records, block_group: the 'blocks' order's parameters.
         rank_drop: drop the tail so ranks get equal counts instead of padding
             (DistributedSampler(drop_last=True)).
-        output: 'auto', 'torch' or 'numpy'.
+        output: 'auto', 'torch', 'numpy' (CPU only) or 'dlpack' (CUDA only:
+            yields the raw DLPack-capable device arrays, for CuPy, JAX, ...).
+            'auto' is torch when importable (with CUDA, for device='cuda'),
+            else numpy (CPU) or dlpack (CUDA).
         hold_limit: how many batches user code may keep alive while the ring
-            keeps all its other buffers (default prefetch // 2, at most
-            prefetch - 1); see "Lifetime".
+            keeps all its other buffers (default ring // 2, at most ring - 1,
+            where the ring is ``prefetch`` host buffers on the CPU and
+            ``depth`` device buffers with CUDA); see "Lifetime".
+        depth: device='cuda' only: batches in the device ring (ready ahead
+            of the caller plus those it holds). Device memory: depth x batch
+            bytes in the output dtype (+ a uint8 staging batch per slot unless
+            the output is uint8 NHWC); host: ``prefetch`` pinned uint8 batches.
+        host_memory: device='cuda' only: the host ring's memory, 'pinned'
+            (default), 'write_combined' or 'pageable'.
 
     Lifetime: a batch's buffer is never refilled while any array or tensor
     viewing it is alive. When user code keeps more than ``hold_limit``
@@ -204,6 +319,25 @@ class Loader:
     dies) and the ring gets a fresh buffer. So keeping every batch of an
     epoch gives correct data, and memory is the ring (``prefetch`` buffers)
     plus what you keep.
+
+    Device batches (device='cuda'): ``images`` and ``labels`` (int64) are
+    CUDA tensors on the loader's device that view the loader's device
+    buffers (zero copy, through DLPack). Each batch is made ready, without
+    blocking the host, on torch's *current stream* of that device at the time
+    the batch is fetched; work you enqueue on that stream sees it complete.
+    Importing a batch on another stream through DLPack
+    (``__dlpack__(stream=s)``) makes ``s`` wait for it. When the last tensor
+    viewing a batch dies, its buffer goes back to the ring ordered after the
+    work enqueued so far on those streams, so kernels still running on them
+    never see it overwritten. Reads on some other stream that never imported
+    the batch are yours to order (as with torch's ``record_stream``). Kept
+    batches beyond ``hold_limit`` are detached as on the CPU: the batch keeps
+    its device buffers (same address) and the ring gets new ones, so device
+    memory is ``depth`` batches plus the batches you keep. Device batch k is
+    exactly CPU batch k of the same options (bit-identical uint8 and
+    float32). :meth:`sample_record` is CPU-only; ``loader.batches()`` yields
+    ``CudaBatch`` objects with ``.images`` / ``.device_labels`` (DLPack),
+    host ``.labels`` / ``.records``.
 
     Epochs: each ``iter(loader)`` runs one epoch of ``len(loader)`` batches.
     It runs the epoch set by :meth:`set_epoch` / :meth:`load_state_dict` (or
@@ -229,15 +363,19 @@ class Loader:
                  ratio: Tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0), flip_prob: float = 0.5,
                  eval_resize: int = 256, filter: str = "bilinear", block_records: int = 1024,
                  block_group: int = 16, rank_drop: bool = False, output: str = "auto",
-                 hold_limit: Optional[int] = None) -> None:
+                 hold_limit: Optional[int] = None, depth: int = 3,
+                 host_memory: str = "pinned") -> None:
         self.dataset: Dataset = source if isinstance(source, Dataset) else Dataset(source)
         dev, dev_index = _device_name(device)
         dt = _dtype_name(dtype)
-        if output not in ("auto", "torch", "numpy"):
-            raise ValueError(f"output must be 'auto', 'torch' or 'numpy', not {output!r}")
+        if output not in ("auto", "torch", "numpy", "dlpack"):
+            raise ValueError(f"output must be 'auto', 'torch', 'numpy' or 'dlpack', "
+                             f"not {output!r}")
         if output == "auto":
             output = "torch" if importlib.util.find_spec("torch") is not None else "numpy"
-        self._source = _make_source(dev, dev_index, dt, output)
+            if dev == "cuda" and (output == "numpy" or not _torch_has_cuda()):
+                output = "dlpack"
+        self._source = _make_source(dev, dev_index, dt, output, depth, host_memory)
         self.rank, self.world_size = _rank_world(rank, world_size)
         h, w = _pair("size", size)
         if threads is not None and threads < 1:
@@ -252,7 +390,7 @@ class Loader:
             drop_last=int(bool(drop_last)), order=_choice("order", order, _ORDERS),
             block_records=int(block_records), block_group=int(block_group), rank=self.rank,
             world_size=self.world_size, rank_drop=int(bool(rank_drop)),
-            layout=_choice("layout", layout, _LAYOUTS), dtype=_CPU_DTYPES[dt],
+            layout=_choice("layout", layout, _LAYOUTS),
             mean=[float(x) for x in mean], std=[float(x) for x in std],
             on_error=_choice("on_error", on_error, _ON_ERROR),
             verify_checksums=int(bool(verify_checksums)),
@@ -262,10 +400,10 @@ class Loader:
                 raise ValueError(f"{k} must be >= 1")
         if h < 1 or w < 1:
             raise ValueError("size must be >= 1")
-        self._core = _pvpack.Loader(self.dataset._ds, opts)
+        self._core = self._source.create(self.dataset._ds, opts)
         self.batch_size, self.size, self.seed = int(batch_size), (h, w), int(seed)
         self.pipeline, self.order, self.layout = pipeline, order, layout.upper()
-        self.dtype, self.device, self.output = dt, dev, output
+        self.dtype, self.device, self.output = dt, self._source.device, output
         self.drop_last = bool(drop_last)
         self._epoch = int(epoch)       # epoch of the current / last iteration
         self._next_batch = 0           # next batch of _epoch to hand out
@@ -358,12 +496,17 @@ class Loader:
             if gen != self._iter_gen:
                 raise RuntimeError("the loader was re-iterated or repositioned "
                                    "(set_epoch / load_state_dict) during this iteration")
-            batch = core.next()
+            batch = self._source.next(core)
             if batch is None:
                 break
             self._next_batch = batch.index + 1
             self._core_pos = (e, batch.index + 1)
-            yield convert(batch)
+            # The suspended generator must not keep the batch alive (its slot
+            # goes back as soon as the caller drops its views): no local
+            # refers to it across the yield.
+            box = [batch]
+            del batch
+            yield convert(box.pop())
         # Start the next epoch's work now (overlaps whatever the caller does
         # between epochs); set_epoch(e + 1) then finds it already positioned.
         if gen == self._iter_gen and not self._closed:
@@ -372,7 +515,11 @@ class Loader:
 
     # ---- misc -------------------------------------------------------------
     def sample_record(self, epoch: int, k: int) -> int:
-        """The record number of this rank's k-th sample in epoch ``epoch``."""
+        """The record number of this rank's k-th sample in epoch ``epoch``
+        (device='cpu' only; device batches carry their ``records``)."""
+        if not hasattr(self._core, "sample_record"):
+            raise NotImplementedError("sample_record needs device='cpu'; with device='cuda' "
+                                      "each batch of loader.batches() has its records")
         return self._core.sample_record(int(epoch), int(k))
 
     def stats(self) -> Dict[str, Any]:
@@ -397,5 +544,6 @@ class Loader:
     def __repr__(self) -> str:
         return (f"pvpack.Loader({self.dataset.root!r}, batch_size={self.batch_size}, "
                 f"size={self.size}, pipeline={self.pipeline!r}, dtype={self.dtype!r}, "
-                f"layout={self.layout!r}, rank={self.rank}/{self.world_size}, "
+                f"layout={self.layout!r}, device={self.device!r}, "
+                f"rank={self.rank}/{self.world_size}, "
                 f"{len(self)} batches/epoch)")
