@@ -40,29 +40,13 @@ typedef struct fixture {
   pv_dataset *ds;
 } fixture;
 
-static void quiet(void *ctx, pv_log_level lv, const char *line) {
-  (void)ctx, (void)lv, (void)line;
-}
-
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   f->root = pvt_mkdtemp("cudagpu");
   f->src = pvt_join(f->root, "src");
-  for (int i = 0; i < N_IMAGES; i++) {
-    char rel[64];
-    snprintf(rel, sizeof rel, "class%d/img%03d.jpg", i % 4, i);
-    char *p = pvt_join(f->src, rel);
-    uint32_t w = 90 + (uint32_t)(i * 37 % 150), h = 80 + (uint32_t)(i * 53 % 160);
-    assert_int_equal(pvt_write_jpeg(p, w, h, (uint32_t)i, 90), 0);
-    free(p);
-  }
+  assert_int_equal(pvt_write_jpeg_tree(f->src, N_IMAGES, 4, 90, 150, 80, 160, 90), 0);
   f->ds_dir = pvt_join(f->root, "ds.pvpack");
-  pv_build_options o;
-  pv_build_options_init(&o);
-  o.progress = 0;
-  o.log = quiet;
-  char err[256];
-  assert_int_equal(pv_build(f->src, f->ds_dir, &o, NULL, err, sizeof err), PV_OK);
+  assert_int_equal(pvt_build_quiet(f->src, f->ds_dir, PV_PACK_CODEC_JPEG, 0), PV_OK);
   assert_int_equal(pv_dataset_open(f->ds_dir, NULL, &f->ds, NULL, 0), PV_OK);
   *state = f;
   return 0;

@@ -18,20 +18,10 @@ typedef struct fixture {
   pv_dataset *jpeg, *raw;
 } fixture;
 
-static void quiet(void *ctx, pv_log_level lv, const char *line) {
-  (void)ctx, (void)lv, (void)line;
-}
-
 static char *pack(fixture *f, const char *name, int codec) {
   char *out = pvt_join(f->root, name);
-  pv_build_options o;
-  pv_build_options_init(&o);
-  o.progress = 0;
-  o.log = quiet;
-  o.codec = codec;
-  o.shard_bytes = 64 * 1024; /* several shards */
-  char err[256];
-  assert_int_equal(pv_build(f->src, out, &o, NULL, err, sizeof err), PV_OK);
+  /* small shards: several of them */
+  assert_int_equal(pvt_build_quiet(f->src, out, codec, 64 * 1024), PV_OK);
   return out;
 }
 
@@ -39,14 +29,7 @@ static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   f->root = pvt_mkdtemp("loader");
   f->src = pvt_join(f->root, "src");
-  for (int i = 0; i < N_IMAGES; i++) {
-    char rel[64];
-    snprintf(rel, sizeof rel, "class%d/img%03d.jpg", i % 5, i);
-    char *p = pvt_join(f->src, rel);
-    uint32_t w = 120 + (uint32_t)(i * 37 % 200), h = 100 + (uint32_t)(i * 53 % 220);
-    assert_int_equal(pvt_write_jpeg(p, w, h, (uint32_t)i, 92), 0);
-    free(p);
-  }
+  assert_int_equal(pvt_write_jpeg_tree(f->src, N_IMAGES, 5, 120, 200, 100, 220, 92), 0);
   f->jpeg_ds = pack(f, "jpeg.pvpack", PV_PACK_CODEC_JPEG);
   f->raw_ds = pack(f, "raw.pvpack", PV_PACK_CODEC_RAW);
   assert_int_equal(pv_dataset_open(f->jpeg_ds, NULL, &f->jpeg, NULL, 0), PV_OK);

@@ -1,6 +1,8 @@
 /* testutil.c - see testutil.h. */
 #include "testutil.h"
 
+#include "pv_pack.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -192,4 +194,32 @@ int pvt_run_cli(char **output, const char *const argv[]) {
   free(outpath);
   free(tmp);
   return code;
+}
+
+int pvt_write_jpeg_tree(const char *src, int n, int classes, uint32_t w0, uint32_t wspan,
+                        uint32_t h0, uint32_t hspan, int quality) {
+  for (int i = 0; i < n; i++) {
+    char rel[64];
+    snprintf(rel, sizeof rel, "class%d/img%03d.jpg", i % classes, i);
+    char *p = pvt_join(src, rel);
+    const uint32_t w = w0 + (uint32_t)(i * 37) % wspan, h = h0 + (uint32_t)(i * 53) % hspan;
+    const int rc = p ? pvt_write_jpeg(p, w, h, (uint32_t)i, quality) : -1;
+    free(p);
+    if (rc != 0) return -1;
+  }
+  return 0;
+}
+
+static void pvt_quiet_log(void *ctx, pv_log_level level, const char *line) {
+  (void)ctx, (void)level, (void)line;
+}
+
+int pvt_build_quiet(const char *src, const char *out, int codec, uint64_t shard_bytes) {
+  pv_build_options o;
+  pv_build_options_init(&o);
+  o.progress = 0;
+  o.log = pvt_quiet_log;
+  o.codec = codec;
+  if (shard_bytes) o.shard_bytes = shard_bytes;
+  return pv_build(src, out, &o, NULL, NULL, 0);
 }

@@ -33,6 +33,17 @@ uint8_t *pvt_encode_jpeg(const uint8_t *rgb, uint32_t w, uint32_t h, int quality
 int pvt_write_jpeg(const char *path, uint32_t w, uint32_t h, uint32_t seed, int quality);
 int pvt_write_png(const char *path, uint32_t w, uint32_t h, uint32_t seed);
 
+/* Writes n synthetic JPEGs (quality q) as src/class<i % classes>/img<i>.jpg,
+ * image i of (w0 + 37 i mod wspan) x (h0 + 53 i mod hspan) pixels with
+ * pattern seed i: varied sizes and aspect ratios for the loader suites.
+ * 0 on success. */
+int pvt_write_jpeg_tree(const char *src, int n, int classes, uint32_t w0, uint32_t wspan,
+                        uint32_t h0, uint32_t hspan, int quality);
+/* pv_build(src, out) with default options except codec (a PV_PACK_CODEC_*)
+ * and shard_bytes (0 = default), with no progress and no log output.
+ * Returns pv_build's status (a pv_status). */
+int pvt_build_quiet(const char *src, const char *out, int codec, uint64_t shard_bytes);
+
 /* Runs the pvpack CLI (from $PVPACK_BIN) with a shell-free argv; captures
  * stdout+stderr into *output (malloc'ed, may be NULL). Returns exit code,
  * or -1 if it could not run / was killed by a signal. */
