@@ -348,6 +348,251 @@ static PyTypeObject DatasetType = {
     .tp_as_sequence = &Dataset_as_sequence,
 };
 
+/* ---- What Loader and CudaLoader share ------------------------------------------
+ *
+ * Both wrap a C loader with a ring of slots and hand out one Python batch
+ * object per slot. The bookkeeping of the batches user code still holds, the
+ * one-iterator check, waiting with Ctrl-C, set_epoch and close are the same
+ * logic over calls that differ only in name (loader_ops). What differs for a
+ * reason stays in each type: detaching (the CUDA detach releases the GIL and
+ * must keep the batch alive), handing a slot back (the CUDA release is
+ * ordered on streams), pv_loader_next (called with the GIL held) and the
+ * batch objects themselves. All of this runs with the GIL held. */
+
+/* The held-batch bookkeeping embedded in both loader objects. */
+typedef struct {
+  PyObject **held;       /* per ring slot: the live batch attached to it
+                            (borrowed: the batch holds the loader, and its
+                            dealloc clears the entry, core_forget) */
+  uint64_t *held_seq;    /* when it was handed out (oldest detached first) */
+  uint32_t nslots, hold_limit, nheld;
+  uint64_t seq;
+  uint64_t detached;     /* batches detached so far */
+  int busy;              /* next() running (GIL released) */
+  int closed;
+} loader_core;
+
+/* The C calls the shared code makes; `l` is the pv_loader or pv_cuda_loader.
+ * type_name names the Python type in "X is not initialised". */
+typedef struct {
+  const char *type_name;
+  int (*wait)(void *l, unsigned timeout_ms);
+  pv_status (*set_epoch)(void *l, uint64_t epoch, uint64_t start_batch);
+  uint64_t (*batches_per_epoch)(const void *l);
+  const char *(*last_error)(const void *l);
+} loader_ops;
+
+static uint32_t default_hold_limit(int hold, uint32_t ring);
+
+/* Allocates the held arrays for a ring of nslots; hold is the hold_limit
+ * option (-1: default). Returns 0 with MemoryError set on failure (the
+ * arrays are freed by core_free from the type's dealloc). */
+static int core_init(loader_core *c, uint32_t nslots, int hold) {
+  c->nslots = nslots;
+  c->hold_limit = default_hold_limit(hold, nslots);
+  c->held = PyMem_Calloc(nslots, sizeof *c->held);
+  c->held_seq = PyMem_Calloc(nslots, sizeof *c->held_seq);
+  if (!c->held || !c->held_seq) {
+    PyErr_NoMemory();
+    return 0;
+  }
+  return 1;
+}
+
+static void core_free(loader_core *c) {
+  PyMem_Free(c->held);
+  PyMem_Free(c->held_seq);
+}
+
+/* Whether the loader may be used now (initialised, open, not iterated by
+ * another thread); 0 with ValueError / RuntimeError set if not. */
+static int core_check(const loader_core *c, const void *l, const loader_ops *ops) {
+  if (!l) {
+    PyErr_Format(PyExc_ValueError, "%s is not initialised", ops->type_name);
+    return 0;
+  }
+  if (c->closed) {
+    PyErr_SetString(PyExc_ValueError, "Loader is closed");
+    return 0;
+  }
+  if (c->busy) {
+    PyErr_SetString(PyExc_RuntimeError,
+                    "Loader is being iterated by another thread (one iterator at a time)");
+    return 0;
+  }
+  return 1;
+}
+
+/* The slot of the oldest held batch; call only with nheld > 0. next() detaches
+ * it while more than hold_limit are held, so that kept batches cannot starve
+ * the ring. */
+static uint32_t core_oldest(const loader_core *c) {
+  uint32_t oldest = UINT32_MAX;
+  for (uint32_t i = 0; i < c->nslots; i++)
+    if (c->held[i] && (oldest == UINT32_MAX || c->held_seq[i] < c->held_seq[oldest])) oldest = i;
+  return oldest;
+}
+
+/* The batch in slot i has been detached: it no longer holds the slot. */
+static void core_detached(loader_core *c, uint32_t i) {
+  c->held[i] = NULL;
+  c->nheld--;
+  c->detached++;
+}
+
+/* Records the new batch object o as holding `slot` and returns it. With ok
+ * == 0 (its host arrays could not be made; an exception is set) it drops o
+ * instead, whose dealloc unregisters it and hands the slot back, and returns
+ * NULL. */
+static PyObject *core_hand_out(loader_core *c, uint32_t slot, PyObject *o, int ok) {
+  c->held[slot] = o;
+  c->held_seq[slot] = c->seq++;
+  c->nheld++;
+  if (!ok) {
+    Py_DECREF(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* A batch's dealloc, while it is still attached to `slot`: unregisters it. */
+static void core_forget(loader_core *c, uint32_t slot, PyObject *o) {
+  if (slot < c->nslots && c->held[slot] == o) {
+    c->held[slot] = NULL;
+    c->nheld--;
+  }
+}
+
+/* Waits until the next batch (or the epoch's end) is ready: 50 ms slices with
+ * the GIL released and signal handlers run between them, so Ctrl-C raises
+ * KeyboardInterrupt promptly. Sets busy. Returns 1 when ready (busy still
+ * set: the caller clears it after its next call), 0 with the handler's
+ * exception set and busy cleared (the loader stays usable). */
+static int core_wait(loader_core *c, void *l, const loader_ops *ops) {
+  c->busy = 1;
+  for (;;) {
+    int ready;
+    Py_BEGIN_ALLOW_THREADS
+    ready = ops->wait(l, 50);
+    Py_END_ALLOW_THREADS
+    if (ready) return 1;
+    if (PyErr_CheckSignals() < 0) {
+      c->busy = 0;
+      return 0;
+    }
+  }
+}
+
+/* set_epoch(epoch, start_batch=0). */
+static PyObject *core_set_epoch(loader_core *c, void *l, const loader_ops *ops, PyObject *args) {
+  unsigned long long epoch, start = 0;
+  if (!PyArg_ParseTuple(args, "K|K", &epoch, &start)) return NULL;
+  if (!core_check(c, l, ops)) return NULL;
+  pv_status st;
+  Py_BEGIN_ALLOW_THREADS
+  st = ops->set_epoch(l, epoch, start);
+  Py_END_ALLOW_THREADS
+  if (st != PV_OK) return raise_status(st, ops->last_error(l));
+  Py_RETURN_NONE;
+}
+
+/* close(): stops producing by moving to the end of epoch 0, so the workers go
+ * idle; held batches stay valid. The C loader is destroyed when the last
+ * batch and the loader object are gone. */
+static PyObject *core_close(loader_core *c, void *l, const loader_ops *ops) {
+  if (l && !c->closed) {
+    if (c->busy) {
+      PyErr_SetString(PyExc_RuntimeError, "close() while another thread iterates");
+      return NULL;
+    }
+    uint64_t nb = ops->batches_per_epoch(l);
+    Py_BEGIN_ALLOW_THREADS
+    ops->set_epoch(l, 0, nb);
+    Py_END_ALLOW_THREADS
+    c->closed = 1;
+  }
+  Py_RETURN_NONE;
+}
+
+static int check_keys(PyObject *d, const char *const *extra);
+
+/* The common start of Loader/CudaLoader.__init__(dataset, options): parses
+ * the arguments and refuses a second __init__ (l already set), a Dataset that
+ * is not open and option keys outside LOADER_KEYS and `extra`. */
+static int loader_init_args(PyObject *args, PyObject *kw, const void *l, const loader_ops *ops,
+                            const char *const *extra, PyObject **ds, PyObject **d) {
+  static char *kwlist[] = {"dataset", "options", NULL};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!", kwlist, &DatasetType, ds, &PyDict_Type, d))
+    return 0;
+  if (l) {
+    PyErr_Format(PyExc_RuntimeError, "%s is already initialised", ops->type_name);
+    return 0;
+  }
+  return dataset_check((DatasetObject *)*ds) && check_keys(*d, extra);
+}
+
+/* What a Batch and a CudaBatch both carry besides their image buffers: the
+ * host copies of the labels and record numbers, and provenance. */
+typedef struct {
+  PyObject *labels;      /* bytearray of count int64 */
+  PyObject *records;     /* bytearray of count uint64 */
+  uint64_t epoch, index;
+  uint32_t count, replaced;
+  int owned;             /* detached: the buffers are the batch's to free */
+} batch_meta;
+
+/* Fills m for a batch just handed out (attached: owned = 0). Returns 0 with
+ * an exception set if a host array could not be made; both pointers are set
+ * either way, and batch_meta_clear (from the dealloc) drops what was made. */
+static int batch_meta_init(batch_meta *m, uint64_t epoch, uint64_t index, uint32_t count,
+                           uint32_t replaced, const int64_t *labels, const uint64_t *records) {
+  m->epoch = epoch;
+  m->index = index;
+  m->count = count;
+  m->replaced = replaced;
+  m->owned = 0;
+  m->labels =
+      PyByteArray_FromStringAndSize((const char *)labels, (Py_ssize_t)(count * sizeof *labels));
+  m->records =
+      PyByteArray_FromStringAndSize((const char *)records, (Py_ssize_t)(count * sizeof *records));
+  return m->labels && m->records;
+}
+
+static void batch_meta_clear(batch_meta *m) {
+  Py_XDECREF(m->labels);
+  Py_XDECREF(m->records);
+}
+
+/* The getters both batch types share, by closure number: 0 labels, 1 records,
+ * 2 epoch, 3 index, 4 count, 5 replaced, 6 detached. */
+static PyObject *batch_meta_get(const batch_meta *m, intptr_t which) {
+  switch (which) {
+    case 0: return Py_NewRef(m->labels);
+    case 1: return Py_NewRef(m->records);
+    case 2: return PyLong_FromUnsignedLongLong(m->epoch);
+    case 3: return PyLong_FromUnsignedLongLong(m->index);
+    case 4: return PyLong_FromUnsignedLong(m->count);
+    case 5: return PyLong_FromUnsignedLong(m->replaced);
+    case 6: return PyBool_FromLong(m->owned);
+    default: Py_RETURN_NONE;
+  }
+}
+
+/* The image array shape of a batch: (count, 3, h, w) NCHW or (count, h, w, 3). */
+static void image_shape(pv_layout layout, uint32_t count, uint32_t height, uint32_t width,
+                        int64_t shape[4]) {
+  shape[0] = count;
+  if (layout == PV_LAYOUT_NCHW) {
+    shape[1] = 3;
+    shape[2] = height;
+    shape[3] = width;
+  } else {
+    shape[1] = height;
+    shape[2] = width;
+    shape[3] = 3;
+  }
+}
+
 /* ---- Loader and Batch -------------------------------------------------------- */
 
 typedef struct BatchObject BatchObject;
@@ -355,29 +600,29 @@ typedef struct BatchObject BatchObject;
 typedef struct {
   PyObject_HEAD pv_loader *l;
   PyObject *dataset;     /* DatasetObject, kept alive */
-  BatchObject **held;    /* per ring slot: the live Batch attached to it */
-  uint64_t *held_seq;    /* when it was handed out */
-  uint32_t nslots, hold_limit, nheld;
-  uint64_t seq;
-  uint64_t detached;     /* batches detached so far */
-  int busy;              /* next() running (GIL released) */
-  int closed;
+  loader_core core;      /* held: the live Batch objects */
   pv_loader_options o;
 } LoaderObject;
+
+/* loader_ops over pv_loader. */
+static int cpu_wait(void *l, unsigned ms) { return pv_loader_wait(l, ms); }
+static pv_status cpu_set_epoch(void *l, uint64_t e, uint64_t s) {
+  return pv_loader_set_epoch(l, e, s);
+}
+static uint64_t cpu_batches(const void *l) { return pv_loader_batches_per_epoch(l); }
+static const char *cpu_last_error(const void *l) { return pv_loader_last_error(l); }
+static const loader_ops cpu_ops = {"Loader", cpu_wait, cpu_set_epoch, cpu_batches,
+                                   cpu_last_error};
 
 struct BatchObject {
   PyObject_HEAD LoaderObject *loader; /* strong reference */
   pv_batch *batch;        /* while attached to a ring slot; NULL once detached */
   void *data;             /* the image buffer (the slot's, or our own) */
-  int owned;              /* detached: data is ours to free */
+  batch_meta meta;        /* meta.owned: data is ours to free */
   Py_ssize_t nbytes;      /* bytes of the `count` samples */
   Py_ssize_t shape[4], strides[4];
   int itemsize;
   char format[2];
-  PyObject *labels;       /* bytearray of count int64 */
-  PyObject *records;      /* bytearray of count uint64 */
-  uint64_t epoch, index;
-  uint32_t count, replaced;
   Py_ssize_t exports;     /* live buffer-protocol views */
 };
 
@@ -386,8 +631,7 @@ static PyTypeObject BatchType;
 static void Loader_dealloc(LoaderObject *self) {
   /* Every Batch holds a reference, so none is alive here. */
   pv_loader_destroy(self->l);
-  PyMem_Free(self->held);
-  PyMem_Free(self->held_seq);
+  core_free(&self->core);
   Py_XDECREF(self->dataset);
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -460,22 +704,12 @@ static const char *const LOADER_KEYS[] = {
     "rank_drop", "layout", "dtype", "mean", "std", "on_error", "verify_checksums", "hold_limit",
     NULL};
 
-static uint32_t default_hold_limit(int hold, uint32_t ring);
-static int check_keys(PyObject *d, const char *const *extra);
 static int parse_loader_options(PyObject *d, pv_loader_options *op, int *holdp, int *layoutp,
                                 int *dtypep);
 
 static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"dataset", "options", NULL};
   PyObject *ds, *d;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!", kwlist, &DatasetType, &ds, &PyDict_Type, &d))
-    return -1;
-  if (self->l) {
-    PyErr_SetString(PyExc_RuntimeError, "Loader is already initialised");
-    return -1;
-  }
-  if (!dataset_check((DatasetObject *)ds)) return -1;
-  if (!check_keys(d, NULL)) return -1;
+  if (!loader_init_args(args, kw, self->l, &cpu_ops, NULL, &ds, &d)) return -1;
   pv_loader_options o;
   int hold = -1, layout = 0, dtype = 0;
   if (!parse_loader_options(d, &o, &hold, &layout, &dtype)) return -1;
@@ -495,15 +729,7 @@ static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw) {
   self->l = l;
   self->o = o;
   self->dataset = Py_NewRef(ds);
-  self->nslots = o.prefetch;
-  self->hold_limit = default_hold_limit(hold, o.prefetch);
-  self->held = PyMem_Calloc(self->nslots, sizeof *self->held);
-  self->held_seq = PyMem_Calloc(self->nslots, sizeof *self->held_seq);
-  if (!self->held || !self->held_seq) {
-    PyErr_NoMemory();
-    return -1;
-  }
-  return 0;
+  return core_init(&self->core, o.prefetch, hold) ? 0 : -1;
 }
 
 /* Default: keep half the ring for the producer (at least one slot). */
@@ -572,38 +798,21 @@ static int parse_loader_options(PyObject *d, pv_loader_options *op, int *holdp, 
   return 1;
 }
 
-static int loader_check(LoaderObject *self) {
-  if (!self->l) {
-    PyErr_SetString(PyExc_ValueError, "Loader is not initialised");
-    return 0;
-  }
-  if (self->closed) {
-    PyErr_SetString(PyExc_ValueError, "Loader is closed");
-    return 0;
-  }
-  if (self->busy) {
-    PyErr_SetString(PyExc_RuntimeError,
-                    "Loader is being iterated by another thread (one iterator at a time)");
-    return 0;
-  }
-  return 1;
-}
+static int loader_check(LoaderObject *self) { return core_check(&self->core, self->l, &cpu_ops); }
 
 /* Detaches the Batch attached to ring slot i: it keeps its pointer and its
  * bytes, which now belong to it. Returns 0 with an exception set on failure. */
 static int detach_slot(LoaderObject *self, uint32_t i) {
-  BatchObject *b = self->held[i];
+  BatchObject *b = (BatchObject *)self->core.held[i];
   void *images = NULL;
   pv_status st = pv_loader_detach(self->l, b->batch, &images);
   if (st != PV_OK) {
     raise_status(st, pv_loader_last_error(self->l));
     return 0;
   }
-  b->owned = 1;
+  b->meta.owned = 1;
   b->batch = NULL;
-  self->held[i] = NULL;
-  self->nheld--;
-  self->detached++;
+  core_detached(&self->core, i);
   return 1;
 }
 
@@ -612,16 +821,9 @@ static void batch_geometry(BatchObject *o, const pv_batch *b) {
   o->itemsize = b->dtype == PV_DTYPE_FLOAT32 ? 4 : 1;
   o->format[0] = b->dtype == PV_DTYPE_FLOAT32 ? 'f' : 'B';
   o->format[1] = 0;
-  o->shape[0] = b->count;
-  if (b->layout == PV_LAYOUT_NCHW) {
-    o->shape[1] = 3;
-    o->shape[2] = b->height;
-    o->shape[3] = b->width;
-  } else {
-    o->shape[1] = b->height;
-    o->shape[2] = b->width;
-    o->shape[3] = 3;
-  }
+  int64_t shape[4];
+  image_shape(b->layout, b->count, b->height, b->width, shape);
+  for (int k = 0; k < 4; k++) o->shape[k] = (Py_ssize_t)shape[k];
   o->strides[3] = o->itemsize;
   for (int k = 2; k >= 0; k--) o->strides[k] = o->strides[k + 1] * o->shape[k + 1];
   o->nbytes = o->strides[0] * o->shape[0];
@@ -631,28 +833,12 @@ static void batch_geometry(BatchObject *o, const pv_batch *b) {
 static PyObject *Loader_next(LoaderObject *self, PyObject *unused) {
   if (!loader_check(self)) return NULL;
   /* Keep the ring fed: detach the oldest live batches beyond hold_limit. */
-  while (self->nheld > self->hold_limit) {
-    uint32_t oldest = UINT32_MAX;
-    for (uint32_t i = 0; i < self->nslots; i++)
-      if (self->held[i] && (oldest == UINT32_MAX || self->held_seq[i] < self->held_seq[oldest]))
-        oldest = i;
-    if (!detach_slot(self, oldest)) return NULL;
-  }
-  self->busy = 1;
-  for (;;) {
-    int ready;
-    Py_BEGIN_ALLOW_THREADS
-      ready = pv_loader_wait(self->l, 50);
-    Py_END_ALLOW_THREADS
-    if (ready) break;
-    if (PyErr_CheckSignals() < 0) { /* Ctrl-C: KeyboardInterrupt, loader stays usable */
-      self->busy = 0;
-      return NULL;
-    }
-  }
+  while (self->core.nheld > self->core.hold_limit)
+    if (!detach_slot(self, core_oldest(&self->core))) return NULL;
+  if (!core_wait(&self->core, self->l, &cpu_ops)) return NULL;
   pv_batch *b = NULL;
   pv_status st = pv_loader_next(self->l, &b);
-  self->busy = 0;
+  self->core.busy = 0;
   if (st != PV_OK) return raise_status(st, pv_loader_last_error(self->l));
   if (!b) Py_RETURN_NONE;
   BatchObject *o = PyObject_New(BatchObject, &BatchType);
@@ -663,54 +849,19 @@ static PyObject *Loader_next(LoaderObject *self, PyObject *unused) {
   o->loader = (LoaderObject *)Py_NewRef(self);
   o->batch = b;
   o->data = b->images;
-  o->owned = 0;
   o->exports = 0;
-  o->epoch = b->epoch;
-  o->index = b->index;
-  o->count = b->count;
-  o->replaced = b->replaced;
   batch_geometry(o, b);
-  o->labels = PyByteArray_FromStringAndSize((const char *)b->labels,
-                                            (Py_ssize_t)(b->count * sizeof *b->labels));
-  o->records = PyByteArray_FromStringAndSize((const char *)b->records,
-                                             (Py_ssize_t)(b->count * sizeof *b->records));
-  self->held[b->slot] = o;
-  self->held_seq[b->slot] = self->seq++;
-  self->nheld++;
-  if (!o->labels || !o->records) {
-    Py_DECREF(o);
-    return NULL;
-  }
-  return (PyObject *)o;
+  int ok = batch_meta_init(&o->meta, b->epoch, b->index, b->count, b->replaced, b->labels,
+                           b->records);
+  return core_hand_out(&self->core, b->slot, (PyObject *)o, ok);
 }
 
 static PyObject *Loader_set_epoch(LoaderObject *self, PyObject *args) {
-  unsigned long long epoch, start = 0;
-  if (!PyArg_ParseTuple(args, "K|K", &epoch, &start)) return NULL;
-  if (!loader_check(self)) return NULL;
-  pv_status st;
-  Py_BEGIN_ALLOW_THREADS
-  st = pv_loader_set_epoch(self->l, epoch, start);
-  Py_END_ALLOW_THREADS
-  if (st != PV_OK) return raise_status(st, pv_loader_last_error(self->l));
-  Py_RETURN_NONE;
+  return core_set_epoch(&self->core, self->l, &cpu_ops, args);
 }
 
-/* Stops producing: the workers go idle; held batches stay valid. The C
- * loader is destroyed when the last Batch and the Loader are gone. */
 static PyObject *Loader_close(LoaderObject *self, PyObject *unused) {
-  if (self->l && !self->closed) {
-    if (self->busy) {
-      PyErr_SetString(PyExc_RuntimeError, "close() while another thread iterates");
-      return NULL;
-    }
-    uint64_t nb = pv_loader_batches_per_epoch(self->l);
-    Py_BEGIN_ALLOW_THREADS
-      pv_loader_set_epoch(self->l, 0, nb);
-    Py_END_ALLOW_THREADS
-    self->closed = 1;
-  }
-  Py_RETURN_NONE;
+  return core_close(&self->core, self->l, &cpu_ops);
 }
 
 static PyObject *Loader_sample_record(LoaderObject *self, PyObject *args) {
@@ -732,7 +883,8 @@ static PyObject *Loader_stats(LoaderObject *self, PyObject *unused) {
   return Py_BuildValue("{s:K,s:K,s:d,s:d,s:d,s:K,s:I}", "samples", (unsigned long long)s.samples,
                        "replaced", (unsigned long long)s.replaced, "decode_resize_s",
                        s.decode_resize_s, "convert_s", s.convert_s, "wait_s", s.wait_s,
-                       "detached", (unsigned long long)self->detached, "held", self->nheld);
+                       "detached", (unsigned long long)self->core.detached, "held",
+                       self->core.nheld);
 }
 
 static PyObject *Loader_get_u64(LoaderObject *self, void *closure) {
@@ -742,7 +894,7 @@ static PyObject *Loader_get_u64(LoaderObject *self, void *closure) {
 }
 
 static PyObject *Loader_get_hold_limit(LoaderObject *self, void *closure) {
-  return PyLong_FromUnsignedLong(self->hold_limit);
+  return PyLong_FromUnsignedLong(self->core.hold_limit);
 }
 
 static PyMethodDef Loader_methods[] = {
@@ -781,24 +933,19 @@ static void Batch_dealloc(BatchObject *self) {
   LoaderObject *l = self->loader;
   if (l) {
     if (self->batch) {
-      uint32_t slot = self->batch->slot;
-      if (slot < l->nslots && l->held[slot] == self) {
-        l->held[slot] = NULL;
-        l->nheld--;
-      }
+      core_forget(&l->core, self->batch->slot, (PyObject *)self);
       pv_loader_release(l->l, self->batch);
-    } else if (self->owned) {
+    } else if (self->meta.owned) {
       pv_loader_free_detached(l->l, self->data);
     }
   }
-  Py_XDECREF(self->labels);
-  Py_XDECREF(self->records);
+  batch_meta_clear(&self->meta);
   Py_XDECREF(l);
   PyObject_Free(self);
 }
 
 static int Batch_getbuffer(BatchObject *self, Py_buffer *view, int flags) {
-  if ((flags & PyBUF_F_CONTIGUOUS) == PyBUF_F_CONTIGUOUS && self->count > 1) {
+  if ((flags & PyBUF_F_CONTIGUOUS) == PyBUF_F_CONTIGUOUS && self->meta.count > 1) {
     PyErr_SetString(PyExc_BufferError, "batch images are C-contiguous");
     return -1;
   }
@@ -865,6 +1012,89 @@ static void dl_capsule_destructor(PyObject *cap) {
   }
 }
 
+/* The keyword arguments of __dlpack__ (Batch and DeviceArray alike); each
+ * type checks them in its own order. */
+typedef struct {
+  PyObject *stream, *max_version, *dl_device, *copy;
+} dl_args;
+
+static int dl_parse_args(PyObject *args, PyObject *kw, dl_args *a) {
+  static char *kwlist[] = {"stream", "max_version", "dl_device", "copy", NULL};
+  a->stream = a->max_version = a->dl_device = a->copy = Py_None;
+  return PyArg_ParseTupleAndKeywords(args, kw, "|$OOOO", kwlist, &a->stream, &a->max_version,
+                                     &a->dl_device, &a->copy);
+}
+
+/* Whether the consumer's max_version allows the versioned capsule (major >=
+ * 1); 0 with an exception set on a bad value. */
+static int dl_versioned(PyObject *max_version, int *versioned) {
+  *versioned = 0;
+  if (max_version != Py_None) {
+    long major = -1;
+    if (PyTuple_Check(max_version) && PyTuple_GET_SIZE(max_version) >= 1)
+      major = PyLong_AsLong(PyTuple_GET_ITEM(max_version, 0));
+    if (PyErr_Occurred()) return 0;
+    *versioned = major >= 1;
+  }
+  return 1;
+}
+
+/* Allocates a managed tensor, versioned or not (*mt), whose manager context
+ * (*ctxp: shape storage) holds a new reference to owner. Returns its
+ * DLTensor for the caller to fill (zeroed), or NULL with MemoryError set and
+ * nothing held. Hand *mt to dl_capsule next. */
+static pv_DLTensor *dl_alloc(PyObject *owner, int versioned, void **mt, dl_ctx **ctxp) {
+  dl_ctx *c = PyMem_RawMalloc(sizeof *c);
+  if (!c) {
+    PyErr_NoMemory();
+    return NULL;
+  }
+  c->owner = Py_NewRef(owner);
+  pv_DLTensor *t = NULL;
+  if (versioned) {
+    pv_DLManagedTensorVersioned *v = PyMem_RawCalloc(1, sizeof *v);
+    if (v) {
+      v->version.major = 1;
+      v->version.minor = 0;
+      v->manager_ctx = c;
+      v->deleter = dl_deleter_versioned;
+      v->flags = 0;
+      t = &v->dl_tensor;
+    }
+    *mt = v;
+  } else {
+    pv_DLManagedTensor *v = PyMem_RawCalloc(1, sizeof *v);
+    if (v) {
+      v->manager_ctx = c;
+      v->deleter = dl_deleter;
+      t = &v->dl_tensor;
+    }
+    *mt = v;
+  }
+  if (!t) {
+    Py_DECREF(owner);
+    PyMem_RawFree(c);
+    PyErr_NoMemory();
+    return NULL;
+  }
+  *ctxp = c;
+  return t;
+}
+
+/* Wraps the managed tensor of dl_alloc in a "dltensor[_versioned]" capsule;
+ * if that fails, runs its deleter (dropping the owner) and returns NULL. */
+static PyObject *dl_capsule(void *mt, int versioned) {
+  PyObject *cap =
+      PyCapsule_New(mt, versioned ? "dltensor_versioned" : "dltensor", dl_capsule_destructor);
+  if (!cap) {
+    if (versioned)
+      dl_deleter_versioned(mt);
+    else
+      dl_deleter(mt);
+  }
+  return cap;
+}
+
 static void fill_dltensor(BatchObject *self, dl_ctx *c, pv_DLTensor *t) {
   for (int k = 0; k < 4; k++) c->shape[k] = self->shape[k];
   t->data = self->data;
@@ -880,60 +1110,24 @@ static void fill_dltensor(BatchObject *self, dl_ctx *c, pv_DLTensor *t) {
 }
 
 static PyObject *Batch_dlpack(BatchObject *self, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"stream", "max_version", "dl_device", "copy", NULL};
-  PyObject *stream = Py_None, *max_version = Py_None, *dl_device = Py_None, *copy = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOO", kwlist, &stream, &max_version, &dl_device,
-                                   &copy))
-    return NULL;
-  if (stream != Py_None) {
+  dl_args a;
+  if (!dl_parse_args(args, kw, &a)) return NULL;
+  if (a.stream != Py_None) {
     PyErr_SetString(PyExc_BufferError, "a CPU batch takes no stream (stream must be None)");
     return NULL;
   }
-  if (copy == Py_True) {
+  if (a.copy == Py_True) {
     PyErr_SetString(PyExc_BufferError, "pvpack batches are exported without copies (copy=True)");
     return NULL;
   }
-  int versioned = 0;
-  if (max_version != Py_None) {
-    long major = -1;
-    if (PyTuple_Check(max_version) && PyTuple_GET_SIZE(max_version) >= 1)
-      major = PyLong_AsLong(PyTuple_GET_ITEM(max_version, 0));
-    if (PyErr_Occurred()) return NULL;
-    versioned = major >= 1;
-  }
-  dl_ctx *c = PyMem_RawMalloc(sizeof *c);
-  if (!c) return PyErr_NoMemory();
-  c->owner = Py_NewRef(self);
-  PyObject *cap;
-  if (versioned) {
-    pv_DLManagedTensorVersioned *t = PyMem_RawCalloc(1, sizeof *t);
-    if (!t) {
-      Py_DECREF(self);
-      PyMem_RawFree(c);
-      return PyErr_NoMemory();
-    }
-    t->version.major = 1;
-    t->version.minor = 0;
-    t->manager_ctx = c;
-    t->deleter = dl_deleter_versioned;
-    t->flags = 0;
-    fill_dltensor(self, c, &t->dl_tensor);
-    cap = PyCapsule_New(t, "dltensor_versioned", dl_capsule_destructor);
-    if (!cap) dl_deleter_versioned(t);
-  } else {
-    pv_DLManagedTensor *t = PyMem_RawCalloc(1, sizeof *t);
-    if (!t) {
-      Py_DECREF(self);
-      PyMem_RawFree(c);
-      return PyErr_NoMemory();
-    }
-    t->manager_ctx = c;
-    t->deleter = dl_deleter;
-    fill_dltensor(self, c, &t->dl_tensor);
-    cap = PyCapsule_New(t, "dltensor", dl_capsule_destructor);
-    if (!cap) dl_deleter(t);
-  }
-  return cap;
+  int versioned;
+  if (!dl_versioned(a.max_version, &versioned)) return NULL;
+  void *mt;
+  dl_ctx *c;
+  pv_DLTensor *t = dl_alloc((PyObject *)self, versioned, &mt, &c);
+  if (!t) return NULL;
+  fill_dltensor(self, c, t);
+  return dl_capsule(mt, versioned);
 }
 
 static PyObject *Batch_dlpack_device(BatchObject *self, PyObject *unused) {
@@ -942,18 +1136,11 @@ static PyObject *Batch_dlpack_device(BatchObject *self, PyObject *unused) {
 
 static PyObject *Batch_get(BatchObject *self, void *closure) {
   switch ((intptr_t)closure) {
-    case 0: return Py_NewRef(self->labels);
-    case 1: return Py_NewRef(self->records);
-    case 2: return PyLong_FromUnsignedLongLong(self->epoch);
-    case 3: return PyLong_FromUnsignedLongLong(self->index);
-    case 4: return PyLong_FromUnsignedLong(self->count);
-    case 5: return PyLong_FromUnsignedLong(self->replaced);
-    case 6: return PyBool_FromLong(self->owned);
     case 7:
       return Py_BuildValue("(nnnn)", self->shape[0], self->shape[1], self->shape[2],
                            self->shape[3]);
     case 8: return PyUnicode_FromString(self->itemsize == 4 ? "float32" : "uint8");
-    default: Py_RETURN_NONE;
+    default: return batch_meta_get(&self->meta, (intptr_t)closure);
   }
 }
 
@@ -1032,29 +1219,33 @@ typedef struct CudaBatchObject CudaBatchObject;
 typedef struct {
   PyObject_HEAD pv_cuda_loader *l;
   PyObject *dataset;
-  CudaBatchObject **held; /* per device slot: the live CudaBatch attached to it */
-  uint64_t *held_seq;
-  uint32_t nslots, hold_limit, nheld;
-  uint64_t seq, detached;
-  int busy, closed, device;
+  loader_core core; /* held: the live CudaBatch objects, per device slot */
+  int device;
   pv_cuda_dtype dtype;
 } CudaLoaderObject;
+
+/* loader_ops over pv_cuda_loader. */
+static int cuda_wait(void *l, unsigned ms) { return pv_cuda_loader_wait(l, ms); }
+static pv_status cuda_set_epoch(void *l, uint64_t e, uint64_t s) {
+  return pv_cuda_loader_set_epoch(l, e, s);
+}
+static uint64_t cuda_batches(const void *l) { return pv_cuda_loader_batches_per_epoch(l); }
+static const char *cuda_last_error(const void *l) { return pv_cuda_loader_last_error(l); }
+static const loader_ops cuda_ops = {"CudaLoader", cuda_wait, cuda_set_epoch, cuda_batches,
+                                    cuda_last_error};
 
 struct CudaBatchObject {
   PyObject_HEAD CudaLoaderObject *loader; /* strong reference */
   pv_cuda_batch *batch;   /* while attached to a slot; NULL once detached */
   void *images;
   int64_t *dlabels;
-  int owned;              /* detached: images/dlabels are ours to free */
+  batch_meta meta;        /* meta.owned: images/dlabels are ours to free */
   void *stream;           /* the stream passed to next() */
   void *consumers[PV_MAX_CONSUMER_STREAMS];
   int nconsumers;
   int64_t shape[4];
   pv_DLDataType dtype;
   size_t itemsize;
-  PyObject *labels, *records; /* host copies (bytearrays) */
-  uint64_t epoch, index;
-  uint32_t count, replaced;
 };
 
 typedef struct {
@@ -1071,8 +1262,7 @@ static void CudaLoader_dealloc(CudaLoaderObject *self) {
     pv_cuda_loader_destroy(self->l);
     Py_END_ALLOW_THREADS
   }
-  PyMem_Free(self->held);
-  PyMem_Free(self->held_seq);
+  core_free(&self->core);
   Py_XDECREF(self->dataset);
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -1081,15 +1271,8 @@ static const char *const CUDA_KEYS[] = {"device", "depth", "host_memory", "max_p
                                         "max_device_bytes", NULL};
 
 static int CudaLoader_init(CudaLoaderObject *self, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"dataset", "options", NULL};
   PyObject *ds, *d;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!", kwlist, &DatasetType, &ds, &PyDict_Type, &d))
-    return -1;
-  if (self->l) {
-    PyErr_SetString(PyExc_RuntimeError, "CudaLoader is already initialised");
-    return -1;
-  }
-  if (!dataset_check((DatasetObject *)ds) || !check_keys(d, CUDA_KEYS)) return -1;
+  if (!loader_init_args(args, kw, self->l, &cuda_ops, CUDA_KEYS, &ds, &d)) return -1;
   pv_cuda_loader_options o;
   pv_cuda_loader_options_init(&o);
   int hold = -1, layout = (int)o.layout, dtype = (int)o.dtype, host_memory = (int)o.host_memory;
@@ -1127,39 +1310,18 @@ static int CudaLoader_init(CudaLoaderObject *self, PyObject *args, PyObject *kw)
   }
   self->l = l;
   self->dataset = Py_NewRef(ds);
-  self->nslots = o.depth;
   self->device = pv_cuda_loader_device(l);
   self->dtype = o.dtype;
-  self->hold_limit = default_hold_limit(hold, o.depth);
-  self->held = PyMem_Calloc(self->nslots, sizeof *self->held);
-  self->held_seq = PyMem_Calloc(self->nslots, sizeof *self->held_seq);
-  if (!self->held || !self->held_seq) {
-    PyErr_NoMemory();
-    return -1;
-  }
-  return 0;
+  return core_init(&self->core, o.depth, hold) ? 0 : -1;
 }
 
 static int cuda_loader_check(CudaLoaderObject *self) {
-  if (!self->l) {
-    PyErr_SetString(PyExc_ValueError, "CudaLoader is not initialised");
-    return 0;
-  }
-  if (self->closed) {
-    PyErr_SetString(PyExc_ValueError, "Loader is closed");
-    return 0;
-  }
-  if (self->busy) {
-    PyErr_SetString(PyExc_RuntimeError,
-                    "Loader is being iterated by another thread (one iterator at a time)");
-    return 0;
-  }
-  return 1;
+  return core_check(&self->core, self->l, &cuda_ops);
 }
 
 /* Detaches the CudaBatch attached to slot i (its buffers become its own). */
 static int cuda_detach_slot(CudaLoaderObject *self, uint32_t i) {
-  CudaBatchObject *b = self->held[i];
+  CudaBatchObject *b = (CudaBatchObject *)self->core.held[i];
   void *images = NULL;
   int64_t *labels = NULL;
   pv_status st;
@@ -1176,11 +1338,9 @@ static int cuda_detach_slot(CudaLoaderObject *self, uint32_t i) {
     return 0;
   }
   assert(images == b->images && labels == b->dlabels);
-  b->owned = 1;
+  b->meta.owned = 1;
   b->batch = NULL;
-  self->held[i] = NULL;
-  self->nheld--;
-  self->detached++;
+  core_detached(&self->core, i);
   Py_DECREF(b); /* may free the detached buffers now */
   return 1;
 }
@@ -1203,31 +1363,15 @@ static PyObject *CudaLoader_next(CudaLoaderObject *self, PyObject *args) {
   if (!PyArg_ParseTuple(args, "|O", &stream_obj)) return NULL;
   void *stream;
   if (!parse_stream(stream_obj, &stream) || !cuda_loader_check(self)) return NULL;
-  while (self->nheld > self->hold_limit) {
-    uint32_t oldest = UINT32_MAX;
-    for (uint32_t i = 0; i < self->nslots; i++)
-      if (self->held[i] && (oldest == UINT32_MAX || self->held_seq[i] < self->held_seq[oldest]))
-        oldest = i;
-    if (!cuda_detach_slot(self, oldest)) return NULL;
-  }
-  self->busy = 1;
-  for (;;) {
-    int ready;
-    Py_BEGIN_ALLOW_THREADS
-    ready = pv_cuda_loader_wait(self->l, 50);
-    Py_END_ALLOW_THREADS
-    if (ready) break;
-    if (PyErr_CheckSignals() < 0) { /* Ctrl-C: KeyboardInterrupt, loader stays usable */
-      self->busy = 0;
-      return NULL;
-    }
-  }
+  while (self->core.nheld > self->core.hold_limit)
+    if (!cuda_detach_slot(self, core_oldest(&self->core))) return NULL;
+  if (!core_wait(&self->core, self->l, &cuda_ops)) return NULL;
   pv_cuda_batch *b = NULL;
   pv_status st;
   Py_BEGIN_ALLOW_THREADS
   st = pv_cuda_loader_next(self->l, stream, &b);
   Py_END_ALLOW_THREADS
-  self->busy = 0;
+  self->core.busy = 0;
   if (st != PV_OK) return raise_status(st, pv_cuda_loader_last_error(self->l));
   if (!b) Py_RETURN_NONE;
   CudaBatchObject *o = PyObject_New(CudaBatchObject, &CudaBatchType);
@@ -1239,65 +1383,23 @@ static PyObject *CudaLoader_next(CudaLoaderObject *self, PyObject *args) {
   o->batch = b;
   o->images = b->images;
   o->dlabels = b->labels;
-  o->owned = 0;
   o->stream = stream;
   o->nconsumers = 0;
-  o->epoch = b->epoch;
-  o->index = b->index;
-  o->count = b->count;
-  o->replaced = b->replaced;
   o->itemsize = pv_cuda_dtype_size(b->dtype);
   static const pv_DLDataType dts[4] = {{1, 8, 1}, {2, 32, 1}, {2, 16, 1}, {4, 16, 1}};
   o->dtype = dts[b->dtype <= 3 ? b->dtype : 0];
-  o->shape[0] = b->count;
-  if (b->layout == PV_LAYOUT_NCHW) {
-    o->shape[1] = 3;
-    o->shape[2] = b->height;
-    o->shape[3] = b->width;
-  } else {
-    o->shape[1] = b->height;
-    o->shape[2] = b->width;
-    o->shape[3] = 3;
-  }
-  o->labels = PyByteArray_FromStringAndSize((const char *)b->host_labels,
-                                            (Py_ssize_t)(b->count * sizeof(int64_t)));
-  o->records = PyByteArray_FromStringAndSize((const char *)b->host_records,
-                                             (Py_ssize_t)(b->count * sizeof(uint64_t)));
-  self->held[b->slot] = o;
-  self->held_seq[b->slot] = self->seq++;
-  self->nheld++;
-  if (!o->labels || !o->records) {
-    Py_DECREF(o);
-    return NULL;
-  }
-  return (PyObject *)o;
+  image_shape(b->layout, b->count, b->height, b->width, o->shape);
+  int ok = batch_meta_init(&o->meta, b->epoch, b->index, b->count, b->replaced, b->host_labels,
+                           b->host_records);
+  return core_hand_out(&self->core, b->slot, (PyObject *)o, ok);
 }
 
 static PyObject *CudaLoader_set_epoch(CudaLoaderObject *self, PyObject *args) {
-  unsigned long long epoch, start = 0;
-  if (!PyArg_ParseTuple(args, "K|K", &epoch, &start)) return NULL;
-  if (!cuda_loader_check(self)) return NULL;
-  pv_status st;
-  Py_BEGIN_ALLOW_THREADS
-  st = pv_cuda_loader_set_epoch(self->l, epoch, start);
-  Py_END_ALLOW_THREADS
-  if (st != PV_OK) return raise_status(st, pv_cuda_loader_last_error(self->l));
-  Py_RETURN_NONE;
+  return core_set_epoch(&self->core, self->l, &cuda_ops, args);
 }
 
 static PyObject *CudaLoader_close(CudaLoaderObject *self, PyObject *unused) {
-  if (self->l && !self->closed) {
-    if (self->busy) {
-      PyErr_SetString(PyExc_RuntimeError, "close() while another thread iterates");
-      return NULL;
-    }
-    uint64_t nb = pv_cuda_loader_batches_per_epoch(self->l);
-    Py_BEGIN_ALLOW_THREADS
-    pv_cuda_loader_set_epoch(self->l, 0, nb);
-    Py_END_ALLOW_THREADS
-    self->closed = 1;
-  }
-  Py_RETURN_NONE;
+  return core_close(&self->core, self->l, &cuda_ops);
 }
 
 static PyObject *CudaLoader_stats(CudaLoaderObject *self, PyObject *unused) {
@@ -1308,7 +1410,7 @@ static PyObject *CudaLoader_stats(CudaLoaderObject *self, PyObject *unused) {
       "{s:K,s:K,s:d,s:d,s:d,s:K,s:I,s:K,s:K,s:d,s:d,s:d,s:n,s:n}", "samples",
       (unsigned long long)s.cpu.samples, "replaced", (unsigned long long)s.cpu.replaced,
       "decode_resize_s", s.cpu.decode_resize_s, "convert_s", s.cpu.convert_s, "wait_s", s.wait_s,
-      "detached", (unsigned long long)self->detached, "held", self->nheld, "batches",
+      "detached", (unsigned long long)self->core.detached, "held", self->core.nheld, "batches",
       (unsigned long long)s.batches, "h2d_bytes", (unsigned long long)s.h2d_bytes, "h2d_s",
       s.h2d_s, "kernel_s", s.kernel_s, "feeder_wait_s", s.feeder_wait_s, "device_bytes",
       (Py_ssize_t)s.device_bytes, "pinned_bytes", (Py_ssize_t)s.pinned_bytes);
@@ -1319,9 +1421,9 @@ static PyObject *CudaLoader_get(CudaLoaderObject *self, void *closure) {
   switch ((intptr_t)closure) {
     case 0: return PyLong_FromUnsignedLongLong(pv_cuda_loader_batches_per_epoch(self->l));
     case 1: return PyLong_FromUnsignedLongLong(pv_cuda_loader_samples_per_epoch(self->l));
-    case 2: return PyLong_FromUnsignedLong(self->hold_limit);
+    case 2: return PyLong_FromUnsignedLong(self->core.hold_limit);
     case 3: return PyLong_FromLong(self->device);
-    default: return PyLong_FromUnsignedLong(self->nslots);
+    default: return PyLong_FromUnsignedLong(self->core.nslots);
   }
 }
 
@@ -1363,13 +1465,7 @@ static PyTypeObject CudaLoaderType = {
 static void CudaBatch_dealloc(CudaBatchObject *self) {
   CudaLoaderObject *l = self->loader;
   if (l && l->l) {
-    if (self->batch) {
-      uint32_t slot = self->batch->slot;
-      if (slot < l->nslots && l->held[slot] == self) {
-        l->held[slot] = NULL;
-        l->nheld--;
-      }
-    }
+    if (self->batch) core_forget(&l->core, self->batch->slot, (PyObject *)self);
     pv_cuda_loader *cl = l->l;
     pv_cuda_batch *b = self->batch;
     Py_BEGIN_ALLOW_THREADS
@@ -1377,12 +1473,11 @@ static void CudaBatch_dealloc(CudaBatchObject *self) {
       pv_cuda_stream_wait(cl, self->stream, self->consumers[i]);
     if (b)
       pv_cuda_loader_release(cl, b, self->stream);
-    else if (self->owned)
+    else if (self->meta.owned)
       pv_cuda_loader_free_detached(cl, self->images, self->dlabels, self->stream);
     Py_END_ALLOW_THREADS
   }
-  Py_XDECREF(self->labels);
-  Py_XDECREF(self->records);
+  batch_meta_clear(&self->meta);
   Py_XDECREF(l);
   PyObject_Free(self);
 }
@@ -1390,13 +1485,6 @@ static void CudaBatch_dealloc(CudaBatchObject *self) {
 static PyObject *CudaBatch_get(CudaBatchObject *self, void *closure) {
   static const char *const names[4] = {"uint8", "float32", "float16", "bfloat16"};
   switch ((intptr_t)closure) {
-    case 0: return Py_NewRef(self->labels);
-    case 1: return Py_NewRef(self->records);
-    case 2: return PyLong_FromUnsignedLongLong(self->epoch);
-    case 3: return PyLong_FromUnsignedLongLong(self->index);
-    case 4: return PyLong_FromUnsignedLong(self->count);
-    case 5: return PyLong_FromUnsignedLong(self->replaced);
-    case 6: return PyBool_FromLong(self->owned);
     case 7:
       return Py_BuildValue("(LLLL)", (long long)self->shape[0], (long long)self->shape[1],
                            (long long)self->shape[2], (long long)self->shape[3]);
@@ -1405,7 +1493,7 @@ static PyObject *CudaBatch_get(CudaBatchObject *self, void *closure) {
     case 10: return PyLong_FromVoidPtr(self->stream);
     case 11: return PyLong_FromVoidPtr(self->images);
     case 12: return PyLong_FromVoidPtr(self->dlabels);
-    default: Py_RETURN_NONE;
+    default: return batch_meta_get(&self->meta, (intptr_t)closure);
   }
 }
 
@@ -1496,13 +1584,11 @@ static int cuda_batch_consumer(CudaBatchObject *b, void *s) {
 }
 
 static PyObject *DeviceArray_dlpack(DeviceArrayObject *self, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"stream", "max_version", "dl_device", "copy", NULL};
-  PyObject *stream = Py_None, *max_version = Py_None, *dl_device = Py_None, *copy = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOO", kwlist, &stream, &max_version, &dl_device,
-                                   &copy))
-    return NULL;
+  dl_args a;
+  if (!dl_parse_args(args, kw, &a)) return NULL;
+  PyObject *stream = a.stream, *dl_device = a.dl_device;
   CudaBatchObject *b = self->owner;
-  if (copy == Py_True) {
+  if (a.copy == Py_True) {
     PyErr_SetString(PyExc_BufferError, "pvpack batches are exported without copies (copy=True)");
     return NULL;
   }
@@ -1539,44 +1625,12 @@ static PyObject *DeviceArray_dlpack(DeviceArrayObject *self, PyObject *args, PyO
       if (!cuda_batch_consumer(b, v == 1 ? NULL : PyLong_AsVoidPtr(stream))) return NULL;
     }
   }
-  int versioned = 0;
-  if (max_version != Py_None) {
-    long major = -1;
-    if (PyTuple_Check(max_version) && PyTuple_GET_SIZE(max_version) >= 1)
-      major = PyLong_AsLong(PyTuple_GET_ITEM(max_version, 0));
-    if (PyErr_Occurred()) return NULL;
-    versioned = major >= 1;
-  }
-  dl_ctx *c = PyMem_RawMalloc(sizeof *c);
-  if (!c) return PyErr_NoMemory();
-  c->owner = Py_NewRef(b);
-  pv_DLTensor *t;
-  PyObject *cap;
+  int versioned;
+  if (!dl_versioned(a.max_version, &versioned)) return NULL;
   void *mt;
-  if (versioned) {
-    pv_DLManagedTensorVersioned *v = PyMem_RawCalloc(1, sizeof *v);
-    mt = v;
-    if (v) {
-      v->version.major = 1;
-      v->version.minor = 0;
-      v->manager_ctx = c;
-      v->deleter = dl_deleter_versioned;
-      t = &v->dl_tensor;
-    }
-  } else {
-    pv_DLManagedTensor *v = PyMem_RawCalloc(1, sizeof *v);
-    mt = v;
-    if (v) {
-      v->manager_ctx = c;
-      v->deleter = dl_deleter;
-      t = &v->dl_tensor;
-    }
-  }
-  if (!mt) {
-    Py_DECREF(b);
-    PyMem_RawFree(c);
-    return PyErr_NoMemory();
-  }
+  dl_ctx *c;
+  pv_DLTensor *t = dl_alloc((PyObject *)b, versioned, &mt, &c);
+  if (!t) return NULL;
   t->device.device_type = PV_DL_CUDA;
   t->device.device_id = b->loader->device;
   t->strides = NULL;
@@ -1588,19 +1642,12 @@ static PyObject *DeviceArray_dlpack(DeviceArrayObject *self, PyObject *args, PyO
     t->ndim = 4;
     t->dtype = b->dtype;
   } else {
-    c->shape[0] = b->count;
+    c->shape[0] = b->meta.count;
     t->data = b->dlabels;
     t->ndim = 1;
     t->dtype = (pv_DLDataType){0, 64, 1}; /* kDLInt 64 */
   }
-  if (versioned) {
-    cap = PyCapsule_New(mt, "dltensor_versioned", dl_capsule_destructor);
-    if (!cap) dl_deleter_versioned(mt);
-  } else {
-    cap = PyCapsule_New(mt, "dltensor", dl_capsule_destructor);
-    if (!cap) dl_deleter(mt);
-  }
-  return cap;
+  return dl_capsule(mt, versioned);
 }
 
 static PyObject *DeviceArray_dlpack_device(DeviceArrayObject *self, PyObject *unused) {
@@ -1612,7 +1659,7 @@ static PyObject *DeviceArray_get(DeviceArrayObject *self, void *closure) {
   switch ((intptr_t)closure) {
     case 0:
       if (self->part)
-        return Py_BuildValue("(L)", (long long)b->count);
+        return Py_BuildValue("(L)", (long long)b->meta.count);
       return CudaBatch_get(b, (void *)7);
     case 1:
       return self->part ? PyUnicode_FromString("int64") : CudaBatch_get(b, (void *)8);
