@@ -13,9 +13,9 @@ void pv_cuda_loader_options_init(pv_cuda_loader_options *o) {
   o->device = -1;
   o->dtype = PV_CUDA_FLOAT32;
   o->layout = PV_LAYOUT_NCHW;
-  const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
-  memcpy(o->mean, mean, sizeof mean);
-  memcpy(o->std, std, sizeof std);
+  /* ImageNet's mean/std: the CPU loader's defaults, one source of truth. */
+  memcpy(o->mean, o->loader.mean, sizeof o->mean);
+  memcpy(o->std, o->loader.std, sizeof o->std);
   o->depth = 3;
   o->host_memory = PV_CUDA_HOST_PINNED;
 }

@@ -35,31 +35,15 @@
     if (e_ != cudaSuccess) fail_msg("%s: %s", #call, cudaGetErrorString(e_));             \
   } while (0)
 
-typedef struct fixture {
-  char *root, *src, *ds_dir;
-  pv_dataset *ds;
-} fixture;
+typedef pvt_ds_fixture fixture;
 
 static int setup(void **state) {
-  fixture *f = calloc(1, sizeof *f);
-  f->root = pvt_mkdtemp("cudagpu");
-  f->src = pvt_join(f->root, "src");
-  assert_int_equal(pvt_write_jpeg_tree(f->src, N_IMAGES, 4, 90, 150, 80, 160, 90), 0);
-  f->ds_dir = pvt_join(f->root, "ds.pvpack");
-  assert_int_equal(pvt_build_quiet(f->src, f->ds_dir, PV_PACK_CODEC_JPEG, 0), PV_OK);
-  assert_int_equal(pv_dataset_open(f->ds_dir, NULL, &f->ds, NULL, 0), PV_OK);
-  *state = f;
+  *state = pvt_ds_fixture_new("cudagpu", N_IMAGES, 4, 90, 150, 80, 160);
   return 0;
 }
 
 static int teardown(void **state) {
-  fixture *f = *state;
-  pv_dataset_close(f->ds);
-  pvt_rmrf(f->root);
-  free(f->root);
-  free(f->src);
-  free(f->ds_dir);
-  free(f);
+  pvt_ds_fixture_free(*state);
   return 0;
 }
 

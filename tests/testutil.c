@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include "pv_pack.h"
+#include "pvpack.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -222,4 +223,27 @@ int pvt_build_quiet(const char *src, const char *out, int codec, uint64_t shard_
   o.codec = codec;
   if (shard_bytes) o.shard_bytes = shard_bytes;
   return pv_build(src, out, &o, NULL, NULL, 0);
+}
+
+pvt_ds_fixture *pvt_ds_fixture_new(const char *tag, int n, int classes, uint32_t w0,
+                                   uint32_t wspan, uint32_t h0, uint32_t hspan) {
+  pvt_ds_fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  f->root = pvt_mkdtemp(tag);
+  f->src = pvt_join(f->root, "src");
+  assert_int_equal(pvt_write_jpeg_tree(f->src, n, classes, w0, wspan, h0, hspan, 90), 0);
+  f->ds_dir = pvt_join(f->root, "ds.pvpack");
+  assert_int_equal(pvt_build_quiet(f->src, f->ds_dir, PV_PACK_CODEC_JPEG, 0), PV_OK);
+  assert_int_equal(pv_dataset_open(f->ds_dir, NULL, &f->ds, NULL, 0), PV_OK);
+  return f;
+}
+
+void pvt_ds_fixture_free(pvt_ds_fixture *f) {
+  if (!f) return;
+  pv_dataset_close(f->ds);
+  pvt_rmrf(f->root);
+  free(f->root);
+  free(f->src);
+  free(f->ds_dir);
+  free(f);
 }

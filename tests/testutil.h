@@ -44,6 +44,19 @@ int pvt_write_jpeg_tree(const char *src, int n, int classes, uint32_t w0, uint32
  * Returns pv_build's status (a pv_status). */
 int pvt_build_quiet(const char *src, const char *out, int codec, uint64_t shard_bytes);
 
+/* A packed dataset of pvt_write_jpeg_tree images (n images, `classes`
+ * classes, sizes w0 + 37 i mod wspan by h0 + 53 i mod hspan, quality 90),
+ * opened, in a fresh temporary directory: the fixture of the loader-level
+ * suites. pvt_ds_fixture_free closes it and removes the directory. */
+typedef struct pv_dataset pv_dataset;
+typedef struct pvt_ds_fixture {
+  char *root, *src, *ds_dir;
+  pv_dataset *ds;
+} pvt_ds_fixture;
+pvt_ds_fixture *pvt_ds_fixture_new(const char *tag, int n, int classes, uint32_t w0,
+                                   uint32_t wspan, uint32_t h0, uint32_t hspan);
+void pvt_ds_fixture_free(pvt_ds_fixture *f);
+
 /* Runs the pvpack CLI (from $PVPACK_BIN) with a shell-free argv; captures
  * stdout+stderr into *output (malloc'ed, may be NULL). Returns exit code,
  * or -1 if it could not run / was killed by a signal. */
