@@ -131,6 +131,32 @@ static void bad_value(argp *a, const char *v) {
   exit(EXIT_USAGE);
 }
 
+/* The read-side limit flags of verify, get and bench (pv_limits). Returns 1
+ * when a.argv[a.i] was one of them. */
+#define LIMITS_USAGE                                                                           \
+  "  --max-record-pixels N   refuse records of more pixels (default 178956970; 0 = none)\n"  \
+  "  --max-record-bytes B    refuse larger payloads, K/M/G suffixes (default 1G; 0 = none)\n" \
+  "  --max-decoder-memory B  refuse records whose decoder needs more working memory\n"      \
+  "                          (default 1498764624, 8 per allowed pixel + 64M; 0 = none)\n"     \
+  "  --max-scans N           refuse JPEGs of more scans (default 500; 0 = none)\n"
+static int limit_opt(argp *a, pv_limits *L) {
+  const char *v;
+  if (opt_is(a, "--max-record-pixels")) {
+    if (!parse_u64(v = opt_value(a), &L->max_record_pixels)) bad_value(a, v);
+  } else if (opt_is(a, "--max-record-bytes")) {
+    if (!parse_u64(v = opt_value(a), &L->max_record_bytes)) bad_value(a, v);
+  } else if (opt_is(a, "--max-decoder-memory")) {
+    if (!parse_u64(v = opt_value(a), &L->max_decoder_memory)) bad_value(a, v);
+  } else if (opt_is(a, "--max-scans")) {
+    int n;
+    if (!parse_int(v = opt_value(a), 0, 1 << 30, &n)) bad_value(a, v);
+    L->max_scans = (uint32_t)n;
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
 static void human_bytes(uint64_t b, char *out, size_t cap) {
   const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = (double)b;
@@ -325,8 +351,11 @@ static int cmd_verify(int argc, char **argv) {
     const char *v;
     if (opt_is(&a, "-h") || opt_is(&a, "--help")) {
       printf("usage: pvpack verify DIR [--decode] [--threads N] [--json] [--max-problems N]\n"
+             "  --decode also decodes every record, within these limits (a record over one\n"
+             "  is a problem, as the loader refuses it):\n" LIMITS_USAGE
              "exit status: 0 clean, 1 damage found, 2 usage or I/O error\n");
       return 0;
+    } else if (limit_opt(&a, &o.limits)) {
     } else if (opt_is(&a, "--decode")) {
       o.decode = 1;
     } else if (opt_is(&a, "--json")) {
@@ -396,16 +425,22 @@ static void st_add(stat3 *s, uint64_t v, uint64_t n) {
   s->sum += (double)v;
 }
 
-static pv_dataset *open_or_die(const char *dir) {
+/* Opens dir with the given read-side limits (NULL = defaults). */
+static pv_dataset *open_or_die_limits(const char *dir, const pv_limits *limits) {
   pv_dataset *ds = NULL;
   char err[1024] = "";
-  pv_status st = pv_dataset_open(dir, NULL, &ds, err, sizeof err);
+  pv_open_options oo;
+  pv_open_options_init(&oo);
+  if (limits) oo.limits = *limits;
+  pv_status st = pv_dataset_open(dir, &oo, &ds, err, sizeof err);
   if (st != PV_OK) {
     fprintf(stderr, "pvpack: cannot open %s: %s: %s\n", dir, pv_strerror(st), err);
     exit(st == PV_ERR_NOT_FOUND || st == PV_ERR_IO ? EXIT_USAGE : EXIT_DAMAGE);
   }
   return ds;
 }
+
+static pv_dataset *open_or_die(const char *dir) { return open_or_die_limits(dir, NULL); }
 
 static int cmd_info(int argc, char **argv) {
   const char *dir = NULL;
@@ -531,12 +566,19 @@ static int write_ppm(const char *path, const uint8_t *rgb, uint32_t w, uint32_t 
 
 static int cmd_get(int argc, char **argv) {
   const char *dir = NULL, *nstr = NULL, *out = NULL;
+  pv_limits lim;
+  pv_limits_init(&lim);
+  argp a = {argc, 0, argv, NULL};
   for (int i = 1; i < argc; i++) {
+    a.i = i;
     if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc) out = argv[++i];
     else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      printf("usage: pvpack get DIR N [-o FILE]\n"
-             "Writes record N: JPEG records as .jpg (their stored bytes), others as .ppm.\n");
+      printf("usage: pvpack get DIR N [-o FILE] [limits]\n"
+             "Writes record N: JPEG records as .jpg (their stored bytes), others as .ppm.\n"
+             "The record is decoded first, within these limits:\n" LIMITS_USAGE);
       return 0;
+    } else if (!strncmp(argv[i], "--max-", 6) && limit_opt(&a, &lim)) {
+      i = a.i;
     } else if (!dir) dir = argv[i];
     else if (!nstr) nstr = argv[i];
     else {
@@ -549,7 +591,7 @@ static int cmd_get(int argc, char **argv) {
     fprintf(stderr, "usage: pvpack get DIR N [-o FILE]\n");
     return EXIT_USAGE;
   }
-  pv_dataset *ds = open_or_die(dir);
+  pv_dataset *ds = open_or_die_limits(dir, &lim);
   if (n >= pv_dataset_record_count(ds)) {
     fprintf(stderr, "pvpack get: record %" PRIu64 " out of range (dataset has %" PRIu64 ")\n", n,
             pv_dataset_record_count(ds));
@@ -563,11 +605,24 @@ static int cmd_get(int argc, char **argv) {
   int is_jpeg = r.codec == PV_CODEC_JPEG;
   snprintf(def, sizeof def, "record-%" PRIu64 ".%s", n, is_jpeg ? "jpg" : "ppm");
   if (!out) out = def;
-  /* Always decode: proves the record is usable, whatever form is written. */
+  /* Always decode: proves the record is usable, whatever form is written.
+   * Its limits are checked before its pixels are allocated. */
   size_t need = (size_t)r.width * r.height * 3;
-  uint8_t *pix = malloc(need);
+  uint8_t *pix = NULL;
   pv_decoder *dec = NULL;
-  if (!pix || pv_decoder_create(&dec) != PV_OK) {
+  if (pv_decoder_create(&dec) != PV_OK ||
+      pv_decoder_set_limits(dec, pv_dataset_limits(ds)) != PV_OK) {
+    fprintf(stderr, "pvpack get: out of memory\n");
+    rc = EXIT_USAGE;
+    goto done;
+  }
+  if ((st = pv_decoder_check(dec, &r)) != PV_OK) {
+    fprintf(stderr, "pvpack get: record %" PRIu64 ": %s: %s\n", n, pv_strerror(st),
+            pv_decoder_last_error(dec));
+    rc = EXIT_DAMAGE;
+    goto done;
+  }
+  if (!(pix = malloc(need))) {
     fprintf(stderr, "pvpack get: out of memory\n");
     rc = EXIT_USAGE;
     goto done;
@@ -578,7 +633,8 @@ static int cmd_get(int argc, char **argv) {
     goto done;
   }
   if ((st = pv_decoder_decode(dec, &r, pix, (size_t)r.width * 3, need)) != PV_OK) {
-    fprintf(stderr, "pvpack get: record %" PRIu64 ": %s\n", n, pv_decoder_last_error(dec));
+    fprintf(stderr, "pvpack get: record %" PRIu64 ": %s: %s\n", n, pv_strerror(st),
+            pv_decoder_last_error(dec));
     rc = EXIT_DAMAGE;
     goto done;
   }
@@ -754,12 +810,16 @@ static void bench_usage(FILE *f) {
           "  --layout L          nhwc (default) | nchw\n"
           "  --seed S            (default 0)\n"
           "  --verify-checksums  check each record's XXH3 while loading\n"
-          "  --json              print one JSON object\n");
+          "  --json              print one JSON object\n"
+          "records are decoded within these limits (over one: an error, as a decode error):\n"
+          LIMITS_USAGE);
 }
 
 static int cmd_bench(int argc, char **argv) {
   pv_loader_options o;
   pv_loader_options_init(&o);
+  pv_limits lim;
+  pv_limits_init(&lim);
   const char *dir = NULL;
   int epochs = 3, json = 0, size = 224;
   argp a = {argc, 0, argv, NULL};
@@ -808,6 +868,7 @@ static int cmd_bench(int argc, char **argv) {
       if (!parse_u64(v = opt_value(&a), &o.seed)) bad_value(&a, v);
     } else if (opt_is(&a, "--verify-checksums")) {
       o.verify_checksums = 1;
+    } else if (limit_opt(&a, &lim)) {
     } else if (opt_is(&a, "--json")) {
       json = 1;
     } else if (argv[a.i][0] == '-') {
@@ -826,7 +887,7 @@ static int cmd_bench(int argc, char **argv) {
   }
   o.height = o.width = (uint32_t)size;
   double t0 = now_s();
-  pv_dataset *ds = open_or_die(dir);
+  pv_dataset *ds = open_or_die_limits(dir, &lim);
   double t_open = now_s() - t0;
   pv_loader *l = NULL;
   char err[512] = "";

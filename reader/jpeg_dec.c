@@ -61,8 +61,7 @@ void pv__jdec_destroy(pv_jdec *j) {
   if (j) j->created = 0;
 }
 
-void pv__jdec_facts(const pv_jdec *j, pv_jpeg_facts *f) {
-  const struct jpeg_decompress_struct *ci = &j->ci;
+void pv__jpeg_facts_of(const struct jpeg_decompress_struct *ci, pv_jpeg_facts *f) {
   memset(f, 0, sizeof *f);
   f->width = ci->image_width;
   f->height = ci->image_height;
@@ -91,7 +90,7 @@ pv_status pv__jdec_read_header(pv_jdec *j, const pv_limits *L, const uint8_t *sr
   jpeg_read_header(ci, TRUE);
   pv_jpeg_facts own;
   if (!facts) {
-    pv__jdec_facts(j, &own);
+    pv__jpeg_facts_of(&j->ci, &own);
     facts = &own;
   }
   pv_status st = pv__limit_jpeg_header(L, facts, scan_src ? scan_src : src,

@@ -70,8 +70,9 @@ pv_status pv__jdec_read_header(pv_jdec *j, const pv_limits *L, const uint8_t *sr
                                const pv_jpeg_facts *facts, const uint8_t *scan_src,
                                size_t scan_len, char *msg, size_t cap);
 
-/* The facts of the header just read (after jpeg_read_header). */
-void pv__jdec_facts(const pv_jdec *j, pv_jpeg_facts *f);
+/* The facts of the header just read (after jpeg_read_header) of any
+ * decompress object (the packer's too). */
+void pv__jpeg_facts_of(const struct jpeg_decompress_struct *ci, pv_jpeg_facts *f);
 
 /* After a longjmp out of libjpeg: the status (the progress monitor's LIMIT
  * or CANCELLED; LIMIT when libjpeg ran out of its memory allowance; else

@@ -546,7 +546,7 @@ static int check_options(const pv_loader_options *o, char *err, size_t cap) {
     for (int c = 0; c < 3; c++)
       if (!(o->std[c] > 0)) BAD("std must be > 0");
   if (o->on_error > PV_ON_ERROR_REPLACE) BAD("unknown on_error policy");
-  if (o->pipeline == PV_PIPELINE_EVAL && o->eval_resize > PV_EVAL_RESIZE_MAX(o->height, o->width))
+  if (o->eval_resize > PV_EVAL_RESIZE_MAX(o->height, o->width))
     BAD("eval_resize %u out of range: 0..%llu for a %ux%u output", o->eval_resize,
         (unsigned long long)PV_EVAL_RESIZE_MAX(o->height, o->width), o->height, o->width);
   return 1;
