@@ -375,7 +375,7 @@ static void jpeg_run(jpeg_job *j) {
     char why[200];
     if ((j->st = pv__limit_jpeg_header(&j->limits, &f, j->buf, j->len, why, sizeof why)) !=
         PV_OK) {
-      j->st = failf(j->err, j->errcap, j->st, "JPEG: %s", why);
+      j->st = failf(j->err, j->errcap, j->st, "%s", why);
       return;
     }
   }

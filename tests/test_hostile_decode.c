@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "decode.h"
 #include "hostile.h"
 #include "pv_pack.h"
 #include "pvpack.h"
@@ -789,6 +790,52 @@ static void test_limits_api(void **state) {
   assert_null(ds);
 }
 
+/* The packer decodes source JPEGs with the same scan and memory functions
+ * (its own limits: decoder memory from --max-pixels): a source of 2001
+ * scans is refused as a limit, not as damage, and before it is decoded; a
+ * 65500x65500 progressive header without a pixel limit is refused before
+ * its 8.6 GB coefficient buffer is allocated. */
+typedef struct pack_arg {
+  const buf *jpg;
+  uint64_t max_pixels;
+  char err[256];
+} pack_arg;
+
+static int run_pack_decode(void *arg) {
+  pack_arg *a = arg;
+  pv_decode_opts o;
+  memset(&o, 0, sizeof o);
+  o.max_pixels = a->max_pixels;
+  pv_image img;
+  memset(&img, 0, sizeof img);
+  pv_status st = pv__decode_image(a->jpg->p, a->jpg->n, &o, &img, a->err, sizeof a->err);
+  pv__image_free(&img);
+  if (st != PV_OK) fprintf(stderr, "  packer: %s\n", a->err);
+  if (st == PV_ERR_LIMIT && !strstr(a->err, "scans") && !strstr(a->err, "decoder memory"))
+    return 100;
+  return PVH_ST(st);
+}
+
+static void test_packer_same_limits(void **state) {
+  (void)state;
+  buf many = jpeg_scans(2048, 2048, 2001, 0), few = jpeg_scans(300, 200, 20, 0),
+      huge = jpeg_scans(65500, 65500, 1, 1);
+  pack_arg a = {&many, 178956970u, ""};
+  const double t0 = now_s();
+  assert_int_equal(pvh_run_limited(run_pack_decode, &a, CAP_BYTES, CAP_SECONDS),
+                   PVH_ST(PV_ERR_LIMIT));
+  assert_true(now_s() - t0 < 5.0); /* refused from its markers, not after 500 passes */
+  a.jpg = &few;
+  assert_int_equal(pvh_run_limited(run_pack_decode, &a, CAP_BYTES, CAP_SECONDS), 0);
+  a.jpg = &huge;
+  a.max_pixels = 0;
+  assert_int_equal(pvh_run_limited(run_pack_decode, &a, CAP_BYTES, CAP_SECONDS),
+                   PVH_ST(PV_ERR_LIMIT));
+  free(many.p);
+  free(few.p);
+  free(huge.p);
+}
+
 static int setup(void **state) {
   (void)state;
   g_root = pvt_mkdtemp("hostile-decode");
@@ -812,6 +859,7 @@ int main(void) {
       cmocka_unit_test(test_pixel_and_byte_limits),
       cmocka_unit_test(test_extreme_aspect),
       cmocka_unit_test(test_cancel_slow_decode),
+      cmocka_unit_test(test_packer_same_limits),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
