@@ -36,6 +36,7 @@
 
 #include "decode.h"
 #include "hostile.h"
+#include "hostile_payloads.h"
 #include "pv_pack.h"
 #include "pvpack.h"
 #include "testutil.h"
@@ -43,173 +44,7 @@
 #define CAP_BYTES (1ull << 30) /* address space a child may add */
 #define CAP_SECONDS 20.0
 
-/* ---- payload builders ------------------------------------------------------ */
-
-typedef struct buf {
-  uint8_t *p;
-  size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *d, size_t n) {
-  if (b->n + n > b->cap) {
-    size_t c = b->cap ? b->cap : 256;
-    while (c < b->n + n) c *= 2;
-    b->p = realloc(b->p, c);
-    assert_non_null(b->p);
-    b->cap = c;
-  }
-  memcpy(b->p + b->n, d, n);
-  b->n += n;
-}
-static void put8(buf *b, unsigned v) {
-  uint8_t c = (uint8_t)v;
-  put(b, &c, 1);
-}
-static void put16be(buf *b, unsigned v) {
-  put8(b, v >> 8);
-  put8(b, v);
-}
-static void putle(buf *b, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; i++) put8(b, (unsigned)(v >> (8 * i)));
-}
-
-/* A zstd frame holding `content` zero bytes as RLE blocks of 128 KiB (4
- * bytes each): RFC 8878 by hand, so 12.9 GB of content costs nothing to
- * make. single: Single_Segment (window = content); else a 128 KiB window. */
-static buf zstd_zeros(uint64_t content, int single) {
-  buf b = {0};
-  putle(&b, 0xFD2FB528u, 4);
-  put8(&b, 0xC0 | (single ? 0x20 : 0)); /* FCS 8 bytes */
-  if (!single) put8(&b, (17 - 10) << 3); /* window 2^17 */
-  putle(&b, content, 8);
-  uint64_t left = content;
-  do {
-    const uint32_t n = left > (128u << 10) ? (128u << 10) : (uint32_t)left;
-    left -= n;
-    const uint32_t hdr = (left == 0 ? 1u : 0u) | (1u << 1) /* RLE */ | (n << 3);
-    putle(&b, hdr, 3);
-    put8(&b, 0);
-  } while (left);
-  return b;
-}
-
-/* An ordinary zstd frame of `bytes` bytes of pattern. */
-static buf zstd_frame(size_t bytes, int content_size_flag) {
-  uint8_t *src = malloc(bytes ? bytes : 1);
-  assert_non_null(src);
-  for (size_t i = 0; i < bytes; i++) src[i] = (uint8_t)(i * 7 + (i >> 5));
-  buf b = {0};
-  b.cap = ZSTD_compressBound(bytes);
-  b.p = malloc(b.cap);
-  assert_non_null(b.p);
-  ZSTD_CCtx *c = ZSTD_createCCtx();
-  assert_non_null(c);
-  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, content_size_flag);
-  ZSTD_inBuffer in = {src, bytes, 0};
-  ZSTD_outBuffer out = {b.p, b.cap, 0};
-  size_t r;
-  do {
-    r = ZSTD_compressStream2(c, &out, &in, ZSTD_e_end);
-    assert_false(ZSTD_isError(r));
-  } while (r);
-  b.n = out.pos;
-  ZSTD_freeCCtx(c);
-  free(src);
-  return b;
-}
-
-static void put_skippable(buf *b) {
-  putle(b, 0x184D2A50u, 4);
-  putle(b, 4, 4);
-  putle(b, 0xdeadbeef, 4);
-}
-
-/* MSB-first bit writer with JPEG byte stuffing. */
-typedef struct bits {
-  buf *b;
-  uint32_t acc;
-  int n;
-} bits;
-static void bits_put(bits *w, uint32_t v, int n) {
-  for (int i = n - 1; i >= 0; i--) {
-    w->acc = w->acc << 1 | ((v >> i) & 1);
-    if (++w->n == 8) {
-      put8(w->b, w->acc);
-      if ((w->acc & 0xFF) == 0xFF) put8(w->b, 0);
-      w->acc = 0;
-      w->n = 0;
-    }
-  }
-}
-static void bits_flush(bits *w) {
-  while (w->n) bits_put(w, 1, 1); /* pad with ones */
-}
-
-/* A valid progressive grayscale JPEG of w x h with `scans` scans: one DC
- * first scan (every DC difference 0), then scans - 1 AC first scans of band
- * 1..63 holding nothing but end-of-band runs (<= 32767 blocks a symbol), so
- * each costs a few bytes and a full pass over the image's blocks. All scans
- * have Ah = Al = 0, which libjpeg accepts without a warning however often
- * a band repeats. When `truncate`, only the first 64 bytes of the DC scan's
- * data are written before EOI (a header for a decoder to size itself by). */
-static buf jpeg_scans(uint32_t w, uint32_t h, uint32_t scans, int truncate) {
-  buf b = {0};
-  put16be(&b, 0xFFD8);
-  put16be(&b, 0xFFDB); /* DQT: table 0, all ones */
-  put16be(&b, 67);
-  put8(&b, 0);
-  for (int i = 0; i < 64; i++) put8(&b, 1);
-  put16be(&b, 0xFFC2); /* SOF2: 8-bit, 1 component, 1x1, table 0 */
-  put16be(&b, 11);
-  put8(&b, 8);
-  put16be(&b, h);
-  put16be(&b, w);
-  put8(&b, 1);
-  put8(&b, 1);
-  put8(&b, 0x11);
-  put8(&b, 0);
-  put16be(&b, 0xFFC4); /* DHT DC 0: one code '0' for category 0 */
-  put16be(&b, 2 + 1 + 16 + 1);
-  put8(&b, 0x00);
-  for (int i = 0; i < 16; i++) put8(&b, i == 0 ? 1 : 0);
-  put8(&b, 0x00);
-  put16be(&b, 0xFFC4); /* DHT AC 0: EOBr (r = 0..14) as the 4-bit codes r */
-  put16be(&b, 2 + 1 + 16 + 15);
-  put8(&b, 0x10);
-  for (int i = 0; i < 16; i++) put8(&b, i == 3 ? 15 : 0);
-  for (int r = 0; r < 15; r++) put8(&b, (unsigned)(r << 4));
-  const uint64_t blocks = (uint64_t)((w + 7) / 8) * ((h + 7) / 8);
-  for (uint32_t s = 0; s < scans; s++) {
-    put16be(&b, 0xFFDA);
-    put16be(&b, 8);
-    put8(&b, 1);
-    put8(&b, 1);
-    put8(&b, 0x00);
-    put8(&b, s == 0 ? 0 : 1);  /* Ss */
-    put8(&b, s == 0 ? 0 : 63); /* Se */
-    put8(&b, 0);               /* Ah, Al */
-    bits bw = {&b, 0, 0};
-    if (s == 0) {
-      if (truncate) {
-        for (int i = 0; i < 64; i++) put8(&b, 0);
-        break;
-      }
-      for (uint64_t k = 0; k < blocks; k++) bits_put(&bw, 0, 1);
-    } else {
-      for (uint64_t left = blocks; left;) {
-        const uint32_t run = left > 32767 ? 32767 : (uint32_t)left;
-        int r = 0;
-        while ((2u << r) <= run) r++;
-        bits_put(&bw, (uint32_t)r, 4);
-        if (r) bits_put(&bw, run - (1u << r), r);
-        left -= run;
-      }
-    }
-    bits_flush(&bw);
-  }
-  put16be(&b, 0xFFD9);
-  return b;
-}
+/* ---- payload builders: hostile_payloads.h ---------------------------------- */
 
 static uint8_t *baseline_jpeg(uint32_t w, uint32_t h, size_t *len) {
   uint8_t *rgb = pvt_pattern_rgb(w, h, 5);
@@ -409,7 +244,7 @@ static void expect_everywhere(const char *what, const char *dir, const pv_limits
 /* Item 5: 393 KB of zstd that really is 12.9 GB of pixels. */
 static void test_zstd_huge_frame(void **state) {
   (void)state;
-  buf z = zstd_zeros(65500ull * 65500 * 3, 1);
+  pvhp_buf z = pvhp_zstd_zeros(65500ull * 65500 * 3, 1);
   assert_true(z.n < 400u << 10);
   char *dir = one_record_dataset("zstd-huge", PV_CODEC_ZSTD, 65500, 65500, z.p, z.n);
   expect_everywhere("zstd 65500x65500", dir, NULL, PV_ERR_LIMIT);
@@ -431,47 +266,47 @@ static void test_zstd_frame_rules(void **state) {
   const size_t bytes = (size_t)w * h * 3;
   struct {
     const char *name;
-    buf b;
+    pvhp_buf b;
     pv_status want;
   } c[8];
   int n = 0;
   c[n].name = "conforming";
-  c[n].b = zstd_frame(bytes, 1);
+  c[n].b = pvhp_zstd_frame(bytes, 1);
   c[n++].want = PV_OK;
   c[n].name = "second empty frame";
-  c[n].b = zstd_frame(bytes, 1);
+  c[n].b = pvhp_zstd_frame(bytes, 1);
   {
-    buf e = zstd_frame(0, 1);
-    put(&c[n].b, e.p, e.n);
+    pvhp_buf e = pvhp_zstd_frame(0, 1);
+    pvhp_put(&c[n].b, e.p, e.n);
     free(e.p);
   }
   c[n++].want = PV_ERR_DECODE;
   c[n].name = "trailing skippable frame";
-  c[n].b = zstd_frame(bytes, 1);
-  put_skippable(&c[n].b);
+  c[n].b = pvhp_zstd_frame(bytes, 1);
+  pvhp_put_skippable(&c[n].b);
   c[n++].want = PV_ERR_DECODE;
   c[n].name = "leading skippable frame";
-  c[n].b = (buf){0};
-  put_skippable(&c[n].b);
+  c[n].b = (pvhp_buf){0};
+  pvhp_put_skippable(&c[n].b);
   {
-    buf f = zstd_frame(bytes, 1);
-    put(&c[n].b, f.p, f.n);
+    pvhp_buf f = pvhp_zstd_frame(bytes, 1);
+    pvhp_put(&c[n].b, f.p, f.n);
     free(f.p);
   }
   c[n++].want = PV_ERR_DECODE;
   c[n].name = "trailing bytes";
-  c[n].b = zstd_frame(bytes, 1);
-  put8(&c[n].b, 0);
-  put8(&c[n].b, 0);
+  c[n].b = pvhp_zstd_frame(bytes, 1);
+  pvhp_put8(&c[n].b, 0);
+  pvhp_put8(&c[n].b, 0);
   c[n++].want = PV_ERR_DECODE;
   c[n].name = "no content size";
-  c[n].b = zstd_frame(bytes, 0);
+  c[n].b = pvhp_zstd_frame(bytes, 0);
   c[n++].want = PV_ERR_DECODE;
   c[n].name = "content size too small";
-  c[n].b = zstd_frame(bytes - 3, 1);
+  c[n].b = pvhp_zstd_frame(bytes - 3, 1);
   c[n++].want = PV_ERR_DECODE;
   c[n].name = "RLE frame, 128 KiB window";
-  c[n].b = zstd_zeros(bytes, 0);
+  c[n].b = pvhp_zstd_zeros(bytes, 0);
   c[n++].want = PV_OK;
   for (int i = 0; i < n; i++) {
     char name[64];
@@ -488,7 +323,7 @@ static void test_zstd_frame_rules(void **state) {
  * without one by the decoder-memory limit. */
 static void test_jpeg_huge_progressive(void **state) {
   (void)state;
-  buf j = jpeg_scans(65500, 65500, 1, 1);
+  pvhp_buf j = pvhp_jpeg_scans(65500, 65500, 1, 1);
   assert_true(j.n < 1024);
   char *dir = one_record_dataset("jpeg-huge", PV_CODEC_JPEG, 65500, 65500, j.p, j.n);
   expect_everywhere("progressive 65500x65500", dir, NULL, PV_ERR_LIMIT);
@@ -500,7 +335,7 @@ static void test_jpeg_huge_progressive(void **state) {
   free(j.p);
   /* Within the pixel limit, over a lowered memory limit: 4096x4096 needs a
    * 32 MiB coefficient buffer. */
-  j = jpeg_scans(4096, 4096, 2, 0);
+  j = pvhp_jpeg_scans(4096, 4096, 2, 0);
   dir = one_record_dataset("jpeg-4k-prog", PV_CODEC_JPEG, 4096, 4096, j.p, j.n);
   pv_limits_init(&L);
   L.max_decoder_memory = 16u << 20;
@@ -516,12 +351,12 @@ static void test_jpeg_huge_progressive(void **state) {
  * markers), 20 pass, and a lowered limit applies everywhere. */
 static void test_jpeg_scan_limit(void **state) {
   (void)state;
-  buf j = jpeg_scans(2048, 2048, 2001, 0);
+  pvhp_buf j = pvhp_jpeg_scans(2048, 2048, 2001, 0);
   char *dir = one_record_dataset("jpeg-2001-scans", PV_CODEC_JPEG, 2048, 2048, j.p, j.n);
   expect_everywhere("2001 scans", dir, NULL, PV_ERR_LIMIT);
   free(dir);
   free(j.p);
-  j = jpeg_scans(256, 192, 20, 0);
+  j = pvhp_jpeg_scans(256, 192, 20, 0);
   dir = one_record_dataset("jpeg-20-scans", PV_CODEC_JPEG, 256, 192, j.p, j.n);
   expect_everywhere("20 scans", dir, NULL, PV_OK);
   pv_limits L;
@@ -541,7 +376,7 @@ static void test_pixel_and_byte_limits(void **state) {
   size_t jlen;
   uint8_t *jpg = baseline_jpeg(w, h, &jlen);
   uint8_t *raw = pvt_pattern_rgb(w, h, 2);
-  buf z = zstd_frame((size_t)w * h * 3, 1);
+  pvhp_buf z = pvhp_zstd_frame((size_t)w * h * 3, 1);
   struct {
     const char *name;
     uint8_t codec;
@@ -712,7 +547,7 @@ static void test_cancel_slow_decode(void **state) {
   (void)state;
   /* 30000 scans of 4096x4096: each a pass over 262144 blocks, tens of
    * seconds in all; 28 bytes a scan. */
-  buf j = jpeg_scans(4096, 4096, 30000, 0);
+  pvhp_buf j = pvhp_jpeg_scans(4096, 4096, 30000, 0);
   char *dir = one_record_dataset("jpeg-slow", PV_CODEC_JPEG, 4096, 4096, j.p, j.n);
   for (int k = 0; k < 2; k++) {
     slow_arg a = {dir, k};
@@ -796,7 +631,7 @@ static void test_limits_api(void **state) {
  * 65500x65500 progressive header without a pixel limit is refused before
  * its 8.6 GB coefficient buffer is allocated. */
 typedef struct pack_arg {
-  const buf *jpg;
+  const pvhp_buf *jpg;
   uint64_t max_pixels;
   char err[256];
 } pack_arg;
@@ -818,8 +653,8 @@ static int run_pack_decode(void *arg) {
 
 static void test_packer_same_limits(void **state) {
   (void)state;
-  buf many = jpeg_scans(2048, 2048, 2001, 0), few = jpeg_scans(300, 200, 20, 0),
-      huge = jpeg_scans(65500, 65500, 1, 1);
+  pvhp_buf many = pvhp_jpeg_scans(2048, 2048, 2001, 0), few = pvhp_jpeg_scans(300, 200, 20, 0),
+      huge = pvhp_jpeg_scans(65500, 65500, 1, 1);
   pack_arg a = {&many, 178956970u, ""};
   const double t0 = now_s();
   assert_int_equal(pvh_run_limited(run_pack_decode, &a, CAP_BYTES, CAP_SECONDS),
