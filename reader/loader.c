@@ -138,9 +138,10 @@ struct pv_loader {
   int nworkers;
   int nthreads;     /* started */
   int stop;
-  /* Bumped (outside mu too) by destroy and set_epoch: a worker whose sample
-   * was claimed under an older value abandons its JPEG decode at the next
-   * progress step instead of finishing a slow record nobody will use. */
+  /* Bumped under mu by destroy and set_epoch (read without it by the
+   * workers' cancel hook): a worker whose sample was claimed under an older
+   * value abandons its JPEG decode at the next progress step instead of
+   * finishing a slow record nobody will use. */
   _Atomic uint64_t cancel_seq;
 
   pv_loader_stats stats;
@@ -667,9 +668,11 @@ out_nomem:
 void pv_loader_destroy(pv_loader *l) {
   if (!l) return;
   if (l->nthreads) {
-    atomic_fetch_add(&l->cancel_seq, 1);
     pthread_mutex_lock(&l->mu);
     l->stop = 1;
+    /* Under mu with stop: a worker either claimed its sample before (old
+     * seq: its decode gives up) or sees stop and claims nothing. */
+    atomic_fetch_add(&l->cancel_seq, 1);
     pthread_cond_broadcast(&l->cv_work);
     pthread_mutex_unlock(&l->mu);
     for (int t = 0; t < l->nthreads; t++) pthread_join(l->threads[t], NULL);

@@ -58,12 +58,14 @@ static int crop_seed(const char *dir, const char *name, unsigned sel, uint32_t w
 static int fuzz_seeds(const char *rec, const char *crop) {
   int rc = 0;
   /* zstd: 65500x65500 of RLE zeros (over the pixel limit: only the first
-   * blocks are kept), 4096x4096 really decoded (48 MB, 1.5 KB of payload). */
+   * blocks are kept), 4096x4096 (over the fuzzers' 4 Mpixel), 2048x2048
+   * really decoded (12 MB from 400 bytes). */
   pvhp_buf z = pvhp_zstd_zeros(65500ull * 65500 * 3, 1);
   z.n = 64;
   rc |= record_seed(rec, "large-zstd-65500-rle", 2, 65500, 65500, z);
   rc |= record_seed(rec, "large-zstd-4096-rle", 2, 4096, 4096, pvhp_zstd_zeros(4096ull * 4096 * 3, 0));
-  rc |= crop_seed(crop, "large-zstd-4096-rle", 1, 4096, 4096, pvhp_zstd_zeros(4096ull * 4096 * 3, 0));
+  rc |= record_seed(rec, "large-zstd-2048-rle", 2, 2048, 2048, pvhp_zstd_zeros(2048ull * 2048 * 3, 0));
+  rc |= crop_seed(crop, "large-zstd-2048-rle", 1, 2048, 2048, pvhp_zstd_zeros(2048ull * 2048 * 3, 0));
   /* zstd payloads spec 3.6 forbids. */
   pvhp_buf t = pvhp_zstd_frame(33 * 7 * 3, 1);
   pvhp_put_skippable(&t);
@@ -84,7 +86,7 @@ static int fuzz_seeds(const char *rec, const char *crop) {
    * 4096x4096 one within the limits, many scans. */
   rc |= record_seed(rec, "large-jpeg-prog-65500", 1, 65500, 65500, pvhp_jpeg_scans(65500, 65500, 1, 1));
   rc |= crop_seed(crop, "large-jpeg-prog-65500", 0, 65500, 65500, pvhp_jpeg_scans(65500, 65500, 1, 1));
-  rc |= record_seed(rec, "large-jpeg-prog-4096", 1, 4096, 4096, pvhp_jpeg_scans(4096, 4096, 3, 0));
+  rc |= record_seed(rec, "large-jpeg-prog-2048", 1, 2048, 2048, pvhp_jpeg_scans(2048, 2048, 3, 0));
   rc |= record_seed(rec, "jpeg-150-scans", 1, 256, 192, pvhp_jpeg_scans(256, 192, 150, 0));
   rc |= crop_seed(crop, "jpeg-150-scans", 0, 256, 192, pvhp_jpeg_scans(256, 192, 150, 0));
   rc |= crop_seed(crop, "jpeg-20-scans", 0, 256, 192, pvhp_jpeg_scans(256, 192, 20, 0));

@@ -13,7 +13,7 @@
  *               jpeg, 1 zstd, 2 raw)
  *   bytes 14..  payload (the record)
  * The sampler and a decoder run with the same limits, lower than the
- * defaults (16 Mpixel, 256 MiB of decoder memory, 100 scans), which keep
+ * defaults (4 Mpixel, 64 MiB of decoder memory, 100 scans), which keep
  * every exec bounded whatever size the header declares.
  * Checked: statuses are documented ones with a message on failure; a
  * splice, when made, is a stream no longer than the input plus two bytes
@@ -53,8 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!s) {
     pv_limits L;
     pv_limits_init(&L);
-    L.max_record_pixels = 16u << 20;
-    L.max_decoder_memory = 256u << 20;
+    L.max_record_pixels = 4u << 20;
+    L.max_decoder_memory = 64u << 20;
     L.max_scans = 100;
     if (pv__sampler_create(&s) != PV_OK || pv__sampler_set_limits(s, &L) != PV_OK ||
         pv_decoder_create(&d) != PV_OK || pv_decoder_set_limits(d, &L) != PV_OK)
@@ -122,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   REQUIRE(documented(sc));
   if (sc == PV_ERR_LIMIT) REQUIRE(sp == PV_ERR_LIMIT);
   if (sc == PV_OK) {
-    REQUIRE((uint64_t)w * h <= 16u << 20);
+    REQUIRE((uint64_t)w * h <= 4u << 20);
     uint8_t *px = malloc((size_t)w * h * 3);
     REQUIRE(px);
     pv_status sd = pv_decoder_decode(d, &rec, px, (size_t)w * 3, (size_t)w * h * 3);

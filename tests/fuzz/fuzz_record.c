@@ -39,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define HDR 6
 #define MAX_DIM 512u
-#define FUZZ_PIXELS (16u << 20)
-#define FUZZ_MEMORY (256u << 20)
+#define FUZZ_PIXELS (4u << 20)
+#define FUZZ_MEMORY (64u << 20)
 #define FUZZ_SCANS 100u
 
 static pv_decoder *decoder(void) {
