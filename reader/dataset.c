@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "guard.h"
 #include "pvpack.h"
 
 typedef struct pv_mapping {
@@ -17,14 +18,25 @@ typedef struct pv_mapping {
   uint64_t size;
 } pv_mapping;
 
+/* What a file was when it was mapped: compared after a fault to say how it
+ * changed (pv_dataset_explain_fault). */
+typedef struct pv_file_id {
+  uint64_t dev, ino, size;
+  int64_t mtime_s, mtime_ns;
+} pv_file_id;
+
 struct pv_dataset {
   pv_open_options opts;
+  char *dir;              /* as given to pv_dataset_open */
   pv_mapping index_map;
+  pv_file_id index_id;
   pv_index_view index;
   uint32_t shard_count;
   pv_mapping *shard_maps; /* shard_count */
-  pv_shard_view *shards;  /* shard_count */
+  pv_file_id *shard_ids;  /* shard_count */
+  pv_shard_view *shards;  /* shard_count; validated copies (heap), never re-read */
   char **class_names;     /* NUL-terminated copies, class_count */
+  uint64_t *class_records; /* copies, class_count */
 };
 
 unsigned pv_version_number(void) { return PV_VERSION_NUMBER; }
@@ -43,23 +55,51 @@ static void errf(char *err, size_t cap, const char *fmt, ...) {
   va_end(ap);
 }
 
+static const char *file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  return "not a regular file";
+}
+
+static void file_id_of(const struct stat *st, pv_file_id *id) {
+  id->dev = (uint64_t)st->st_dev;
+  id->ino = (uint64_t)st->st_ino;
+  id->size = (uint64_t)st->st_size;
+  id->mtime_s = (int64_t)st->st_mtim.tv_sec;
+  id->mtime_ns = (int64_t)st->st_mtim.tv_nsec;
+}
+
 /* Maps path read-only. An empty file maps to a non-NULL dummy of size 0
- * (mmap refuses length 0) so that validators report it as truncated. */
-static pv_status map_file(const char *path, pv_mapping *m, char *err, size_t cap) {
+ * (mmap refuses length 0) so that validators report it as truncated.
+ * Opened O_NONBLOCK so that a FIFO (or a device) by that name cannot block
+ * open(2); then anything but a regular file is refused. Symbolic links are
+ * followed (a dataset assembled from links is legitimate). */
+static pv_status map_file(const char *path, pv_mapping *m, pv_file_id *id, char *err,
+                          size_t cap) {
   static uint8_t empty[1];
   m->addr = NULL;
   m->size = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
-    errf(err, cap, "%s: %s", path, strerror(errno));
-    return errno == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
+    int e = errno;
+    errf(err, cap, "%s: %s", path, strerror(e));
+    return e == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
   }
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    errf(err, cap, "%s: not a regular file", path);
+  if (fstat(fd, &st) != 0) {
+    errf(err, cap, "%s: fstat: %s", path, strerror(errno));
     close(fd);
     return PV_ERR_IO;
   }
+  if (!S_ISREG(st.st_mode)) {
+    errf(err, cap, "%s: is %s, not a regular file", path, file_kind(st.st_mode));
+    close(fd);
+    return PV_ERR_IO;
+  }
+  file_id_of(&st, id);
   m->size = (uint64_t)st.st_size;
   if (m->size == 0) {
     m->addr = empty;
@@ -68,13 +108,31 @@ static pv_status map_file(const char *path, pv_mapping *m, char *err, size_t cap
   }
   if (m->size != (uint64_t)(size_t)m->size) {
     close(fd);
+    m->size = 0;
     errf(err, cap, "%s: too large to map", path);
     return PV_ERR_LIMIT;
   }
   void *a = mmap(NULL, (size_t)m->size, PROT_READ, MAP_SHARED, fd, 0);
+  int e = errno;
   close(fd);
   if (a == MAP_FAILED) {
-    errf(err, cap, "%s: mmap: %s", path, strerror(errno));
+    if (e == ENOMEM) {
+      /* The mapping count (vm.max_map_count) or the address space
+       * (RLIMIT_AS, ulimit -v) ran out: a resource limit, not damage. */
+      long maps = -1;
+      FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+      if (f) {
+        if (fscanf(f, "%ld", &maps) != 1) maps = -1;
+        fclose(f);
+      }
+      errf(err, cap,
+           "cannot map %s (%llu bytes): too many mappings (vm.max_map_count = %ld) or the "
+           "address-space limit (ulimit -v) reached",
+           path, (unsigned long long)m->size, maps);
+      m->size = 0;
+      return PV_ERR_LIMIT;
+    }
+    errf(err, cap, "%s: mmap: %s", path, strerror(e));
     m->size = 0;
     return PV_ERR_IO;
   }
@@ -112,56 +170,152 @@ static pv_status shard_matches_index(const pv_index_view *ix, uint32_t k, const 
   return PV_OK;
 }
 
+/* Every entry's label equals the label the index gives its record (spec
+ * 9.2 check 23), which also bounds it by class_count. One pass over the
+ * table, which validation has just read. */
+static pv_status shard_labels_match(const pv_index_view *ix, const pv_shard_view *sv, char *err,
+                                    size_t cap) {
+  for (uint32_t j = 0; j < sv->header.record_count; j++) {
+    pv_record_entry e;
+    uint32_t ilabel;
+    pv_shard_entry(sv, j, &e);
+    pv_index_record_path(ix, sv->header.first_record + j, NULL, &ilabel);
+    if (e.label != ilabel) {
+      if (e.label >= ix->header.class_count)
+        errf(err, cap, "record %llu (entry %u): label %u out of range (%u classes)",
+             (unsigned long long)(sv->header.first_record + j), j, e.label,
+             ix->header.class_count);
+      else
+        errf(err, cap, "record %llu (entry %u): label %u in the shard, %u in the index",
+             (unsigned long long)(sv->header.first_record + j), j, e.label, ilabel);
+      return PV_ERR_CORRUPT;
+    }
+  }
+  return PV_OK;
+}
+
+/* The checks of open that read a mapping, run under a guard on it (a file
+ * truncated during open must not kill the process either). */
+typedef struct open_job {
+  pv_dataset *ds;
+  uint32_t k;    /* shard; unused for the index */
+  uint64_t *scratch; /* index: class_count counters */
+  char *sub;
+  size_t subcap;
+} open_job;
+
+static pv_status open_index_run(void *arg) {
+  open_job *j = arg;
+  pv_dataset *ds = j->ds;
+  pv_status st = pv_index_validate(ds->index_map.addr, ds->index_map.size, &ds->index, j->sub,
+                                   j->subcap);
+  if (st != PV_OK) return st;
+  if (ds->index.header.class_count) {
+    if (!(j->scratch = calloc(ds->index.header.class_count, sizeof *j->scratch)))
+      return PV_ERR_NOMEM;
+  }
+  return pv_index_check_class_counts(&ds->index, j->scratch, j->sub, j->subcap);
+}
+
+static pv_status class_records_run(void *arg) {
+  open_job *j = arg;
+  for (uint32_t c = 0; c < j->ds->index.header.class_count; c++)
+    j->ds->class_records[c] = pv_index_class_records(&j->ds->index, c);
+  return PV_OK;
+}
+
+static pv_status open_shard_run(void *arg) {
+  open_job *j = arg;
+  pv_dataset *ds = j->ds;
+  const uint32_t k = j->k;
+  pv_status st = pv_shard_validate(ds->shard_maps[k].addr, ds->shard_maps[k].size, &ds->shards[k],
+                                   j->sub, j->subcap);
+  if (st == PV_OK) st = shard_matches_index(&ds->index, k, &ds->shards[k], j->sub, j->subcap);
+  if (st == PV_OK) st = shard_labels_match(&ds->index, &ds->shards[k], j->sub, j->subcap);
+  return st;
+}
+
+static void shard_path(const pv_dataset *ds, uint32_t k, char *path, size_t cap) {
+  int n = snprintf(path, cap, "%s/", ds->dir);
+  if (n >= 0 && (size_t)n < cap) snprintf(path + n, cap - (size_t)n, PV_SHARD_NAME_FMT, k);
+}
+
 pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_dataset **out,
                           char *err, size_t errcap) {
   pv_status st = PV_OK;
   char sub[256];
   if (!dir || !out) return PV_ERR_INVALID_ARG;
   *out = NULL;
+  pv__guard_install();
   size_t dlen = strlen(dir);
-  char *path = malloc(dlen + 64);
+  size_t pcap = dlen + 64;
+  char *path = malloc(pcap);
   pv_dataset *ds = calloc(1, sizeof *ds);
-  if (!path || !ds) {
+  if (!path || !ds || !(ds->dir = strdup(dir))) {
     free(path);
+    if (ds) free(ds->dir);
     free(ds);
     return PV_ERR_NOMEM;
   }
   pv_open_options_init(&ds->opts);
   if (opts) ds->opts.verify_on_read = opts->verify_on_read;
 
-  snprintf(path, dlen + 64, "%s/%s", dir, PV_INDEX_FILENAME);
-  if ((st = map_file(path, &ds->index_map, err, errcap)) != PV_OK) goto out_free;
-  st = pv_index_validate(ds->index_map.addr, ds->index_map.size, &ds->index, sub, sizeof sub);
-  if (st != PV_OK) {
-    errf(err, errcap, "%s: %s", path, sub);
-    goto out_free;
+  snprintf(path, pcap, "%s/%s", dir, PV_INDEX_FILENAME);
+  if ((st = map_file(path, &ds->index_map, &ds->index_id, err, errcap)) != PV_OK) goto out_free;
+  {
+    open_job j = {ds, 0, NULL, sub, sizeof sub};
+    sub[0] = 0;
+    st = pv__guard_call(ds->index_map.addr, (size_t)ds->index_map.size, open_index_run, &j);
+    free(j.scratch);
+    if (st == PV_ERR_CHANGED)
+      errf(err, errcap, "%s changed size while being opened", path);
+    else if (st != PV_OK)
+      errf(err, errcap, "%s: %s", path, st == PV_ERR_NOMEM ? "out of memory" : sub);
+    if (st != PV_OK) goto out_free;
   }
   const pv_index_header *h = &ds->index.header;
   ds->shard_count = h->shard_count;
   ds->shard_maps = calloc(h->shard_count ? h->shard_count : 1, sizeof *ds->shard_maps);
+  ds->shard_ids = calloc(h->shard_count ? h->shard_count : 1, sizeof *ds->shard_ids);
   ds->shards = calloc(h->shard_count ? h->shard_count : 1, sizeof *ds->shards);
   ds->class_names = calloc(h->class_count ? h->class_count : 1, sizeof *ds->class_names);
-  if (!ds->shard_maps || !ds->shards || !ds->class_names) {
+  ds->class_records = calloc(h->class_count ? h->class_count : 1, sizeof *ds->class_records);
+  if (!ds->shard_maps || !ds->shard_ids || !ds->shards || !ds->class_names ||
+      !ds->class_records) {
     st = PV_ERR_NOMEM;
     goto out_free;
   }
   for (uint32_t c = 0; c < h->class_count; c++) {
     uint32_t len;
     const char *n = pv_index_class_name(&ds->index, c, &len);
-    if (!(ds->class_names[c] = malloc((size_t)len + 1))) {
-      st = PV_ERR_NOMEM;
+    if (!(ds->class_names[c] = malloc((size_t)len + 1)) ||
+        pv__guard_copy(ds->class_names[c], n, len) != PV_OK) {
+      st = ds->class_names[c] ? PV_ERR_CHANGED : PV_ERR_NOMEM;
+      if (st == PV_ERR_CHANGED) errf(err, errcap, "%s changed size while being opened", path);
       goto out_free;
     }
-    memcpy(ds->class_names[c], n, len);
     ds->class_names[c][len] = 0;
   }
+  {
+    open_job j = {ds, 0, NULL, sub, sizeof sub};
+    if (pv__guard_call(ds->index_map.addr, (size_t)ds->index_map.size, class_records_run, &j) !=
+        PV_OK) {
+      st = PV_ERR_CHANGED;
+      errf(err, errcap, "%s changed size while being opened", path);
+      goto out_free;
+    }
+  }
   for (uint32_t k = 0; k < h->shard_count; k++) {
-    int n = snprintf(path, dlen + 64, "%s/", dir);
-    snprintf(path + n, dlen + 64 - (size_t)n, PV_SHARD_NAME_FMT, k);
-    if ((st = map_file(path, &ds->shard_maps[k], err, errcap)) != PV_OK) goto out_free;
-    st = pv_shard_validate(ds->shard_maps[k].addr, ds->shard_maps[k].size, &ds->shards[k], sub,
-                           sizeof sub);
-    if (st == PV_OK) st = shard_matches_index(&ds->index, k, &ds->shards[k], sub, sizeof sub);
+    shard_path(ds, k, path, pcap);
+    if ((st = map_file(path, &ds->shard_maps[k], &ds->shard_ids[k], err, errcap)) != PV_OK)
+      goto out_free;
+    open_job j = {ds, k, NULL, sub, sizeof sub};
+    sub[0] = 0;
+    st = pv__guard_call(ds->shard_maps[k].addr, (size_t)ds->shard_maps[k].size, open_shard_run, &j);
+    if (st == PV_ERR_CHANGED) {
+      errf(err, errcap, "%s changed size while being opened", path);
+      goto out_free;
+    }
     if (st != PV_OK) {
       errf(err, errcap, "%s: %s", path, sub);
       goto out_free;
@@ -185,8 +339,11 @@ void pv_dataset_close(pv_dataset *ds) {
     for (uint32_t c = 0; c < ds->index.header.class_count; c++) free(ds->class_names[c]);
   unmap_file(&ds->index_map);
   free(ds->class_names);
+  free(ds->class_records);
   free(ds->shard_maps);
+  free(ds->shard_ids);
   free(ds->shards);
+  free(ds->dir);
   free(ds);
 }
 
@@ -201,7 +358,7 @@ const char *pv_dataset_class_name(const pv_dataset *ds, uint32_t c) {
 }
 
 uint64_t pv_dataset_class_records(const pv_dataset *ds, uint32_t c) {
-  return c < ds->index.header.class_count ? pv_index_class_records(&ds->index, c) : 0;
+  return c < ds->index.header.class_count ? ds->class_records[c] : 0;
 }
 
 const char *pv_dataset_options_text(const pv_dataset *ds, size_t *len) {
@@ -218,14 +375,81 @@ const char *pv_dataset_skipped_text(const pv_dataset *ds, size_t *len) {
   return t;
 }
 
-pv_status pv_dataset_record(const pv_dataset *ds, uint64_t i, pv_record *out) {
-  if (!ds || !out || i >= ds->index.header.record_count) return PV_ERR_INVALID_ARG;
-  uint32_t k = pv_index_find_shard(&ds->index, i);
+/* The shard holding global record i: largest k with first_record(k) <= i,
+ * over the validated heap copies of the shard headers (not the index
+ * mapping, which could be rewritten after open). */
+static uint32_t find_shard(const pv_dataset *ds, uint64_t i) {
+  uint32_t lo = 0, hi = ds->shard_count;
+  while (hi - lo > 1) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (ds->shards[mid].header.first_record <= i)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+typedef struct sum_job {
+  const uint8_t *data;
+  uint32_t length;
+  uint64_t sum;
+} sum_job;
+
+static pv_status sum_run(void *arg) {
+  sum_job *j = arg;
+  j->sum = pv_checksum(j->data, j->length);
+  return PV_OK;
+}
+
+pv_status pv_dataset_record_ex(const pv_dataset *ds, uint64_t i, pv_record *out, char *err,
+                               size_t errcap) {
+  if (err && errcap) err[0] = 0;
+  if (!ds || !out) return PV_ERR_INVALID_ARG;
+  memset(out, 0, sizeof *out);
+  out->index = i;
+  if (i >= ds->index.header.record_count) {
+    errf(err, errcap, "record %llu out of range (%llu records)", (unsigned long long)i,
+         (unsigned long long)ds->index.header.record_count);
+    return PV_ERR_INVALID_ARG;
+  }
+  const uint32_t k = find_shard(ds, i);
   const pv_shard_view *sv = &ds->shards[k];
-  uint32_t j = (uint32_t)(i - sv->header.first_record);
+  const uint32_t j = (uint32_t)(i - sv->header.first_record);
+  out->shard = k;
+  out->shard_record = j;
+  /* Both entries are copied out of the mappings once and every field used
+   * comes from the copies, checked as open checked them: another process
+   * may have rewritten the bytes since (spec/FORMAT.md 9.4). */
+  uint8_t eb[PV_RECORD_ENTRY_SIZE], ib[PV_INDEX_RECORD_SIZE];
+  pv_status st = pv__guard_copy(eb, pv_shard_entry_bytes(sv, j), sizeof eb);
+  if (st != PV_OK) return pv_dataset_explain_fault(ds, k, err, errcap);
+  if ((st = pv__guard_copy(ib, pv_index_record_bytes(&ds->index, i), sizeof ib)) != PV_OK)
+    return pv_dataset_explain_fault(ds, PV_DATASET_INDEX_FILE, err, errcap);
   pv_record_entry e;
-  pv_shard_entry(sv, j, &e);
-  out->data = sv->file + e.offset;
+  pv_index_record ir;
+  char sub[160];
+  if ((st = pv_record_entry_decode(eb, sv->footer.table_offset, &e, sub, sizeof sub)) != PV_OK) {
+    errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): %s (the table changed after open)",
+         k, (unsigned long long)i, j, sub);
+    return st;
+  }
+  if (e.label >= ds->index.header.class_count) {
+    errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): label %u out of range (%u classes)",
+         k, (unsigned long long)i, j, e.label, ds->index.header.class_count);
+    return PV_ERR_CORRUPT;
+  }
+  if (pv_index_record_decode(&ds->index, ib, &ir) != PV_OK) {
+    errf(err, errcap, "index.pvi: the entry of record %llu is out of bounds (the index changed "
+         "after open)", (unsigned long long)i);
+    return PV_ERR_CORRUPT;
+  }
+  if (ir.label != e.label) {
+    errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): label %u in the shard, %u in the index",
+         k, (unsigned long long)i, j, e.label, ir.label);
+    return PV_ERR_CORRUPT;
+  }
+  out->data = sv->file + e.offset; /* inside the mapping: offset + length <= table_offset */
   out->length = e.length;
   out->label = e.label;
   out->width = e.width;
@@ -233,17 +457,85 @@ pv_status pv_dataset_record(const pv_dataset *ds, uint64_t i, pv_record *out) {
   out->codec = e.codec;
   out->flags = e.flags;
   out->checksum = e.checksum;
-  out->index = i;
-  out->shard = k;
-  out->shard_record = j;
-  if (ds->opts.verify_on_read && pv_checksum(out->data, out->length) != e.checksum)
-    return PV_ERR_CHECKSUM;
+  if (ds->opts.verify_on_read) {
+    sum_job sj = {out->data, out->length, 0};
+    if (pv__guard_call(out->data, out->length, sum_run, &sj) != PV_OK)
+      return pv_dataset_explain_fault(ds, k, err, errcap);
+    if (sj.sum != e.checksum) {
+      errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): payload checksum mismatch", k,
+           (unsigned long long)i, j);
+      return PV_ERR_CHECKSUM;
+    }
+  }
   return PV_OK;
+}
+
+pv_status pv_dataset_record(const pv_dataset *ds, uint64_t i, pv_record *out) {
+  return pv_dataset_record_ex(ds, i, out, NULL, 0);
+}
+
+pv_status pv_dataset_explain_fault(const pv_dataset *ds, uint32_t k, char *err, size_t errcap) {
+  if (!ds || (k != PV_DATASET_INDEX_FILE && k >= ds->shard_count)) return PV_ERR_INVALID_ARG;
+  char name[32], path[4200];
+  const pv_file_id *was;
+  if (k == PV_DATASET_INDEX_FILE) {
+    snprintf(name, sizeof name, "%s", PV_INDEX_FILENAME);
+    was = &ds->index_id;
+  } else {
+    snprintf(name, sizeof name, PV_SHARD_NAME_FMT, k);
+    was = &ds->shard_ids[k];
+  }
+  snprintf(path, sizeof path, "%s/%s", ds->dir, name);
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    errf(err, errcap, "%s changed while mapped: it is gone now (%s)", name, strerror(errno));
+    return PV_ERR_CHANGED;
+  }
+  pv_file_id now;
+  file_id_of(&st, &now);
+  if (now.dev != was->dev || now.ino != was->ino) {
+    errf(err, errcap,
+         "%s changed while mapped: the mapped file shrank and the name now holds another "
+         "file (was %llu bytes, now %llu)",
+         name, (unsigned long long)was->size, (unsigned long long)now.size);
+    return PV_ERR_CHANGED;
+  }
+  if (now.size != was->size) {
+    errf(err, errcap, "%s changed size while mapped (was %llu, now %llu)", name,
+         (unsigned long long)was->size, (unsigned long long)now.size);
+    return PV_ERR_CHANGED;
+  }
+  if (now.mtime_s != was->mtime_s || now.mtime_ns != was->mtime_ns) {
+    errf(err, errcap, "%s was rewritten while mapped (%llu bytes, modified after open)", name,
+         (unsigned long long)now.size);
+    return PV_ERR_CHANGED;
+  }
+  errf(err, errcap, "%s: reading the mapping failed although the file looks unchanged "
+       "(%llu bytes): a storage I/O error?", name, (unsigned long long)now.size);
+  return PV_ERR_IO;
 }
 
 const char *pv_dataset_source_path(const pv_dataset *ds, uint64_t i, uint32_t *len) {
   if (!ds || i >= ds->index.header.record_count) return NULL;
-  return pv_index_record_path(&ds->index, i, len, NULL);
+  uint8_t ib[PV_INDEX_RECORD_SIZE];
+  pv_index_record ir;
+  if (pv__guard_copy(ib, pv_index_record_bytes(&ds->index, i), sizeof ib) != PV_OK ||
+      pv_index_record_decode(&ds->index, ib, &ir) != PV_OK)
+    return NULL;
+  if (len) *len = ir.path_length;
+  return (const char *)ds->index.sec[PV_SEC_STRINGS] + ir.path_offset;
+}
+
+size_t pv_dataset_source_path_copy(const pv_dataset *ds, uint64_t i, char *buf, size_t cap) {
+  if (!buf || cap == 0) return 0;
+  buf[0] = 0;
+  uint32_t len = 0;
+  const char *p = pv_dataset_source_path(ds, i, &len);
+  if (!p) return 0;
+  size_t n = len < cap - 1 ? len : cap - 1;
+  if (pv__guard_copy(buf, p, n) != PV_OK) n = 0;
+  buf[n] = 0;
+  return n;
 }
 
 const pv_shard_view *pv_dataset_shard_view(const pv_dataset *ds, uint32_t k) {

@@ -1,0 +1,55 @@
+/* guard.h - reading a mapped dataset file that another process may shrink
+ * (internal to reader/).
+ *
+ * A shard is mapped MAP_SHARED: when its file is truncated, or rewritten
+ * through the same inode (`cp other shard-00003.pvs` opens it O_TRUNC),
+ * touching a page past the new end raises SIGBUS, which by default kills
+ * the process. Every read of mapped bytes after open therefore runs under a
+ * guard: a SIGBUS or SIGSEGV whose fault address lies inside the range the
+ * calling thread armed is turned into PV_ERR_CHANGED for that call, and
+ * every other fault goes on to whatever handler was installed before ours
+ * (or the default action, so a real crash still crashes with its signal).
+ *
+ * Mechanism: one process-wide handler (installed once, SA_SIGINFO |
+ * SA_NODEFER | SA_ONSTACK, chaining to the previous one), a per-thread
+ * stack of armed ranges, sigsetjmp(..., 0) / siglongjmp (no mask
+ * save/restore, so arming costs no system call: SA_NODEFER keeps the signal
+ * unblocked in the handler). Jumping out of a decoder is safe because the
+ * fault can only happen in code that reads the mapping (memcpy, XXH3,
+ * libjpeg's and zstd's input readers), never inside malloc or with a lock
+ * held; the decoder object itself is left mid-call and must be reset by the
+ * caller before reuse (pv__decoder_reset, pv__sampler_reset).
+ *
+ * Limits: a handler installed later by someone else (Python's faulthandler
+ * enabled after the first dataset was opened) sees the fault first; if it
+ * does not chain to ours the process still dies. pytest enables
+ * faulthandler at start-up, before any dataset is opened, so ours comes
+ * first and chains to it.
+ *
+ * Depends on: libc (POSIX signals). Thread-safety: everything here may be
+ * called from any thread; the armed ranges are per thread.
+ */
+#ifndef PV_GUARD_H
+#define PV_GUARD_H
+
+#include <stddef.h>
+
+#include "pv_status.h"
+
+/* Installs the handler (idempotent, thread-safe). Called by
+ * pv_dataset_open; pv__guard_call installs it too if needed. */
+void pv__guard_install(void);
+
+/* Runs fn(arg) with faults on the pages covering [base, base + len) turned
+ * into PV_ERR_CHANGED. Returns fn's status, or PV_ERR_CHANGED when a fault
+ * in that range interrupted it (fn did not finish: whatever it was
+ * modifying is in an unknown state). Nests: an inner guard's range is
+ * checked first, then the outer ones. Cost: one sigsetjmp without a mask
+ * save and two thread-local stores. */
+pv_status pv__guard_call(const void *base, size_t len, pv_status (*fn)(void *), void *arg);
+
+/* memcpy(dst, src, n) under a guard on the source range. PV_OK or
+ * PV_ERR_CHANGED (dst then holds unspecified bytes). */
+pv_status pv__guard_copy(void *dst, const void *src, size_t n);
+
+#endif /* PV_GUARD_H */
