@@ -378,8 +378,11 @@ static int cmd_verify(int argc, char **argv) {
     printf("DAMAGED %s: %" PRIu64 " problem(s) found (first: %s)\n", dir, s.problems,
            pv_strerror(st));
   } else {
-    fprintf(stderr, "pvpack verify: %s: %s\n", dir, pv_strerror(st));
+    fprintf(stderr, "pvpack verify: %s: %s%s%s\n", dir, pv_strerror(st), s.error[0] ? ": " : "",
+            s.error);
   }
+  if (rc == EXIT_DAMAGE && s.error[0])
+    fprintf(stderr, "pvpack verify: %s: stopped early: %s\n", dir, s.error);
   return rc;
 }
 
@@ -396,16 +399,18 @@ static void st_add(stat3 *s, uint64_t v, uint64_t n) {
   s->sum += (double)v;
 }
 
-static pv_dataset *open_or_die(const char *dir) {
+static pv_dataset *open_or_die_opts(const char *dir, const pv_open_options *oo) {
   pv_dataset *ds = NULL;
   char err[1024] = "";
-  pv_status st = pv_dataset_open(dir, NULL, &ds, err, sizeof err);
+  pv_status st = pv_dataset_open(dir, oo, &ds, err, sizeof err);
   if (st != PV_OK) {
     fprintf(stderr, "pvpack: cannot open %s: %s: %s\n", dir, pv_strerror(st), err);
     exit(st == PV_ERR_NOT_FOUND || st == PV_ERR_IO ? EXIT_USAGE : EXIT_DAMAGE);
   }
   return ds;
 }
+
+static pv_dataset *open_or_die(const char *dir) { return open_or_die_opts(dir, NULL); }
 
 static int cmd_info(int argc, char **argv) {
   const char *dir = NULL;
@@ -431,7 +436,13 @@ static int cmd_info(int argc, char **argv) {
   stat3 bytes = {0, 0, 0}, w = {0, 0, 0}, h = {0, 0, 0};
   for (uint64_t i = 0; i < n; i++) {
     pv_record r;
-    pv_dataset_record(ds, i, &r);
+    char rerr[512];
+    pv_status rst = pv_dataset_record_ex(ds, i, &r, rerr, sizeof rerr);
+    if (rst != PV_OK) {
+      fprintf(stderr, "pvpack info: %s: %s: %s\n", dir, pv_strerror(rst), rerr);
+      pv_dataset_close(ds);
+      return rst == PV_ERR_IO ? EXIT_USAGE : EXIT_DAMAGE;
+    }
     codecs[r.codec]++;
     originals += (r.flags & PV_RECORD_FLAG_ORIGINAL) != 0;
     total += r.length;
@@ -549,7 +560,10 @@ static int cmd_get(int argc, char **argv) {
     fprintf(stderr, "usage: pvpack get DIR N [-o FILE]\n");
     return EXIT_USAGE;
   }
-  pv_dataset *ds = open_or_die(dir);
+  pv_open_options oo;
+  pv_open_options_init(&oo);
+  oo.verify_on_read = 1; /* the record's checksum, read under the fault guard */
+  pv_dataset *ds = open_or_die_opts(dir, &oo);
   if (n >= pv_dataset_record_count(ds)) {
     fprintf(stderr, "pvpack get: record %" PRIu64 " out of range (dataset has %" PRIu64 ")\n", n,
             pv_dataset_record_count(ds));
@@ -558,7 +572,16 @@ static int cmd_get(int argc, char **argv) {
   }
   pv_record r;
   int rc = 0;
-  pv_status st = pv_dataset_record(ds, n, &r);
+  char rerr[512];
+  pv_status st = pv_dataset_record_ex(ds, n, &r, rerr, sizeof rerr);
+  if (st != PV_OK) {
+    if (st == PV_ERR_CHECKSUM)
+      fprintf(stderr, "pvpack get: %s record %" PRIu64 ": checksum mismatch\n", dir, n);
+    else
+      fprintf(stderr, "pvpack get: %s: %s: %s\n", dir, pv_strerror(st), rerr);
+    pv_dataset_close(ds);
+    return st == PV_ERR_IO ? EXIT_USAGE : EXIT_DAMAGE;
+  }
   char def[64];
   int is_jpeg = r.codec == PV_CODEC_JPEG;
   snprintf(def, sizeof def, "record-%" PRIu64 ".%s", n, is_jpeg ? "jpg" : "ppm");
@@ -572,14 +595,14 @@ static int cmd_get(int argc, char **argv) {
     rc = EXIT_USAGE;
     goto done;
   }
-  if (pv_checksum(r.data, r.length) != r.checksum) {
-    fprintf(stderr, "pvpack get: %s record %" PRIu64 ": checksum mismatch\n", dir, n);
-    rc = EXIT_DAMAGE;
-    goto done;
-  }
   if ((st = pv_decoder_decode(dec, &r, pix, (size_t)r.width * 3, need)) != PV_OK) {
-    fprintf(stderr, "pvpack get: record %" PRIu64 ": %s\n", n, pv_decoder_last_error(dec));
-    rc = EXIT_DAMAGE;
+    const char *why = pv_decoder_last_error(dec);
+    if (st == PV_ERR_CHANGED) {
+      st = pv_dataset_explain_fault(ds, r.shard, rerr, sizeof rerr);
+      why = rerr;
+    }
+    fprintf(stderr, "pvpack get: record %" PRIu64 ": %s\n", n, why);
+    rc = st == PV_ERR_IO ? EXIT_USAGE : EXIT_DAMAGE;
     goto done;
   }
   int wr;

@@ -133,6 +133,10 @@ typedef struct pv_verify_summary {
   uint32_t shards_checked;
   uint64_t problems;
   double seconds;
+  /* Why verify stopped before checking everything, for a reason that is
+   * not damage ("" otherwise): a resource limit (a shard it could not map:
+   * out of mappings or address space; counts over this reader's limits). */
+  char error[512];
 } pv_verify_summary;
 
 /* Checks the index, each shard's header, table and footer and their
@@ -142,7 +146,13 @@ typedef struct pv_verify_summary {
  * a missing index or shard counts as damage), returns the first problem's
  * status (PV_ERR_CHECKSUM, PV_ERR_TRUNCATED, PV_ERR_CORRUPT, ...). When it
  * could not run at all (dir missing, out of memory) summary->problems is 0
- * and the status is PV_ERR_NOT_FOUND, PV_ERR_NOMEM or PV_ERR_INVALID_ARG. */
+ * and the status is PV_ERR_NOT_FOUND, PV_ERR_NOMEM or PV_ERR_INVALID_ARG.
+ * When it hit a resource limit (the index counts more than PV_MAX_SHARDS
+ * shards, or a shard could not be mapped: mmap ENOMEM, vm.max_map_count or
+ * RLIMIT_AS) it stops and returns PV_ERR_LIMIT with summary->error saying
+ * why; problems found before still count (summary->problems). At most 64
+ * shards are mapped at any time. A file that changes while verify reads it
+ * is a problem (PV_ERR_CHANGED), never a signal. */
 pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_summary *summary);
 
 #ifdef __cplusplus

@@ -1,14 +1,9 @@
 /* dataset.c - open a dataset directory: map and validate index and shards,
  * hand out zero-copy record views. See pvpack.h for the contract. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "guard.h"
 #include "pvpack.h"
@@ -18,22 +13,15 @@ typedef struct pv_mapping {
   uint64_t size;
 } pv_mapping;
 
-/* What a file was when it was mapped: compared after a fault to say how it
- * changed (pv_dataset_explain_fault). */
-typedef struct pv_file_id {
-  uint64_t dev, ino, size;
-  int64_t mtime_s, mtime_ns;
-} pv_file_id;
-
 struct pv_dataset {
   pv_open_options opts;
   char *dir;              /* as given to pv_dataset_open */
   pv_mapping index_map;
-  pv_file_id index_id;
+  pv__file_id index_id;
   pv_index_view index;
   uint32_t shard_count;
   pv_mapping *shard_maps; /* shard_count */
-  pv_file_id *shard_ids;  /* shard_count */
+  pv__file_id *shard_ids;  /* shard_count */
   pv_shard_view *shards;  /* shard_count; validated copies (heap), never re-read */
   char **class_names;     /* NUL-terminated copies, class_count */
   uint64_t *class_records; /* copies, class_count */
@@ -55,93 +43,13 @@ static void errf(char *err, size_t cap, const char *fmt, ...) {
   va_end(ap);
 }
 
-static const char *file_kind(mode_t m) {
-  if (S_ISDIR(m)) return "a directory";
-  if (S_ISFIFO(m)) return "a FIFO";
-  if (S_ISSOCK(m)) return "a socket";
-  if (S_ISCHR(m)) return "a character device";
-  if (S_ISBLK(m)) return "a block device";
-  return "not a regular file";
-}
-
-static void file_id_of(const struct stat *st, pv_file_id *id) {
-  id->dev = (uint64_t)st->st_dev;
-  id->ino = (uint64_t)st->st_ino;
-  id->size = (uint64_t)st->st_size;
-  id->mtime_s = (int64_t)st->st_mtim.tv_sec;
-  id->mtime_ns = (int64_t)st->st_mtim.tv_nsec;
-}
-
-/* Maps path read-only. An empty file maps to a non-NULL dummy of size 0
- * (mmap refuses length 0) so that validators report it as truncated.
- * Opened O_NONBLOCK so that a FIFO (or a device) by that name cannot block
- * open(2); then anything but a regular file is refused. Symbolic links are
- * followed (a dataset assembled from links is legitimate). */
-static pv_status map_file(const char *path, pv_mapping *m, pv_file_id *id, char *err,
+static pv_status map_file(const char *path, pv_mapping *m, pv__file_id *id, char *err,
                           size_t cap) {
-  static uint8_t empty[1];
-  m->addr = NULL;
-  m->size = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    int e = errno;
-    errf(err, cap, "%s: %s", path, strerror(e));
-    return e == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    errf(err, cap, "%s: fstat: %s", path, strerror(errno));
-    close(fd);
-    return PV_ERR_IO;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    errf(err, cap, "%s: is %s, not a regular file", path, file_kind(st.st_mode));
-    close(fd);
-    return PV_ERR_IO;
-  }
-  file_id_of(&st, id);
-  m->size = (uint64_t)st.st_size;
-  if (m->size == 0) {
-    m->addr = empty;
-    close(fd);
-    return PV_OK;
-  }
-  if (m->size != (uint64_t)(size_t)m->size) {
-    close(fd);
-    m->size = 0;
-    errf(err, cap, "%s: too large to map", path);
-    return PV_ERR_LIMIT;
-  }
-  void *a = mmap(NULL, (size_t)m->size, PROT_READ, MAP_SHARED, fd, 0);
-  int e = errno;
-  close(fd);
-  if (a == MAP_FAILED) {
-    if (e == ENOMEM) {
-      /* The mapping count (vm.max_map_count) or the address space
-       * (RLIMIT_AS, ulimit -v) ran out: a resource limit, not damage. */
-      long maps = -1;
-      FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
-      if (f) {
-        if (fscanf(f, "%ld", &maps) != 1) maps = -1;
-        fclose(f);
-      }
-      errf(err, cap,
-           "cannot map %s (%llu bytes): too many mappings (vm.max_map_count = %ld) or the "
-           "address-space limit (ulimit -v) reached",
-           path, (unsigned long long)m->size, maps);
-      m->size = 0;
-      return PV_ERR_LIMIT;
-    }
-    errf(err, cap, "%s: mmap: %s", path, strerror(e));
-    m->size = 0;
-    return PV_ERR_IO;
-  }
-  m->addr = a;
-  return PV_OK;
+  return pv__map_file(path, &m->addr, &m->size, id, err, cap);
 }
 
 static void unmap_file(pv_mapping *m) {
-  if (m->addr && m->size) munmap(m->addr, (size_t)m->size);
+  pv__unmap_file(m->addr, m->size);
   m->addr = NULL;
   m->size = 0;
 }
@@ -477,7 +385,7 @@ pv_status pv_dataset_record(const pv_dataset *ds, uint64_t i, pv_record *out) {
 pv_status pv_dataset_explain_fault(const pv_dataset *ds, uint32_t k, char *err, size_t errcap) {
   if (!ds || (k != PV_DATASET_INDEX_FILE && k >= ds->shard_count)) return PV_ERR_INVALID_ARG;
   char name[32], path[4200];
-  const pv_file_id *was;
+  const pv__file_id *was;
   if (k == PV_DATASET_INDEX_FILE) {
     snprintf(name, sizeof name, "%s", PV_INDEX_FILENAME);
     was = &ds->index_id;
@@ -486,33 +394,7 @@ pv_status pv_dataset_explain_fault(const pv_dataset *ds, uint32_t k, char *err, 
     was = &ds->shard_ids[k];
   }
   snprintf(path, sizeof path, "%s/%s", ds->dir, name);
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    errf(err, errcap, "%s changed while mapped: it is gone now (%s)", name, strerror(errno));
-    return PV_ERR_CHANGED;
-  }
-  pv_file_id now;
-  file_id_of(&st, &now);
-  if (now.dev != was->dev || now.ino != was->ino) {
-    errf(err, errcap,
-         "%s changed while mapped: the mapped file shrank and the name now holds another "
-         "file (was %llu bytes, now %llu)",
-         name, (unsigned long long)was->size, (unsigned long long)now.size);
-    return PV_ERR_CHANGED;
-  }
-  if (now.size != was->size) {
-    errf(err, errcap, "%s changed size while mapped (was %llu, now %llu)", name,
-         (unsigned long long)was->size, (unsigned long long)now.size);
-    return PV_ERR_CHANGED;
-  }
-  if (now.mtime_s != was->mtime_s || now.mtime_ns != was->mtime_ns) {
-    errf(err, errcap, "%s was rewritten while mapped (%llu bytes, modified after open)", name,
-         (unsigned long long)now.size);
-    return PV_ERR_CHANGED;
-  }
-  errf(err, errcap, "%s: reading the mapping failed although the file looks unchanged "
-       "(%llu bytes): a storage I/O error?", name, (unsigned long long)now.size);
-  return PV_ERR_IO;
+  return pv__explain_change(path, name, was, err, errcap);
 }
 
 const char *pv_dataset_source_path(const pv_dataset *ds, uint64_t i, uint32_t *len) {

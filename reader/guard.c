@@ -2,12 +2,18 @@
  * guard.h for the contract and why it is safe to jump out). */
 #include "guard.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* One armed range of one thread; lives in the frame of pv__guard_call. */
@@ -123,4 +129,131 @@ static pv_status copy_run(void *arg) {
 pv_status pv__guard_copy(void *dst, const void *src, size_t n) {
   copy_job j = {dst, src, n};
   return pv__guard_call(src, n, copy_run, &j);
+}
+
+/* ---- mapping dataset files ------------------------------------------------ */
+
+static uint8_t g_empty[1];
+
+static void errf(char *err, size_t cap, const char *fmt, ...) {
+  if (!err || !cap) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, cap, fmt, ap);
+  va_end(ap);
+}
+
+static const char *file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  return "a special file";
+}
+
+static void file_id_of(const struct stat *st, pv__file_id *id) {
+  id->dev = (uint64_t)st->st_dev;
+  id->ino = (uint64_t)st->st_ino;
+  id->size = (uint64_t)st->st_size;
+  id->mtime_s = (int64_t)st->st_mtim.tv_sec;
+  id->mtime_ns = (int64_t)st->st_mtim.tv_nsec;
+}
+
+pv_status pv__map_file(const char *path, uint8_t **addr, uint64_t *size, pv__file_id *id,
+                       char *err, size_t cap) {
+  *addr = NULL;
+  *size = 0;
+  memset(id, 0, sizeof *id);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    int e = errno;
+    errf(err, cap, "%s: %s", path, strerror(e));
+    return e == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    errf(err, cap, "%s: fstat: %s", path, strerror(errno));
+    close(fd);
+    return PV_ERR_IO;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    errf(err, cap, "%s: is %s, not a regular file", path, file_kind(st.st_mode));
+    close(fd);
+    return PV_ERR_IO;
+  }
+  file_id_of(&st, id);
+  uint64_t n = (uint64_t)st.st_size;
+  if (n == 0) {
+    close(fd);
+    *addr = g_empty;
+    return PV_OK;
+  }
+  if (n != (uint64_t)(size_t)n) {
+    close(fd);
+    errf(err, cap, "%s: too large to map", path);
+    return PV_ERR_LIMIT;
+  }
+  void *a = mmap(NULL, (size_t)n, PROT_READ, MAP_SHARED, fd, 0);
+  int e = errno;
+  close(fd);
+  if (a == MAP_FAILED) {
+    if (e == ENOMEM) {
+      /* The mapping count (vm.max_map_count) or the address space
+       * (RLIMIT_AS, ulimit -v) ran out: a resource limit, not damage. */
+      long maps = -1;
+      FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+      if (f) {
+        if (fscanf(f, "%ld", &maps) != 1) maps = -1;
+        fclose(f);
+      }
+      errf(err, cap,
+           "cannot map %s (%llu bytes): too many mappings (vm.max_map_count = %ld) or the "
+           "address-space limit (ulimit -v) reached",
+           path, (unsigned long long)n, maps);
+      return PV_ERR_LIMIT;
+    }
+    errf(err, cap, "%s: mmap: %s", path, strerror(e));
+    return PV_ERR_IO;
+  }
+  *addr = a;
+  *size = n;
+  return PV_OK;
+}
+
+void pv__unmap_file(uint8_t *addr, uint64_t size) {
+  if (addr && addr != g_empty && size) munmap(addr, (size_t)size);
+}
+
+pv_status pv__explain_change(const char *path, const char *name, const pv__file_id *was,
+                             char *err, size_t cap) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    errf(err, cap, "%s changed while mapped: it is gone now (%s)", name, strerror(errno));
+    return PV_ERR_CHANGED;
+  }
+  pv__file_id now;
+  file_id_of(&st, &now);
+  if (now.dev != was->dev || now.ino != was->ino) {
+    errf(err, cap,
+         "%s changed while mapped: the mapped file shrank and the name now holds another file "
+         "(was %llu bytes, now %llu)",
+         name, (unsigned long long)was->size, (unsigned long long)now.size);
+    return PV_ERR_CHANGED;
+  }
+  if (now.size != was->size) {
+    errf(err, cap, "%s changed size while mapped (was %llu, now %llu)", name,
+         (unsigned long long)was->size, (unsigned long long)now.size);
+    return PV_ERR_CHANGED;
+  }
+  if (now.mtime_s != was->mtime_s || now.mtime_ns != was->mtime_ns) {
+    errf(err, cap, "%s was rewritten while mapped (%llu bytes, modified after it was mapped)", name,
+         (unsigned long long)now.size);
+    return PV_ERR_CHANGED;
+  }
+  errf(err, cap,
+       "%s: reading its mapping failed although the file looks unchanged (%llu bytes): a "
+       "storage I/O error?",
+       name, (unsigned long long)now.size);
+  return PV_ERR_IO;
 }

@@ -33,6 +33,7 @@
 #define PV_GUARD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pv_status.h"
 
@@ -51,5 +52,33 @@ pv_status pv__guard_call(const void *base, size_t len, pv_status (*fn)(void *), 
 /* memcpy(dst, src, n) under a guard on the source range. PV_OK or
  * PV_ERR_CHANGED (dst then holds unspecified bytes). */
 pv_status pv__guard_copy(void *dst, const void *src, size_t n);
+
+/* ---- mapping dataset files (shared by reader/dataset.c and pack/verify.c) */
+
+/* What a file was when it was mapped, to tell after a fault how it changed. */
+typedef struct pv__file_id {
+  uint64_t dev, ino, size;
+  int64_t mtime_s, mtime_ns;
+} pv__file_id;
+
+/* Maps path (its name in messages: name) read-only and shared, whole.
+ * Opened O_NONBLOCK, so a FIFO or device by that name cannot block open(2),
+ * then refused unless it is a regular file (symbolic links are followed).
+ * An empty file maps to a non-NULL dummy with *size 0 (mmap refuses length
+ * 0), so validators report it as truncated; pv__unmap_file knows it.
+ * err receives "PATH: reason". Returns PV_OK, PV_ERR_NOT_FOUND, PV_ERR_IO
+ * (cannot open, not a regular file), PV_ERR_LIMIT (too large for size_t;
+ * mmap ENOMEM: out of mappings, vm.max_map_count, or of address space,
+ * RLIMIT_AS). */
+pv_status pv__map_file(const char *path, uint8_t **addr, uint64_t *size, pv__file_id *id,
+                       char *err, size_t cap);
+void pv__unmap_file(uint8_t *addr, uint64_t size); /* accepts NULL and the empty dummy */
+
+/* After a fault on a mapping of path: stat(2)s it and compares with was.
+ * err receives "NAME changed size while mapped (was N, now M)" (or: was
+ * rewritten, is gone, the name holds another file). Returns PV_ERR_CHANGED,
+ * or PV_ERR_IO when the file looks unchanged (a storage error). */
+pv_status pv__explain_change(const char *path, const char *name, const pv__file_id *was,
+                             char *err, size_t cap);
 
 #endif /* PV_GUARD_H */
