@@ -39,22 +39,33 @@ static void top_set(guard_frame *f) {
 }
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t g_install_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int g_installed;
 static uintptr_t g_page_mask = 4095;
 static struct sigaction g_old_bus, g_old_segv;
+static volatile sig_atomic_t g_in_chain;
 
 /* A fault that is not ours: hand it to the handler that was there before,
  * or take the default action (terminate with the same signal, core dump
  * included). For a hardware fault, returning re-executes the faulting
- * instruction under the restored disposition. */
+ * instruction under the restored disposition. A previous handler that
+ * comes back into ours (one that re-raises after restoring what it saw
+ * before it, as Python's faulthandler does) gets the default action. */
 static void chain(int sig, siginfo_t *si, void *uc) {
   const struct sigaction *o = sig == SIGBUS ? &g_old_bus : &g_old_segv;
-  if ((o->sa_flags & SA_SIGINFO) && o->sa_sigaction) {
-    o->sa_sigaction(sig, si, uc);
-    return;
-  }
-  if (!(o->sa_flags & SA_SIGINFO) && o->sa_handler != SIG_DFL && o->sa_handler != SIG_IGN) {
-    o->sa_handler(sig);
-    return;
+  if (!g_in_chain) {
+    if ((o->sa_flags & SA_SIGINFO) && o->sa_sigaction) {
+      g_in_chain = 1;
+      o->sa_sigaction(sig, si, uc);
+      g_in_chain = 0;
+      return;
+    }
+    if (!(o->sa_flags & SA_SIGINFO) && o->sa_handler != SIG_DFL && o->sa_handler != SIG_IGN) {
+      g_in_chain = 1;
+      o->sa_handler(sig);
+      g_in_chain = 0;
+      return;
+    }
   }
   /* SIG_IGN cannot stop a real fault either: treat it as SIG_DFL. */
   struct sigaction d;
@@ -77,12 +88,20 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
   chain(sig, si, uc);
 }
 
-static void install_once(void) {
+static void init_once(void) {
   /* Without a key nothing is ever armed: faults then take their default
    * course (the process dies as it did before the guard existed). */
   g_key_ok = pthread_key_create(&g_key, NULL) == 0;
   long page = sysconf(_SC_PAGESIZE);
   if (page > 0 && (page & (page - 1)) == 0) g_page_mask = (uintptr_t)page - 1;
+}
+
+/* Puts on_fault in front for sig unless it is there already, keeping what
+ * was there as the handler to chain to. */
+static void install_one(int sig, struct sigaction *old) {
+  struct sigaction cur;
+  if (sigaction(sig, NULL, &cur) != 0) return;
+  if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_fault) return;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_fault;
@@ -92,14 +111,21 @@ static void install_once(void) {
    * SIGSEGV (not ours) still reaches the previous handler. */
   sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGBUS, &sa, &g_old_bus);
-  sigaction(SIGSEGV, &sa, &g_old_segv);
+  *old = cur;
+  sigaction(sig, &sa, NULL);
 }
 
-void pv__guard_install(void) { pthread_once(&g_once, install_once); }
+void pv__guard_install(void) {
+  pthread_once(&g_once, init_once);
+  pthread_mutex_lock(&g_install_mu);
+  install_one(SIGBUS, &g_old_bus);
+  install_one(SIGSEGV, &g_old_segv);
+  atomic_store(&g_installed, 1);
+  pthread_mutex_unlock(&g_install_mu);
+}
 
 pv_status pv__guard_call(const void *base, size_t len, pv_status (*fn)(void *), void *arg) {
-  pthread_once(&g_once, install_once);
+  if (!atomic_load_explicit(&g_installed, memory_order_acquire)) pv__guard_install();
   guard_frame f;
   const uintptr_t b = (uintptr_t)base, m = g_page_mask;
   f.lo = b & ~m;

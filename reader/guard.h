@@ -21,8 +21,9 @@
  * caller before reuse (pv__decoder_reset, pv__sampler_reset).
  *
  * Limits: a handler installed later by someone else (Python's faulthandler
- * enabled after the first dataset was opened) sees the fault first; if it
- * does not chain to ours the process still dies. pytest enables
+ * enabled after a dataset was opened, a test framework) displaces ours
+ * until the next pv_dataset_open puts it back in front; in between such a
+ * fault is theirs (the process dies as before). pytest enables
  * faulthandler at start-up, before any dataset is opened, so ours comes
  * first and chains to it.
  *
@@ -37,8 +38,11 @@
 
 #include "pv_status.h"
 
-/* Installs the handler (idempotent, thread-safe). Called by
- * pv_dataset_open; pv__guard_call installs it too if needed. */
+/* Puts the handler in front for SIGBUS and SIGSEGV unless it is there
+ * already; whatever was there (also a handler installed after ours, which
+ * displaced it) becomes the one faults that are not ours go to. Called by
+ * every pv_dataset_open (two sigaction(2) calls each), and by the first
+ * pv__guard_call. Thread-safe. */
 void pv__guard_install(void);
 
 /* Runs fn(arg) with faults on the pages covering [base, base + len) turned
