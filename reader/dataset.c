@@ -143,6 +143,13 @@ static pv_status open_shard_run(void *arg) {
   return st;
 }
 
+/* open_shard_run reads the index too (labels): both mappings guarded. */
+static pv_status open_shard_guarded(void *arg) {
+  open_job *j = arg;
+  return pv__guard_call(j->ds->shard_maps[j->k].addr, (size_t)j->ds->shard_maps[j->k].size,
+                        open_shard_run, j);
+}
+
 static void shard_path(const pv_dataset *ds, uint32_t k, char *path, size_t cap) {
   int n = snprintf(path, cap, "%s/", ds->dir);
   if (n >= 0 && (size_t)n < cap) snprintf(path + n, cap - (size_t)n, PV_SHARD_NAME_FMT, k);
@@ -219,7 +226,7 @@ pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_datas
       goto out_free;
     open_job j = {ds, k, NULL, sub, sizeof sub};
     sub[0] = 0;
-    st = pv__guard_call(ds->shard_maps[k].addr, (size_t)ds->shard_maps[k].size, open_shard_run, &j);
+    st = pv__guard_call(ds->index_map.addr, (size_t)ds->index_map.size, open_shard_guarded, &j);
     if (st == PV_ERR_CHANGED) {
       errf(err, errcap, "%s changed size while being opened", path);
       goto out_free;
@@ -331,9 +338,15 @@ pv_status pv_dataset_record_ex(const pv_dataset *ds, uint64_t i, pv_record *out,
    * may have rewritten the bytes since (spec/FORMAT.md 9.4). */
   uint8_t eb[PV_RECORD_ENTRY_SIZE], ib[PV_INDEX_RECORD_SIZE];
   pv_status st = pv__guard_copy(eb, pv_shard_entry_bytes(sv, j), sizeof eb);
-  if (st != PV_OK) return pv_dataset_explain_fault(ds, k, err, errcap);
-  if ((st = pv__guard_copy(ib, pv_index_record_bytes(&ds->index, i), sizeof ib)) != PV_OK)
-    return pv_dataset_explain_fault(ds, PV_DATASET_INDEX_FILE, err, errcap);
+  if (st == PV_OK) st = pv__guard_copy(ib, pv_index_record_bytes(&ds->index, i), sizeof ib);
+  if (st != PV_OK) {
+    char why[400];
+    int shard_ok = pv__guard_copy(eb, pv_shard_entry_bytes(sv, j), sizeof eb) == PV_OK;
+    st = pv_dataset_explain_fault(ds, shard_ok ? PV_DATASET_INDEX_FILE : k, why, sizeof why);
+    errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): %s", k, (unsigned long long)i, j,
+         why);
+    return st;
+  }
   pv_record_entry e;
   pv_index_record ir;
   char sub[160];
@@ -367,8 +380,13 @@ pv_status pv_dataset_record_ex(const pv_dataset *ds, uint64_t i, pv_record *out,
   out->checksum = e.checksum;
   if (ds->opts.verify_on_read) {
     sum_job sj = {out->data, out->length, 0};
-    if (pv__guard_call(out->data, out->length, sum_run, &sj) != PV_OK)
-      return pv_dataset_explain_fault(ds, k, err, errcap);
+    if (pv__guard_call(out->data, out->length, sum_run, &sj) != PV_OK) {
+      char why[400];
+      st = pv_dataset_explain_fault(ds, k, why, sizeof why);
+      errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): %s", k, (unsigned long long)i, j,
+           why);
+      return st;
+    }
     if (sj.sum != e.checksum) {
       errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): payload checksum mismatch", k,
            (unsigned long long)i, j);

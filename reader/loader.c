@@ -395,11 +395,16 @@ static pv_status make_sample(worker *w, uint64_t e, uint64_t k, uint64_t record,
       return PV_OK;
     }
     if (attempt == 0) {
-      char src[201];
+      char src[201], who[96];
       if (!pv_dataset_source_path_copy(l->ds, rec_no, src, sizeof src)) snprintf(src, sizeof src, "?");
+      /* pv_dataset_record_ex's reason starts with the record's name, which
+       * the line below gives already. */
+      int wn = snprintf(who, sizeof who, "shard-%05u.pvs record %llu (entry %u): ", r.shard,
+                        (unsigned long long)rec_no, r.shard_record);
+      const char *why = wn > 0 && strncmp(detail, who, (size_t)wn) == 0 ? detail + wn : detail;
       snprintf(msg, msgcap, "shard-%05u.pvs record %llu (entry %u, source %s): %s%s%s", r.shard,
                (unsigned long long)rec_no, r.shard_record, src, pv_strerror(st),
-               detail[0] ? ": " : "", detail);
+               why[0] ? ": " : "", why);
     }
     if (o->on_error != PV_ON_ERROR_REPLACE) return st;
     (*replaced)++;

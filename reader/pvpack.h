@@ -157,7 +157,9 @@ const char *pv_dataset_source_path(const pv_dataset *ds, uint64_t i, uint32_t *l
 size_t pv_dataset_source_path_copy(const pv_dataset *ds, uint64_t i, char *buf, size_t cap);
 
 /* The validated format view of shard k (for tools such as verify); NULL
- * when out of range. */
+ * when out of range. The view itself is a copy made at open, but its file
+ * and table pointers lie in the shard's mapping: read entries from it as
+ * pv_dataset_record does (copy, then pv_record_entry_decode). */
 const pv_shard_view *pv_dataset_shard_view(const pv_dataset *ds, uint32_t k);
 
 /* ---- record decoding --------------------------------------------------- */

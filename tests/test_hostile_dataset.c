@@ -887,13 +887,13 @@ static int force_child(void *arg) {
   int nb = 0;
   pv_batch *b;
   while (pv_loader_next(l, &b) == PV_OK && b && nb < 64) {
-    ref[nb++] = pv_checksum(b->images, b->images_bytes) ^ pv_checksum(b->labels, b->count * 8);
+    ref[nb++] = pv_checksum(b->images, (size_t)b->count * 32 * 32 * 3) ^ pv_checksum(b->labels, b->count * 8);
     pv_loader_release(l, b);
   }
   CHILD_CHECK(nb > 2, 3, "too few batches");
   pv_loader_set_epoch(l, 0, 0);
   CHILD_CHECK(pv_loader_next(l, &b) == PV_OK && b, 4, "batch 0: %s", pv_loader_last_error(l));
-  got[0] = pv_checksum(b->images, b->images_bytes) ^ pv_checksum(b->labels, b->count * 8);
+  got[0] = pv_checksum(b->images, (size_t)b->count * 32 * 32 * 3) ^ pv_checksum(b->labels, b->count * 8);
   pv_build_options bo;
   pv_build_options_init(&bo);
   bo.progress = 0;
@@ -904,7 +904,7 @@ static int force_child(void *arg) {
   pv_loader_release(l, b);
   int k = 1;
   while ((st = pv_loader_next(l, &b)) == PV_OK && b && k < 64) {
-    got[k++] = pv_checksum(b->images, b->images_bytes) ^ pv_checksum(b->labels, b->count * 8);
+    got[k++] = pv_checksum(b->images, (size_t)b->count * 32 * 32 * 3) ^ pv_checksum(b->labels, b->count * 8);
     pv_loader_release(l, b);
   }
   CHILD_CHECK(st == PV_OK && k == nb, 6, "after the rebuild: %s, %d of %d batches: %s",

@@ -235,6 +235,15 @@ static PyObject *Dataset_source_path(DatasetObject *self, PyObject *arg) {
   return PyUnicode_DecodeFSDefaultAndSize(p, (Py_ssize_t)len);
 }
 
+/* pv_dataset_record_ex's reason without the "shard-N.pvs record R (entry
+ * E): " it starts with, for messages that name the record themselves. */
+static const char *record_reason(const char *err, const pv_record *r) {
+  char who[96];
+  int n = snprintf(who, sizeof who, "shard-%05u.pvs record %llu (entry %u): ", r->shard,
+                   (unsigned long long)r->index, r->shard_record);
+  return n > 0 && strncmp(err, who, (size_t)n) == 0 ? err + n : err;
+}
+
 /* decode(i) -> (bytearray of h*w*3 RGB bytes, height, width, label). */
 static PyObject *Dataset_decode(DatasetObject *self, PyObject *arg) {
   uint64_t i;
@@ -245,8 +254,8 @@ static PyObject *Dataset_decode(DatasetObject *self, PyObject *arg) {
   if (st != PV_OK) {
     char msg[800], src[201];
     if (!pv_dataset_source_path_copy(self->ds, i, src, sizeof src)) snprintf(src, sizeof src, "?");
-    snprintf(msg, sizeof msg, "shard-%05u.pvs record %llu (source %s): %s", r.shard,
-             (unsigned long long)i, src, err);
+    snprintf(msg, sizeof msg, "shard-%05u.pvs record %llu (entry %u, source %s): %s", r.shard,
+             (unsigned long long)i, r.shard_record, src, record_reason(err, &r));
     return raise_status(st, msg);
   }
   size_t stride = (size_t)r.width * 3, size = stride * r.height;
