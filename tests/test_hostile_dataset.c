@@ -956,8 +956,11 @@ static int chain_child(void *arg) {
   pv_dataset *ds = NULL;
   if (pv_dataset_open(c->dir, NULL, &ds, NULL, 0) != PV_OK) return 1; /* installs the guard */
   if (c->kind == 0 || c->kind == 3) {
-    volatile int *volatile np = NULL;
-    *np = 1; /* a real bug: SIGSEGV */
+    /* A real bug: a read of memory that is not mapped (SIGSEGV; not a
+     * NULL dereference, which UBSan would catch first). */
+    volatile uint8_t *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap((void *)p, 4096);
+    (void)p[1];
   } else if (c->kind == 1) {
     /* SIGBUS on a mapping nobody armed. */
     char *p = pvt_join(g_root, "bus.bin");
