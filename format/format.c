@@ -736,6 +736,27 @@ pv_status pv_index_check_class_counts(const pv_index_view *v, uint64_t *counts, 
   return PV_OK;
 }
 
+pv_status pv_shard_check_labels(const pv_shard_view *v, const pv_index_view *ix, char *err,
+                                size_t errcap) {
+  const uint8_t *e = v->table + RE(label);
+  const uint8_t *r = ix->sec[PV_SEC_RECORDS] + v->header.first_record * PV_INDEX_RECORD_SIZE +
+                     offsetof(pv_disk_index_record, label);
+  for (uint32_t j = 0; j < v->header.record_count;
+       j++, e += PV_RECORD_ENTRY_SIZE, r += PV_INDEX_RECORD_SIZE) {
+    const uint32_t label = pv_load32(e), ilabel = pv_load32(r);
+    if (label == ilabel) continue;
+    const unsigned long long rec = (unsigned long long)(v->header.first_record + j);
+    if (label >= ix->header.class_count)
+      pv__errf(err, errcap, "record %llu (entry %u): label %u out of range (%u classes)", rec, j,
+               label, ix->header.class_count);
+    else
+      pv__errf(err, errcap, "record %llu (entry %u): label %u in the shard, %u in the index", rec,
+               j, label, ilabel);
+    return PV_ERR_CORRUPT;
+  }
+  return PV_OK;
+}
+
 const uint8_t *pv_index_record_bytes(const pv_index_view *v, uint64_t i) {
   return v->sec[PV_SEC_RECORDS] + i * PV_INDEX_RECORD_SIZE;
 }

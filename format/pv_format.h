@@ -291,6 +291,16 @@ pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_vi
 pv_status pv_index_check_class_counts(const pv_index_view *v, uint64_t *counts, char *err,
                                       size_t errcap);
 
+/* Checks that every entry's label equals the label the index gives its
+ * record (global record first_record + j), which bounds it by class_count
+ * too (spec/FORMAT.md 9.2 check 23). v must be a validated view of the
+ * shard the index names (its record range inside the index's). One pass
+ * over the table and the index's records. Returns PV_OK or PV_ERR_CORRUPT
+ * (err: "record 17 (entry 5): label 4294967295 out of range (10 classes)"
+ * or "... label 2 in the shard, 1 in the index"). */
+pv_status pv_shard_check_labels(const pv_shard_view *v, const pv_index_view *ix,
+                                char *err, size_t errcap);
+
 /* One entry of the records section, decoded from bytes the caller copied
  * (PV_INDEX_RECORD_SIZE of them, from pv_index_record_bytes) and checked
  * against v's validated header alone: path inside the strings section,

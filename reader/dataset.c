@@ -78,30 +78,6 @@ static pv_status shard_matches_index(const pv_index_view *ix, uint32_t k, const 
   return PV_OK;
 }
 
-/* Every entry's label equals the label the index gives its record (spec
- * 9.2 check 23), which also bounds it by class_count. One pass over the
- * table, which validation has just read. */
-static pv_status shard_labels_match(const pv_index_view *ix, const pv_shard_view *sv, char *err,
-                                    size_t cap) {
-  for (uint32_t j = 0; j < sv->header.record_count; j++) {
-    pv_record_entry e;
-    uint32_t ilabel;
-    pv_shard_entry(sv, j, &e);
-    pv_index_record_path(ix, sv->header.first_record + j, NULL, &ilabel);
-    if (e.label != ilabel) {
-      if (e.label >= ix->header.class_count)
-        errf(err, cap, "record %llu (entry %u): label %u out of range (%u classes)",
-             (unsigned long long)(sv->header.first_record + j), j, e.label,
-             ix->header.class_count);
-      else
-        errf(err, cap, "record %llu (entry %u): label %u in the shard, %u in the index",
-             (unsigned long long)(sv->header.first_record + j), j, e.label, ilabel);
-      return PV_ERR_CORRUPT;
-    }
-  }
-  return PV_OK;
-}
-
 /* The checks of open that read a mapping, run under a guard on it (a file
  * truncated during open must not kill the process either). */
 typedef struct open_job {
@@ -139,7 +115,7 @@ static pv_status open_shard_run(void *arg) {
   pv_status st = pv_shard_validate(ds->shard_maps[k].addr, ds->shard_maps[k].size, &ds->shards[k],
                                    j->sub, j->subcap);
   if (st == PV_OK) st = shard_matches_index(&ds->index, k, &ds->shards[k], j->sub, j->subcap);
-  if (st == PV_OK) st = shard_labels_match(&ds->index, &ds->shards[k], j->sub, j->subcap);
+  if (st == PV_OK) st = pv_shard_check_labels(&ds->shards[k], &ds->index, j->sub, j->subcap);
   return st;
 }
 
