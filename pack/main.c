@@ -1190,11 +1190,10 @@ int main(int argc, char **argv) {
   }
   /* -h / --help anywhere after the command: its usage, nothing else (so
    * that `pvpack demo --help` does not create a folder named --help). */
-  if (c->run != cmd_help)
-    for (int i = 2; i < argc; i++)
-      if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-        c->usage(stdout);
-        return 0;
-      }
+  for (int i = 2; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      c->usage(stdout);
+      return 0;
+    }
   return c->run(argc - 1, argv + 1);
 }

@@ -127,14 +127,14 @@ static int names_cpu(const char *c, size_t n) {
   return 0;
 }
 
-/* The CPU limit of the cgroup quotas that apply to this process; 0 = none. */
-static int cgroup_cpus(void) {
-  enum { CAP = 64 * 1024 };
-  char *buf = malloc(CAP);
-  if (!buf) return 0;
-  long n = read_small("/proc/self/cgroup", buf, CAP);
+int pv__cgroup_cpus_from(const char *buf, size_t size, const char *root) {
+  long n = (long)size;
   int best = 0;
-  for (long i = 0; n > 0 && i < n;) {
+  char mounts[3][512];
+  snprintf(mounts[0], sizeof mounts[0], "%s/cpu", root);
+  snprintf(mounts[1], sizeof mounts[1], "%s/cpu,cpuacct", root);
+  snprintf(mounts[2], sizeof mounts[2], "%s/cpuacct,cpu", root);
+  for (long i = 0; buf && n > 0 && i < n;) {
     const char *line = buf + i;
     const char *nl = memchr(line, '\n', (size_t)(n - i));
     size_t len = nl ? (size_t)(nl - line) : (size_t)(n - i);
@@ -149,15 +149,22 @@ static int cgroup_cpus(void) {
     if (plen == 1) plen = 0; /* the root: "" so that mount + "" + "/file" */
     int c = 0;
     if (c1 - line == 1 && line[0] == '0' && clen == 0) {
-      c = quota_up_the_tree(CGROUP_ROOT, path, plen, 1);
+      c = quota_up_the_tree(root, path, plen, 1);
     } else if (names_cpu(ctl, clen)) {
-      static const char *const mounts[] = {CGROUP_ROOT "/cpu", CGROUP_ROOT "/cpu,cpuacct",
-                                           CGROUP_ROOT "/cpuacct,cpu"};
-      for (size_t m = 0; m < sizeof mounts / sizeof *mounts && c == 0; m++)
-        c = quota_up_the_tree(mounts[m], path, plen, 0);
+      for (size_t m = 0; m < 3 && c == 0; m++) c = quota_up_the_tree(mounts[m], path, plen, 0);
     }
     if (c > 0 && (best == 0 || c < best)) best = c;
   }
+  return best;
+}
+
+/* The CPU limit of the cgroup quotas that apply to this process; 0 = none. */
+static int cgroup_cpus(void) {
+  enum { CAP = 64 * 1024 };
+  char *buf = malloc(CAP);
+  if (!buf) return 0;
+  long n = read_small("/proc/self/cgroup", buf, CAP);
+  int best = n > 0 ? pv__cgroup_cpus_from(buf, (size_t)n, CGROUP_ROOT) : 0;
   free(buf);
   return best;
 }

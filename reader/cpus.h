@@ -31,4 +31,15 @@ int pv__cgroup_cpu_max_parse(const char *text, size_t len);
  * with one optional trailing newline. Returns as pv__cgroup_cpu_max_parse. */
 int pv__cgroup_cfs_parse(const char *quota, size_t qlen, const char *period, size_t plen);
 
+/* The quota part of pv__available_cpus, given the text of
+ * /proc/self/cgroup (size bytes) and the cgroup file system's mount point
+ * (root, "/sys/fs/cgroup"): the smallest limit, in CPUs, of the cgroup of
+ * each line and of every cgroup above it, read from ROOT/PATH/cpu.max for
+ * the v2 line ("0::PATH"), and for a v1 line naming the cpu controller
+ * from cpu.cfs_quota_us and cpu.cfs_period_us under PATH in the first of
+ * ROOT/cpu, ROOT/cpu,cpuacct and ROOT/cpuacct,cpu that sets a limit.
+ * 0 when none sets a limit; lines and files not in the expected form are
+ * ignored. Exposed so tests can point it at a fake tree. */
+int pv__cgroup_cpus_from(const char *text, size_t size, const char *root);
+
 #endif
