@@ -839,7 +839,7 @@ out:
   sum.shards = os.shard_count;
   sum.bytes_out = os.bytes_out;
   sum.seconds = now_s() - t0;
-  sum.threads = threads;
+  sum.threads = nthreads_started;
   if (summary) *summary = sum;
   free(b.slots);
   free(tids);

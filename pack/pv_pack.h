@@ -96,7 +96,7 @@ typedef struct pv_build_summary {
   uint64_t codec_records[3]; /* records per pv_codec */
   uint64_t original_records; /* of which stored as original JPEG bytes */
   double seconds;
-  int threads;               /* worker threads used */
+  int threads;               /* worker threads started (0 if it failed first) */
 } pv_build_summary;
 
 /* Builds a dataset from the ImageFolder tree src into out_dir (when NULL:

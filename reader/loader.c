@@ -602,6 +602,7 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
   l->slots = calloc(l->nslots, sizeof *l->slots);
   int nthreads = o.threads ? o.threads : pv__available_cpus();
   if (nthreads < 1) nthreads = 1;
+  if (nthreads > 1024) nthreads = 1024; /* the option's own bound */
   l->threads = calloc((size_t)nthreads, sizeof *l->threads);
   worker *ws = l->workers = calloc((size_t)nthreads, sizeof *ws);
   if (!l->slots || !l->threads || !ws) goto out_nomem;
