@@ -316,11 +316,10 @@ pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_su
      * nor a shard file (an ImageFolder, an empty folder) is not a dataset;
      * one that has either is a dataset, damaged or not. */
     pv__dir_scan scan;
-    if (pv__scan_dir(dir, &scan, why, sizeof why) != PV_OK) {
-      ret = PV_ERR_IO;
-      goto out;
-    }
-    if (!scan.index_ok && scan.shards == 0) {
+    /* A folder that cannot be listed (search permission only) is checked
+     * through its index as before. */
+    if (pv__scan_dir(dir, &scan, why, sizeof why) == PV_OK && !scan.index_ok &&
+        scan.shards == 0) {
       ret = PV_ERR_NOT_PVPACK;
       goto out;
     }
