@@ -40,7 +40,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpus.h"
+#include "escape.h"
 #include "guard.h"
+#include "pack_util.h"
 #include "pv_format.h"
 #include "pv_pack.h"
 #include "pvpack.h"
@@ -83,14 +86,23 @@ typedef struct vstate {
   atomic_uint_fast64_t records, decoded, bytes;
 } vstate;
 
+/* Source paths and the class names quoted in `what` come from the dataset:
+ * escaped, so they cannot reach the terminal raw or forge a line. */
 static void default_problem(void *ctx, const char *file, int64_t record, const char *source,
                             pv_status st, const char *what) {
   (void)ctx;
-  if (record >= 0)
-    fprintf(stderr, "%s: record %lld (%s): %s [%s]\n", file, (long long)record,
-            source ? source : "?", what, pv_status_name(st));
-  else
-    fprintf(stderr, "%s: %s [%s]\n", file, what, pv_status_name(st));
+  flockfile(stderr);
+  pv__put_escaped(stderr, file, strlen(file));
+  if (record >= 0) {
+    fprintf(stderr, ": record %lld (", (long long)record);
+    if (source) pv__put_escaped(stderr, source, strlen(source));
+    else fputc('?', stderr);
+    fputc(')', stderr);
+  }
+  fputs(": ", stderr);
+  pv__put_escaped(stderr, what, strlen(what));
+  fprintf(stderr, " [%s]\n", pv_status_name(st));
+  funlockfile(stderr);
 }
 
 /* Reports one problem; thread-safe. source is taken from the index when
@@ -401,8 +413,8 @@ static pv_status add_chunks(vstate *s, uint32_t k, size_t *chunk_cap) {
 }
 
 /* Hashes (and decodes) the chunks of the current window on `threads`
- * threads, the caller's included. */
-static void run_chunks(vstate *s, int threads) {
+ * threads, the caller's included; returns how many ran. */
+static int run_chunks(vstate *s, int threads) {
   atomic_store(&s->next, 0);
   if ((size_t)threads > s->nchunks) threads = s->nchunks ? (int)s->nchunks : 1;
   pthread_t tids[256];
@@ -412,6 +424,7 @@ static void run_chunks(vstate *s, int threads) {
     if (pthread_create(&tids[started], NULL, verify_worker, s) == 0) started++;
   verify_worker(s);
   for (int t = 0; t < started; t++) pthread_join(tids[t], NULL);
+  return started + 1;
 }
 
 typedef struct index_job {
@@ -457,12 +470,28 @@ pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_su
   uint64_t *label_counts = NULL;
   char path[4200], why[320], fatal[512] = "";
   uint32_t shards_ok = 0;
+  int threads_used = 0;
   struct stat dst;
-  if (stat(dir, &dst) != 0 || !S_ISDIR(dst.st_mode)) {
-    ret = PV_ERR_NOT_FOUND;
-    problem(&s, dir, -1, ret, "not a directory");
-    s.problems = 0; /* not damage: nothing to verify */
+  if (stat(dir, &dst) != 0) {
+    ret = errno == ENOENT || errno == ENOTDIR ? PV_ERR_NOT_FOUND : PV_ERR_IO;
+    goto out; /* not damage: nothing to verify */
+  }
+  if (!S_ISDIR(dst.st_mode)) {
+    ret = PV_ERR_NOT_PVPACK;
     goto out;
+  }
+  {
+    /* A directory with neither an index that starts with the index magic
+     * nor a shard file (an ImageFolder, an empty folder) is not a dataset;
+     * one that has either is a dataset, damaged or not. */
+    pv__dir_scan scan;
+    /* A folder that cannot be listed (search permission only) is checked
+     * through its index as before. */
+    if (pv__scan_dir(dir, &scan, why, sizeof why) == PV_OK && !scan.index_ok &&
+        scan.shards == 0) {
+      ret = PV_ERR_NOT_PVPACK;
+      goto out;
+    }
   }
   snprintf(path, sizeof path, "%s/%s", dir, PV_INDEX_FILENAME);
   int st = pv__map_file(path, &imap, &isize, &iid, why, sizeof why);
@@ -512,7 +541,7 @@ pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_su
     ret = PV_ERR_NOMEM;
     goto out;
   }
-  int threads = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+  int threads = o.threads > 0 ? o.threads : pv__available_cpus();
   if (threads < 1) threads = 1;
   size_t chunk_cap = 0;
   int all_ok = 1;
@@ -528,7 +557,10 @@ pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_su
         snprintf(fatal, sizeof fatal, "out of memory");
       }
     }
-    if (!fatal[0]) run_chunks(&s, threads);
+    if (!fatal[0]) {
+      int used = run_chunks(&s, threads);
+      if (used > threads_used) threads_used = used;
+    }
     for (uint32_t k = k0; k < k1; k++) {
       shards_ok += s.shards[k].ok && !atomic_load(&s.shards[k].changed);
       pv__unmap_file(s.shards[k].map, s.shards[k].size);
@@ -569,6 +601,7 @@ out:
     summary->problems = s.problems;
     summary->seconds = now_s() - t0;
     snprintf(summary->error, sizeof summary->error, "%s", fatal);
+    summary->threads = threads_used;
   }
   if (ret == PV_OK && s.problems) ret = s.first_status;
   pv__unmap_file(imap, isize);

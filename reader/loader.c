@@ -33,6 +33,7 @@
 #endif
 
 #include "augment.h"
+#include "cpus.h"
 #include "guard.h"
 #include "pvpack.h"
 #include "resample.h"
@@ -627,8 +628,9 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
   pthread_cond_init(&l->cv_ready, NULL);
   l->nslots = o.prefetch;
   l->slots = calloc(l->nslots, sizeof *l->slots);
-  int nthreads = o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+  int nthreads = o.threads ? o.threads : pv__available_cpus();
   if (nthreads < 1) nthreads = 1;
+  if (nthreads > 1024) nthreads = 1024; /* the option's own bound */
   l->threads = calloc((size_t)nthreads, sizeof *l->threads);
   worker *ws = l->workers = calloc((size_t)nthreads, sizeof *ws);
   if (!l->slots || !l->threads || !ws) goto out_nomem;
@@ -840,6 +842,7 @@ pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch
 
 uint64_t pv_loader_batches_per_epoch(const pv_loader *l) { return l ? l->batches : 0; }
 uint64_t pv_loader_samples_per_epoch(const pv_loader *l) { return l ? l->samples : 0; }
+int pv_loader_thread_count(const pv_loader *l) { return l ? l->nthreads : 0; }
 const char *pv_loader_last_error(const pv_loader *l) { return l ? l->last_error : ""; }
 
 void pv_loader_get_stats(const pv_loader *l, pv_loader_stats *s) {

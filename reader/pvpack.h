@@ -247,7 +247,9 @@ typedef struct pv_loader_options {
   double ratio_min, ratio_max; /* TRAIN: default 3/4, 4/3 */
   double flip_prob;         /* TRAIN: default 0.5 */
   int filter;               /* pv_filter of resample.h; default bilinear */
-  int threads;              /* worker threads; 0 = all online cores */
+  int threads;              /* worker threads; 0 = the CPUs this process may
+                               use: its affinity mask, capped by the cgroup
+                               CPU quota (cpu.max), at least 1 */
   uint32_t prefetch;        /* batch buffers in the ring, default 4 (>= 1) */
   uint64_t seed;            /* default 0 */
   uint64_t epoch;           /* first epoch, default 0 */
@@ -349,6 +351,10 @@ pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch
 /* Batches per epoch for this rank, and samples per epoch for this rank. */
 uint64_t pv_loader_batches_per_epoch(const pv_loader *l);
 uint64_t pv_loader_samples_per_epoch(const pv_loader *l);
+
+/* The number of worker threads l runs (options.threads, or the default it
+ * resolved to when that was 0); 0 for NULL. */
+int pv_loader_thread_count(const pv_loader *l);
 
 /* The reason for the last error of this loader (never NULL). */
 const char *pv_loader_last_error(const pv_loader *l);
