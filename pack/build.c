@@ -338,6 +338,15 @@ typedef struct out_state {
 
 static pv_status shard_open(out_state *s, uint64_t first_record, char *err, size_t cap) {
   char name[64];
+  if (s->shard_count >= PV_MAX_SHARDS) {
+    /* A reader maps every shard (spec/FORMAT.md 8): more would not open. */
+    snprintf(err, cap,
+             "the dataset needs more than %u shards of at most %llu bytes (the format's limit): "
+             "use a larger --shard-size (%llu bytes written so far)",
+             PV_MAX_SHARDS, (unsigned long long)s->shard_bytes,
+             (unsigned long long)s->bytes_out);
+    return PV_ERR_LIMIT;
+  }
   snprintf(name, sizeof name, PV_SHARD_NAME_FMT, s->shard_count);
   shard_writer *w = &s->sw;
   w->fd = pv__create_file(s->tmpdir, name, err, cap);

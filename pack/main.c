@@ -419,7 +419,7 @@ static int cmd_verify(int argc, char **argv) {
   double gbs = s.seconds > 0 ? (double)s.bytes_checked / s.seconds / 1e9 : 0;
   /* Why it could not run: not a dataset (exit 2, not "DAMAGED"), or not
    * even there. */
-  char why[256] = "";
+  char why[800] = "";
   if (rc == EXIT_USAGE) {
     if (st == PV_ERR_NOT_PVPACK || st == PV_ERR_NOT_FOUND) {
       struct stat sb;
@@ -429,7 +429,9 @@ static int cmd_verify(int argc, char **argv) {
                    ? "not a directory"
                    : "no " PV_INDEX_FILENAME " and no shard files");
     } else {
-      snprintf(why, sizeof why, "%s", pv_strerror(st));
+      /* A resource limit (a shard it could not map, counts over this
+       * reader's limits): s.error says which. */
+      snprintf(why, sizeof why, "%s%s%s", pv_strerror(st), s.error[0] ? ": " : "", s.error);
     }
     fprintf(stderr, "pvpack verify: ");
     pv__put_escaped(stderr, dir, strlen(dir));
@@ -469,6 +471,13 @@ static int cmd_verify(int argc, char **argv) {
       printf("; the first %d listed", o.max_problems);
     printf("\n");
   }
+  if (rc == EXIT_DAMAGE && s.error[0]) {
+    fprintf(stderr, "pvpack verify: ");
+    pv__put_escaped(stderr, dir, strlen(dir));
+    fprintf(stderr, ": stopped early: ");
+    pv__put_escaped(stderr, s.error, strlen(s.error));
+    fputc('\n', stderr);
+  }
   return rc;
 }
 
@@ -485,10 +494,10 @@ static void st_add(stat3 *s, uint64_t v, uint64_t n) {
   s->sum += (double)v;
 }
 
-static pv_dataset *open_or_die(const char *dir) {
+static pv_dataset *open_or_die_opts(const char *dir, const pv_open_options *oo) {
   pv_dataset *ds = NULL;
   char err[1024] = "";
-  pv_status st = pv_dataset_open(dir, NULL, &ds, err, sizeof err);
+  pv_status st = pv_dataset_open(dir, oo, &ds, err, sizeof err);
   if (st != PV_OK) {
     fprintf(stderr, "pvpack: cannot open ");
     pv__put_escaped(stderr, dir, strlen(dir));
@@ -499,6 +508,8 @@ static pv_dataset *open_or_die(const char *dir) {
   }
   return ds;
 }
+
+static pv_dataset *open_or_die(const char *dir) { return open_or_die_opts(dir, NULL); }
 
 static void info_usage(FILE *f) {
   fprintf(f, "usage: pvpack info DIR [--json]\n"
@@ -536,9 +547,12 @@ static int cmd_info(int argc, char **argv) {
   int rc = 0;
   for (uint64_t i = 0; i < n; i++) {
     pv_record r;
-    pv_status rst = pv_dataset_record(ds, i, &r);
+    char rerr[512];
+    pv_status rst = pv_dataset_record_ex(ds, i, &r, rerr, sizeof rerr);
     if (rst != PV_OK) {
-      fprintf(stderr, "pvpack info: record %" PRIu64 ": %s\n", i, pv_strerror(rst));
+      fprintf(stderr, "pvpack info: record %" PRIu64 ": %s: ", i, pv_strerror(rst));
+      pv__put_escaped(stderr, rerr, strlen(rerr));
+      fputc('\n', stderr);
       rc = EXIT_DAMAGE;
       continue;
     }
@@ -703,7 +717,10 @@ static int cmd_get(int argc, char **argv) {
     fprintf(stderr, "' (a record number is 0 or more, digits only)\n");
     return EXIT_USAGE;
   }
-  pv_dataset *ds = open_or_die(dir);
+  pv_open_options oo;
+  pv_open_options_init(&oo);
+  oo.verify_on_read = 1; /* the record's checksum, read under the fault guard */
+  pv_dataset *ds = open_or_die_opts(dir, &oo);
   if (n >= pv_dataset_record_count(ds)) {
     fprintf(stderr, "pvpack get: record %" PRIu64 " out of range (dataset has %" PRIu64 ")\n", n,
             pv_dataset_record_count(ds));
@@ -714,10 +731,19 @@ static int cmd_get(int argc, char **argv) {
   int rc = 0;
   uint8_t *pix = NULL;
   pv_decoder *dec = NULL;
-  pv_status st = pv_dataset_record(ds, n, &r);
+  char rerr[512];
+  pv_status st = pv_dataset_record_ex(ds, n, &r, rerr, sizeof rerr);
   if (st != PV_OK) {
-    fprintf(stderr, "pvpack get: record %" PRIu64 ": %s\n", n, pv_strerror(st));
-    rc = EXIT_DAMAGE;
+    if (st == PV_ERR_CHECKSUM) {
+      fprintf(stderr, "pvpack get: ");
+      pv__put_escaped(stderr, dir, strlen(dir));
+      fprintf(stderr, " record %" PRIu64 ": checksum mismatch\n", n);
+    } else {
+      fprintf(stderr, "pvpack get: record %" PRIu64 ": %s: ", n, pv_strerror(st));
+      pv__put_escaped(stderr, rerr, strlen(rerr));
+      fputc('\n', stderr);
+    }
+    rc = st == PV_ERR_IO ? EXIT_USAGE : EXIT_DAMAGE;
     goto done;
   }
   char def[64];
@@ -732,19 +758,18 @@ static int cmd_get(int argc, char **argv) {
     rc = EXIT_USAGE;
     goto done;
   }
-  if (pv_checksum(r.data, r.length) != r.checksum) {
-    fprintf(stderr, "pvpack get: ");
-    pv__put_escaped(stderr, dir, strlen(dir));
-    fprintf(stderr, " record %" PRIu64 ": checksum mismatch\n", n);
-    rc = EXIT_DAMAGE;
-    goto done;
-  }
+  /* The checksum was checked by pv_dataset_record_ex (verify_on_read),
+   * under the fault guard. */
   if ((st = pv_decoder_decode(dec, &r, pix, (size_t)r.width * 3, need)) != PV_OK) {
     fprintf(stderr, "pvpack get: record %" PRIu64 ": ", n);
     const char *why = pv_decoder_last_error(dec);
+    if (st == PV_ERR_CHANGED) {
+      st = pv_dataset_explain_fault(ds, r.shard, rerr, sizeof rerr);
+      why = rerr;
+    }
     pv__put_escaped(stderr, why, strlen(why));
     fputc('\n', stderr);
-    rc = EXIT_DAMAGE;
+    rc = st == PV_ERR_IO ? EXIT_USAGE : EXIT_DAMAGE;
     goto done;
   }
   int wr;

@@ -29,7 +29,9 @@ pv_status pv__read_file(const char *root, const char *rel, uint64_t max_bytes, u
   char *path = join(root, rel);
   if (!path) return PV_ERR_NOMEM;
   pv_status st = PV_OK;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO by an image's name must not block the build in
+   * open(2); it is then refused as not a regular file. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     snprintf(err, cap, "cannot open: %s", strerror(errno));
     free(path);

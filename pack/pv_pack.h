@@ -148,6 +148,10 @@ typedef struct pv_verify_summary {
   uint64_t problems;     /* all problems found, listed or not */
   double seconds;
   int threads;           /* threads that checked records (0: none ran) */
+  /* Why verify stopped before checking everything, for a reason that is
+   * not damage ("" otherwise): a resource limit (a shard it could not map:
+   * out of mappings or address space; counts over this reader's limits). */
+  char error[512];
 } pv_verify_summary;
 
 /* Checks the index, each shard's header, table and footer and their
@@ -162,7 +166,13 @@ typedef struct pv_verify_summary {
  * starts with the index magic nor any shard-NNNNN.pvs, such as an
  * ImageFolder or an empty folder), PV_ERR_IO, PV_ERR_NOMEM or
  * PV_ERR_INVALID_ARG. Problems beyond max_problems are counted in
- * summary->problems but not passed to the callback. */
+ * summary->problems but not passed to the callback.
+ * When it hit a resource limit (the index counts more than PV_MAX_SHARDS
+ * shards, or a shard could not be mapped: mmap ENOMEM, vm.max_map_count or
+ * RLIMIT_AS) it stops and returns PV_ERR_LIMIT with summary->error saying
+ * why; problems found before still count (summary->problems). At most 64
+ * shards are mapped at any time. A file that changes while verify reads it
+ * is a problem (PV_ERR_CHANGED), never a signal. */
 pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_summary *summary);
 
 #ifdef __cplusplus

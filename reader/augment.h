@@ -87,6 +87,10 @@ void pv__sampler_destroy(pv_sampler *s); /* accepts NULL */
 /* Reason of the last failure of s ("" after a success; never NULL; owned
  * by s, valid until its next call). */
 const char *pv__sampler_last_error(const pv_sampler *s);
+/* Puts a sampler whose pv__sample_crop / pv__sample_eval was interrupted
+ * by a fault on the record's bytes (guard.h) back into a usable state:
+ * aborts the libjpeg decompress cycle, resets the zstd context. */
+void pv__sampler_reset(pv_sampler *s);
 /* JPEG splicing at restart markers (jpeg_splice.h) is on by default; tests
  * turn it off to compare against the plain partial decode. */
 void pv__sampler_set_splice(pv_sampler *s, int on);

@@ -11,6 +11,7 @@
 #include <turbojpeg.h>
 #include <zstd.h>
 
+#include "guard.h"
 #include "pvpack.h"
 
 struct pv_decoder {
@@ -49,8 +50,8 @@ void pv_decoder_destroy(pv_decoder *d) {
 
 const char *pv_decoder_last_error(const pv_decoder *d) { return d->last_error; }
 
-pv_status pv_decoder_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
-                            size_t dst_size) {
+static pv_status decode_body(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
+                             size_t dst_size) {
   if (!d || !rec || !dst) return PV_ERR_INVALID_ARG;
   d->last_error[0] = 0;
   /* The record's fields come from a file: checked here too, not only by
@@ -135,4 +136,45 @@ pv_status pv_decoder_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, s
     }
   }
   return fail(d, PV_ERR_DECODE, "unknown codec %u", rec->codec);
+}
+
+/* Puts a decoder left mid-call by a fault back into a usable state: the
+ * TurboJPEG handle is recreated (its libjpeg object may be anywhere inside
+ * a decompress cycle), the zstd context reset. The one place that knows
+ * what a decoder holds; called by the guarded entry point below. */
+static void decoder_reset(pv_decoder *d) {
+  if (d->tj) tjDestroy(d->tj);
+  d->tj = tjInitDecompress();
+  ZSTD_DCtx_reset(d->zstd, ZSTD_reset_session_only); /* parameters (limits) stay */
+}
+
+typedef struct decode_job {
+  pv_decoder *d;
+  const pv_record *rec;
+  uint8_t *dst;
+  size_t stride, dst_size;
+} decode_job;
+
+static pv_status decode_run(void *arg) {
+  decode_job *j = arg;
+  return decode_body(j->d, j->rec, j->dst, j->stride, j->dst_size);
+}
+
+/* The public entry point: the body above under a fault guard on the
+ * payload (guard.h), since rec->data usually points into a shard mapping
+ * that another process may truncate. */
+pv_status pv_decoder_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
+                            size_t dst_size) {
+  if (!d || !rec || !dst) return PV_ERR_INVALID_ARG;
+  decode_job j = {d, rec, dst, stride, dst_size};
+  pv_status st = pv__guard_call(rec->data, rec->data ? rec->length : 0, decode_run, &j);
+  if (st == PV_ERR_CHANGED) {
+    decoder_reset(d);
+    if (!d->tj) return fail(d, PV_ERR_NOMEM, "out of memory recreating the JPEG decoder");
+    return fail(d, PV_ERR_CHANGED,
+                "record %llu (shard-%05u.pvs entry %u): payload unreadable: the shard file "
+                "changed while mapped",
+                (unsigned long long)rec->index, rec->shard, rec->shard_record);
+  }
+  return st;
 }
