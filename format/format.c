@@ -447,6 +447,10 @@ void pv_shard_entry(const pv_shard_view *v, uint32_t i, pv_record_entry *e) {
                          NULL, 0);
 }
 
+const uint8_t *pv_shard_entry_bytes(const pv_shard_view *v, uint32_t i) {
+  return v->table + (uint64_t)i * PV_RECORD_ENTRY_SIZE;
+}
+
 pv_status pv_shard_check_record(const pv_shard_view *v, const pv_record_entry *e) {
   return pv_checksum(v->file + e->offset, e->length) == e->checksum ? PV_OK : PV_ERR_CHECKSUM;
 }
@@ -711,6 +715,60 @@ pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_vi
       return PV_ERR_CORRUPT;
     }
   }
+  return PV_OK;
+}
+
+pv_status pv_index_check_class_counts(const pv_index_view *v, uint64_t *counts, char *err,
+                                      size_t errcap) {
+  const pv_index_header *h = &v->header;
+  if (h->class_count) memset(counts, 0, (size_t)h->class_count * sizeof *counts);
+  const uint8_t *p = v->sec[PV_SEC_RECORDS];
+  for (uint64_t i = 0; i < h->record_count; i++, p += PV_INDEX_RECORD_SIZE)
+    counts[pv_load32(p + offsetof(pv_disk_index_record, label))]++; /* < class_count: validated */
+  for (uint32_t c = 0; c < h->class_count; c++) {
+    uint64_t want = pv_index_class_records(v, c);
+    if (counts[c] != want) {
+      pv__errf(err, errcap, "class %u: the index counts %llu records, its records section has %llu",
+               c, (unsigned long long)want, (unsigned long long)counts[c]);
+      return PV_ERR_CORRUPT;
+    }
+  }
+  return PV_OK;
+}
+
+pv_status pv_shard_check_labels(const pv_shard_view *v, const pv_index_view *ix, char *err,
+                                size_t errcap) {
+  const uint8_t *e = v->table + RE(label);
+  const uint8_t *r = ix->sec[PV_SEC_RECORDS] + v->header.first_record * PV_INDEX_RECORD_SIZE +
+                     offsetof(pv_disk_index_record, label);
+  for (uint32_t j = 0; j < v->header.record_count;
+       j++, e += PV_RECORD_ENTRY_SIZE, r += PV_INDEX_RECORD_SIZE) {
+    const uint32_t label = pv_load32(e), ilabel = pv_load32(r);
+    if (label == ilabel) continue;
+    const unsigned long long rec = (unsigned long long)(v->header.first_record + j);
+    if (label >= ix->header.class_count)
+      pv__errf(err, errcap, "record %llu (entry %u): label %u out of range (%u classes)", rec, j,
+               label, ix->header.class_count);
+    else
+      pv__errf(err, errcap, "record %llu (entry %u): label %u in the shard, %u in the index", rec,
+               j, label, ilabel);
+    return PV_ERR_CORRUPT;
+  }
+  return PV_OK;
+}
+
+const uint8_t *pv_index_record_bytes(const pv_index_view *v, uint64_t i) {
+  return v->sec[PV_SEC_RECORDS] + i * PV_INDEX_RECORD_SIZE;
+}
+
+pv_status pv_index_record_decode(const pv_index_view *v, const uint8_t *p, pv_index_record *out) {
+  const uint64_t strings = v->header.sections[PV_SEC_STRINGS].size;
+  out->path_offset = pv_load64(p + offsetof(pv_disk_index_record, path_offset));
+  out->path_length = pv_load32(p + offsetof(pv_disk_index_record, path_length));
+  out->label = pv_load32(p + offsetof(pv_disk_index_record, label));
+  if (out->path_length > PV_MAX_PATH_BYTES || out->path_offset > strings ||
+      out->path_length > strings - out->path_offset || out->label >= v->header.class_count)
+    return PV_ERR_CORRUPT;
   return PV_OK;
 }
 

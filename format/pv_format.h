@@ -57,7 +57,11 @@ extern "C" {
 /* ---- limits (a file beyond them is rejected with PV_ERR_LIMIT) ----------- */
 #define PV_MAX_DIM 65500u               /* width and height of a record     */
 #define PV_MAX_RECORD_BYTES 0xFFFFFFFFu /* length field is 32-bit           */
-#define PV_MAX_SHARDS 1048576u          /* 2^20 shards                      */
+/* 2^14 shards: a reader maps every shard while the dataset is open, one
+ * mapping each, and Linux allows a process 65530 mappings by default
+ * (vm.max_map_count) for everything it maps (libraries, heaps, thread
+ * stacks, CUDA). Was 2^20 before 2026-12-04 (spec/FORMAT.md 11). */
+#define PV_MAX_SHARDS 16384u
 #define PV_MAX_CLASSES 16777216u        /* 2^24 classes                     */
 #define PV_MAX_RECORDS (1ull << 40)     /* records in a dataset             */
 #define PV_MAX_PATH_BYTES 4096u         /* one source path or class name    */
@@ -182,8 +186,18 @@ typedef struct pv_shard_view {
 pv_status pv_shard_validate(const uint8_t *file, uint64_t file_size, pv_shard_view *view,
                             char *err, size_t errcap);
 
-/* Entry i of a validated view (i < record_count; not checked again). */
+/* Entry i of a validated view (i < record_count; not checked again).
+ * Reads the table in place: only for a buffer nobody can change after
+ * validation. A mapping of a file another process may rewrite needs
+ * pv_shard_entry_bytes + a private copy + pv_record_entry_decode. */
 void pv_shard_entry(const pv_shard_view *v, uint32_t i, pv_record_entry *e);
+
+/* Where entry i (i < record_count) of a validated view lies: the
+ * PV_RECORD_ENTRY_SIZE bytes at the returned pointer. For readers that
+ * copy the entry out of a mapping and check the copy with
+ * pv_record_entry_decode(copy, v->footer.table_offset, ...), so that
+ * every field used is read once and checked (spec/FORMAT.md 9.4). */
+const uint8_t *pv_shard_entry_bytes(const pv_shard_view *v, uint32_t i);
 
 /* Checks record i's payload checksum. PV_OK or PV_ERR_CHECKSUM. */
 pv_status pv_shard_check_record(const pv_shard_view *v, const pv_record_entry *e);
@@ -268,8 +282,44 @@ typedef struct pv_index_view {
 pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_view *v,
                             char *err, size_t errcap);
 
+/* Checks the classes' record_count fields against the labels of the
+ * records section: class c must count exactly the records whose label is
+ * c. One pass over the records. counts is caller scratch of class_count
+ * uint64_t (overwritten; may be NULL when class_count is 0). v must have
+ * passed pv_index_validate. Returns PV_OK or PV_ERR_CORRUPT (err names the
+ * first class that disagrees). */
+pv_status pv_index_check_class_counts(const pv_index_view *v, uint64_t *counts, char *err,
+                                      size_t errcap);
+
+/* Checks that every entry's label equals the label the index gives its
+ * record (global record first_record + j), which bounds it by class_count
+ * too (spec/FORMAT.md 9.2 check 23). v must be a validated view of the
+ * shard the index names (its record range inside the index's). One pass
+ * over the table and the index's records. Returns PV_OK or PV_ERR_CORRUPT
+ * (err: "record 17 (entry 5): label 4294967295 out of range (10 classes)"
+ * or "... label 2 in the shard, 1 in the index"). */
+pv_status pv_shard_check_labels(const pv_shard_view *v, const pv_index_view *ix,
+                                char *err, size_t errcap);
+
+/* One entry of the records section, decoded from bytes the caller copied
+ * (PV_INDEX_RECORD_SIZE of them, from pv_index_record_bytes) and checked
+ * against v's validated header alone: path inside the strings section,
+ * path_length <= PV_MAX_PATH_BYTES, label < class_count. For readers
+ * whose index mapping another process could rewrite after validation.
+ * Returns PV_OK or PV_ERR_CORRUPT. */
+typedef struct pv_index_record {
+  uint64_t path_offset; /* from the start of the strings section */
+  uint32_t path_length;
+  uint32_t label;
+} pv_index_record;
+pv_status pv_index_record_decode(const pv_index_view *v, const uint8_t *entry,
+                                 pv_index_record *out);
+/* Where record i's entry (i < record_count) lies in a validated view. */
+const uint8_t *pv_index_record_bytes(const pv_index_view *v, uint64_t i);
+
 /* Accessors on a validated view; indices must be in range (callers check
- * against header counts). Strings are NOT NUL-terminated: use the length. */
+ * against header counts). Strings are NOT NUL-terminated: use the length.
+ * Like pv_shard_entry they read the buffer in place. */
 void pv_index_shard(const pv_index_view *v, uint32_t k, pv_shard_ref *out);
 const char *pv_index_class_name(const pv_index_view *v, uint32_t c, uint32_t *len);
 uint64_t pv_index_class_records(const pv_index_view *v, uint32_t c);

@@ -36,7 +36,8 @@ extern "C" {
   X(PV_ERR_CANCELLED, -14, "cancelled")                                          \
   X(PV_ERR_SKIPPED, -15, "input files were skipped (strict mode)")               \
   X(PV_ERR_CUDA, -16, "CUDA error")                                              \
-  X(PV_ERR_EMPTY, -17, "nothing to do: no input images")
+  X(PV_ERR_EMPTY, -17, "nothing to do: no input images")                        \
+  X(PV_ERR_CHANGED, -18, "a dataset file changed while in use")
 
 typedef enum pv_status {
 #define PV__STATUS_ENUM(name, value, msg) name = (value),

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "cpus.h"
 #include "decode.h"
 #include "encode.h"
 #include "pack_util.h"
@@ -337,6 +338,15 @@ typedef struct out_state {
 
 static pv_status shard_open(out_state *s, uint64_t first_record, char *err, size_t cap) {
   char name[64];
+  if (s->shard_count >= PV_MAX_SHARDS) {
+    /* A reader maps every shard (spec/FORMAT.md 8): more would not open. */
+    snprintf(err, cap,
+             "the dataset needs more than %u shards of at most %llu bytes (the format's limit): "
+             "use a larger --shard-size (%llu bytes written so far)",
+             PV_MAX_SHARDS, (unsigned long long)s->shard_bytes,
+             (unsigned long long)s->bytes_out);
+    return PV_ERR_LIMIT;
+  }
   snprintf(name, sizeof name, PV_SHARD_NAME_FMT, s->shard_count);
   shard_writer *w = &s->sw;
   w->fd = pv__create_file(s->tmpdir, name, err, cap);
@@ -531,8 +541,8 @@ static void progress_show(progress *p, uint64_t done, uint64_t total, int final)
 /* ---- pv_build ----------------------------------------------------------------- */
 
 static int default_threads(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (int)n : 1;
+  int n = pv__available_cpus();
+  return n > 1024 ? 1024 : n;
 }
 
 static int check_options(const pv_build_options *o, char *err, size_t cap) {
@@ -603,14 +613,15 @@ pv_status pv_build(const char *src, const char *out_dir, const pv_build_options 
     st = errno == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
     goto out;
   }
-  struct stat ost;
-  if (!o.force && lstat(out_dir, &ost) == 0) {
-    snprintf(err, errcap, "%s already exists (use --force to replace it)", out_dir);
-    st = PV_ERR_EXISTS;
-    goto out;
-  }
+  /* Never over, above or inside the source; --force only over a dataset. */
+  if ((st = pv__check_output(src_abs, out_dir, o.force, err, errcap)) != PV_OK) goto out;
   st = pv__walk_imagefolder(src_abs, &walk, walk_warn, &o, err, errcap);
   if (st != PV_OK) goto out;
+  if (o.cancel && *o.cancel) {
+    snprintf(err, errcap, "interrupted; no output written");
+    st = PV_ERR_CANCELLED;
+    goto out;
+  }
   for (uint32_t c = 0; c < walk.class_count; c++)
     if (strlen(walk.classes[c]) > PV_MAX_PATH_BYTES) {
       snprintf(err, errcap, "class name longer than %u bytes", PV_MAX_PATH_BYTES);
@@ -802,7 +813,15 @@ pv_status pv_build(const char *src, const char *out_dir, const pv_build_options 
     }
     os.bytes_out += isz;
   }
-  if ((st = pv__commit_dir(tmpdir, out_dir, o.force, err, errcap)) != PV_OK) goto out;
+  {
+    char *leftover = NULL;
+    if ((st = pv__commit_dir(tmpdir, out_dir, o.force, &leftover, err, errcap)) != PV_OK) goto out;
+    if (leftover)
+      logline(&o, PV_LOG_WARN,
+              "warning: kept %s (the replaced dataset): files pvpack did not write appeared in it",
+              leftover);
+    free(leftover);
+  }
   free(tmpdir);
   tmpdir = NULL;
   goto out;
@@ -825,10 +844,11 @@ out:
   if (os.sw.fd >= 0) close(os.sw.fd);
   if (report) fclose(report);
   if (skipped_f) fclose(skipped_f);
-  if (tmpdir) pv__remove_tree(tmpdir); /* failed or cancelled: leave nothing */
+  if (tmpdir) pv__remove_dataset_dir(tmpdir); /* failed or cancelled: leave nothing */
   sum.shards = os.shard_count;
   sum.bytes_out = os.bytes_out;
   sum.seconds = now_s() - t0;
+  sum.threads = nthreads_started;
   if (summary) *summary = sum;
   free(b.slots);
   free(tids);

@@ -1,9 +1,19 @@
-/* main.c - the `pvpack` command: build, verify, info, get, demo.
+/* main.c - the `pvpack` command: build, verify, info, get, bench, demo.
  *
  * A thin shell over pv_build / pv_verify / the reader API. Exit codes:
  * 0 success; 1 the command ran and found a problem (verify: damage; build:
- * a strict-mode skip or nothing packable); 2 usage or I/O error. */
+ * a strict-mode skip or nothing packable); 2 usage or I/O error, or not a
+ * dataset; 128 + N when stopped by signal N (SIGINT 130, SIGTERM 143).
+ *
+ * Every command answers -h / --help (anywhere on its command line) with its
+ * usage on stdout and does nothing else. No command deletes or overwrites a
+ * file it did not write: build follows pv_build's output rule, get writes
+ * only a new file, demo only into a new, empty or earlier demo folder.
+ * Strings that come from a dataset (class names, source paths) are printed
+ * escaped (escape.h). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +24,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "escape.h"
 #include "pv_pack.h"
 #include "pvpack.h"
 #include "resample.h"
@@ -21,10 +32,19 @@
 #define EXIT_DAMAGE 1
 #define EXIT_USAGE 2
 
+/* The number of the signal (SIGINT, SIGTERM) that asked us to stop; 0 = none. */
 static volatile sig_atomic_t g_cancel;
-static void on_sigint(int sig) {
-  (void)sig;
-  g_cancel = 1;
+static void on_stop_signal(int sig) { g_cancel = sig; }
+
+/* SIGINT and SIGTERM set g_cancel instead of killing the process, so a build
+ * removes its temporary directory and the command exits 128 + signal. */
+static void catch_stop_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
 }
 
 static void usage(FILE *f) {
@@ -38,9 +58,11 @@ static void usage(FILE *f) {
           "  get DIR N [-o FILE]  write record N as an image file; print label and source\n"
           "  bench DIR            measure the batch loader (images/s, per-stage time)\n"
           "  demo [DIR]           generate a demo ImageFolder, pack it, verify it, read it back\n"
-          "  version              print the library and format versions\n"
+          "  version              print the library and format versions (also -V, --version)\n"
+          "  help [COMMAND]       this text, or the usage of COMMAND\n"
           "\n"
-          "Run 'pvpack <command> --help' for the options of a command.\n");
+          "Run 'pvpack <command> --help' or 'pvpack help <command>' for the options of a\n"
+          "command.\n");
 }
 
 static void build_usage(FILE *f) {
@@ -62,26 +84,49 @@ static void build_usage(FILE *f) {
           "  --shard-size BYTES      target shard size, K/M/G suffixes (default 256M)\n"
           "  --no-shuffle            keep torchvision's order instead of shuffling\n"
           "  --seed S                shuffle seed (default 0)\n"
-          "  --threads N             worker threads (default: all cores)\n"
+          "  --threads N             worker threads (default: the CPUs this process may\n"
+          "                          use: affinity mask and cgroup CPU quota)\n"
           "  --max-pixels N          skip larger images (default 178956970, as PIL)\n"
           "  --max-file-size BYTES   skip larger files (default 1G)\n"
           "  --exif-orientation      apply EXIF orientation (default: ignore, as torchvision)\n"
           "  --strict                fail on the first skipped file\n"
-          "  --force                 replace an existing OUT\n"
+          "  --force                 replace an existing OUT if it is a pvpack dataset\n"
+          "                          (only its index.pvi, shard-NNNNN.pvs, report.txt);\n"
+          "                          OUT may never be SRC, above SRC or inside SRC\n"
           "  --quiet                 no progress, no per-file lines; only the summary\n"
           "  --progress MODE         bar | lines | none (default: bar on a terminal)\n");
 }
 
+/* Strict unsigned decimal: digits only (no sign, no spaces), no overflow. */
+static int parse_digits(const char *s, uint64_t *out, const char **end) {
+  if (*s < '0' || *s > '9') return 0;
+  uint64_t v = 0;
+  for (; *s >= '0' && *s <= '9'; s++) {
+    unsigned d = (unsigned)(*s - '0');
+    if (v > (UINT64_MAX - d) / 10) return 0;
+    v = v * 10 + d;
+  }
+  *out = v;
+  *end = s;
+  return 1;
+}
+
+/* A count: digits only, nothing after them. */
+static int parse_count(const char *s, uint64_t *out) {
+  const char *end;
+  return parse_digits(s, out, &end) && *end == 0;
+}
+
+/* A size: digits with an optional K/M/G (KiB, MiB, GiB; "KB", "K", "KiB"). */
 static int parse_u64(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s) return 0;
+  const char *end;
+  uint64_t v;
+  if (!parse_digits(s, &v, &end)) return 0;
   uint64_t mul = 1;
   if (*end == 'K' || *end == 'k') mul = 1ull << 10, end++;
   else if (*end == 'M' || *end == 'm') mul = 1ull << 20, end++;
   else if (*end == 'G' || *end == 'g') mul = 1ull << 30, end++;
-  if (*end == 'i' || *end == 'B') end++;
+  if (mul > 1 && *end == 'i') end++;
   if (*end == 'B') end++;
   if (*end) return 0;
   if (mul > 1 && v > UINT64_MAX / mul) return 0;
@@ -90,9 +135,8 @@ static int parse_u64(const char *s, uint64_t *out) {
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (end == s || *end || v < lo || v > hi) return 0;
+  uint64_t v;
+  if (lo < 0 || !parse_count(s, &v) || v < (uint64_t)lo || v > (uint64_t)hi) return 0;
   *out = (int)v;
   return 1;
 }
@@ -102,6 +146,8 @@ typedef struct argp {
   int argc, i;
   char **argv;
   const char *val;
+  const char *cmd;  /* "build", ... for messages */
+  const char *name; /* the option last matched by opt_is */
 } argp;
 
 static int opt_is(argp *a, const char *name) {
@@ -110,24 +156,29 @@ static int opt_is(argp *a, const char *name) {
   if (strncmp(arg, name, n) != 0) return 0;
   if (arg[n] == '=') {
     a->val = arg + n + 1;
+    a->name = name;
     return 1;
   }
   if (arg[n] != 0) return 0;
   a->val = NULL;
+  a->name = name;
   return 1;
 }
 
 static const char *opt_value(argp *a) {
   if (a->val) return a->val;
   if (a->i + 1 >= a->argc) {
-    fprintf(stderr, "pvpack: %s needs a value\n", a->argv[a->i]);
+    fprintf(stderr, "pvpack %s: %s needs a value\n", a->cmd, a->name);
     exit(EXIT_USAGE);
   }
   return a->argv[++a->i];
 }
 
+/* "pvpack build: --size: bad value 'abc'" */
 static void bad_value(argp *a, const char *v) {
-  fprintf(stderr, "pvpack: bad value '%s' for %s\n", v, a->argv[a->i]);
+  fprintf(stderr, "pvpack %s: %s: bad value '", a->cmd, a->name);
+  pv__put_escaped(stderr, v, strlen(v));
+  fprintf(stderr, "'\n");
   exit(EXIT_USAGE);
 }
 
@@ -174,7 +225,12 @@ static void cli_logger(void *ctx, pv_log_level lv, const char *line) {
   cli_log *l = ctx;
   if (lv == PV_LOG_WARN) l->warnings++;
   if (l->quiet && lv != PV_LOG_WARN) return;
-  fprintf(stderr, "%s%s\n", isatty(2) ? "\r" : "", line);
+  /* Lines quote source file names, which may hold any byte. */
+  flockfile(stderr);
+  if (isatty(2)) fputc('\r', stderr);
+  pv__put_escaped(stderr, line, strlen(line));
+  fputc('\n', stderr);
+  funlockfile(stderr);
 }
 
 static void print_build_summary(const char *out, const pv_build_summary *s) {
@@ -191,8 +247,8 @@ static void print_build_summary(const char *out, const pv_build_summary *s) {
          s->codec_records[PV_CODEC_ZSTD]);
   printf("  bytes    %s in, %s out (%.2fx)\n", in, ob,
          s->bytes_in ? (double)s->bytes_out / (double)s->bytes_in : 0.0);
-  printf("  time     %.2f s, %.0f images/s\n", s->seconds,
-         s->seconds > 0 ? (double)(s->images + s->skipped) / s->seconds : 0.0);
+  printf("  time     %.2f s, %.0f images/s, %d threads\n", s->seconds,
+         s->seconds > 0 ? (double)(s->images + s->skipped) / s->seconds : 0.0, s->threads);
 }
 
 static int cmd_build(int argc, char **argv) {
@@ -200,7 +256,7 @@ static int cmd_build(int argc, char **argv) {
   pv_build_options_init(&o);
   const char *src = NULL, *out = NULL;
   int quiet = 0;
-  argp a = {argc, 0, argv, NULL};
+  argp a = {argc, 0, argv, NULL, argv[0], ""};
   for (a.i = 1; a.i < argc; a.i++) {
     const char *v;
     if (opt_is(&a, "-h") || opt_is(&a, "--help")) {
@@ -288,8 +344,7 @@ static int cmd_build(int argc, char **argv) {
   o.log = cli_logger;
   o.log_ctx = &lg;
   o.cancel = &g_cancel;
-  signal(SIGINT, on_sigint);
-  signal(SIGTERM, on_sigint);
+  catch_stop_signals();
   char *def = out ? NULL : pv_default_output_dir(src);
   if (!out) out = def;
   pv_build_summary s;
@@ -300,9 +355,11 @@ static int cmd_build(int argc, char **argv) {
     print_build_summary(out, &s);
     if (s.skipped) printf("  report   %s/%s lists the skipped files\n", out, PV_REPORT_FILENAME);
   } else {
-    fprintf(stderr, "pvpack build: %s: %s\n", pv_strerror(st), err);
+    fprintf(stderr, "pvpack build: %s: ", pv_strerror(st));
+    pv__put_escaped(stderr, err, strlen(err));
+    fputc('\n', stderr);
     rc = (st == PV_ERR_SKIPPED || st == PV_ERR_EMPTY) ? EXIT_DAMAGE : EXIT_USAGE;
-    if (st == PV_ERR_CANCELLED) rc = 130;
+    if (st == PV_ERR_CANCELLED) rc = 128 + (g_cancel ? g_cancel : SIGINT);
   }
   free(def);
   return rc;
@@ -310,19 +367,22 @@ static int cmd_build(int argc, char **argv) {
 
 /* ---- verify ------------------------------------------------------------------ */
 
-static void json_str(FILE *f, const char *s, size_t n) {
-  fputc('"', f);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c == '\n') fputs("\\n", f);
-    else if (c == '\t') fputs("\\t", f);
-    else if (c < 0x20) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
-  }
-  fputc('"', f);
-}
+static void json_str(FILE *f, const char *s, size_t n) { pv__put_json_string(f, s, n); }
 
+static void verify_usage(FILE *f) {
+  fprintf(f,
+          "usage: pvpack verify DIR [--decode] [--threads N] [--json] [--max-problems N]\n"
+          "                     [limits]\n"
+          "  --decode            also decode every record, within these limits (a record\n"
+          "                      over one is a problem, PV_ERR_LIMIT, as the loader refuses\n"
+          "                      it):\n" LIMITS_USAGE
+          "  --threads N         (default: the CPUs this process may use)\n"
+          "  --json              one JSON object on stdout\n"
+          "  --max-problems N    list at most N problems (default 100; 0 = all); all\n"
+          "                      are counted\n"
+          "exit status: 0 clean, 1 damage found, 2 usage or I/O error, or DIR is not a\n"
+          "pvpack dataset\n");
+}
 typedef struct vjson {
   FILE *f;
   int n;
@@ -346,14 +406,11 @@ static int cmd_verify(int argc, char **argv) {
   pv_verify_options_init(&o);
   const char *dir = NULL;
   int json = 0;
-  argp a = {argc, 0, argv, NULL};
+  argp a = {argc, 0, argv, NULL, argv[0], ""};
   for (a.i = 1; a.i < argc; a.i++) {
     const char *v;
     if (opt_is(&a, "-h") || opt_is(&a, "--help")) {
-      printf("usage: pvpack verify DIR [--decode] [--threads N] [--json] [--max-problems N]\n"
-             "  --decode also decodes every record, within these limits (a record over one\n"
-             "  is a problem, as the loader refuses it):\n" LIMITS_USAGE
-             "exit status: 0 clean, 1 damage found, 2 usage or I/O error\n");
+      verify_usage(stdout);
       return 0;
     } else if (limit_opt(&a, &o.limits)) {
     } else if (opt_is(&a, "--decode")) {
@@ -375,7 +432,7 @@ static int cmd_verify(int argc, char **argv) {
     }
   }
   if (!dir) {
-    fprintf(stderr, "usage: pvpack verify DIR [--decode] [--threads N] [--json]\n");
+    verify_usage(stderr);
     return EXIT_USAGE;
   }
   vjson j = {stdout, 0};
@@ -390,24 +447,66 @@ static int cmd_verify(int argc, char **argv) {
   pv_status st = pv_verify(dir, &o, &s);
   int rc = s.problems ? EXIT_DAMAGE : (st == PV_OK ? 0 : EXIT_USAGE);
   double gbs = s.seconds > 0 ? (double)s.bytes_checked / s.seconds / 1e9 : 0;
+  /* Why it could not run: not a dataset (exit 2, not "DAMAGED"), or not
+   * even there. */
+  char why[800] = "";
+  if (rc == EXIT_USAGE) {
+    if (st == PV_ERR_NOT_PVPACK || st == PV_ERR_NOT_FOUND) {
+      struct stat sb;
+      snprintf(why, sizeof why, "not a pvpack dataset (%s)",
+               st == PV_ERR_NOT_FOUND ? "no such file or directory"
+               : stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode)
+                   ? "not a directory"
+                   : "no " PV_INDEX_FILENAME " and no shard files");
+    } else {
+      /* A resource limit (a shard it could not map, counts over this
+       * reader's limits): s.error says which. */
+      snprintf(why, sizeof why, "%s%s%s", pv_strerror(st), s.error[0] ? ": " : "", s.error);
+    }
+    fprintf(stderr, "pvpack verify: ");
+    pv__put_escaped(stderr, dir, strlen(dir));
+    fprintf(stderr, ": %s\n", why);
+  }
+  /* problem_count: the problems listed (at most --max-problems);
+   * problem_total: all found; problems_omitted: the difference. */
+  uint64_t listed = (uint64_t)j.n;
   if (json) {
-    printf("%s],\n  \"problem_count\": %" PRIu64 ",\n  \"status\": \"%s\",\n"
-           "  \"ok\": %s,\n  \"shards_checked\": %u,\n  \"records_checked\": %" PRIu64
+    printf("%s],\n  \"problem_count\": %" PRIu64 ",\n  \"problem_total\": %" PRIu64
+           ",\n  \"problems_omitted\": %" PRIu64 ",\n  \"status\": \"%s\",\n",
+           j.n ? "\n  " : "", listed, s.problems, s.problems > listed ? s.problems - listed : 0,
+           pv_status_name(st));
+    if (why[0]) {
+      printf("  \"error\": ");
+      json_str(stdout, why, strlen(why));
+      printf(",\n");
+    }
+    printf("  \"ok\": %s,\n  \"shards_checked\": %u,\n  \"records_checked\": %" PRIu64
            ",\n  \"records_decoded\": %" PRIu64 ",\n  \"bytes_checked\": %" PRIu64
-           ",\n  \"seconds\": %.6f,\n  \"gb_per_s\": %.3f\n}\n",
-           j.n ? "\n  " : "", s.problems, pv_status_name(st), rc == 0 ? "true" : "false",
-           s.shards_checked, s.records_checked, s.records_decoded, s.bytes_checked, s.seconds,
-           gbs);
+           ",\n  \"threads\": %d,\n  \"seconds\": %.6f,\n  \"gb_per_s\": %.3f\n}\n",
+           rc == 0 ? "true" : "false", s.shards_checked, s.records_checked, s.records_decoded,
+           s.bytes_checked, s.threads, s.seconds, gbs);
   } else if (rc == 0) {
     char b[32];
     human_bytes(s.bytes_checked, b, sizeof b);
-    printf("OK %s: %u shards, %" PRIu64 " records, %s checked%s in %.3f s (%.2f GB/s)\n", dir,
-           s.shards_checked, s.records_checked, b, o.decode ? " and decoded" : "", s.seconds, gbs);
+    printf("OK ");
+    pv__put_escaped(stdout, dir, strlen(dir));
+    printf(": %u shards, %" PRIu64 " records, %s checked%s in %.3f s (%.2f GB/s, %d threads)\n",
+           s.shards_checked, s.records_checked, b, o.decode ? " and decoded" : "", s.seconds, gbs,
+           s.threads);
   } else if (rc == EXIT_DAMAGE) {
-    printf("DAMAGED %s: %" PRIu64 " problem(s) found (first: %s)\n", dir, s.problems,
-           pv_strerror(st));
-  } else {
-    fprintf(stderr, "pvpack verify: %s: %s\n", dir, pv_strerror(st));
+    printf("DAMAGED ");
+    pv__put_escaped(stdout, dir, strlen(dir));
+    printf(": %" PRIu64 " problem(s) found (first: %s)", s.problems, pv_strerror(st));
+    if (o.max_problems > 0 && s.problems > (uint64_t)o.max_problems)
+      printf("; the first %d listed", o.max_problems);
+    printf("\n");
+  }
+  if (rc == EXIT_DAMAGE && s.error[0]) {
+    fprintf(stderr, "pvpack verify: ");
+    pv__put_escaped(stderr, dir, strlen(dir));
+    fprintf(stderr, ": stopped early: ");
+    pv__put_escaped(stderr, s.error, strlen(s.error));
+    fputc('\n', stderr);
   }
   return rc;
 }
@@ -425,22 +524,28 @@ static void st_add(stat3 *s, uint64_t v, uint64_t n) {
   s->sum += (double)v;
 }
 
-/* Opens dir with the given read-side limits (NULL = defaults). */
-static pv_dataset *open_or_die_limits(const char *dir, const pv_limits *limits) {
+static pv_dataset *open_or_die_opts(const char *dir, const pv_open_options *oo) {
   pv_dataset *ds = NULL;
   char err[1024] = "";
-  pv_open_options oo;
-  pv_open_options_init(&oo);
-  if (limits) oo.limits = *limits;
-  pv_status st = pv_dataset_open(dir, &oo, &ds, err, sizeof err);
+  pv_status st = pv_dataset_open(dir, oo, &ds, err, sizeof err);
   if (st != PV_OK) {
-    fprintf(stderr, "pvpack: cannot open %s: %s: %s\n", dir, pv_strerror(st), err);
+    fprintf(stderr, "pvpack: cannot open ");
+    pv__put_escaped(stderr, dir, strlen(dir));
+    fprintf(stderr, ": %s: ", pv_strerror(st));
+    pv__put_escaped(stderr, err, strlen(err));
+    fputc('\n', stderr);
     exit(st == PV_ERR_NOT_FOUND || st == PV_ERR_IO ? EXIT_USAGE : EXIT_DAMAGE);
   }
   return ds;
 }
 
-static pv_dataset *open_or_die(const char *dir) { return open_or_die_limits(dir, NULL); }
+static pv_dataset *open_or_die(const char *dir) { return open_or_die_opts(dir, NULL); }
+
+static void info_usage(FILE *f) {
+  fprintf(f, "usage: pvpack info DIR [--json]\n"
+             "Counts, classes, codecs, sizes and the build options of a dataset. Class names\n"
+             "and paths are printed escaped (\\n, \\xNN, ...); --json gives valid JSON.\n");
+}
 
 static int cmd_info(int argc, char **argv) {
   const char *dir = NULL;
@@ -448,15 +553,20 @@ static int cmd_info(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--json")) json = 1;
     else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      printf("usage: pvpack info DIR [--json]\n");
+      info_usage(stdout);
       return 0;
     } else if (argv[i][0] == '-') {
       fprintf(stderr, "pvpack info: unknown option %s\n", argv[i]);
       return EXIT_USAGE;
-    } else dir = argv[i];
+    } else if (!dir) {
+      dir = argv[i];
+    } else {
+      fprintf(stderr, "pvpack info: unexpected argument %s\n", argv[i]);
+      return EXIT_USAGE;
+    }
   }
   if (!dir) {
-    fprintf(stderr, "usage: pvpack info DIR [--json]\n");
+    info_usage(stderr);
     return EXIT_USAGE;
   }
   pv_dataset *ds = open_or_die(dir);
@@ -464,10 +574,19 @@ static int cmd_info(int argc, char **argv) {
   uint32_t nc = pv_dataset_class_count(ds);
   uint64_t codecs[PV_CODEC_COUNT] = {0}, originals = 0, total = 0;
   stat3 bytes = {0, 0, 0}, w = {0, 0, 0}, h = {0, 0, 0};
+  int rc = 0;
   for (uint64_t i = 0; i < n; i++) {
     pv_record r;
-    pv_dataset_record(ds, i, &r);
-    codecs[r.codec]++;
+    char rerr[512];
+    pv_status rst = pv_dataset_record_ex(ds, i, &r, rerr, sizeof rerr);
+    if (rst != PV_OK) {
+      fprintf(stderr, "pvpack info: record %" PRIu64 ": %s: ", i, pv_strerror(rst));
+      pv__put_escaped(stderr, rerr, strlen(rerr));
+      fputc('\n', stderr);
+      rc = EXIT_DAMAGE;
+      continue;
+    }
+    if (r.codec < PV_CODEC_COUNT) codecs[r.codec]++;
     originals += (r.flags & PV_RECORD_FLAG_ORIGINAL) != 0;
     total += r.length;
     st_add(&bytes, r.length, i);
@@ -490,7 +609,7 @@ static int cmd_info(int argc, char **argv) {
     for (uint32_t c = 0; c < nc; c++) {
       const char *cn = pv_dataset_class_name(ds, c);
       fprintf(f, "%s", c ? ", " : "");
-      json_str(f, cn, strlen(cn));
+      json_str(f, cn ? cn : "", cn ? strlen(cn) : 0);
     }
     fprintf(f, "],\n  \"class_counts\": [");
     for (uint32_t c = 0; c < nc; c++)
@@ -526,7 +645,9 @@ static int cmd_info(int argc, char **argv) {
   } else {
     char tb[32];
     human_bytes(total, tb, sizeof tb);
-    fprintf(f, "dataset   %s (format %u.%u, id %016" PRIx64 ")\n", dir, PV_FORMAT_VERSION_MAJOR,
+    fprintf(f, "dataset   ");
+    pv__put_escaped(f, dir, strlen(dir));
+    fprintf(f, " (format %u.%u, id %016" PRIx64 ")\n", PV_FORMAT_VERSION_MAJOR,
             PV_FORMAT_VERSION_MINOR, pv_dataset_id(ds));
     fprintf(f, "records   %" PRIu64 " in %u shards (%" PRIu64 " source files skipped)\n", n,
             pv_dataset_shard_count(ds), pv_dataset_skipped_count(ds));
@@ -538,60 +659,101 @@ static int cmd_info(int argc, char **argv) {
     fprintf(f, "width     min %" PRIu64 ", mean %.1f, max %" PRIu64 "\n", w.min, w.sum / dn, w.max);
     fprintf(f, "height    min %" PRIu64 ", mean %.1f, max %" PRIu64 "\n", h.min, h.sum / dn, h.max);
     fprintf(f, "classes   %u\n", nc);
-    for (uint32_t c = 0; c < nc; c++)
-      fprintf(f, "  %5u  %-40s %" PRIu64 "\n", c, pv_dataset_class_name(ds, c),
+    for (uint32_t c = 0; c < nc; c++) {
+      const char *cn = pv_dataset_class_name(ds, c);
+      char *esc = cn ? pv__escaped(cn, strlen(cn)) : NULL;
+      fprintf(f, "  %5u  %-40s %" PRIu64 "\n", c, esc ? esc : "?",
               pv_dataset_class_records(ds, c));
+      free(esc);
+    }
     fprintf(f, "build options\n");
     for (size_t p = 0; p < olen;) {
       const char *nl = memchr(opt + p, '\n', olen - p);
       size_t e = nl ? (size_t)(nl - opt) : olen;
-      fprintf(f, "  %.*s\n", (int)(e - p), opt + p);
+      fputs("  ", f);
+      pv__put_escaped(f, opt + p, e - p);
+      fputc('\n', f);
       p = e + 1;
     }
   }
   pv_dataset_close(ds);
-  return 0;
+  return rc;
 }
 
 /* ---- get ------------------------------------------------------------------- */
 
-static int write_ppm(const char *path, const uint8_t *rgb, uint32_t w, uint32_t h) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return -1;
-  fprintf(f, "P6\n%u %u\n255\n", w, h);
-  size_t n = (size_t)w * h * 3;
-  int ok = fwrite(rgb, 1, n, f) == n;
-  return (fclose(f) == 0 && ok) ? 0 : -1;
+/* Creates path exclusively (O_EXCL, mode 0666 less the umask): an existing
+ * file, or a symlink, is never overwritten. Returns 0, or -1 with errno. */
+static int write_new_file(const char *path, const void *head, size_t hn, const void *data,
+                          size_t n) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) return -1;
+  FILE *f = fdopen(fd, "wb");
+  if (!f) {
+    int e = errno;
+    close(fd);
+    unlink(path);
+    errno = e;
+    return -1;
+  }
+  int ok = fwrite(head, 1, hn, f) == hn && fwrite(data, 1, n, f) == n;
+  int e = errno;
+  if (fclose(f) != 0 && ok) ok = 0, e = errno;
+  if (!ok) {
+    unlink(path); /* ours: created above */
+    errno = e ? e : EIO;
+    return -1;
+  }
+  return 0;
+}
+
+static void get_usage(FILE *f) {
+  fprintf(f, "usage: pvpack get DIR N [-o FILE] [limits]\n"
+             "Writes record N (0-based): JPEG records as .jpg (their stored bytes), others\n"
+             "as .ppm; default FILE record-N.jpg / .ppm. FILE must not exist: get never\n"
+             "overwrites a file. Prints the record's label, class and source path (escaped).\n"
+             "The record is decoded first, within these limits (checked before its pixels\n"
+             "are allocated):\n" LIMITS_USAGE);
 }
 
 static int cmd_get(int argc, char **argv) {
   const char *dir = NULL, *nstr = NULL, *out = NULL;
-  pv_limits lim;
-  pv_limits_init(&lim);
-  argp a = {argc, 0, argv, NULL};
-  for (int i = 1; i < argc; i++) {
-    a.i = i;
-    if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc) out = argv[++i];
-    else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      printf("usage: pvpack get DIR N [-o FILE] [limits]\n"
-             "Writes record N: JPEG records as .jpg (their stored bytes), others as .ppm.\n"
-             "The record is decoded first, within these limits:\n" LIMITS_USAGE);
+  pv_open_options oo;
+  pv_open_options_init(&oo);
+  argp a = {argc, 0, argv, NULL, argv[0], ""};
+  for (a.i = 1; a.i < argc; a.i++) {
+    const char *arg = argv[a.i];
+    if (opt_is(&a, "-h") || opt_is(&a, "--help")) {
+      get_usage(stdout);
       return 0;
-    } else if (!strncmp(argv[i], "--max-", 6) && limit_opt(&a, &lim)) {
-      i = a.i;
-    } else if (!dir) dir = argv[i];
-    else if (!nstr) nstr = argv[i];
-    else {
-      fprintf(stderr, "pvpack get: unexpected argument %s\n", argv[i]);
+    } else if (limit_opt(&a, &oo.limits)) {
+    } else if (opt_is(&a, "-o") || opt_is(&a, "--output")) {
+      out = opt_value(&a);
+    } else if (arg[0] == '-' && !(arg[1] >= '0' && arg[1] <= '9')) {
+      fprintf(stderr, "pvpack get: unknown option %s\n", arg);
+      return EXIT_USAGE;
+    } else if (!dir) {
+      dir = arg;
+    } else if (!nstr) {
+      nstr = arg; /* "-1" lands here and is refused below */
+    } else {
+      fprintf(stderr, "pvpack get: unexpected argument %s\n", arg);
       return EXIT_USAGE;
     }
   }
-  uint64_t n;
-  if (!dir || !nstr || !parse_u64(nstr, &n)) {
-    fprintf(stderr, "usage: pvpack get DIR N [-o FILE]\n");
+  if (!dir || !nstr) {
+    get_usage(stderr);
     return EXIT_USAGE;
   }
-  pv_dataset *ds = open_or_die_limits(dir, &lim);
+  uint64_t n;
+  if (!parse_count(nstr, &n)) {
+    fprintf(stderr, "pvpack get: bad record number '");
+    pv__put_escaped(stderr, nstr, strlen(nstr));
+    fprintf(stderr, "' (a record number is 0 or more, digits only)\n");
+    return EXIT_USAGE;
+  }
+  oo.verify_on_read = 1; /* the record's checksum, read under the fault guard */
+  pv_dataset *ds = open_or_die_opts(dir, &oo);
   if (n >= pv_dataset_record_count(ds)) {
     fprintf(stderr, "pvpack get: record %" PRIu64 " out of range (dataset has %" PRIu64 ")\n", n,
             pv_dataset_record_count(ds));
@@ -600,66 +762,90 @@ static int cmd_get(int argc, char **argv) {
   }
   pv_record r;
   int rc = 0;
-  pv_status st = pv_dataset_record(ds, n, &r);
+  uint8_t *pix = NULL;
+  pv_decoder *dec = NULL;
+  char rerr[512];
+  pv_status st = pv_dataset_record_ex(ds, n, &r, rerr, sizeof rerr);
+  if (st != PV_OK) {
+    if (st == PV_ERR_CHECKSUM) {
+      fprintf(stderr, "pvpack get: ");
+      pv__put_escaped(stderr, dir, strlen(dir));
+      fprintf(stderr, " record %" PRIu64 ": checksum mismatch\n", n);
+    } else {
+      fprintf(stderr, "pvpack get: record %" PRIu64 ": %s: ", n, pv_strerror(st));
+      pv__put_escaped(stderr, rerr, strlen(rerr));
+      fputc('\n', stderr);
+    }
+    rc = st == PV_ERR_IO ? EXIT_USAGE : EXIT_DAMAGE;
+    goto done;
+  }
   char def[64];
   int is_jpeg = r.codec == PV_CODEC_JPEG;
   snprintf(def, sizeof def, "record-%" PRIu64 ".%s", n, is_jpeg ? "jpg" : "ppm");
   if (!out) out = def;
   /* Always decode: proves the record is usable, whatever form is written.
-   * Its limits are checked before its pixels are allocated. */
+   * Its limits (the dataset's) are checked before its pixels are
+   * allocated. The checksum was checked by pv_dataset_record_ex
+   * (verify_on_read), under the fault guard. */
   size_t need = (size_t)r.width * r.height * 3;
-  uint8_t *pix = NULL;
-  pv_decoder *dec = NULL;
   if (pv_decoder_create(&dec) != PV_OK ||
       pv_decoder_set_limits(dec, pv_dataset_limits(ds)) != PV_OK) {
     fprintf(stderr, "pvpack get: out of memory\n");
     rc = EXIT_USAGE;
     goto done;
   }
-  if ((st = pv_decoder_check(dec, &r)) != PV_OK) {
-    fprintf(stderr, "pvpack get: record %" PRIu64 ": %s: %s\n", n, pv_strerror(st),
-            pv_decoder_last_error(dec));
-    rc = EXIT_DAMAGE;
-    goto done;
-  }
-  if (!(pix = malloc(need))) {
+  st = pv_decoder_check(dec, &r);
+  if (st == PV_OK && !(pix = malloc(need ? need : 1))) {
     fprintf(stderr, "pvpack get: out of memory\n");
     rc = EXIT_USAGE;
     goto done;
   }
-  if (pv_checksum(r.data, r.length) != r.checksum) {
-    fprintf(stderr, "pvpack get: %s record %" PRIu64 ": checksum mismatch\n", dir, n);
-    rc = EXIT_DAMAGE;
-    goto done;
-  }
-  if ((st = pv_decoder_decode(dec, &r, pix, (size_t)r.width * 3, need)) != PV_OK) {
-    fprintf(stderr, "pvpack get: record %" PRIu64 ": %s: %s\n", n, pv_strerror(st),
-            pv_decoder_last_error(dec));
-    rc = EXIT_DAMAGE;
+  if (st == PV_OK) st = pv_decoder_decode(dec, &r, pix, (size_t)r.width * 3, need);
+  if (st != PV_OK) {
+    fprintf(stderr, "pvpack get: record %" PRIu64 ": ", n);
+    const char *why = pv_decoder_last_error(dec);
+    if (st == PV_ERR_CHANGED) {
+      st = pv_dataset_explain_fault(ds, r.shard, rerr, sizeof rerr);
+      why = rerr;
+    } else {
+      fprintf(stderr, "%s: ", pv_strerror(st)); /* "limit exceeded: ..." */
+    }
+    pv__put_escaped(stderr, why, strlen(why));
+    fputc('\n', stderr);
+    rc = st == PV_ERR_IO ? EXIT_USAGE : EXIT_DAMAGE;
     goto done;
   }
   int wr;
   if (is_jpeg) {
-    FILE *f = fopen(out, "wb");
-    wr = f && fwrite(r.data, 1, r.length, f) == r.length;
-    if (f && fclose(f) != 0) wr = 0;
-    wr = wr ? 0 : -1;
+    wr = write_new_file(out, "", 0, r.data, r.length);
   } else {
-    wr = write_ppm(out, pix, r.width, r.height);
+    char head[64];
+    int hn = snprintf(head, sizeof head, "P6\n%u %u\n255\n", r.width, r.height);
+    wr = write_new_file(out, head, (size_t)hn, pix, need);
   }
   if (wr != 0) {
-    fprintf(stderr, "pvpack get: cannot write %s: %s\n", out, strerror(errno));
+    fprintf(stderr, "pvpack get: cannot write ");
+    pv__put_escaped(stderr, out, strlen(out));
+    fprintf(stderr, ": %s%s\n", strerror(errno),
+            errno == EEXIST ? " (get never overwrites a file: choose another -o FILE)" : "");
     rc = EXIT_USAGE;
     goto done;
   }
-  uint32_t plen;
+  uint32_t plen = 0;
   const char *sp = pv_dataset_source_path(ds, n, &plen);
+  const char *cname = pv_dataset_class_name(ds, r.label);
   printf("record   %" PRIu64 " (shard %u, entry %u)\n", n, r.shard, r.shard_record);
-  printf("label    %u (%s)\n", r.label, pv_dataset_class_name(ds, r.label));
-  printf("source   %.*s\n", (int)plen, sp);
-  printf("image    %ux%u, %s%s, %u bytes\n", r.width, r.height, pv_codec_name(r.codec),
+  printf("label    %u (", r.label);
+  if (cname) pv__put_escaped(stdout, cname, strlen(cname));
+  else fputs("no such class", stdout);
+  printf(")\nsource   ");
+  if (sp) pv__put_escaped(stdout, sp, plen);
+  printf("\nimage    %ux%u, %s%s, %u bytes\n", r.width, r.height, pv_codec_name(r.codec),
          (r.flags & PV_RECORD_FLAG_ORIGINAL) ? " (original file)" : "", r.length);
-  printf("written  %s\n", out);
+  printf("written  ");
+  pv__put_escaped(stdout, out, strlen(out));
+  printf("\n");
+  if (!cname) rc = EXIT_DAMAGE; /* a label with no class is damage */
 done:
   pv_decoder_destroy(dec);
   free(pix);
@@ -696,11 +882,9 @@ static int demo_image(const char *path, uint32_t w, uint32_t h, uint32_t seed, t
   int rc = tjCompress2(tj, px, (int)w, 0, (int)h, TJPF_RGB, &jb, &jn, TJSAMP_420, 85, 0);
   free(px);
   if (rc != 0) return -1;
-  FILE *f = fopen(path, "wb");
-  int ok = f && fwrite(jb, 1, jn, f) == jn;
-  if (f && fclose(f) != 0) ok = 0;
+  rc = write_new_file(path, "", 0, jb, jn);
   tjFree(jb);
-  return ok ? 0 : -1;
+  return rc;
 }
 
 static double now_s(void) {
@@ -709,28 +893,84 @@ static double now_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static void demo_usage(FILE *f) {
+  fprintf(f, "usage: pvpack demo [DIR]\n"
+             "Generates a demo ImageFolder (4 classes x 100 JPEGs) in DIR/imagefolder\n"
+             "(default DIR: pvpack-demo), packs it into DIR/imagefolder.pvpack, verifies it\n"
+             "and reads it back. DIR must not exist, be empty, or hold only what an earlier\n"
+             "demo wrote; demo never deletes or overwrites a file.\n");
+}
+
+/* May demo write into base? Yes when it does not exist, is empty, or holds
+ * only the two entries an earlier demo made. */
+static int demo_dir_ok(const char *base) {
+  struct stat sb;
+  if (lstat(base, &sb) != 0) return errno == ENOENT;
+  if (!S_ISDIR(sb.st_mode)) return 0;
+  DIR *d = opendir(base);
+  if (!d) return 0;
+  struct dirent *e;
+  int ok = 1;
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+        strcmp(e->d_name, "imagefolder") && strcmp(e->d_name, "imagefolder.pvpack"))
+      ok = 0;
+  closedir(d);
+  return ok;
+}
+
 static int cmd_demo(int argc, char **argv) {
-  const char *base = argc > 1 ? argv[1] : "pvpack-demo";
+  const char *base = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      demo_usage(stdout);
+      return 0;
+    } else if (argv[i][0] == '-') {
+      fprintf(stderr, "pvpack demo: unknown option %s\n", argv[i]);
+      return EXIT_USAGE;
+    } else if (!base) {
+      base = argv[i];
+    } else {
+      fprintf(stderr, "pvpack demo: unexpected argument %s\n", argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  if (!base) base = "pvpack-demo";
   static const char *const classes[] = {"cat", "dog", "fox", "owl"};
   const int per_class = 100;
   char src[4096], out[4200], path[4400];
+  if (!demo_dir_ok(base)) {
+    fprintf(stderr,
+            "pvpack demo: %s exists and is not an earlier demo (it may hold only imagefolder/ "
+            "and imagefolder.pvpack/); choose a new DIR\n",
+            base);
+    return EXIT_USAGE;
+  }
   snprintf(src, sizeof src, "%s/imagefolder", base);
   snprintf(out, sizeof out, "%s/imagefolder.pvpack", base);
-  mkdir(base, 0755);
-  mkdir(src, 0755);
+  catch_stop_signals();
+  if ((mkdir(base, 0777) != 0 && errno != EEXIST) || (mkdir(src, 0777) != 0 && errno != EEXIST)) {
+    fprintf(stderr, "pvpack demo: cannot create %s: %s\n", src, strerror(errno));
+    return EXIT_USAGE;
+  }
   tjhandle tj = tjInitCompress();
   printf("1. generating a demo ImageFolder in %s (%zu classes x %d JPEGs, 500x375 and 375x500)\n",
          src, sizeof classes / sizeof *classes, per_class);
   for (size_t c = 0; c < sizeof classes / sizeof *classes; c++) {
     snprintf(path, sizeof path, "%s/%s", src, classes[c]);
-    mkdir(path, 0755);
+    mkdir(path, 0777);
     for (int i = 0; i < per_class; i++) {
+      if (g_cancel) {
+        tjDestroy(tj);
+        fprintf(stderr, "pvpack demo: interrupted\n");
+        return 128 + g_cancel;
+      }
       snprintf(path, sizeof path, "%s/%s/%s_%04d.jpg", src, classes[c], classes[c], i);
       struct stat sb;
-      if (stat(path, &sb) == 0) continue;
+      if (lstat(path, &sb) == 0) continue; /* an earlier demo's: kept as it is */
       uint32_t seed = (uint32_t)(c * 1000 + (size_t)i);
       if (demo_image(path, i % 3 ? 500 : 375, i % 3 ? 375 : 500, seed, tj) != 0) {
-        fprintf(stderr, "pvpack demo: cannot write %s\n", path);
+        fprintf(stderr, "pvpack demo: cannot write %s: %s\n", path, strerror(errno));
         tjDestroy(tj);
         return EXIT_USAGE;
       }
@@ -738,12 +978,10 @@ static int cmd_demo(int argc, char **argv) {
   }
   tjDestroy(tj);
   /* One corrupt file shows how bad input is reported, not packed. */
+  static const char broken[] = "\xff\xd8\xff\xe0 this is not really a JPEG";
   snprintf(path, sizeof path, "%s/cat/broken.jpg", src);
-  FILE *f = fopen(path, "wb");
-  if (f) {
-    fputs("\xff\xd8\xff\xe0 this is not really a JPEG", f);
-    fclose(f);
-  }
+  struct stat bsb;
+  if (lstat(path, &bsb) != 0) write_new_file(path, "", 0, broken, sizeof broken - 1);
   printf("2. pvpack build %s -o %s --force\n", src, out);
   fflush(stdout);
   char *bargv[] = {"build", src, "-o", out, "--force", "--progress", "none", NULL};
@@ -799,7 +1037,8 @@ static int cmd_demo(int argc, char **argv) {
 static void bench_usage(FILE *f) {
   fprintf(f,
           "usage: pvpack bench DIR [options]\n"
-          "  --threads N         loader worker threads (default: all cores)\n"
+          "  --threads N         loader worker threads (default: the CPUs this process\n"
+          "                      may use: affinity mask and cgroup CPU quota)\n"
           "  --batch N           batch size (default 256)\n"
           "  --size N            output height and width (default 224)\n"
           "  --pipeline P        train (default) | eval | none\n"
@@ -822,7 +1061,7 @@ static int cmd_bench(int argc, char **argv) {
   pv_limits_init(&lim);
   const char *dir = NULL;
   int epochs = 3, json = 0, size = 224;
-  argp a = {argc, 0, argv, NULL};
+  argp a = {argc, 0, argv, NULL, argv[0], ""};
   for (a.i = 1; a.i < argc; a.i++) {
     const char *v;
     if (opt_is(&a, "-h") || opt_is(&a, "--help")) {
@@ -887,7 +1126,10 @@ static int cmd_bench(int argc, char **argv) {
   }
   o.height = o.width = (uint32_t)size;
   double t0 = now_s();
-  pv_dataset *ds = open_or_die_limits(dir, &lim);
+  pv_open_options oo;
+  pv_open_options_init(&oo);
+  oo.limits = lim;
+  pv_dataset *ds = open_or_die_opts(dir, &oo);
   double t_open = now_s() - t0;
   pv_loader *l = NULL;
   char err[512] = "";
@@ -897,7 +1139,7 @@ static int cmd_bench(int argc, char **argv) {
     pv_dataset_close(ds);
     return EXIT_USAGE;
   }
-  int threads = o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+  int threads = pv_loader_thread_count(l);
   uint64_t images = 0, batches = 0;
   double t1 = now_s(), first_batch = -1;
   int rc = 0;
@@ -948,28 +1190,86 @@ static int cmd_bench(int argc, char **argv) {
   return rc;
 }
 
+static void version_usage(FILE *f) {
+  fprintf(f, "usage: pvpack version   (or pvpack -V, pvpack --version)\n"
+             "Prints the library version and the format version it writes.\n");
+}
+
+static void help_usage(FILE *f) {
+  fprintf(f, "usage: pvpack help [COMMAND]\n"
+             "Prints the list of commands, or the usage of COMMAND.\n");
+}
+
+static int cmd_version(int argc, char **argv) {
+  (void)argv;
+  if (argc > 1) {
+    version_usage(stderr);
+    return EXIT_USAGE;
+  }
+  printf("pvpack %s (format %u.%u)\n", pv_version_string(), PV_FORMAT_VERSION_MAJOR,
+         PV_FORMAT_VERSION_MINOR);
+  return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+typedef struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  void (*usage)(FILE *f);
+} command;
+
+static const command k_commands[] = {
+    {"build", cmd_build, build_usage},     {"verify", cmd_verify, verify_usage},
+    {"info", cmd_info, info_usage},        {"get", cmd_get, get_usage},
+    {"bench", cmd_bench, bench_usage},     {"demo", cmd_demo, demo_usage},
+    {"version", cmd_version, version_usage}, {"help", cmd_help, help_usage},
+};
+
+static const command *find_command(const char *name) {
+  for (size_t i = 0; i < sizeof k_commands / sizeof *k_commands; i++)
+    if (!strcmp(k_commands[i].name, name)) return &k_commands[i];
+  return NULL;
+}
+
+static int cmd_help(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stdout);
+    return 0;
+  }
+  const command *c = find_command(argv[1]);
+  if (!c || argc > 2) {
+    fprintf(stderr, "pvpack help: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  c->usage(stdout);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
     return EXIT_USAGE;
   }
-  const char *cmd = argv[1];
-  if (!strcmp(cmd, "build")) return cmd_build(argc - 1, argv + 1);
-  if (!strcmp(cmd, "verify")) return cmd_verify(argc - 1, argv + 1);
-  if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
-  if (!strcmp(cmd, "get")) return cmd_get(argc - 1, argv + 1);
-  if (!strcmp(cmd, "demo")) return cmd_demo(argc - 1, argv + 1);
-  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
-  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-    printf("pvpack %s (format %u.%u)\n", pv_version_string(), PV_FORMAT_VERSION_MAJOR,
-           PV_FORMAT_VERSION_MINOR);
-    return 0;
-  }
-  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+  const char *name = argv[1];
+  if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
     usage(stdout);
     return 0;
   }
-  fprintf(stderr, "pvpack: unknown command '%s'\n", cmd);
-  usage(stderr);
-  return EXIT_USAGE;
+  if (!strcmp(name, "-V") || !strcmp(name, "--version")) return cmd_version(1, argv + 1);
+  const command *c = find_command(name);
+  if (!c) {
+    fprintf(stderr, "pvpack: unknown command '%s'\n", name);
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  /* -h / --help anywhere after the command: its usage, nothing else (so
+   * that `pvpack demo --help` does not create a folder named --help). */
+  for (int i = 2; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      c->usage(stdout);
+      return 0;
+    }
+  return c->run(argc - 1, argv + 1);
 }

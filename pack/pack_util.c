@@ -5,10 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "pv_format.h"
 
 static char *join(const char *a, const char *b) {
   size_t n = strlen(a) + strlen(b) + 2;
@@ -24,7 +29,9 @@ pv_status pv__read_file(const char *root, const char *rel, uint64_t max_bytes, u
   char *path = join(root, rel);
   if (!path) return PV_ERR_NOMEM;
   pv_status st = PV_OK;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO by an image's name must not block the build in
+   * open(2); it is then refused as not a regular file. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     snprintf(err, cap, "cannot open: %s", strerror(errno));
     free(path);
@@ -72,7 +79,7 @@ out:
 int pv__create_file(const char *dir, const char *name, char *err, size_t cap) {
   char *p = join(dir, name);
   if (!p) return -1;
-  int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666); /* less the umask */
   if (fd < 0) snprintf(err, cap, "%s: %s", p, strerror(errno));
   free(p);
   return fd;
@@ -127,21 +134,41 @@ FILE *pv__fopen_in(const char *dir, const char *name, char *err, size_t cap) {
   return f;
 }
 
+/* ---- temporary directory and commit ----------------------------------------- */
+
+/* mkdtemp() creates mode 0700 whatever the umask, and the directory keeps
+ * that mode when it is renamed into place; mkdir(0777) applies the umask
+ * like any other directory the user creates. The name is unique the way
+ * mkdtemp's is: random letters, retried on EEXIST. */
 pv_status pv__make_tmpdir(const char *out_dir, char **tmp, char *err, size_t cap) {
+  static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   size_t n = strlen(out_dir);
   while (n > 1 && out_dir[n - 1] == '/') n--;
   char *t = malloc(n + 16);
   if (!t) return PV_ERR_NOMEM;
   memcpy(t, out_dir, n);
-  memcpy(t + n, ".tmp-XXXXXX", 12);
-  if (!mkdtemp(t)) {
-    snprintf(err, cap, "cannot create a temporary directory next to %s: %s", out_dir,
-             strerror(errno));
-    free(t);
-    return PV_ERR_IO;
+  memcpy(t + n, ".tmp-", 5);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 12) ^
+               (uint64_t)(uintptr_t)t;
+  for (int attempt = 0; attempt < 1000; attempt++) {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull); /* splitmix64 */
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    for (int k = 0; k < 6; k++, z /= 62) t[n + 5 + k] = abc[z % 62];
+    t[n + 11] = 0;
+    if (mkdir(t, 0777) == 0) {
+      *tmp = t;
+      return PV_OK;
+    }
+    if (errno != EEXIST) break;
   }
-  *tmp = t;
-  return PV_OK;
+  snprintf(err, cap, "cannot create a temporary directory next to %s: %s", out_dir,
+           strerror(errno));
+  free(t);
+  return PV_ERR_IO;
 }
 
 static pv_status fsync_parent(const char *path, char *err, size_t cap) {
@@ -152,17 +179,25 @@ static pv_status fsync_parent(const char *path, char *err, size_t cap) {
   return st;
 }
 
-pv_status pv__commit_dir(const char *tmp, const char *out_dir, int force, char *err, size_t cap) {
+pv_status pv__commit_dir(const char *tmp, const char *out_dir, int force, char **leftover,
+                         char *err, size_t cap) {
   pv_status st;
+  *leftover = NULL;
   if ((st = pv__fsync_path(tmp, NULL, err, cap)) != PV_OK) return st;
   if (rename(tmp, out_dir) == 0) return fsync_parent(out_dir, err, cap);
   if (!force || (errno != EEXIST && errno != ENOTEMPTY && errno != ENOTDIR && errno != EISDIR)) {
     snprintf(err, cap, "cannot move the build into %s: %s", out_dir, strerror(errno));
     return errno == EEXIST || errno == ENOTEMPTY ? PV_ERR_EXISTS : PV_ERR_IO;
   }
-  /* --force: move the old output aside, put the new one in place, then
-   * delete the old one; at every instant one complete dataset is at a
-   * well-known name. */
+  /* --force: checked before the build started; checked again here, since
+   * the directory may have changed in the meantime. */
+  char why[512];
+  if (!pv__is_dataset_dir(out_dir, why, sizeof why)) {
+    snprintf(err, cap, "refusing to replace %s: %s", out_dir, why);
+    return PV_ERR_EXISTS;
+  }
+  /* Move the old dataset aside, put the new one in place, then delete the
+   * old one; at every instant one complete dataset is at a well-known name. */
   size_t n = strlen(out_dir);
   char *old = malloc(n + 16);
   if (!old) return PV_ERR_NOMEM;
@@ -179,25 +214,259 @@ pv_status pv__commit_dir(const char *tmp, const char *out_dir, int force, char *
     return PV_ERR_IO;
   }
   st = fsync_parent(out_dir, err, cap);
-  pv__remove_tree(old);
-  free(old);
+  if (pv__remove_dataset_dir(old) != 0)
+    *leftover = old; /* something that is not ours appeared in it: keep it */
+  else
+    free(old);
   return st;
 }
 
-int pv__remove_tree(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
-  if (!S_ISDIR(st.st_mode)) return unlink(path);
-  DIR *d = opendir(path);
-  if (!d) return -1;
+/* ---- what a dataset directory may hold -------------------------------------- */
+
+/* "shard-NNNNN.pvs" exactly as PV_SHARD_NAME_FMT writes it for some
+ * uint32_t: at least five digits, no sign, no extra leading zeros. */
+static int is_shard_name(const char *name) {
+  if (strncmp(name, "shard-", 6) != 0) return 0;
+  const char *d = name + 6;
+  uint64_t v = 0;
+  size_t k = 0;
+  while (d[k] >= '0' && d[k] <= '9') {
+    v = v * 10 + (uint64_t)(d[k] - '0');
+    if (++k > 10 || v > UINT32_MAX) return 0;
+  }
+  if (k == 0 || strcmp(d + k, ".pvs") != 0) return 0;
+  char back[32];
+  snprintf(back, sizeof back, PV_SHARD_NAME_FMT, (unsigned)v);
+  return strcmp(back, name) == 0;
+}
+
+int pv__is_dataset_file_name(const char *name) {
+  return !strcmp(name, PV_INDEX_FILENAME) || !strcmp(name, PV_REPORT_FILENAME) ||
+         is_shard_name(name);
+}
+
+/* Appends a printable rendering of name (control bytes as '?') to why. */
+static void name_into(char *why, size_t cap, const char *fmt, const char *name) {
+  char safe[128];
+  size_t k = 0;
+  for (; name[k] && k + 1 < sizeof safe; k++)
+    safe[k] = (unsigned char)name[k] < 0x20 || name[k] == 0x7f ? '?' : name[k];
+  safe[k] = 0;
+  snprintf(why, cap, fmt, safe);
+}
+
+pv_status pv__scan_dir(const char *dir, pv__dir_scan *s, char *why, size_t cap) {
+  memset(s, 0, sizeof *s);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) {
+    snprintf(why, cap, "cannot open: %s", strerror(errno));
+    return errno == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
+  }
+  DIR *d = fdopendir(dfd);
+  if (!d) {
+    snprintf(why, cap, "cannot read: %s", strerror(errno));
+    close(dfd);
+    return PV_ERR_IO;
+  }
   struct dirent *e;
-  int rc = 0;
+  errno = 0;
   while ((e = readdir(d)) != NULL) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    char *c = join(path, e->d_name);
-    if (!c || pv__remove_tree(c) != 0) rc = -1;
-    free(c);
+    const char *nm = e->d_name;
+    if (!strcmp(nm, ".") || !strcmp(nm, "..")) continue;
+    s->entries++;
+    struct stat sb;
+    int known = pv__is_dataset_file_name(nm);
+    int reg = fstatat(dfd, nm, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode);
+    if (is_shard_name(nm)) s->shards++;
+    if (!strcmp(nm, PV_INDEX_FILENAME)) {
+      s->has_index = 1;
+      if (reg) {
+        /* O_NONBLOCK: a FIFO swapped in after the fstatat cannot hang us. */
+        int fd = openat(dfd, nm, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        char magic[8];
+        if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+            pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+            !memcmp(magic, PV_INDEX_MAGIC, sizeof magic))
+          s->index_ok = 1;
+        if (fd >= 0) close(fd);
+      }
+    }
+    if ((!known || !reg) && !s->other[0])
+      name_into(s->other, sizeof s->other, known ? "%s (not a regular file)" : "%s", nm);
+    errno = 0;
+  }
+  int rerr = errno;
+  closedir(d);
+  if (rerr) {
+    snprintf(why, cap, "cannot read: %s", strerror(rerr));
+    return PV_ERR_IO;
+  }
+  return PV_OK;
+}
+
+int pv__is_dataset_dir(const char *dir, char *why, size_t cap) {
+  struct stat sb;
+  if (lstat(dir, &sb) != 0) {
+    snprintf(why, cap, "%s", strerror(errno));
+    return 0;
+  }
+  if (S_ISLNK(sb.st_mode)) {
+    snprintf(why, cap, "it is a symbolic link");
+    return 0;
+  }
+  if (!S_ISDIR(sb.st_mode)) {
+    snprintf(why, cap, "it is not a directory");
+    return 0;
+  }
+  pv__dir_scan s;
+  if (pv__scan_dir(dir, &s, why, cap) != PV_OK) return 0;
+  if (s.other[0]) {
+    char w[300];
+    snprintf(w, sizeof w, "it holds '%s', which pvpack build does not write", s.other);
+    snprintf(why, cap, "%s", w);
+    return 0;
+  }
+  if (!s.index_ok) {
+    snprintf(why, cap, s.has_index ? "its %s is not a pvpack index" : "it has no %s",
+             PV_INDEX_FILENAME);
+    return 0;
+  }
+  return 1;
+}
+
+int pv__remove_dataset_dir(const char *dir) {
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (dfd < 0) return errno == ENOENT ? 0 : -1;
+  DIR *d = fdopendir(dfd);
+  if (!d) {
+    close(dfd);
+    return -1;
+  }
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    struct stat sb;
+    if (pv__is_dataset_file_name(e->d_name) &&
+        fstatat(dfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode))
+      unlinkat(dfd, e->d_name, 0);
   }
   closedir(d);
-  return rmdir(path) == 0 ? rc : -1;
+  return rmdir(dir);
+}
+
+/* ---- where the output may go ------------------------------------------------- */
+
+/* Is st the same file as path or as one of the directories above it? path
+ * is absolute and resolved (realpath), so its prefixes are its ancestors. */
+static int chain_has(const char *path, const struct stat *st) {
+  size_t n = strlen(path);
+  char *p = malloc(n + 2);
+  if (!p) return 0;
+  int hit = 0;
+  for (size_t i = 1; i <= n && !hit; i++) {
+    if (i < n && path[i] != '/') continue;
+    memcpy(p, path, i);
+    p[i] = 0;
+    struct stat x;
+    if (stat(p, &x) == 0 && x.st_dev == st->st_dev && x.st_ino == st->st_ino) hit = 1;
+  }
+  struct stat root;
+  if (!hit && stat("/", &root) == 0 && root.st_dev == st->st_dev && root.st_ino == st->st_ino)
+    hit = 1;
+  free(p);
+  return hit;
+}
+
+/* Is `inner` (resolved) equal to `outer` or below it, as strings? */
+static int path_within(const char *inner, const char *outer) {
+  size_t n = strlen(outer);
+  if (n == 1 && outer[0] == '/') return 1;
+  return !strncmp(inner, outer, n) && (inner[n] == 0 || inner[n] == '/');
+}
+
+pv_status pv__check_output(const char *src_abs, const char *out_dir, int force, char *err,
+                           size_t cap) {
+  struct stat src_st, out_lst, out_st;
+  char *out_real = NULL, *copy = NULL;
+  pv_status st = PV_OK;
+  if (stat(src_abs, &src_st) != 0) {
+    snprintf(err, cap, "%s: %s", src_abs, strerror(errno));
+    return PV_ERR_IO;
+  }
+  int exists = lstat(out_dir, &out_lst) == 0;
+  if (!exists && errno != ENOENT) {
+    snprintf(err, cap, "%s: %s", out_dir, strerror(errno));
+    return PV_ERR_IO;
+  }
+  int followed = exists && stat(out_dir, &out_st) == 0;
+  if (followed) {
+    out_real = realpath(out_dir, NULL);
+  } else if (!exists) {
+    /* OUT does not exist yet: resolve its parent, then append its name. */
+    copy = strdup(out_dir);
+    if (!copy) return PV_ERR_NOMEM;
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/') copy[--n] = 0;
+    char *slash = strrchr(copy, '/');
+    const char *base = slash ? slash + 1 : copy;
+    const char *parent = slash ? (slash == copy ? "/" : copy) : ".";
+    if (slash) *slash = 0;
+    char *pr = realpath(parent, NULL);
+    if (!pr) {
+      snprintf(err, cap, "%s: the folder it goes in: %s", out_dir, strerror(errno));
+      st = errno == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
+      goto out;
+    }
+    size_t need = strlen(pr) + strlen(base) + 2;
+    out_real = malloc(need);
+    if (out_real) snprintf(out_real, need, "%s%s%s", pr, strcmp(pr, "/") ? "/" : "", base);
+    free(pr);
+  }
+  if ((exists && followed && !out_real) || (!exists && !out_real)) {
+    snprintf(err, cap, "%s: %s", out_dir, out_real ? "cannot resolve" : strerror(errno));
+    st = PV_ERR_IO;
+    goto out;
+  }
+  /* Whatever the flags: never write over or around the source. */
+  if (followed && ((out_st.st_dev == src_st.st_dev && out_st.st_ino == src_st.st_ino) ||
+                   !strcmp(out_real, src_abs))) {
+    snprintf(err, cap, "refusing to write to %s: it is the source folder %s", out_dir, src_abs);
+    st = PV_ERR_INVALID_ARG;
+    goto out;
+  }
+  if (followed && (chain_has(src_abs, &out_st) || path_within(src_abs, out_real))) {
+    snprintf(err, cap,
+             "refusing to write to %s: it is a folder above the source %s, which replacing it "
+             "would delete",
+             out_dir, src_abs);
+    st = PV_ERR_INVALID_ARG;
+    goto out;
+  }
+  if (out_real && (chain_has(out_real, &src_st) || path_within(out_real, src_abs))) {
+    snprintf(err, cap,
+             "refusing to write to %s: it lies inside the source %s (it would become a class "
+             "folder of the ImageFolder)",
+             out_dir, src_abs);
+    st = PV_ERR_INVALID_ARG;
+    goto out;
+  }
+  if (exists && !force) {
+    snprintf(err, cap, "%s already exists (use --force to replace it)", out_dir);
+    st = PV_ERR_EXISTS;
+    goto out;
+  }
+  if (exists) {
+    char why[512];
+    if (!pv__is_dataset_dir(out_dir, why, sizeof why)) {
+      snprintf(err, cap,
+               "refusing to replace %s: %s; --force replaces only a pvpack dataset (%s, "
+               "shard-NNNNN.pvs and %s, nothing else)",
+               out_dir, why, PV_INDEX_FILENAME, PV_REPORT_FILENAME);
+      st = PV_ERR_EXISTS;
+      goto out;
+    }
+  }
+out:
+  free(out_real);
+  free(copy);
+  return st;
 }

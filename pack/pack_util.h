@@ -16,7 +16,8 @@
 pv_status pv__read_file(const char *root, const char *rel, uint64_t max_bytes, uint8_t **buf,
                         size_t *len, char *err, size_t cap);
 
-/* Creates dir/name exclusively (mode 0644); returns an fd or -1. */
+/* Creates dir/name exclusively (mode 0666 less the umask, as open(2) and
+ * fopen would); returns an fd or -1. */
 int pv__create_file(const char *dir, const char *name, char *err, size_t cap);
 /* Writes all n bytes, retrying short writes; advances *offset. */
 pv_status pv__write_all(int fd, const void *buf, size_t n, uint64_t *offset, char *err, size_t cap);
@@ -24,17 +25,65 @@ pv_status pv__write_all(int fd, const void *buf, size_t n, uint64_t *offset, cha
 pv_status pv__fsync_close(int fd, char *err, size_t cap);
 /* Opens dir/name and fsyncs it. */
 pv_status pv__fsync_path(const char *dir, const char *name, char *err, size_t cap);
-/* fopen(dir/name, "wb"), NULL with err set on failure. */
+/* fopen(dir/name, "wbx") (exclusive, mode 0666 less the umask), NULL with
+ * err set on failure. */
 FILE *pv__fopen_in(const char *dir, const char *name, char *err, size_t cap);
 
 /* Creates a fresh temporary directory next to out_dir (same file system,
- * so the final rename is atomic): "<out_dir>.tmp-XXXXXX". */
+ * so the final rename is atomic): "<out_dir>.tmp-XXXXXX", with mode 0777
+ * less the umask (unlike mkdtemp's 0700), so the dataset it becomes has the
+ * permissions of any directory the user creates. */
 pv_status pv__make_tmpdir(const char *out_dir, char **tmp, char *err, size_t cap);
 /* Moves the finished tmp directory to out_dir. With force, an existing
- * out_dir is first renamed aside and removed only after the new one is in
- * place. fsyncs the parent directory. */
-pv_status pv__commit_dir(const char *tmp, const char *out_dir, int force, char *err, size_t cap);
-/* Removes a directory tree (no symlinks followed). Returns 0 on success. */
-int pv__remove_tree(const char *path);
+ * out_dir must still pass pv__is_dataset_dir (else PV_ERR_EXISTS); it is
+ * renamed aside, the new one put in place, then the old one's dataset files
+ * are unlinked and its directory removed (pv__remove_dataset_dir). When that
+ * directory cannot be removed (something else appeared in it), *leftover
+ * receives its malloc'ed path and it is kept; otherwise *leftover = NULL.
+ * fsyncs the parent directory. */
+pv_status pv__commit_dir(const char *tmp, const char *out_dir, int force, char **leftover,
+                         char *err, size_t cap);
+
+/* ---- the output rule: pvpack never deletes or overwrites what it did not
+ * write ---- */
+
+/* Is name one a build writes into a dataset directory: index.pvi,
+ * report.txt, or shard-NNNNN.pvs exactly as PV_SHARD_NAME_FMT spells it? */
+int pv__is_dataset_file_name(const char *name);
+
+/* What a directory holds, for the dataset rules. */
+typedef struct pv__dir_scan {
+  uint64_t entries;  /* entries other than . and .. */
+  uint32_t shards;   /* entries named like shard files (any type) */
+  int has_index;     /* an entry named index.pvi exists */
+  int index_ok;      /* ... and is a regular file that starts with PV_INDEX_MAGIC */
+  char other[160];   /* the first entry a build does not write, or one of
+                        its names that is not a regular file; "" = none */
+} pv__dir_scan;
+/* Lists dir (a symlink at dir is followed; entries are not). Returns PV_OK, or
+ * PV_ERR_NOT_FOUND / PV_ERR_IO with why set. Never blocks on a FIFO. */
+pv_status pv__scan_dir(const char *dir, pv__dir_scan *s, char *why, size_t cap);
+
+/* 1 when dir is a real directory (not a symlink) holding only files a
+ * build writes (pv__is_dataset_file_name, regular files), including an
+ * index.pvi that starts with the index magic; else 0 with why set to a
+ * reason such as "it holds 'notes.txt', which pvpack build does not write". */
+int pv__is_dataset_dir(const char *dir, char *why, size_t cap);
+
+/* Unlinks the regular files of dir that a build writes, then rmdir(dir):
+ * never a recursive delete, so anything else keeps dir (and itself) alive.
+ * Returns 0 when dir is gone (or was never there), -1 otherwise. */
+int pv__remove_dataset_dir(const char *dir);
+
+/* Where `pvpack build` may write (src_abs: realpath of the source).
+ * Whatever force says, refuses with PV_ERR_INVALID_ARG an out_dir that is
+ * the source, a folder above it, or a path inside it (compared both as
+ * resolved paths and by st_dev/st_ino along the chain of parents, so
+ * symlinks and bind mounts do not hide the relation). Then an existing
+ * out_dir gives PV_ERR_EXISTS without force, and with force unless
+ * pv__is_dataset_dir accepts it. An out_dir that does not exist must have
+ * an existing parent (else PV_ERR_NOT_FOUND). err names the path and why. */
+pv_status pv__check_output(const char *src_abs, const char *out_dir, int force, char *err,
+                           size_t cap);
 
 #endif

@@ -57,13 +57,16 @@ typedef struct pv_build_options {
   uint64_t shard_bytes;       /* target shard size, default 256 MiB */
   int shuffle;                /* shuffle record order; default 1 */
   uint64_t seed;              /* shuffle seed; default 0 */
-  int threads;                /* workers; 0 = all online cores */
+  int threads;                /* workers; 0 = the CPUs this process may use
+                                 (affinity mask capped by the cgroup CPU
+                                 quota; see README "Threads") */
   uint64_t max_pixels;        /* skip images above this many pixels;
                                  default 178956970 (PIL refuses above it) */
   uint64_t max_file_bytes;    /* skip files larger than this; default 1 GiB */
   int apply_exif_orientation; /* default 0 (torchvision does not) */
   int strict;                 /* any skipped file fails the build */
-  int force;                  /* replace an existing output directory */
+  int force;                  /* replace an existing output directory, if
+                                 it is a pvpack dataset (pv_build) */
   int progress;               /* 0 none, 1 bar on a terminal, 2 plain lines;
                                  default -1 = bar if stderr is a tty, else
                                  plain lines */
@@ -94,6 +97,7 @@ typedef struct pv_build_summary {
   uint64_t codec_records[3]; /* records per pv_codec */
   uint64_t original_records; /* of which stored as original JPEG bytes */
   double seconds;
+  int threads;               /* worker threads started (0 if it failed first) */
 } pv_build_summary;
 
 /* Builds a dataset from the ImageFolder tree src into out_dir (when NULL:
@@ -101,9 +105,19 @@ typedef struct pv_build_summary {
  * sibling directory, fsyncs, writes the index last and renames the
  * directory into place, so out_dir never holds a partial dataset.
  * summary and err (one line) may be NULL.
- * Returns PV_OK; PV_ERR_NOT_FOUND (src missing); PV_ERR_EMPTY (no class
- * folder or no image could be packed); PV_ERR_EXISTS (out_dir exists and
- * force is 0); PV_ERR_SKIPPED (strict and a file was skipped);
+ * Output rule (pvpack never deletes or overwrites what it did not write):
+ * out_dir that is src, a folder above src or a path inside src is refused
+ * whatever force says (PV_ERR_INVALID_ARG; compared as resolved paths and
+ * by device and inode, so symlinks and bind mounts do not hide it). An
+ * existing out_dir is refused without force (PV_ERR_EXISTS), and with force
+ * unless it is a real directory holding only index.pvi (starting with the
+ * index magic), shard-NNNNN.pvs and report.txt (PV_ERR_EXISTS, err says
+ * which entry is foreign). Replacing removes only those files and the
+ * directory, after the new dataset is in place. The dataset directory gets
+ * mode 0777 and its files 0666, less the umask.
+ * Returns PV_OK; PV_ERR_NOT_FOUND (src, or out_dir's parent, missing);
+ * PV_ERR_EMPTY (no class folder or no image could be packed);
+ * PV_ERR_EXISTS (see above); PV_ERR_SKIPPED (strict and a file was skipped);
  * PV_ERR_CANCELLED; PV_ERR_IO; PV_ERR_NOMEM; PV_ERR_INVALID_ARG. */
 pv_status pv_build(const char *src, const char *out_dir, const pv_build_options *opts,
                    pv_build_summary *summary, char *err, size_t errcap);
@@ -117,7 +131,7 @@ char *pv_default_output_dir(const char *src);
 typedef struct pv_verify_options {
   size_t size;
   int decode;      /* also decode every record */
-  int threads;     /* 0 = all cores */
+  int threads;     /* 0 = the CPUs this process may use, as pv_build */
   int max_problems; /* stop listing after this many (still counts); default 100 */
   /* Called once per problem found, from one thread at a time. NULL = stderr. */
   void (*problem)(void *ctx, const char *file, int64_t record, const char *source_path,
@@ -137,8 +151,13 @@ typedef struct pv_verify_summary {
   uint64_t records_decoded;
   uint64_t bytes_checked;
   uint32_t shards_checked;
-  uint64_t problems;
+  uint64_t problems;     /* all problems found, listed or not */
   double seconds;
+  int threads;           /* threads that checked records (0: none ran) */
+  /* Why verify stopped before checking everything, for a reason that is
+   * not damage ("" otherwise): a resource limit (a shard it could not map:
+   * out of mappings or address space; counts over this reader's limits). */
+  char error[512];
 } pv_verify_summary;
 
 /* Checks the index, each shard's header, table and footer and their
@@ -147,8 +166,19 @@ typedef struct pv_verify_summary {
  * Returns PV_OK when clean. When damage was found (summary->problems > 0;
  * a missing index or shard counts as damage), returns the first problem's
  * status (PV_ERR_CHECKSUM, PV_ERR_TRUNCATED, PV_ERR_CORRUPT, ...). When it
- * could not run at all (dir missing, out of memory) summary->problems is 0
- * and the status is PV_ERR_NOT_FOUND, PV_ERR_NOMEM or PV_ERR_INVALID_ARG. */
+ * could not run at all summary->problems is 0 and the status says why:
+ * PV_ERR_NOT_FOUND (dir missing), PV_ERR_NOT_PVPACK (dir is not a pvpack
+ * dataset: not a directory, or a directory with neither an index.pvi that
+ * starts with the index magic nor any shard-NNNNN.pvs, such as an
+ * ImageFolder or an empty folder), PV_ERR_IO, PV_ERR_NOMEM or
+ * PV_ERR_INVALID_ARG. Problems beyond max_problems are counted in
+ * summary->problems but not passed to the callback.
+ * When it hit a resource limit (the index counts more than PV_MAX_SHARDS
+ * shards, or a shard could not be mapped: mmap ENOMEM, vm.max_map_count or
+ * RLIMIT_AS) it stops and returns PV_ERR_LIMIT with summary->error saying
+ * why; problems found before still count (summary->problems). At most 64
+ * shards are mapped at any time. A file that changes while verify reads it
+ * is a problem (PV_ERR_CHANGED), never a signal. */
 pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_summary *summary);
 
 #ifdef __cplusplus

@@ -204,6 +204,15 @@ void pv__sampler_destroy(pv_sampler *s) {
   free(s);
 }
 
+void pv__sampler_reset(pv_sampler *s) {
+  if (!s) return;
+  /* Valid in any state of a decompress cycle (libjpeg's jpeg_abort). The
+   * resampler needs nothing: its tables depend only on sizes and are
+   * complete before it reads a pixel. */
+  if (s->jd.created) jpeg_abort_decompress(&s->jd.ci);
+  ZSTD_DCtx_reset(s->zstd, ZSTD_reset_session_only); /* parameters (limits) stay */
+}
+
 void pv__sampler_set_splice(pv_sampler *s, int on) {
   if (s) s->no_splice = !on;
 }

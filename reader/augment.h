@@ -97,6 +97,10 @@ pv_status pv__sampler_set_limits(pv_sampler *s, const pv_limits *l);
  * abandons a slow record. cancel must be cheap and thread-safe; NULL (the
  * default) = never. */
 void pv__sampler_set_cancel(pv_sampler *s, int (*cancel)(void *ctx), void *ctx);
+/* Puts a sampler whose pv__sample_crop / pv__sample_eval was interrupted
+ * by a fault on the record's bytes (guard.h) back into a usable state:
+ * aborts the libjpeg decompress cycle, resets the zstd context. */
+void pv__sampler_reset(pv_sampler *s);
 /* JPEG splicing at restart markers (jpeg_splice.h) is on by default; tests
  * turn it off to compare against the plain partial decode. */
 void pv__sampler_set_splice(pv_sampler *s, int on);

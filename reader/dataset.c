@@ -1,15 +1,11 @@
 /* dataset.c - open a dataset directory: map and validate index and shards,
  * hand out zero-copy record views. See pvpack.h for the contract. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "guard.h"
 #include "read_limits.h"
 #include "pvpack.h"
 
@@ -20,12 +16,16 @@ typedef struct pv_mapping {
 
 struct pv_dataset {
   pv_open_options opts;
+  char *dir;              /* as given to pv_dataset_open */
   pv_mapping index_map;
+  pv__file_id index_id;
   pv_index_view index;
   uint32_t shard_count;
   pv_mapping *shard_maps; /* shard_count */
-  pv_shard_view *shards;  /* shard_count */
+  pv__file_id *shard_ids;  /* shard_count */
+  pv_shard_view *shards;  /* shard_count; validated copies (heap), never re-read */
   char **class_names;     /* NUL-terminated copies, class_count */
+  uint64_t *class_records; /* copies, class_count */
 };
 
 unsigned pv_version_number(void) { return PV_VERSION_NUMBER; }
@@ -45,47 +45,13 @@ static void errf(char *err, size_t cap, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* Maps path read-only. An empty file maps to a non-NULL dummy of size 0
- * (mmap refuses length 0) so that validators report it as truncated. */
-static pv_status map_file(const char *path, pv_mapping *m, char *err, size_t cap) {
-  static uint8_t empty[1];
-  m->addr = NULL;
-  m->size = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    errf(err, cap, "%s: %s", path, strerror(errno));
-    return errno == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    errf(err, cap, "%s: not a regular file", path);
-    close(fd);
-    return PV_ERR_IO;
-  }
-  m->size = (uint64_t)st.st_size;
-  if (m->size == 0) {
-    m->addr = empty;
-    close(fd);
-    return PV_OK;
-  }
-  if (m->size != (uint64_t)(size_t)m->size) {
-    close(fd);
-    errf(err, cap, "%s: too large to map", path);
-    return PV_ERR_LIMIT;
-  }
-  void *a = mmap(NULL, (size_t)m->size, PROT_READ, MAP_SHARED, fd, 0);
-  close(fd);
-  if (a == MAP_FAILED) {
-    errf(err, cap, "%s: mmap: %s", path, strerror(errno));
-    m->size = 0;
-    return PV_ERR_IO;
-  }
-  m->addr = a;
-  return PV_OK;
+static pv_status map_file(const char *path, pv_mapping *m, pv__file_id *id, char *err,
+                          size_t cap) {
+  return pv__map_file(path, &m->addr, &m->size, id, err, cap);
 }
 
 static void unmap_file(pv_mapping *m) {
-  if (m->addr && m->size) munmap(m->addr, (size_t)m->size);
+  pv__unmap_file(m->addr, m->size);
   m->addr = NULL;
   m->size = 0;
 }
@@ -114,6 +80,59 @@ static pv_status shard_matches_index(const pv_index_view *ix, uint32_t k, const 
   return PV_OK;
 }
 
+/* The checks of open that read a mapping, run under a guard on it (a file
+ * truncated during open must not kill the process either). */
+typedef struct open_job {
+  pv_dataset *ds;
+  uint32_t k;    /* shard; unused for the index */
+  uint64_t *scratch; /* index: class_count counters */
+  char *sub;
+  size_t subcap;
+} open_job;
+
+static pv_status open_index_run(void *arg) {
+  open_job *j = arg;
+  pv_dataset *ds = j->ds;
+  pv_status st = pv_index_validate(ds->index_map.addr, ds->index_map.size, &ds->index, j->sub,
+                                   j->subcap);
+  if (st != PV_OK) return st;
+  if (ds->index.header.class_count) {
+    if (!(j->scratch = calloc(ds->index.header.class_count, sizeof *j->scratch)))
+      return PV_ERR_NOMEM;
+  }
+  return pv_index_check_class_counts(&ds->index, j->scratch, j->sub, j->subcap);
+}
+
+static pv_status class_records_run(void *arg) {
+  open_job *j = arg;
+  for (uint32_t c = 0; c < j->ds->index.header.class_count; c++)
+    j->ds->class_records[c] = pv_index_class_records(&j->ds->index, c);
+  return PV_OK;
+}
+
+static pv_status open_shard_run(void *arg) {
+  open_job *j = arg;
+  pv_dataset *ds = j->ds;
+  const uint32_t k = j->k;
+  pv_status st = pv_shard_validate(ds->shard_maps[k].addr, ds->shard_maps[k].size, &ds->shards[k],
+                                   j->sub, j->subcap);
+  if (st == PV_OK) st = shard_matches_index(&ds->index, k, &ds->shards[k], j->sub, j->subcap);
+  if (st == PV_OK) st = pv_shard_check_labels(&ds->shards[k], &ds->index, j->sub, j->subcap);
+  return st;
+}
+
+/* open_shard_run reads the index too (labels): both mappings guarded. */
+static pv_status open_shard_guarded(void *arg) {
+  open_job *j = arg;
+  return pv__guard_call(j->ds->shard_maps[j->k].addr, (size_t)j->ds->shard_maps[j->k].size,
+                        open_shard_run, j);
+}
+
+static void shard_path(const pv_dataset *ds, uint32_t k, char *path, size_t cap) {
+  int n = snprintf(path, cap, "%s/", ds->dir);
+  if (n >= 0 && (size_t)n < cap) snprintf(path + n, cap - (size_t)n, PV_SHARD_NAME_FMT, k);
+}
+
 pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_dataset **out,
                           char *err, size_t errcap) {
   pv_status st = PV_OK;
@@ -124,11 +143,14 @@ pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_datas
     errf(err, errcap, "empty dataset path");
     return PV_ERR_INVALID_ARG;
   }
+  pv__guard_install();
   size_t dlen = strlen(dir);
-  char *path = malloc(dlen + 64);
+  size_t pcap = dlen + 64;
+  char *path = malloc(pcap);
   pv_dataset *ds = calloc(1, sizeof *ds);
-  if (!path || !ds) {
+  if (!path || !ds || !(ds->dir = strdup(dir))) {
     free(path);
+    if (ds) free(ds->dir);
     free(ds);
     return PV_ERR_NOMEM;
   }
@@ -139,45 +161,69 @@ pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_datas
     if (opts->size >= offsetof(pv_open_options, limits) + sizeof opts->limits.size &&
         pv__limits_resolve(&opts->limits, &ds->opts.limits) != PV_OK) {
       free(path);
+      free(ds->dir);
       free(ds);
       errf(err, errcap, "open options: limits not initialised with pv_limits_init");
       return PV_ERR_INVALID_ARG;
     }
   }
 
-  snprintf(path, dlen + 64, "%s/%s", dir, PV_INDEX_FILENAME);
-  if ((st = map_file(path, &ds->index_map, err, errcap)) != PV_OK) goto out_free;
-  st = pv_index_validate(ds->index_map.addr, ds->index_map.size, &ds->index, sub, sizeof sub);
-  if (st != PV_OK) {
-    errf(err, errcap, "%s: %s", path, sub);
-    goto out_free;
+  snprintf(path, pcap, "%s/%s", dir, PV_INDEX_FILENAME);
+  if ((st = map_file(path, &ds->index_map, &ds->index_id, err, errcap)) != PV_OK) goto out_free;
+  {
+    open_job j = {ds, 0, NULL, sub, sizeof sub};
+    sub[0] = 0;
+    st = pv__guard_call(ds->index_map.addr, (size_t)ds->index_map.size, open_index_run, &j);
+    free(j.scratch);
+    if (st == PV_ERR_CHANGED)
+      errf(err, errcap, "%s changed size while being opened", path);
+    else if (st != PV_OK)
+      errf(err, errcap, "%s: %s", path, st == PV_ERR_NOMEM ? "out of memory" : sub);
+    if (st != PV_OK) goto out_free;
   }
   const pv_index_header *h = &ds->index.header;
   ds->shard_count = h->shard_count;
   ds->shard_maps = calloc(h->shard_count ? h->shard_count : 1, sizeof *ds->shard_maps);
+  ds->shard_ids = calloc(h->shard_count ? h->shard_count : 1, sizeof *ds->shard_ids);
   ds->shards = calloc(h->shard_count ? h->shard_count : 1, sizeof *ds->shards);
   ds->class_names = calloc(h->class_count ? h->class_count : 1, sizeof *ds->class_names);
-  if (!ds->shard_maps || !ds->shards || !ds->class_names) {
+  ds->class_records = calloc(h->class_count ? h->class_count : 1, sizeof *ds->class_records);
+  if (!ds->shard_maps || !ds->shard_ids || !ds->shards || !ds->class_names ||
+      !ds->class_records) {
     st = PV_ERR_NOMEM;
     goto out_free;
   }
   for (uint32_t c = 0; c < h->class_count; c++) {
     uint32_t len;
     const char *n = pv_index_class_name(&ds->index, c, &len);
-    if (!(ds->class_names[c] = malloc((size_t)len + 1))) {
-      st = PV_ERR_NOMEM;
+    if (!(ds->class_names[c] = malloc((size_t)len + 1)) ||
+        pv__guard_copy(ds->class_names[c], n, len) != PV_OK) {
+      st = ds->class_names[c] ? PV_ERR_CHANGED : PV_ERR_NOMEM;
+      if (st == PV_ERR_CHANGED) errf(err, errcap, "%s changed size while being opened", path);
       goto out_free;
     }
-    memcpy(ds->class_names[c], n, len);
     ds->class_names[c][len] = 0;
   }
+  {
+    open_job j = {ds, 0, NULL, sub, sizeof sub};
+    if (pv__guard_call(ds->index_map.addr, (size_t)ds->index_map.size, class_records_run, &j) !=
+        PV_OK) {
+      st = PV_ERR_CHANGED;
+      errf(err, errcap, "%s changed size while being opened", path);
+      goto out_free;
+    }
+  }
   for (uint32_t k = 0; k < h->shard_count; k++) {
-    int n = snprintf(path, dlen + 64, "%s/", dir);
-    snprintf(path + n, dlen + 64 - (size_t)n, PV_SHARD_NAME_FMT, k);
-    if ((st = map_file(path, &ds->shard_maps[k], err, errcap)) != PV_OK) goto out_free;
-    st = pv_shard_validate(ds->shard_maps[k].addr, ds->shard_maps[k].size, &ds->shards[k], sub,
-                           sizeof sub);
-    if (st == PV_OK) st = shard_matches_index(&ds->index, k, &ds->shards[k], sub, sizeof sub);
+    shard_path(ds, k, path, pcap);
+    if ((st = map_file(path, &ds->shard_maps[k], &ds->shard_ids[k], err, errcap)) != PV_OK)
+      goto out_free;
+    open_job j = {ds, k, NULL, sub, sizeof sub};
+    sub[0] = 0;
+    st = pv__guard_call(ds->index_map.addr, (size_t)ds->index_map.size, open_shard_guarded, &j);
+    if (st == PV_ERR_CHANGED) {
+      errf(err, errcap, "%s changed size while being opened", path);
+      goto out_free;
+    }
     if (st != PV_OK) {
       errf(err, errcap, "%s: %s", path, sub);
       goto out_free;
@@ -201,8 +247,11 @@ void pv_dataset_close(pv_dataset *ds) {
     for (uint32_t c = 0; c < ds->index.header.class_count; c++) free(ds->class_names[c]);
   unmap_file(&ds->index_map);
   free(ds->class_names);
+  free(ds->class_records);
   free(ds->shard_maps);
+  free(ds->shard_ids);
   free(ds->shards);
+  free(ds->dir);
   free(ds);
 }
 
@@ -219,7 +268,7 @@ const char *pv_dataset_class_name(const pv_dataset *ds, uint32_t c) {
 }
 
 uint64_t pv_dataset_class_records(const pv_dataset *ds, uint32_t c) {
-  return c < ds->index.header.class_count ? pv_index_class_records(&ds->index, c) : 0;
+  return c < ds->index.header.class_count ? ds->class_records[c] : 0;
 }
 
 const char *pv_dataset_options_text(const pv_dataset *ds, size_t *len) {
@@ -236,14 +285,87 @@ const char *pv_dataset_skipped_text(const pv_dataset *ds, size_t *len) {
   return t;
 }
 
-pv_status pv_dataset_record(const pv_dataset *ds, uint64_t i, pv_record *out) {
-  if (!ds || !out || i >= ds->index.header.record_count) return PV_ERR_INVALID_ARG;
-  uint32_t k = pv_index_find_shard(&ds->index, i);
+/* The shard holding global record i: largest k with first_record(k) <= i,
+ * over the validated heap copies of the shard headers (not the index
+ * mapping, which could be rewritten after open). */
+static uint32_t find_shard(const pv_dataset *ds, uint64_t i) {
+  uint32_t lo = 0, hi = ds->shard_count;
+  while (hi - lo > 1) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (ds->shards[mid].header.first_record <= i)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+typedef struct sum_job {
+  const uint8_t *data;
+  uint32_t length;
+  uint64_t sum;
+} sum_job;
+
+static pv_status sum_run(void *arg) {
+  sum_job *j = arg;
+  j->sum = pv_checksum(j->data, j->length);
+  return PV_OK;
+}
+
+pv_status pv_dataset_record_ex(const pv_dataset *ds, uint64_t i, pv_record *out, char *err,
+                               size_t errcap) {
+  if (err && errcap) err[0] = 0;
+  if (!ds || !out) return PV_ERR_INVALID_ARG;
+  memset(out, 0, sizeof *out);
+  out->index = i;
+  if (i >= ds->index.header.record_count) {
+    errf(err, errcap, "record %llu out of range (%llu records)", (unsigned long long)i,
+         (unsigned long long)ds->index.header.record_count);
+    return PV_ERR_INVALID_ARG;
+  }
+  const uint32_t k = find_shard(ds, i);
   const pv_shard_view *sv = &ds->shards[k];
-  uint32_t j = (uint32_t)(i - sv->header.first_record);
+  const uint32_t j = (uint32_t)(i - sv->header.first_record);
+  out->shard = k;
+  out->shard_record = j;
+  /* Both entries are copied out of the mappings once and every field used
+   * comes from the copies, checked as open checked them: another process
+   * may have rewritten the bytes since (spec/FORMAT.md 9.4). */
+  uint8_t eb[PV_RECORD_ENTRY_SIZE], ib[PV_INDEX_RECORD_SIZE];
+  pv_status st = pv__guard_copy(eb, pv_shard_entry_bytes(sv, j), sizeof eb);
+  if (st == PV_OK) st = pv__guard_copy(ib, pv_index_record_bytes(&ds->index, i), sizeof ib);
+  if (st != PV_OK) {
+    char why[400];
+    int shard_ok = pv__guard_copy(eb, pv_shard_entry_bytes(sv, j), sizeof eb) == PV_OK;
+    st = pv_dataset_explain_fault(ds, shard_ok ? PV_DATASET_INDEX_FILE : k, why, sizeof why);
+    errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): %s", k, (unsigned long long)i, j,
+         why);
+    return st;
+  }
   pv_record_entry e;
-  pv_shard_entry(sv, j, &e);
-  out->data = sv->file + e.offset;
+  pv_index_record ir;
+  char sub[160];
+  if ((st = pv_record_entry_decode(eb, sv->footer.table_offset, &e, sub, sizeof sub)) != PV_OK) {
+    errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): %s (the table changed after open)",
+         k, (unsigned long long)i, j, sub);
+    return st;
+  }
+  if (e.label >= ds->index.header.class_count) {
+    errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): label %u out of range (%u classes)",
+         k, (unsigned long long)i, j, e.label, ds->index.header.class_count);
+    return PV_ERR_CORRUPT;
+  }
+  if (pv_index_record_decode(&ds->index, ib, &ir) != PV_OK) {
+    errf(err, errcap, "index.pvi: the entry of record %llu is out of bounds (the index changed "
+         "after open)", (unsigned long long)i);
+    return PV_ERR_CORRUPT;
+  }
+  if (ir.label != e.label) {
+    errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): label %u in the shard, %u in the index",
+         k, (unsigned long long)i, j, e.label, ir.label);
+    return PV_ERR_CORRUPT;
+  }
+  out->data = sv->file + e.offset; /* inside the mapping: offset + length <= table_offset */
   out->length = e.length;
   out->label = e.label;
   out->width = e.width;
@@ -251,17 +373,64 @@ pv_status pv_dataset_record(const pv_dataset *ds, uint64_t i, pv_record *out) {
   out->codec = e.codec;
   out->flags = e.flags;
   out->checksum = e.checksum;
-  out->index = i;
-  out->shard = k;
-  out->shard_record = j;
-  if (ds->opts.verify_on_read && pv_checksum(out->data, out->length) != e.checksum)
-    return PV_ERR_CHECKSUM;
+  if (ds->opts.verify_on_read) {
+    sum_job sj = {out->data, out->length, 0};
+    if (pv__guard_call(out->data, out->length, sum_run, &sj) != PV_OK) {
+      char why[400];
+      st = pv_dataset_explain_fault(ds, k, why, sizeof why);
+      errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): %s", k, (unsigned long long)i, j,
+           why);
+      return st;
+    }
+    if (sj.sum != e.checksum) {
+      errf(err, errcap, "shard-%05u.pvs record %llu (entry %u): payload checksum mismatch", k,
+           (unsigned long long)i, j);
+      return PV_ERR_CHECKSUM;
+    }
+  }
   return PV_OK;
+}
+
+pv_status pv_dataset_record(const pv_dataset *ds, uint64_t i, pv_record *out) {
+  return pv_dataset_record_ex(ds, i, out, NULL, 0);
+}
+
+pv_status pv_dataset_explain_fault(const pv_dataset *ds, uint32_t k, char *err, size_t errcap) {
+  if (!ds || (k != PV_DATASET_INDEX_FILE && k >= ds->shard_count)) return PV_ERR_INVALID_ARG;
+  char name[32], path[4200];
+  const pv__file_id *was;
+  if (k == PV_DATASET_INDEX_FILE) {
+    snprintf(name, sizeof name, "%s", PV_INDEX_FILENAME);
+    was = &ds->index_id;
+  } else {
+    snprintf(name, sizeof name, PV_SHARD_NAME_FMT, k);
+    was = &ds->shard_ids[k];
+  }
+  snprintf(path, sizeof path, "%s/%s", ds->dir, name);
+  return pv__explain_change(path, name, was, err, errcap);
 }
 
 const char *pv_dataset_source_path(const pv_dataset *ds, uint64_t i, uint32_t *len) {
   if (!ds || i >= ds->index.header.record_count) return NULL;
-  return pv_index_record_path(&ds->index, i, len, NULL);
+  uint8_t ib[PV_INDEX_RECORD_SIZE];
+  pv_index_record ir;
+  if (pv__guard_copy(ib, pv_index_record_bytes(&ds->index, i), sizeof ib) != PV_OK ||
+      pv_index_record_decode(&ds->index, ib, &ir) != PV_OK)
+    return NULL;
+  if (len) *len = ir.path_length;
+  return (const char *)ds->index.sec[PV_SEC_STRINGS] + ir.path_offset;
+}
+
+size_t pv_dataset_source_path_copy(const pv_dataset *ds, uint64_t i, char *buf, size_t cap) {
+  if (!buf || cap == 0) return 0;
+  buf[0] = 0;
+  uint32_t len = 0;
+  const char *p = pv_dataset_source_path(ds, i, &len);
+  if (!p) return 0;
+  size_t n = len < cap - 1 ? len : cap - 1;
+  if (pv__guard_copy(buf, p, n) != PV_OK) n = 0;
+  buf[n] = 0;
+  return n;
 }
 
 const pv_shard_view *pv_dataset_shard_view(const pv_dataset *ds, uint32_t k) {

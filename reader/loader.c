@@ -34,6 +34,8 @@
 #endif
 
 #include "augment.h"
+#include "cpus.h"
+#include "guard.h"
 #include "pvpack.h"
 #include "resample.h"
 
@@ -328,6 +330,38 @@ static void convert_sample(const pv_loader *l, const uint8_t *src, void *dst) {
   }
 }
 
+/* The part of a sample that reads the record's payload (checksum, decode,
+ * crop, resize): run under a fault guard on the payload (guard.h). */
+typedef struct sample_job {
+  worker *w;
+  const pv_record *r;
+  rng *g;
+  uint8_t *out;
+} sample_job;
+
+static pv_status sample_run(void *arg) {
+  sample_job *j = arg;
+  const pv_loader_options *o = &j->w->l->o;
+  const pv_record *r = j->r;
+  if (o->verify_checksums && pv_checksum(r->data, r->length) != r->checksum)
+    return PV_ERR_CHECKSUM;
+  size_t stride = (size_t)o->width * 3;
+  if (o->pipeline == PV_PIPELINE_TRAIN) {
+    pv_crop c;
+    pv__rrc_params(r->width, r->height, o->scale_min, o->scale_max, o->ratio_min, o->ratio_max,
+                   rng_uniform, j->g, &c);
+    int flip = rng_uniform(j->g) < o->flip_prob;
+    return pv__sample_crop(j->w->sampler, r, c, o->width, o->height, flip, (pv_filter)o->filter,
+                           0, j->out, stride);
+  }
+  if (o->pipeline == PV_PIPELINE_EVAL)
+    return pv__sample_eval(j->w->sampler, r, o->eval_resize, o->width, o->height,
+                           (pv_filter)o->filter, j->out, stride);
+  pv_crop c = {0, 0, r->width, r->height};
+  return pv__sample_crop(j->w->sampler, r, c, o->width, o->height, 0, (pv_filter)o->filter, 0,
+                         j->out, stride);
+}
+
 /* Produces sample k (position p) of epoch e into dst. Returns PV_OK or the
  * failure, with a message naming shard, record and source path. */
 static pv_status make_sample(worker *w, uint64_t e, uint64_t k, uint64_t record, void *dst,
@@ -345,25 +379,16 @@ static pv_status make_sample(worker *w, uint64_t e, uint64_t k, uint64_t record,
     pv_record r;
     double t0 = now_s();
     rng g = {hash3(o->seed, e, p)};
-    st = pv_dataset_record(l->ds, rec_no, &r);
-    if (st == PV_OK && o->verify_checksums && pv_checksum(r.data, r.length) != r.checksum)
-      st = PV_ERR_CHECKSUM;
+    char detail[320] = "";
+    st = pv_dataset_record_ex(l->ds, rec_no, &r, detail, sizeof detail);
     if (st == PV_OK) {
-      size_t stride = (size_t)o->width * 3;
-      if (o->pipeline == PV_PIPELINE_TRAIN) {
-        pv_crop c;
-        pv__rrc_params(r.width, r.height, o->scale_min, o->scale_max, o->ratio_min, o->ratio_max,
-                       rng_uniform, &g, &c);
-        int flip = rng_uniform(&g) < o->flip_prob;
-        st = pv__sample_crop(w->sampler, &r, c, o->width, o->height, flip, (pv_filter)o->filter, 0,
-                             out, stride);
-      } else if (o->pipeline == PV_PIPELINE_EVAL) {
-        st = pv__sample_eval(w->sampler, &r, o->eval_resize, o->width, o->height,
-                             (pv_filter)o->filter, out, stride);
-      } else {
-        pv_crop c = {0, 0, r.width, r.height};
-        st = pv__sample_crop(w->sampler, &r, c, o->width, o->height, 0, (pv_filter)o->filter, 0,
-                             out, stride);
+      sample_job job = {w, &r, &g, out};
+      st = pv__guard_call(r.data, r.length, sample_run, &job);
+      if (st == PV_ERR_CHANGED) {
+        pv__sampler_reset(w->sampler);
+        st = pv_dataset_explain_fault(l->ds, r.shard, detail, sizeof detail);
+      } else if (st != PV_OK && st != PV_ERR_CHECKSUM) {
+        snprintf(detail, sizeof detail, "%s", pv__sampler_last_error(w->sampler));
       }
     }
     *t_dec += now_s() - t0;
@@ -378,12 +403,16 @@ static pv_status make_sample(worker *w, uint64_t e, uint64_t k, uint64_t record,
       return PV_OK;
     }
     if (attempt == 0) {
-      uint32_t plen = 0;
-      const char *src = pv_dataset_source_path(l->ds, rec_no, &plen);
-      snprintf(msg, msgcap, "shard-%05u.pvs record %llu (entry %u, source %.*s): %s%s%s", r.shard,
-               (unsigned long long)rec_no, r.shard_record, (int)(plen > 200 ? 200 : plen),
-               src ? src : "?", pv_strerror(st), st == PV_ERR_CHECKSUM ? "" : ": ",
-               st == PV_ERR_CHECKSUM ? "" : pv__sampler_last_error(w->sampler));
+      char src[201], who[96];
+      if (!pv_dataset_source_path_copy(l->ds, rec_no, src, sizeof src)) snprintf(src, sizeof src, "?");
+      /* pv_dataset_record_ex's reason starts with the record's name, which
+       * the line below gives already. */
+      int wn = snprintf(who, sizeof who, "shard-%05u.pvs record %llu (entry %u): ", r.shard,
+                        (unsigned long long)rec_no, r.shard_record);
+      const char *why = wn > 0 && strncmp(detail, who, (size_t)wn) == 0 ? detail + wn : detail;
+      snprintf(msg, msgcap, "shard-%05u.pvs record %llu (entry %u, source %s): %s%s%s", r.shard,
+               (unsigned long long)rec_no, r.shard_record, src, pv_strerror(st),
+               why[0] ? ": " : "", why);
     }
     /* Cancelled: the loader is going away or moving on; nothing to replace. */
     if (o->on_error != PV_ON_ERROR_REPLACE || st == PV_ERR_CANCELLED) return st;
@@ -618,8 +647,9 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
   pthread_cond_init(&l->cv_ready, NULL);
   l->nslots = o.prefetch;
   l->slots = calloc(l->nslots, sizeof *l->slots);
-  int nthreads = o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+  int nthreads = o.threads ? o.threads : pv__available_cpus();
   if (nthreads < 1) nthreads = 1;
+  if (nthreads > 1024) nthreads = 1024; /* the option's own bound */
   l->threads = calloc((size_t)nthreads, sizeof *l->threads);
   worker *ws = l->workers = calloc((size_t)nthreads, sizeof *ws);
   if (!l->slots || !l->threads || !ws) goto out_nomem;
@@ -839,6 +869,7 @@ pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch
 
 uint64_t pv_loader_batches_per_epoch(const pv_loader *l) { return l ? l->batches : 0; }
 uint64_t pv_loader_samples_per_epoch(const pv_loader *l) { return l ? l->samples : 0; }
+int pv_loader_thread_count(const pv_loader *l) { return l ? l->nthreads : 0; }
 const char *pv_loader_last_error(const pv_loader *l) { return l ? l->last_error : ""; }
 
 void pv_loader_get_stats(const pv_loader *l, pv_loader_stats *s) {

@@ -3,9 +3,27 @@
  * A dataset is a directory written by `pvpack build`: an index file
  * (index.pvi) and shard files (shard-NNNNN.pvs), format in spec/FORMAT.md.
  * Opening maps every file read-only and validates all structure up front
- * (index sections, every shard's header, record table and footer, and their
- * agreement with the index), so later record access needs no checks that
- * can fail except the optional payload checksum.
+ * (index sections, per-class counts, every shard's header, record table and
+ * footer, their agreement with the index, every record's label).
+ *
+ * Files that change while mapped. The mappings are shared with the files:
+ * another process that rewrites or truncates a shard after open changes
+ * what the mapping shows, or makes parts of it unreadable. So record
+ * access copies a record's table entry out of the mapping once and checks
+ * the copy as open checked it (payload inside the payload area, codec,
+ * size, label) before using any field, and every read of mapped bytes
+ * (table entries, payload checksums, the decoders in pv_decoder_decode and
+ * the loader) runs under a fault guard: a page that vanished (SIGBUS) is
+ * reported as PV_ERR_CHANGED for that record, never as a signal
+ * (pv_dataset_explain_fault says how the file changed). A dataset replaced
+ * by renaming (`pvpack build --force`) is unaffected: the old files stay
+ * mapped until close. Text returned in place (pv_dataset_source_path,
+ * pv_dataset_options_text) is read by the caller, outside any guard: use
+ * pv_dataset_source_path_copy where the index may shrink under you.
+ *
+ * Files must be regular files (symbolic links to them are followed); a
+ * FIFO, socket or device by a dataset file's name is refused without
+ * blocking in open(2).
  *
  * Thread-safety: a pv_dataset is immutable after open; every function that
  * takes a const pv_dataset* may be called from many threads at once. Many
@@ -110,9 +128,15 @@ void pv_open_options_init(pv_open_options *o);
  * err (may be NULL) receives a one-line reason naming the file and, for a
  * shard, its index ("shard-00003.pvs: record table checksum mismatch").
  * Returns PV_OK, PV_ERR_INVALID_ARG, PV_ERR_NOT_FOUND (no index in dir),
- * PV_ERR_IO, PV_ERR_NOMEM, PV_ERR_NOT_PVPACK, PV_ERR_VERSION,
- * PV_ERR_TRUNCATED, PV_ERR_CORRUPT, PV_ERR_CHECKSUM, PV_ERR_LIMIT.
- * Cost: O(shards + records) for validation, no per-record allocation. */
+ * PV_ERR_IO (also: a dataset file that is not a regular file),
+ * PV_ERR_NOMEM, PV_ERR_NOT_PVPACK, PV_ERR_VERSION, PV_ERR_TRUNCATED,
+ * PV_ERR_CORRUPT (also: a class count or a shard label that disagrees with
+ * the index's records), PV_ERR_CHECKSUM, PV_ERR_LIMIT (more than
+ * PV_MAX_SHARDS shards or another format limit; a shard that cannot be
+ * mapped because the process ran out of mappings, vm.max_map_count, or of
+ * address space), PV_ERR_CHANGED (a file shrank during open).
+ * Cost: O(shards + records) for validation, one mapping per file (index +
+ * shard_count), memory O(shards + classes), nothing per record. */
 pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_dataset **out,
                           char *err, size_t errcap);
 
@@ -139,7 +163,10 @@ const char *pv_dataset_skipped_text(const pv_dataset *ds, size_t *len);
 uint64_t pv_dataset_skipped_count(const pv_dataset *ds);
 
 /* A zero-copy view of one record: data points into the shard mapping and
- * stays valid until pv_dataset_close. */
+ * stays valid until pv_dataset_close (its bytes are those of the file: if
+ * another process rewrites the shard, they change; if it truncates the
+ * shard, reading them faults: read them through pv_decoder_decode, which
+ * turns that into PV_ERR_CHANGED). */
 typedef struct pv_record {
   const uint8_t *data;
   uint32_t length;
@@ -153,18 +180,49 @@ typedef struct pv_record {
   uint32_t shard_record;  /* position inside the shard */
 } pv_record;
 
-/* Record i (0 <= i < record_count) in O(log shards).
+/* Record i (0 <= i < record_count) in O(log shards), without trusting
+ * the mapping: the entry is copied once and checked (the checks of open:
+ * payload inside the shard's payload area, codec, flags, size; its label
+ * < class_count and equal to the index's label for record i).
+ * On every return out->index, out->shard and out->shard_record are set
+ * (so the caller can name the record); the other fields are set on PV_OK
+ * and PV_ERR_CHECKSUM only (zero otherwise).
  * Returns PV_OK, PV_ERR_INVALID_ARG (i out of range), PV_ERR_CHECKSUM
- * (only with verify_on_read; *out is still filled so the caller can name
- * the record). */
+ * (only with verify_on_read), PV_ERR_CORRUPT / PV_ERR_LIMIT /
+ * PV_ERR_VERSION (the entry fails a check of open now: its file was
+ * rewritten after open; or a label that disagrees with the index),
+ * PV_ERR_CHANGED (the entry or, with verify_on_read, the payload could not
+ * be read: the file shrank while mapped), PV_ERR_IO (a fault on an
+ * unchanged file). Thread-safe. */
 pv_status pv_dataset_record(const pv_dataset *ds, uint64_t i, pv_record *out);
+/* The same, with a one-line reason naming shard, record and entry in err
+ * (may be NULL; "" on PV_OK) ("shard-00003.pvs record 17 (entry 5): label
+ * 4294967295 out of range (10 classes)"). */
+pv_status pv_dataset_record_ex(const pv_dataset *ds, uint64_t i, pv_record *out, char *err,
+                               size_t errcap);
+
+/* After a call returned PV_ERR_CHANGED for shard k (k =
+ * PV_DATASET_INDEX_FILE for index.pvi): one stat(2) of the file by its
+ * name, compared with what was mapped at open, and err receives what
+ * happened: "shard-00003.pvs changed size while mapped (was 1048576, now
+ * 4096)", "... was rewritten while mapped ...", "... is gone now ...",
+ * "... the name now holds another file ...". Returns PV_ERR_CHANGED, or
+ * PV_ERR_IO when the file looks unchanged (the fault was a storage error),
+ * or PV_ERR_INVALID_ARG (k out of range). Error paths only. */
+#define PV_DATASET_INDEX_FILE UINT32_MAX
+pv_status pv_dataset_explain_fault(const pv_dataset *ds, uint32_t k, char *err, size_t errcap);
 
 /* Source path of record i, relative to the build's source root
  * ("cat/img1.jpg"), NOT NUL-terminated: *len bytes. NULL when out of range. */
 const char *pv_dataset_source_path(const pv_dataset *ds, uint64_t i, uint32_t *len);
+/* The same path copied into buf (cap bytes, NUL-terminated, cut to cap - 1)
+ * under the fault guard; returns its length, 0 when unavailable. */
+size_t pv_dataset_source_path_copy(const pv_dataset *ds, uint64_t i, char *buf, size_t cap);
 
 /* The validated format view of shard k (for tools such as verify); NULL
- * when out of range. */
+ * when out of range. The view itself is a copy made at open, but its file
+ * and table pointers lie in the shard's mapping: read entries from it as
+ * pv_dataset_record does (copy, then pv_record_entry_decode). */
 const pv_shard_view *pv_dataset_shard_view(const pv_dataset *ds, uint32_t k);
 
 /* ---- record decoding --------------------------------------------------- */
@@ -190,8 +248,8 @@ pv_status pv_decoder_set_limits(pv_decoder *d, const pv_limits *l);
  * for zstd the frame rules of spec/FORMAT.md 3.6 and the window), so a
  * caller can refuse a record before allocating width*height*3 bytes for
  * it. Returns PV_OK, PV_ERR_LIMIT, PV_ERR_DECODE (a payload that is
- * malformed already in what is checked), PV_ERR_INVALID_ARG; the reason is
- * in pv_decoder_last_error. */
+ * malformed already in what is checked), PV_ERR_INVALID_ARG, PV_ERR_CHANGED
+ * (as pv_decoder_decode); the reason is in pv_decoder_last_error. */
 pv_status pv_decoder_check(pv_decoder *d, const pv_record *rec);
 
 /* Decodes rec into RGB8 pixels: rec->height rows of rec->width*3 bytes,
@@ -202,7 +260,9 @@ pv_status pv_decoder_check(pv_decoder *d, const pv_record *rec);
  * of content, nothing after it) is an error. Limits are checked first (see
  * pv_decoder_check), then while decoding (JPEG scans as they are read).
  * Returns PV_OK, PV_ERR_INVALID_ARG (dst too small), PV_ERR_LIMIT,
- * PV_ERR_DECODE. */
+ * PV_ERR_DECODE, PV_ERR_CHANGED (reading rec->data faulted: the shard
+ * shrank while mapped; the decoder has been reset and stays usable;
+ * pv_dataset_explain_fault with rec->shard says how the file changed). */
 pv_status pv_decoder_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
                             size_t dst_size);
 
@@ -273,7 +333,9 @@ typedef struct pv_loader_options {
   double ratio_min, ratio_max; /* TRAIN: default 3/4, 4/3 */
   double flip_prob;         /* TRAIN: default 0.5 */
   int filter;               /* pv_filter of resample.h; default bilinear */
-  int threads;              /* worker threads; 0 = all online cores */
+  int threads;              /* worker threads; 0 = the CPUs this process may
+                               use: its affinity mask, capped by the cgroup
+                               CPU quota (cpu.max), at least 1 */
   uint32_t prefetch;        /* batch buffers in the ring, default 4 (>= 1) */
   uint64_t seed;            /* default 0 */
   uint64_t epoch;           /* first epoch, default 0 */
@@ -335,9 +397,11 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
 
 /* Next batch of the current epoch, waiting while the workers fill it.
  * *out = NULL and PV_OK at the end of the epoch (call pv_loader_set_epoch
- * to go on). Returns PV_OK; PV_ERR_DECODE / PV_ERR_CHECKSUM / PV_ERR_LIMIT
- * when a sample failed with on_error = FAIL (last_error names shard,
- * record, source and, for a limit, which one);
+ * to go on). Returns PV_OK; PV_ERR_DECODE / PV_ERR_CHECKSUM /
+ * PV_ERR_CORRUPT (an entry that fails its checks at use) / PV_ERR_CHANGED
+ * (a shard changed while mapped) / PV_ERR_LIMIT (a record over the
+ * dataset's limits) when a sample failed with on_error = FAIL (last_error
+ * names shard, record, source, and how the file changed or which limit);
  * PV_ERR_LIMIT when every ring slot is held by the caller (release one);
  * PV_ERR_INVALID_ARG. Call from one thread at a time. */
 pv_status pv_loader_next(pv_loader *l, pv_batch **out);
@@ -383,6 +447,10 @@ pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch
 /* Batches per epoch for this rank, and samples per epoch for this rank. */
 uint64_t pv_loader_batches_per_epoch(const pv_loader *l);
 uint64_t pv_loader_samples_per_epoch(const pv_loader *l);
+
+/* The number of worker threads l runs (options.threads, or the default it
+ * resolved to when that was 0); 0 for NULL. */
+int pv_loader_thread_count(const pv_loader *l);
 
 /* The reason for the last error of this loader (never NULL). */
 const char *pv_loader_last_error(const pv_loader *l);

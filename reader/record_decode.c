@@ -14,6 +14,7 @@
 
 #include "jpeg_dec.h"
 #include "read_limits.h"
+#include "guard.h"
 #include "pvpack.h"
 
 /* One JPEG decode request; lives in the decoder so that nothing the
@@ -177,15 +178,8 @@ static pv_status check_record(pv_decoder *d, const pv_record *rec) {
   return fail(d, PV_ERR_DECODE, "unknown codec %u", rec->codec);
 }
 
-pv_status pv_decoder_check(pv_decoder *d, const pv_record *rec) {
-  if (!d || !rec) return PV_ERR_INVALID_ARG;
-  d->last_error[0] = 0;
-  return check_record(d, rec);
-}
-
-pv_status pv_decoder_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
-                            size_t dst_size) {
-  if (!d || !rec || !dst) return PV_ERR_INVALID_ARG;
+static pv_status decode_body(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
+                             size_t dst_size) {
   d->last_error[0] = 0;
   if (rec->width == 0 || rec->height == 0 || rec->width > PV_MAX_DIM ||
       rec->height > PV_MAX_DIM)
@@ -253,4 +247,58 @@ pv_status pv_decoder_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, s
     }
   }
   return fail(d, PV_ERR_DECODE, "unknown codec %u", rec->codec);
+}
+
+/* Puts a decoder left mid-call by a fault back into a usable state: the
+ * libjpeg object is aborted (valid in any state of a decompress cycle: it
+ * frees the image's pools and returns to the start state), the zstd
+ * context reset. The one place that knows what a decoder holds; called by
+ * the guarded entry points below. */
+static void decoder_reset(pv_decoder *d) {
+  jpeg_abort_decompress(&d->jd.ci);
+  ZSTD_DCtx_reset(d->zstd, ZSTD_reset_session_only); /* parameters (window cap) stay */
+}
+
+typedef struct decode_job {
+  pv_decoder *d;
+  const pv_record *rec;
+  uint8_t *dst; /* NULL: pv_decoder_check */
+  size_t stride, dst_size;
+} decode_job;
+
+static pv_status decode_run(void *arg) {
+  decode_job *j = arg;
+  if (!j->dst) {
+    j->d->last_error[0] = 0;
+    return check_record(j->d, j->rec);
+  }
+  return decode_body(j->d, j->rec, j->dst, j->stride, j->dst_size);
+}
+
+/* Both read the payload (the checks parse its headers), so both run under
+ * a fault guard on it (guard.h): rec->data usually points into a shard
+ * mapping that another process may truncate. */
+static pv_status guarded(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
+                         size_t dst_size) {
+  decode_job j = {d, rec, dst, stride, dst_size};
+  pv_status st = pv__guard_call(rec->data, rec->data ? rec->length : 0, decode_run, &j);
+  if (st == PV_ERR_CHANGED) {
+    decoder_reset(d);
+    return fail(d, PV_ERR_CHANGED,
+                "record %llu (shard-%05u.pvs entry %u): payload unreadable: the shard file "
+                "changed while mapped",
+                (unsigned long long)rec->index, rec->shard, rec->shard_record);
+  }
+  return st;
+}
+
+pv_status pv_decoder_check(pv_decoder *d, const pv_record *rec) {
+  if (!d || !rec) return PV_ERR_INVALID_ARG;
+  return guarded(d, rec, NULL, 0, 0);
+}
+
+pv_status pv_decoder_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
+                            size_t dst_size) {
+  if (!d || !rec || !dst) return PV_ERR_INVALID_ARG;
+  return guarded(d, rec, dst, stride, dst_size);
 }

@@ -520,6 +520,43 @@ static void test_index_roundtrip(void **state) {
   free(buf);
 }
 
+/* The checks record access and open add on top of pv_index_validate:
+ * per-class counts against the records' labels, and an index entry
+ * decoded from a private copy (issue 9). */
+static void test_index_class_counts_and_record_decode(void **state) {
+  (void)state;
+  size_t n;
+  uint8_t *f = example_index(&n);
+  pv_index_view v;
+  uint64_t counts[2];
+  char err[256] = "";
+  assert_int_equal(pv_index_validate(f, n, &v, err, sizeof err), PV_OK);
+  assert_int_equal(pv_index_check_class_counts(&v, counts, err, sizeof err), PV_OK);
+  assert_true(counts[0] == 1 && counts[1] == 1);
+  uint8_t copy[PV_INDEX_RECORD_SIZE];
+  memcpy(copy, pv_index_record_bytes(&v, 0), sizeof copy);
+  pv_index_record ir;
+  assert_int_equal(pv_index_record_decode(&v, copy, &ir), PV_OK);
+  assert_true(ir.label == 1 && ir.path_length == 7 && ir.path_offset == 2);
+  pv_store32(copy + 12, 2); /* label = class_count */
+  assert_int_equal(pv_index_record_decode(&v, copy, &ir), PV_ERR_CORRUPT);
+  memcpy(copy, pv_index_record_bytes(&v, 0), sizeof copy);
+  pv_store64(copy, v.header.sections[PV_SEC_STRINGS].size - 6); /* path runs past the end */
+  assert_int_equal(pv_index_record_decode(&v, copy, &ir), PV_ERR_CORRUPT);
+  pv_store64(copy, UINT64_MAX - 3); /* offset + length wraps */
+  assert_int_equal(pv_index_record_decode(&v, copy, &ir), PV_ERR_CORRUPT);
+  /* Counts 2 and 0: the sum is right (validation passes), the labels say 1
+   * and 1. */
+  uint8_t *c0 = (uint8_t *)v.sec[PV_SEC_CLASSES];
+  pv_store64(c0 + 16, 2);
+  pv_store64(c0 + 24 + 16, 0);
+  reseal_index(f, n);
+  assert_int_equal(pv_index_validate(f, n, &v, err, sizeof err), PV_OK);
+  assert_int_equal(pv_index_check_class_counts(&v, counts, err, sizeof err), PV_ERR_CORRUPT);
+  assert_non_null(strstr(err, "class 0: the index counts 2 records, its records section has 1"));
+  free(f);
+}
+
 /* Encodes an index over shards of the given record counts (one class). */
 static uint8_t *index_over(const uint32_t *counts, uint32_t nshards, size_t *size) {
   pv_shard_ref refs[16];
@@ -977,6 +1014,7 @@ int main(void) {
       cmocka_unit_test(test_shard_roundtrip),
       cmocka_unit_test(test_index_roundtrip),
       cmocka_unit_test(test_index_find_shard),
+      cmocka_unit_test(test_index_class_counts_and_record_decode),
       cmocka_unit_test(test_shard_golden_negatives),
       cmocka_unit_test(test_index_golden_negatives),
       cmocka_unit_test(test_index_section_past_trailer),

@@ -184,6 +184,7 @@ static int run_cli_get(void *arg) {
   const path_arg *a = arg;
   char *out = NULL, bufs[4][32];
   char *dst = pvt_join(a->dir, "got.bin");
+  unlink(dst); /* get never overwrites a file: one per run */
   const char *argv[16] = {"get", a->dir, "0", "-o", dst};
   int n = 5;
   limit_flags(a->limits, argv, &n, bufs);

@@ -279,8 +279,9 @@ static PyObject *Dataset_record(DatasetObject *self, PyObject *arg) {
   uint64_t i;
   if (!record_index(self, arg, &i)) return NULL;
   pv_record r;
-  pv_status st = pv_dataset_record(self->ds, i, &r);
-  if (st != PV_OK && st != PV_ERR_CHECKSUM) return raise_status(st, "record lookup");
+  char err[512];
+  pv_status st = pv_dataset_record_ex(self->ds, i, &r, err, sizeof err);
+  if (st != PV_OK && st != PV_ERR_CHECKSUM) return raise_status(st, err);
   return Py_BuildValue("{s:I,s:I,s:I,s:i,s:I,s:I,s:I,s:K,s:O}", "label", r.label, "width",
                        r.width, "height", r.height, "codec", (int)r.codec, "length", r.length,
                        "shard", r.shard, "shard_record", r.shard_record, "checksum",
@@ -292,18 +293,29 @@ static PyObject *Dataset_label(DatasetObject *self, PyObject *arg) {
   uint64_t i;
   if (!record_index(self, arg, &i)) return NULL;
   pv_record r;
-  pv_status st = pv_dataset_record(self->ds, i, &r);
-  if (st != PV_OK && st != PV_ERR_CHECKSUM) return raise_status(st, "record lookup");
+  char err[512];
+  pv_status st = pv_dataset_record_ex(self->ds, i, &r, err, sizeof err);
+  if (st != PV_OK && st != PV_ERR_CHECKSUM) return raise_status(st, err);
   return PyLong_FromUnsignedLong(r.label);
 }
 
 static PyObject *Dataset_source_path(DatasetObject *self, PyObject *arg) {
   uint64_t i;
   if (!record_index(self, arg, &i)) return NULL;
-  uint32_t len = 0;
-  const char *p = pv_dataset_source_path(self->ds, i, &len);
-  if (!p) return raise_status(PV_ERR_INVALID_ARG, "no source path");
-  return PyUnicode_DecodeFSDefaultAndSize(p, len);
+  char p[PV_MAX_PATH_BYTES + 1];
+  if (!pv_dataset_source_path(self->ds, i, NULL))
+    return raise_status(PV_ERR_CORRUPT, "no source path (the index changed after open?)");
+  size_t len = pv_dataset_source_path_copy(self->ds, i, p, sizeof p);
+  return PyUnicode_DecodeFSDefaultAndSize(p, (Py_ssize_t)len);
+}
+
+/* pv_dataset_record_ex's reason without the "shard-N.pvs record R (entry
+ * E): " it starts with, for messages that name the record themselves. */
+static const char *record_reason(const char *err, const pv_record *r) {
+  char who[96];
+  int n = snprintf(who, sizeof who, "shard-%05u.pvs record %llu (entry %u): ", r->shard,
+                   (unsigned long long)r->index, r->shard_record);
+  return n > 0 && strncmp(err, who, (size_t)n) == 0 ? err + n : err;
 }
 
 /* decode(i) -> (bytearray of h*w*3 RGB bytes, height, width, label). */
@@ -311,13 +323,13 @@ static PyObject *Dataset_decode(DatasetObject *self, PyObject *arg) {
   uint64_t i;
   if (!record_index(self, arg, &i)) return NULL;
   pv_record r;
-  pv_status st = pv_dataset_record(self->ds, i, &r);
+  char err[512];
+  pv_status st = pv_dataset_record_ex(self->ds, i, &r, err, sizeof err);
   if (st != PV_OK) {
-    char msg[320];
-    uint32_t plen = 0;
-    const char *src = pv_dataset_source_path(self->ds, i, &plen);
-    snprintf(msg, sizeof msg, "shard-%05u.pvs record %llu (source %.*s)", r.shard,
-             (unsigned long long)i, (int)(plen > 200 ? 200 : plen), src ? src : "?");
+    char msg[800], src[201];
+    if (!pv_dataset_source_path_copy(self->ds, i, src, sizeof src)) snprintf(src, sizeof src, "?");
+    snprintf(msg, sizeof msg, "shard-%05u.pvs record %llu (entry %u, source %s): %s", r.shard,
+             (unsigned long long)i, r.shard_record, src, record_reason(err, &r));
     return raise_status(st, msg);
   }
   size_t stride = (size_t)r.width * 3, size = stride * r.height;
@@ -342,12 +354,12 @@ static PyObject *Dataset_decode(DatasetObject *self, PyObject *arg) {
   }
   if (st != PV_OK) {
     Py_XDECREF(buf);
-    char msg[900];
-    uint32_t plen = 0;
-    const char *src = pv_dataset_source_path(self->ds, i, &plen);
-    snprintf(msg, sizeof msg, "shard-%05u.pvs record %llu (entry %u, source %.*s): %s", r.shard,
-             (unsigned long long)i, r.shard_record, (int)(plen > 200 ? 200 : plen),
-             src ? src : "?", detail);
+    char msg[900], src[201];
+    /* A fault on the payload: say how the shard file changed. */
+    if (st == PV_ERR_CHANGED) st = pv_dataset_explain_fault(self->ds, r.shard, detail, sizeof detail);
+    if (!pv_dataset_source_path_copy(self->ds, i, src, sizeof src)) snprintf(src, sizeof src, "?");
+    snprintf(msg, sizeof msg, "shard-%05u.pvs record %llu (entry %u, source %s): %s", r.shard,
+             (unsigned long long)i, r.shard_record, src, detail);
     return raise_status(st, msg);
   }
   return Py_BuildValue("(NIII)", buf, r.height, r.width, r.label);

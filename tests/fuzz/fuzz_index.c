@@ -7,7 +7,10 @@
  *
  * On success every accessor is called over every entry the way a reader
  * calls them, each returned string is read in full, and the promises of
- * pv_index_validate are asserted (abort() tells the fuzzer).
+ * pv_index_validate are asserted (abort() tells the fuzzer); so are those
+ * of the open-time checks behind it: pv_index_check_class_counts (per-class
+ * counts against the records' labels) and pv_index_record_decode on a copy
+ * of each entry (what record access re-checks).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,10 +74,28 @@ static void exercise(const uint8_t *file, size_t size) {
     class_sum += pv_index_class_records(&v, c);
   }
   REQUIRE(class_sum == h->record_count);
+  /* The open-time class-count check: one pass, a clean verdict. */
+  uint64_t *counts = malloc((h->class_count ? h->class_count : 1) * sizeof *counts);
+  if (counts) {
+    err[0] = 0;
+    st = pv_index_check_class_counts(&v, counts, err, sizeof err);
+    REQUIRE(st == PV_OK || (st == PV_ERR_CORRUPT && err[0] != 0));
+    if (st == PV_OK)
+      for (uint32_t c = 0; c < h->class_count; c++)
+        REQUIRE(counts[c] == pv_index_class_records(&v, c));
+    free(counts);
+  }
   for (uint64_t i = 0; i < h->record_count; i++) {
     uint32_t len = 0, label = 0;
     const char *path = pv_index_record_path(&v, i, &len, &label);
     REQUIRE(label < h->class_count && len <= PV_MAX_PATH_BYTES);
+    /* The reader's copy-and-recheck of an entry agrees with validation. */
+    uint8_t copy[PV_INDEX_RECORD_SIZE];
+    memcpy(copy, pv_index_record_bytes(&v, i), sizeof copy);
+    pv_index_record ir;
+    REQUIRE(pv_index_record_decode(&v, copy, &ir) == PV_OK && ir.label == label &&
+            ir.path_length == len &&
+            (const char *)v.sec[PV_SEC_STRINGS] + ir.path_offset == path);
     sink ^= touch(&v, path, len);
     uint32_t k = pv_index_find_shard(&v, i);
     REQUIRE(k < h->shard_count);

@@ -53,8 +53,15 @@ static void exercise(const uint8_t *file, size_t size) {
   uint64_t expect = PV_SHARD_HEADER_SIZE;
   volatile uint8_t sink = 0;
   for (uint32_t i = 0; i < v.header.record_count; i++) {
-    pv_record_entry e;
+    pv_record_entry e, c;
     pv_shard_entry(&v, i, &e);
+    /* Record access decodes a private copy of the entry: same verdict. */
+    uint8_t copy[PV_RECORD_ENTRY_SIZE];
+    memcpy(copy, pv_shard_entry_bytes(&v, i), sizeof copy);
+    REQUIRE(pv_record_entry_decode(copy, table_offset, &c, NULL, 0) == PV_OK &&
+            c.offset == e.offset && c.length == e.length && c.label == e.label &&
+            c.width == e.width && c.height == e.height && c.codec == e.codec &&
+            c.flags == e.flags && c.checksum == e.checksum);
     REQUIRE(e.offset == expect && e.offset % PV_RECORD_ALIGN == 0);
     REQUIRE(e.length <= table_offset - e.offset);
     REQUIRE(e.codec < PV_CODEC_COUNT && e.channels == 3);

@@ -145,6 +145,13 @@ int main(int argc, char **argv) {
   put("shard", "codecs.pvs", s, n);
   free(s);
 
+  /* A label no index can match (the reader compares shard and index labels
+   * at open and on every access). */
+  const rec maxlabel[2] = {{PV_CODEC_RAW, 0, 1, 1, 0, 3}, {PV_CODEC_RAW, 0, 1, 1, 0xFFFFFFFFu, 3}};
+  s = shard(maxlabel, 2, 9, 0, 0, &n, NULL);
+  put("shard", "label-max.pvs", s, n);
+  free(s);
+
   /* ---- indexes ---- */
   const pv_shard_ref ref = {ex_size, 0, 2, ex_fsum};
   static const char *const classes[2] = {"a", "b"};
@@ -191,6 +198,20 @@ int main(int argc, char **argv) {
   x = index_of(&many, &n);
   put("index", "shards.pvi", x, n);
   free(x);
+
+  /* Per-class counts that sum right but disagree with the records' labels
+   * (pv_index_check_class_counts). */
+  static const uint64_t cc_wrong[3] = {4, 3, 3};
+  many.class_record_counts = cc_wrong;
+  x = index_of(&many, &n);
+  put("index", "wrong-class-counts.pvi", x, n);
+  /* More shards than PV_MAX_SHARDS claimed in the header (resealed):
+   * refused from the header alone. */
+  pv_store32(x + 48, PV_MAX_SHARDS + 1);
+  reseal_index(x, n);
+  put("index", "too-many-shards.pvi", x, n);
+  free(x);
+  many.class_record_counts = cc;
 
   refs[3].first_record += 1; /* a gap between shard 2 and 3 */
   x = index_of(&many, &n);
