@@ -222,10 +222,37 @@ pv_status pv__zstd_check(const pv_limits *L, const uint8_t *p, size_t n, uint64_
                  "%llu MiB",
                  (unsigned long long)(mem >> 20),
                  (unsigned long long)(L->max_decoder_memory >> 20));
+  /* The blocks (RFC 8878 3.1.1.2): each within Block_Maximum_Size, the
+   * smaller of the window and 128 KiB. zstd's one-shot decoder does not
+   * hold RLE and raw blocks to that bound while its streaming decoder does,
+   * so without this check the two paths of a reader would disagree. */
+  const uint64_t bmax = window < PV_ZSTD_BLOCK_MAX ? window : PV_ZSTD_BLOCK_MAX;
+  size_t at = hdr;
+  for (;;) {
+    if (n - at < 3) return failf(PV_ERR_DECODE, err, cap, "zstd: truncated block header");
+    const uint32_t bh = (uint32_t)p[at] | (uint32_t)p[at + 1] << 8 | (uint32_t)p[at + 2] << 16;
+    const uint32_t type = bh >> 1 & 3, bsize = bh >> 3;
+    at += 3;
+    if (type == 3) return failf(PV_ERR_DECODE, err, cap, "zstd: reserved block type");
+    if (bsize > bmax)
+      return failf(PV_ERR_DECODE, err, cap,
+                   "zstd: block of %u bytes over the frame's maximum block size %llu", bsize,
+                   (unsigned long long)bmax);
+    const size_t body = type == 1 ? 1 : bsize; /* RLE: one byte, repeated */
+    if (n - at < body) return failf(PV_ERR_DECODE, err, cap, "zstd: truncated block");
+    at += body;
+    if (bh & 1) break; /* Last_Block */
+  }
+  if (fhd & 0x04) { /* Content_Checksum */
+    if (n - at < 4) return failf(PV_ERR_DECODE, err, cap, "zstd: truncated checksum");
+    at += 4;
+  }
   const size_t fsz = ZSTD_findFrameCompressedSize(p, n);
   if (ZSTD_isError(fsz)) return failf(PV_ERR_DECODE, err, cap, "zstd: %s", ZSTD_getErrorName(fsz));
-  if (fsz != n)
+  if (fsz != at)
+    return failf(PV_ERR_DECODE, err, cap, "zstd: frame of %zu bytes, zstd says %zu", at, fsz);
+  if (at != n)
     return failf(PV_ERR_DECODE, err, cap,
-                 "zstd: %zu bytes after the frame (must be one frame and nothing else)", n - fsz);
+                 "zstd: %zu bytes after the frame (must be one frame and nothing else)", n - at);
   return PV_OK;
 }

@@ -101,8 +101,9 @@ long pv__jpeg_max_memory_to_use(const pv_limits *L);
 /* The zstd payload p[0, n) of a record whose content must be `content`
  * bytes (width * height * 3). Returns PV_OK; PV_ERR_DECODE when it is not
  * exactly one zstd frame declaring that content size with nothing after it
- * (no skippable frame, no second frame, no trailing bytes) or needs a
- * dictionary; PV_ERR_LIMIT when the memory its window implies (the smaller
+ * (no skippable frame, no second frame, no trailing bytes), needs a
+ * dictionary, or has a block over the frame's maximum block size (which
+ * zstd's one-shot decoder would accept and its streaming one refuse); PV_ERR_LIMIT when the memory its window implies (the smaller
  * of window and content, plus block buffers) exceeds max_decoder_memory. */
 pv_status pv__zstd_check(const pv_limits *L, const uint8_t *p, size_t n, uint64_t content,
                          char *err, size_t cap);

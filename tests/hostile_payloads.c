@@ -31,21 +31,25 @@ void pvhp_putle(pvhp_buf *b, uint64_t v, int bytes) {
 /* A zstd frame holding `content` zero bytes as RLE blocks of 128 KiB (4
  * bytes each): RFC 8878 by hand, so 12.9 GB of content costs nothing to
  * make. single: Single_Segment (window = content); else a 128 KiB window. */
-pvhp_buf pvhp_zstd_zeros(uint64_t content, int single) {
+pvhp_buf pvhp_zstd_zeros_ex(uint64_t content, int single, unsigned window_log, uint32_t block) {
   pvhp_buf b = {0};
   pvhp_putle(&b, 0xFD2FB528u, 4);
   pvhp_put8(&b, 0xC0 | (single ? 0x20 : 0)); /* FCS 8 bytes */
-  if (!single) pvhp_put8(&b, (17 - 10) << 3); /* window 2^17 */
+  if (!single) pvhp_put8(&b, (window_log - 10) << 3);
   pvhp_putle(&b, content, 8);
   uint64_t left = content;
   do {
-    const uint32_t n = left > (128u << 10) ? (128u << 10) : (uint32_t)left;
+    const uint32_t n = left > block ? block : (uint32_t)left;
     left -= n;
     const uint32_t hdr = (left == 0 ? 1u : 0u) | (1u << 1) /* RLE */ | (n << 3);
     pvhp_putle(&b, hdr, 3);
     pvhp_put8(&b, 0);
   } while (left);
   return b;
+}
+
+pvhp_buf pvhp_zstd_zeros(uint64_t content, int single) {
+  return pvhp_zstd_zeros_ex(content, single, 17, 128u << 10);
 }
 
 /* An ordinary zstd frame of `bytes` bytes of pattern. */

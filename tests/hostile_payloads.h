@@ -23,6 +23,9 @@ void pvhp_putle(pvhp_buf *b, uint64_t v, int bytes);
  * bytes each), so 12.9 GB of content is a 393 KB payload. single:
  * Single_Segment (window = content); else a 128 KiB window. */
 pvhp_buf pvhp_zstd_zeros(uint64_t content, int single);
+/* The same with a window of 2^window_log (not single) and RLE blocks of
+ * `block` bytes (more than the window: a frame the spec forbids). */
+pvhp_buf pvhp_zstd_zeros_ex(uint64_t content, int single, unsigned window_log, uint32_t block);
 /* An ordinary zstd frame of `bytes` bytes of pattern, declaring its content
  * size or not. */
 pvhp_buf pvhp_zstd_frame(size_t bytes, int content_size_flag);

@@ -269,7 +269,7 @@ static void test_zstd_frame_rules(void **state) {
     const char *name;
     pvhp_buf b;
     pv_status want;
-  } c[8];
+  } c[9];
   int n = 0;
   c[n].name = "conforming";
   c[n].b = pvhp_zstd_frame(bytes, 1);
@@ -309,10 +309,17 @@ static void test_zstd_frame_rules(void **state) {
   c[n].name = "RLE frame, 128 KiB window";
   c[n].b = pvhp_zstd_zeros(bytes, 0);
   c[n++].want = PV_OK;
+  /* A block larger than the window (Block_Maximum_Size): zstd's one-shot
+   * decoder took it, its streaming decoder did not (found by fuzz_record). */
+  c[n].name = "RLE block over the window";
+  c[n].b = pvhp_zstd_zeros_ex(200000 * 3, 0, 16, 128u << 10);
+  c[n++].want = PV_ERR_DECODE;
   for (int i = 0; i < n; i++) {
     char name[64];
     snprintf(name, sizeof name, "zstd-rule-%d", i);
-    char *dir = one_record_dataset(name, PV_CODEC_ZSTD, w, h, c[i].b.p, c[i].b.n);
+    const int big = i == n - 1; /* 1000 x 200 */
+    char *dir = one_record_dataset(name, PV_CODEC_ZSTD, big ? 1000 : w, big ? 200 : h, c[i].b.p,
+                                   c[i].b.n);
     expect_everywhere(c[i].name, dir, NULL, c[i].want);
     free(dir);
     free(c[i].b.p);
