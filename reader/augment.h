@@ -14,8 +14,13 @@
  * cover the crop are entropy-decoded: jpeg_splice.h cuts them out into a
  * smaller JPEG, whose decode gives the same bytes for the crop.
  *
+ * Every record is checked against the sampler's limits (read_limits.h,
+ * the same functions pv_decoder_decode uses) before anything is sized from
+ * it, and JPEG records are decoded through jpeg_dec.h, the reader's one
+ * libjpeg set-up.
+ *
  * Depends on: format/, libjpeg-turbo (libjpeg API), zstd, resample.h,
- * jpeg_splice.h.
+ * jpeg_splice.h, jpeg_dec.h, read_limits.h.
  * Thread-safety: a pv_sampler holds per-thread scratch; one per thread.
  */
 #ifndef PV_AUGMENT_H
