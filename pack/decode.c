@@ -47,6 +47,8 @@
 #include <webp/decode.h>
 
 #include "decode.h"
+#include "jpeg_dec.h"
+#include "read_limits.h"
 
 /* Size of a chunk that spng may hold in memory (text, ICC profile...). */
 #define PV_PNG_CHUNK_LIMIT ((size_t)64 << 20)
@@ -55,17 +57,23 @@
 /* libjpeg's own working memory (chiefly the whole-image coefficient arrays
  * of progressive and multi-scan files, which it zero-fills up front, so a
  * 200-byte file claiming 65500x65500 would otherwise touch 25 GB before
- * reading a single scan). With a pixel limit the cap is what an image
- * within the limit can need (at most 4 components of 2-byte coefficients
- * per pixel, plus MCU padding and row buffers); without one, and in any
- * case, it is at most this. */
-#define PV_JPEG_MAX_MEMORY ((uint64_t)4 << 30)
-#define PV_JPEG_MEMORY_SLACK ((uint64_t)64 << 20)
-/* Scans a JPEG may have: a legitimate progressive file has about ten; each
- * scan is a pass over the whole coefficient array, so thousands of tiny
- * scans make a small file take minutes (TurboJPEG's TJFLAG_LIMITSCANS uses
- * the same number, and the reader decodes with that flag). */
-#define PV_JPEG_MAX_SCANS 500
+ * reading a single scan) and its scans are bounded with the reader's
+ * functions (reader/read_limits.h), with the packer's own limits: decoder
+ * memory pv__decoder_memory_for_pixels(max_pixels) (what an image within
+ * the pixel limit can need: 4 components of 2-byte coefficients per pixel
+ * plus 64 MiB, at most 4 GiB), checked from the header before
+ * jpeg_start_decompress allocates; and PV_LIMITS_DEFAULT_SCANS scans (a
+ * legitimate progressive file has about ten; each scan is a pass over the
+ * whole coefficient array, so thousands of tiny scans make a small file
+ * take minutes), the reader's default, so that no record the packer keeps
+ * is refused by a default reader. */
+static void jpeg_limits(const pv_decode_opts *o, pv_limits *L) {
+  pv_limits_init(L);
+  L->max_record_pixels = 0; /* check_limit does that, with the packer's message */
+  L->max_record_bytes = 0;
+  L->max_decoder_memory = pv__decoder_memory_for_pixels(o ? o->max_pixels : 0);
+  L->max_scans = PV_LIMITS_DEFAULT_SCANS;
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -232,7 +240,8 @@ static pv_status apply_orientation(pv_image *img, int o, char *err, size_t cap) 
 typedef struct jpeg_err {
   struct jpeg_error_mgr pub;
   jmp_buf jb;
-  char msg[JMSG_LENGTH_MAX];
+  int limit; /* the progress monitor stopped it: msg says which limit */
+  char msg[JMSG_LENGTH_MAX + 64];
 } jpeg_err;
 
 static void jpeg_on_error(j_common_ptr c) {
@@ -250,22 +259,17 @@ static void jpeg_on_message(j_common_ptr c, int level) {
 
 static void jpeg_on_output(j_common_ptr c) { (void)c; }
 
-/* Called by libjpeg as it reads; refuses a file with too many scans. */
+/* Called by libjpeg as it reads; refuses a file with too many scans (the
+ * reader's check, pv__limit_jpeg_scans). The limits live in the job. */
 static void jpeg_on_progress(j_common_ptr c) {
-  if (!c->is_decompressor) return;
-  if (((j_decompress_ptr)c)->input_scan_number > PV_JPEG_MAX_SCANS) {
-    jpeg_err *e = (jpeg_err *)c->err;
-    snprintf(e->msg, sizeof e->msg, "more than %d scans", PV_JPEG_MAX_SCANS);
+  if (!c->is_decompressor || !c->client_data) return;
+  const pv_limits *L = c->client_data;
+  jpeg_err *e = (jpeg_err *)c->err;
+  if (pv__limit_jpeg_scans(L, (uint64_t)((j_decompress_ptr)c)->input_scan_number, e->msg,
+                           sizeof e->msg) != PV_OK) {
+    e->limit = 1;
     longjmp(e->jb, 1);
   }
-}
-
-/* libjpeg's working-memory cap for these options (see PV_JPEG_MAX_MEMORY). */
-static long jpeg_memory_cap(const pv_decode_opts *o) {
-  uint64_t cap = PV_JPEG_MAX_MEMORY;
-  if (o && o->max_pixels && o->max_pixels < (PV_JPEG_MAX_MEMORY - PV_JPEG_MEMORY_SLACK) / 8)
-    cap = o->max_pixels * 8 + PV_JPEG_MEMORY_SLACK;
-  return cap > (uint64_t)LONG_MAX ? LONG_MAX : (long)cap;
 }
 
 /* State of one JPEG job. It lives in the caller's frame, so nothing that
@@ -278,6 +282,7 @@ typedef struct jpeg_job {
   struct jpeg_decompress_struct ci;
   jpeg_err jerr;
   struct jpeg_progress_mgr progress;
+  pv_limits limits;           /* jpeg_limits(opts) */
   int created;
   pv_src_info info;
   pv_image img;
@@ -324,7 +329,9 @@ static void cmyk_to_rgb(const uint8_t *in, uint8_t *out, size_t n) {
 static void jpeg_run(jpeg_job *j) {
   j_decompress_ptr ci = &j->ci;
   if (setjmp(j->jerr.jb)) {
-    if (j->jerr.pub.msg_code == JERR_NO_BACKING_STORE) /* over jpeg_memory_cap */
+    if (j->jerr.limit) /* the scan limit */
+      j->st = failf(j->err, j->errcap, PV_ERR_LIMIT, "%s", j->jerr.msg);
+    else if (j->jerr.pub.msg_code == JERR_NO_BACKING_STORE) /* over the memory backstop */
       j->st = failf(j->err, j->errcap, PV_ERR_LIMIT,
                     "JPEG: %ux%u needs more than %ld MiB of decoder memory", ci->image_width,
                     ci->image_height, ci->mem->max_memory_to_use >> 20);
@@ -339,7 +346,9 @@ static void jpeg_run(jpeg_job *j) {
   jpeg_create_decompress(ci);
   j->created = 1;
   /* After create: jpeg_mem_init may have set it from $JPEGMEM. */
-  ci->mem->max_memory_to_use = jpeg_memory_cap(j->opts);
+  jpeg_limits(j->opts, &j->limits);
+  ci->mem->max_memory_to_use = pv__jpeg_max_memory_to_use(&j->limits);
+  ci->client_data = &j->limits;
   j->progress.progress_monitor = jpeg_on_progress;
   ci->progress = &j->progress;
   jpeg_mem_src(ci, j->buf, (unsigned long)j->len);
@@ -358,6 +367,18 @@ static void jpeg_run(jpeg_job *j) {
   const pv_decode_opts *o = j->opts;
   if ((j->st = check_limit(ci->image_width, ci->image_height, o, j->err, j->errcap)) != PV_OK)
     return;
+  /* Decoder memory from the header, and the scans of a multi-scan file,
+   * before jpeg_start_decompress allocates (the reader's functions). */
+  {
+    pv_jpeg_facts f;
+    pv__jpeg_facts_of(ci, &f);
+    char why[200];
+    if ((j->st = pv__limit_jpeg_header(&j->limits, &f, j->buf, j->len, why, sizeof why)) !=
+        PV_OK) {
+      j->st = failf(j->err, j->errcap, j->st, "%s", why);
+      return;
+    }
+  }
 
   int cmyk = 0;
   switch (ci->jpeg_color_space) {

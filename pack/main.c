@@ -182,6 +182,32 @@ static void bad_value(argp *a, const char *v) {
   exit(EXIT_USAGE);
 }
 
+/* The read-side limit flags of verify, get and bench (pv_limits). Returns 1
+ * when a.argv[a.i] was one of them. */
+#define LIMITS_USAGE                                                                           \
+  "  --max-record-pixels N   refuse records of more pixels (default 178956970; 0 = none)\n"  \
+  "  --max-record-bytes B    refuse larger payloads, K/M/G suffixes (default 1G; 0 = none)\n" \
+  "  --max-decoder-memory B  refuse records whose decoder needs more working memory\n"      \
+  "                          (default 1498764624, 8 per allowed pixel + 64M; 0 = none)\n"     \
+  "  --max-scans N           refuse JPEGs of more scans (default 500; 0 = none)\n"
+static int limit_opt(argp *a, pv_limits *L) {
+  const char *v;
+  if (opt_is(a, "--max-record-pixels")) {
+    if (!parse_u64(v = opt_value(a), &L->max_record_pixels)) bad_value(a, v);
+  } else if (opt_is(a, "--max-record-bytes")) {
+    if (!parse_u64(v = opt_value(a), &L->max_record_bytes)) bad_value(a, v);
+  } else if (opt_is(a, "--max-decoder-memory")) {
+    if (!parse_u64(v = opt_value(a), &L->max_decoder_memory)) bad_value(a, v);
+  } else if (opt_is(a, "--max-scans")) {
+    int n;
+    if (!parse_int(v = opt_value(a), 0, 1 << 30, &n)) bad_value(a, v);
+    L->max_scans = (uint32_t)n;
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
 static void human_bytes(uint64_t b, char *out, size_t cap) {
   const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = (double)b;
@@ -346,7 +372,10 @@ static void json_str(FILE *f, const char *s, size_t n) { pv__put_json_string(f, 
 static void verify_usage(FILE *f) {
   fprintf(f,
           "usage: pvpack verify DIR [--decode] [--threads N] [--json] [--max-problems N]\n"
-          "  --decode            also decode every record\n"
+          "                     [limits]\n"
+          "  --decode            also decode every record, within these limits (a record\n"
+          "                      over one is a problem, PV_ERR_LIMIT, as the loader refuses\n"
+          "                      it):\n" LIMITS_USAGE
           "  --threads N         (default: the CPUs this process may use)\n"
           "  --json              one JSON object on stdout\n"
           "  --max-problems N    list at most N problems (default 100; 0 = all); all\n"
@@ -383,6 +412,7 @@ static int cmd_verify(int argc, char **argv) {
     if (opt_is(&a, "-h") || opt_is(&a, "--help")) {
       verify_usage(stdout);
       return 0;
+    } else if (limit_opt(&a, &o.limits)) {
     } else if (opt_is(&a, "--decode")) {
       o.decode = 1;
     } else if (opt_is(&a, "--json")) {
@@ -678,20 +708,25 @@ static int write_new_file(const char *path, const void *head, size_t hn, const v
 }
 
 static void get_usage(FILE *f) {
-  fprintf(f, "usage: pvpack get DIR N [-o FILE]\n"
+  fprintf(f, "usage: pvpack get DIR N [-o FILE] [limits]\n"
              "Writes record N (0-based): JPEG records as .jpg (their stored bytes), others\n"
              "as .ppm; default FILE record-N.jpg / .ppm. FILE must not exist: get never\n"
-             "overwrites a file. Prints the record's label, class and source path (escaped).\n");
+             "overwrites a file. Prints the record's label, class and source path (escaped).\n"
+             "The record is decoded first, within these limits (checked before its pixels\n"
+             "are allocated):\n" LIMITS_USAGE);
 }
 
 static int cmd_get(int argc, char **argv) {
   const char *dir = NULL, *nstr = NULL, *out = NULL;
+  pv_open_options oo;
+  pv_open_options_init(&oo);
   argp a = {argc, 0, argv, NULL, argv[0], ""};
   for (a.i = 1; a.i < argc; a.i++) {
     const char *arg = argv[a.i];
     if (opt_is(&a, "-h") || opt_is(&a, "--help")) {
       get_usage(stdout);
       return 0;
+    } else if (limit_opt(&a, &oo.limits)) {
     } else if (opt_is(&a, "-o") || opt_is(&a, "--output")) {
       out = opt_value(&a);
     } else if (arg[0] == '-' && !(arg[1] >= '0' && arg[1] <= '9')) {
@@ -717,8 +752,6 @@ static int cmd_get(int argc, char **argv) {
     fprintf(stderr, "' (a record number is 0 or more, digits only)\n");
     return EXIT_USAGE;
   }
-  pv_open_options oo;
-  pv_open_options_init(&oo);
   oo.verify_on_read = 1; /* the record's checksum, read under the fault guard */
   pv_dataset *ds = open_or_die_opts(dir, &oo);
   if (n >= pv_dataset_record_count(ds)) {
@@ -750,22 +783,32 @@ static int cmd_get(int argc, char **argv) {
   int is_jpeg = r.codec == PV_CODEC_JPEG;
   snprintf(def, sizeof def, "record-%" PRIu64 ".%s", n, is_jpeg ? "jpg" : "ppm");
   if (!out) out = def;
-  /* Always decode: proves the record is usable, whatever form is written. */
+  /* Always decode: proves the record is usable, whatever form is written.
+   * Its limits (the dataset's) are checked before its pixels are
+   * allocated. The checksum was checked by pv_dataset_record_ex
+   * (verify_on_read), under the fault guard. */
   size_t need = (size_t)r.width * r.height * 3;
-  pix = malloc(need ? need : 1);
-  if (!pix || pv_decoder_create(&dec) != PV_OK) {
+  if (pv_decoder_create(&dec) != PV_OK ||
+      pv_decoder_set_limits(dec, pv_dataset_limits(ds)) != PV_OK) {
     fprintf(stderr, "pvpack get: out of memory\n");
     rc = EXIT_USAGE;
     goto done;
   }
-  /* The checksum was checked by pv_dataset_record_ex (verify_on_read),
-   * under the fault guard. */
-  if ((st = pv_decoder_decode(dec, &r, pix, (size_t)r.width * 3, need)) != PV_OK) {
+  st = pv_decoder_check(dec, &r);
+  if (st == PV_OK && !(pix = malloc(need ? need : 1))) {
+    fprintf(stderr, "pvpack get: out of memory\n");
+    rc = EXIT_USAGE;
+    goto done;
+  }
+  if (st == PV_OK) st = pv_decoder_decode(dec, &r, pix, (size_t)r.width * 3, need);
+  if (st != PV_OK) {
     fprintf(stderr, "pvpack get: record %" PRIu64 ": ", n);
     const char *why = pv_decoder_last_error(dec);
     if (st == PV_ERR_CHANGED) {
       st = pv_dataset_explain_fault(ds, r.shard, rerr, sizeof rerr);
       why = rerr;
+    } else {
+      fprintf(stderr, "%s: ", pv_strerror(st)); /* "limit exceeded: ..." */
     }
     pv__put_escaped(stderr, why, strlen(why));
     fputc('\n', stderr);
@@ -1006,12 +1049,16 @@ static void bench_usage(FILE *f) {
           "  --layout L          nhwc (default) | nchw\n"
           "  --seed S            (default 0)\n"
           "  --verify-checksums  check each record's XXH3 while loading\n"
-          "  --json              print one JSON object\n");
+          "  --json              print one JSON object\n"
+          "records are decoded within these limits (over one: an error, as a decode error):\n"
+          LIMITS_USAGE);
 }
 
 static int cmd_bench(int argc, char **argv) {
   pv_loader_options o;
   pv_loader_options_init(&o);
+  pv_limits lim;
+  pv_limits_init(&lim);
   const char *dir = NULL;
   int epochs = 3, json = 0, size = 224;
   argp a = {argc, 0, argv, NULL, argv[0], ""};
@@ -1060,6 +1107,7 @@ static int cmd_bench(int argc, char **argv) {
       if (!parse_u64(v = opt_value(&a), &o.seed)) bad_value(&a, v);
     } else if (opt_is(&a, "--verify-checksums")) {
       o.verify_checksums = 1;
+    } else if (limit_opt(&a, &lim)) {
     } else if (opt_is(&a, "--json")) {
       json = 1;
     } else if (argv[a.i][0] == '-') {
@@ -1078,7 +1126,10 @@ static int cmd_bench(int argc, char **argv) {
   }
   o.height = o.width = (uint32_t)size;
   double t0 = now_s();
-  pv_dataset *ds = open_or_die(dir);
+  pv_open_options oo;
+  pv_open_options_init(&oo);
+  oo.limits = lim;
+  pv_dataset *ds = open_or_die_opts(dir, &oo);
   double t_open = now_s() - t0;
   pv_loader *l = NULL;
   char err[512] = "";

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "pv_status.h"
+#include "pvpack.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -136,6 +137,11 @@ typedef struct pv_verify_options {
   void (*problem)(void *ctx, const char *file, int64_t record, const char *source_path,
                   pv_status status, const char *what);
   void *ctx;
+  /* decode: the read-side limits records are decoded within, those of
+   * pv_decoder_decode and the loader (default pv_limits_init). A record
+   * over one is a problem with status PV_ERR_LIMIT, as the loader would
+   * refuse it. */
+  pv_limits limits;
 } pv_verify_options;
 
 void pv_verify_options_init(pv_verify_options *o);

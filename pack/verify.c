@@ -52,6 +52,7 @@ void pv_verify_options_init(pv_verify_options *o) {
   memset(o, 0, sizeof *o);
   o->size = sizeof *o;
   o->max_problems = 100;
+  pv_limits_init(&o->limits);
 }
 
 /* Shards mapped at once (each window: map, check structure, hash, unmap). */
@@ -243,6 +244,19 @@ static void check_chunk(vstate *s, const vchunk *c, pv_decoder *dec, uint8_t **p
       }
     }
     if (s->o->decode) {
+      pv_record r = {v->file + e.offset, e.length, e.label, e.width, e.height, e.codec, e.flags,
+                     e.checksum, (uint64_t)rec, c->shard, j};
+      /* The limits first: nothing is allocated for a record over them. */
+      st = pv_decoder_check(dec, &r);
+      if (st == PV_ERR_CHANGED) {
+        shard_changed(s, sh, rec);
+        break;
+      }
+      if (st != PV_OK) {
+        snprintf(what, sizeof what, "does not decode: %s", pv_decoder_last_error(dec));
+        problem(s, sh->name, rec, st, what);
+        continue;
+      }
       size_t need = (size_t)e.width * e.height * 3;
       if (need > *pixcap) {
         uint8_t *n = realloc(*pix, need);
@@ -253,15 +267,15 @@ static void check_chunk(vstate *s, const vchunk *c, pv_decoder *dec, uint8_t **p
         *pix = n;
         *pixcap = need;
       }
-      pv_record r = {v->file + e.offset, e.length, e.label, e.width, e.height, e.codec, e.flags,
-                     e.checksum, (uint64_t)rec, c->shard, j};
       st = pv_decoder_decode(dec, &r, *pix, (size_t)e.width * 3, need);
       if (st == PV_ERR_CHANGED) {
         shard_changed(s, sh, rec);
         break;
       } else if (st != PV_OK) {
         snprintf(what, sizeof what, "does not decode: %s", pv_decoder_last_error(dec));
-        problem(s, sh->name, rec, PV_ERR_DECODE, what);
+        /* A limit or out of memory is named as such; anything else is damage. */
+        problem(s, sh->name, rec, st == PV_ERR_LIMIT || st == PV_ERR_NOMEM ? st : PV_ERR_DECODE,
+                what);
       } else {
         atomic_fetch_add(&s->decoded, 1);
       }
@@ -276,7 +290,11 @@ static void *verify_worker(void *arg) {
   pv_decoder *dec = NULL;
   uint8_t *pix = NULL;
   size_t pixcap = 0;
-  if (s->o->decode && pv_decoder_create(&dec) != PV_OK) return NULL;
+  if (s->o->decode &&
+      (pv_decoder_create(&dec) != PV_OK || pv_decoder_set_limits(dec, &s->o->limits) != PV_OK)) {
+    pv_decoder_destroy(dec);
+    return NULL;
+  }
   for (;;) {
     size_t i = atomic_fetch_add(&s->next, 1);
     if (i >= s->nchunks) break;
@@ -452,10 +470,14 @@ static pv_status index_counts_run(void *arg) {
 
 pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_summary *summary) {
   pv_verify_options o;
-  if (opts)
-    o = *opts;
-  else
-    pv_verify_options_init(&o);
+  pv_verify_options_init(&o);
+  if (opts) {
+    /* A caller built against an older, smaller struct: its fields, our
+     * defaults for the rest (limits). */
+    if (opts->size < offsetof(pv_verify_options, problem)) return PV_ERR_INVALID_ARG;
+    memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+    o.size = sizeof o;
+  }
   if (!dir) return PV_ERR_INVALID_ARG;
   double t0 = now_s();
   vstate s;

@@ -20,7 +20,9 @@
  * the same); we cannot avoid that without replacing its memory manager.
  */
 #include "augment.h"
+#include "jpeg_dec.h"
 #include "jpeg_splice.h"
+#include "read_limits.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -29,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jpeglib.h>
 #include <zstd.h>
 
 /* ---- geometry ---------------------------------------------------------------- */
@@ -128,12 +129,6 @@ void pv__eval_geometry(uint32_t width, uint32_t height, uint32_t resize_to, uint
 
 /* ---- sampler ------------------------------------------------------------------ */
 
-typedef struct pv_jerr {
-  struct jpeg_error_mgr pub;
-  jmp_buf jb;
-  char msg[JMSG_LENGTH_MAX];
-} pv_jerr;
-
 /* One JPEG decode request and its result. It lives in the sampler, so
  * nothing the setjmp-ing function modifies is one of its locals (C11
  * 7.13.2.1p3). */
@@ -147,6 +142,8 @@ typedef struct pv_jpeg_job {
   size_t src_len;
   uint32_t src_w, src_h; /* its size (full scale) */
   uint32_t sx, sy;       /* its origin in the scaled record */
+  pv_jpeg_facts facts;   /* the record's header facts, when src is a splice
+                            (the limits are the record's, not the splice's) */
   /* out */
   uint32_t ox, ow;       /* columns actually decoded: [ox, ox + ow) */
   uint8_t *pixels;       /* rows y .. y + h - 1, ow * 3 bytes each, packed */
@@ -154,9 +151,8 @@ typedef struct pv_jpeg_job {
 } pv_jpeg_job;
 
 struct pv_sampler {
-  struct jpeg_decompress_struct ci;
-  pv_jerr jerr;
-  int ci_created;
+  pv_jdec jd;            /* the libjpeg object and its limits (jpeg_dec.h) */
+  pv_limits limits;
   ZSTD_DCtx *zstd;
   pv_resampler *rs;
   uint8_t *buf;          /* decoded pixels */
@@ -169,6 +165,7 @@ struct pv_sampler {
   pv_jpeg_splice_buf splice;
   int no_splice;         /* tests: force the unspliced path */
   uint64_t splices;      /* decodes served from a splice */
+  char msg[256];         /* jpeg_run's message scratch (not a local of it) */
   char last_error[256];
 };
 
@@ -180,40 +177,13 @@ static pv_status failf(pv_sampler *s, pv_status st, const char *fmt, ...) {
   return st;
 }
 
-static void jpeg_on_error(j_common_ptr c) {
-  pv_jerr *e = (pv_jerr *)c->err;
-  (*c->err->format_message)(c, e->msg);
-  longjmp(e->jb, 1);
-}
-
-/* A warning (level -1: corrupt data, premature end of data) is an error,
- * as TJFLAG_STOPONWARNING in pv_decoder_decode: never hand out grey blocks.
- * Trace messages are ignored. */
-static void jpeg_on_message(j_common_ptr c, int level) {
-  if (level < 0) jpeg_on_error(c);
-}
-
-static void jpeg_on_output(j_common_ptr c) { (void)c; }
-
-/* Creating the decompress object can itself fail (out of memory) through
- * error_exit, hence its own setjmp. */
-static int sampler_jpeg_create(pv_sampler *s) {
-  s->ci.err = jpeg_std_error(&s->jerr.pub);
-  s->jerr.pub.error_exit = jpeg_on_error;
-  s->jerr.pub.emit_message = jpeg_on_message;
-  s->jerr.pub.output_message = jpeg_on_output;
-  if (setjmp(s->jerr.jb)) return -1;
-  jpeg_create_decompress(&s->ci);
-  s->ci_created = 1;
-  return 0;
-}
-
 pv_status pv__sampler_create(pv_sampler **out) {
   if (!out) return PV_ERR_INVALID_ARG;
   *out = NULL;
   pv_sampler *s = calloc(1, sizeof *s);
   if (!s) return PV_ERR_NOMEM;
-  if (sampler_jpeg_create(s) != 0 || !(s->zstd = ZSTD_createDCtx()) ||
+  pv_limits_init(&s->limits);
+  if (pv__jdec_create(&s->jd) != PV_OK || !(s->zstd = ZSTD_createDCtx()) ||
       pv__resampler_create(&s->rs) != PV_OK) {
     pv__sampler_destroy(s);
     return PV_ERR_NOMEM;
@@ -224,7 +194,7 @@ pv_status pv__sampler_create(pv_sampler **out) {
 
 void pv__sampler_destroy(pv_sampler *s) {
   if (!s) return;
-  if (s->ci_created) jpeg_destroy_decompress(&s->ci);
+  pv__jdec_destroy(&s->jd);
   ZSTD_freeDCtx(s->zstd);
   pv__resampler_destroy(s->rs);
   free(s->buf);
@@ -239,12 +209,23 @@ void pv__sampler_reset(pv_sampler *s) {
   /* Valid in any state of a decompress cycle (libjpeg's jpeg_abort). The
    * resampler needs nothing: its tables depend only on sizes and are
    * complete before it reads a pixel. */
-  if (s->ci_created) jpeg_abort_decompress(&s->ci);
+  if (s->jd.created) jpeg_abort_decompress(&s->jd.ci);
   ZSTD_DCtx_reset(s->zstd, ZSTD_reset_session_only); /* parameters (limits) stay */
 }
 
 void pv__sampler_set_splice(pv_sampler *s, int on) {
   if (s) s->no_splice = !on;
+}
+
+pv_status pv__sampler_set_limits(pv_sampler *s, const pv_limits *l) {
+  if (!s) return PV_ERR_INVALID_ARG;
+  return pv__limits_resolve(l, &s->limits);
+}
+
+void pv__sampler_set_cancel(pv_sampler *s, int (*cancel)(void *ctx), void *ctx) {
+  if (!s) return;
+  s->jd.cancel = cancel;
+  s->jd.cancel_ctx = ctx;
 }
 
 uint64_t pv__sampler_splices(const pv_sampler *s) { return s ? s->splices : 0; }
@@ -266,25 +247,28 @@ static int grow(void **buf, size_t *cap, size_t need) {
  * libjpeg error or warning it longjmps back here and reports the message. */
 static void jpeg_run(pv_sampler *s) {
   pv_jpeg_job *j = &s->job;
-  j_decompress_ptr ci = &s->ci;
-  if (setjmp(s->jerr.jb)) {
-    j->st = failf(s, PV_ERR_DECODE, "record %llu: JPEG: %s", (unsigned long long)j->rec->index,
-                  s->jerr.msg);
+  j_decompress_ptr ci = &s->jd.ci;
+  if (setjmp(s->jd.err.jb)) {
+    const pv_status st = pv__jdec_error(&s->jd, s->msg, sizeof s->msg);
+    j->st = failf(s, st, "record %llu: %s", (unsigned long long)j->rec->index, s->msg);
     return;
   }
-  jpeg_mem_src(ci, j->src, j->src_len);
-  jpeg_read_header(ci, TRUE);
+  /* Header, then the limits of the record (for a splice: the record's
+   * facts and scans, not the splice's), then TurboJPEG's defaults: accurate
+   * integer IDCT, fancy upsampling, RGB out. */
+  const pv_status hs = pv__jdec_read_header(
+      &s->jd, &s->limits, j->src, j->src_len, j->src != j->rec->data ? &j->facts : NULL,
+      j->rec->data, j->rec->length, s->msg, sizeof s->msg);
+  if (hs != PV_OK) {
+    j->st = failf(s, hs, "record %llu: %s", (unsigned long long)j->rec->index, s->msg);
+    return;
+  }
   if (ci->image_width != j->src_w || ci->image_height != j->src_h) {
     j->st = failf(s, PV_ERR_DECODE, "record %llu: JPEG is %ux%u, record table says %ux%u",
                   (unsigned long long)j->rec->index, (unsigned)ci->image_width,
                   (unsigned)ci->image_height, j->src_w, j->src_h);
     return;
   }
-  /* TurboJPEG's defaults (tjDecompress2 without flags): accurate integer
-   * IDCT and fancy upsampling. Gray and YCbCr both convert to RGB. */
-  ci->out_color_space = JCS_RGB;
-  ci->dct_method = JDCT_ISLOW;
-  ci->do_fancy_upsampling = TRUE;
   ci->scale_num = (unsigned)j->scale_num;
   ci->scale_denom = 8;
   jpeg_start_decompress(ci);
@@ -367,6 +351,7 @@ static void plan_splice(pv_sampler *s, const pv_record *rec, int num) {
   if (!pv__jpeg_splice(rec->data, rec->length, &L, c0, (uint32_t)c1, r0, (uint32_t)r1,
                        &s->splice, &len, &w, &h))
     return;
+  pv__jpeg_layout_facts(&L, &j->facts);
   j->src = s->splice.out;
   j->src_len = len;
   j->src_w = w;
@@ -397,7 +382,7 @@ static pv_status jpeg_region_try(pv_sampler *s, const pv_record *rec, int scale_
   jpeg_run(s);
   /* Resets the object for the next record whatever happened (stopped early,
    * error, or already finished: then it is a no-op). */
-  jpeg_abort_decompress(&s->ci);
+  jpeg_abort_decompress(&s->jd.ci);
   j->ox += j->sx;
   if (j->st == PV_OK && j->src != rec->data) s->splices++;
   return j->st;
@@ -411,7 +396,9 @@ static pv_status jpeg_region_try(pv_sampler *s, const pv_record *rec, int scale_
 static pv_status jpeg_region(pv_sampler *s, const pv_record *rec, int scale_num, uint32_t x,
                              uint32_t y, uint32_t w, uint32_t h, int full) {
   pv_status st = jpeg_region_try(s, rec, scale_num, x, y, w, h, full, !s->no_splice);
-  if (st != PV_OK && st != PV_ERR_NOMEM && s->job.src != rec->data)
+  /* (A limit or a cancel holds for the record whatever is decoded.) */
+  if (st != PV_OK && st != PV_ERR_NOMEM && st != PV_ERR_LIMIT && st != PV_ERR_CANCELLED &&
+      s->job.src != rec->data)
     st = jpeg_region_try(s, rec, scale_num, x, y, w, h, full, 0);
   return st;
 }
@@ -446,10 +433,11 @@ static pv_status record_pixels(pv_sampler *s, const pv_record *rec, const uint8_
     *px = rec->data;
     return PV_OK;
   }
-  unsigned long long n = ZSTD_getFrameContentSize(rec->data, rec->length);
-  if (n != size)
-    return failf(s, PV_ERR_DECODE, "record %llu: zstd frame holds %lld bytes, expected %llu",
-                 (unsigned long long)rec->index, (long long)n, (unsigned long long)size);
+  /* Spec 3.6: one frame declaring exactly size bytes, nothing after it;
+   * its window within max_decoder_memory (checked before allocating). */
+  pv_status st = pv__zstd_check(&s->limits, rec->data, rec->length, size, s->msg, sizeof s->msg);
+  if (st != PV_OK)
+    return failf(s, st, "record %llu: %s", (unsigned long long)rec->index, s->msg);
   if ((size_t)size != size || grow((void **)&s->buf, &s->buf_cap, (size_t)size))
     return failf(s, PV_ERR_NOMEM, "out of memory");
   size_t r = ZSTD_decompressDCtx(s->zstd, s->buf, (size_t)size, rec->data, rec->length);
@@ -478,6 +466,12 @@ static pv_status check_record(pv_sampler *s, const pv_record *rec) {
   if (rec->codec != PV_CODEC_RAW && rec->codec != PV_CODEC_JPEG && rec->codec != PV_CODEC_ZSTD)
     return failf(s, PV_ERR_DECODE, "record %llu: unknown codec %u",
                  (unsigned long long)rec->index, rec->codec);
+  /* Declared size and payload length against the limits, before any
+   * buffer is sized from them (the same check as pv_decoder_decode's). */
+  pv_status st = pv__limit_record(&s->limits, rec->width, rec->height, rec->length, s->msg,
+                                  sizeof s->msg);
+  if (st != PV_OK)
+    return failf(s, st, "record %llu: %s", (unsigned long long)rec->index, s->msg);
   return PV_OK;
 }
 
@@ -598,8 +592,15 @@ pv_status pv__sample_eval(pv_sampler *s, const pv_record *rec, uint32_t resize_t
     return PV_OK;
   }
 
-  /* General case: the whole record resized to rw x rh (decoded with the
-   * DCT scale that still covers that size), then the window. */
+  /* General case: Resize to rw x rh then the window, computed as the
+   * window alone: pv__resample_rgb8_window gives exactly the bytes of the
+   * whole resize cropped to the window, without materialising the rw x rh
+   * image (16768000 x 256 for a 65500x1 record at Resize(256)). The record
+   * is decoded whole, at the DCT scale that still covers rw x rh. */
+  if (x1 <= x0 || y1 <= y0) {
+    copy_window(NULL, 0, 0, 0, g.rw, g.rh, g.cx, g.cy, out_w, out_h, dst, dst_stride);
+    return PV_OK;
+  }
   const uint8_t *px;
   uint32_t pw, ph;
   if (rec->codec == PV_CODEC_JPEG) {
@@ -619,13 +620,27 @@ pv_status pv__sample_eval(pv_sampler *s, const pv_record *rec, uint32_t resize_t
     pw = rec->width;
     ph = rec->height;
   }
-  const uint64_t need = (uint64_t)g.rw * g.rh * 3;
+  const uint32_t ww = (uint32_t)(x1 - x0), wh = (uint32_t)(y1 - y0);
+  if (g.cx >= 0 && g.cy >= 0) {
+    /* The crop lies inside the resized image: the window is the output. */
+    st = pv__resample_rgb8_window(s->rs, filter, px, pw, ph, (size_t)pw * 3, 0, 0, pw, ph, g.rw,
+                                  g.rh, (uint32_t)x0, (uint32_t)y0, dst, ww, wh, dst_stride);
+    if (st != PV_OK)
+      return failf(s, st, "resample %ux%u -> window %ux%u of %ux%u failed", pw, ph, ww, wh, g.rw,
+                   g.rh);
+    return PV_OK;
+  }
+  /* Padded: the window into scratch (at most out_w x out_h), then placed. */
+  const uint64_t need = (uint64_t)ww * wh * 3;
   if ((size_t)need != need || grow((void **)&s->buf2, &s->buf2_cap, (size_t)need))
     return failf(s, PV_ERR_NOMEM, "out of memory");
-  if ((st = resample(s, filter, px, pw, ph, (size_t)pw * 3, 0, 0, pw, ph, s->buf2, g.rw, g.rh,
-                     (size_t)g.rw * 3, 0)) != PV_OK)
-    return st;
-  copy_window(s->buf2, (size_t)g.rw * 3, 0, 0, g.rw, g.rh, g.cx, g.cy, out_w, out_h, dst,
+  st = pv__resample_rgb8_window(s->rs, filter, px, pw, ph, (size_t)pw * 3, 0, 0, pw, ph, g.rw,
+                                g.rh, (uint32_t)x0, (uint32_t)y0, s->buf2, ww, wh,
+                                (size_t)ww * 3);
+  if (st != PV_OK)
+    return failf(s, st, "resample %ux%u -> window %ux%u of %ux%u failed", pw, ph, ww, wh, g.rw,
+                 g.rh);
+  copy_window(s->buf2, (size_t)ww * 3, x0, y0, g.rw, g.rh, g.cx, g.cy, out_w, out_h, dst,
               dst_stride);
   return PV_OK;
 }

@@ -14,8 +14,13 @@
  * cover the crop are entropy-decoded: jpeg_splice.h cuts them out into a
  * smaller JPEG, whose decode gives the same bytes for the crop.
  *
+ * Every record is checked against the sampler's limits (read_limits.h,
+ * the same functions pv_decoder_decode uses) before anything is sized from
+ * it, and JPEG records are decoded through jpeg_dec.h, the reader's one
+ * libjpeg set-up.
+ *
  * Depends on: format/, libjpeg-turbo (libjpeg API), zstd, resample.h,
- * jpeg_splice.h.
+ * jpeg_splice.h, jpeg_dec.h, read_limits.h.
  * Thread-safety: a pv_sampler holds per-thread scratch; one per thread.
  */
 #ifndef PV_AUGMENT_H
@@ -87,6 +92,16 @@ void pv__sampler_destroy(pv_sampler *s); /* accepts NULL */
 /* Reason of the last failure of s ("" after a success; never NULL; owned
  * by s, valid until its next call). */
 const char *pv__sampler_last_error(const pv_sampler *s);
+/* The read-side limits of s's later calls (copied; NULL = defaults): every
+ * record is checked with read_limits.h before anything is sized from it, as
+ * pv_decoder_decode checks it. Returns PV_OK or PV_ERR_INVALID_ARG. */
+pv_status pv__sampler_set_limits(pv_sampler *s, const pv_limits *l);
+/* A JPEG decode of s polls cancel(ctx) at every libjpeg progress step (per
+ * iMCU row of each scan, per row batch) and gives up with PV_ERR_CANCELLED
+ * when it returns non-zero: how a loader being destroyed or repositioned
+ * abandons a slow record. cancel must be cheap and thread-safe; NULL (the
+ * default) = never. */
+void pv__sampler_set_cancel(pv_sampler *s, int (*cancel)(void *ctx), void *ctx);
 /* Puts a sampler whose pv__sample_crop / pv__sample_eval was interrupted
  * by a fault on the record's bytes (guard.h) back into a usable state:
  * aborts the libjpeg decompress cycle, resets the zstd context. */
@@ -119,7 +134,8 @@ uint64_t pv__sampler_splices(const pv_sampler *s);
  * to the end of the stream.
  * Returns PV_OK, PV_ERR_INVALID_ARG (box empty or outside the record, bad
  * sizes, NULL pointers), PV_ERR_DECODE (also: payload that disagrees with the
- * record's size or codec), PV_ERR_NOMEM. The reason is in
+ * record's size or codec), PV_ERR_LIMIT (the record is over s's limits),
+ * PV_ERR_CANCELLED (the cancel hook fired), PV_ERR_NOMEM. The reason is in
  * pv__sampler_last_error. */
 pv_status pv__sample_crop(pv_sampler *s, const pv_record *rec, pv_crop box, uint32_t out_w,
                           uint32_t out_h, int flip, pv_filter filter, int full_decode,
@@ -131,9 +147,13 @@ pv_status pv__sample_crop(pv_sampler *s, const pv_record *rec, pv_crop box, uint
  * shorter-side target, or resize_to == 0) this is a plain crop with no
  * resampling, and for JPEG only the window is decoded: the bytes equal the
  * full decode's. Otherwise the whole record is decoded (JPEG: at the
- * smallest DCT scale still >= the resized size), resized to rw x rh and
- * cropped: exact for RAW/ZSTD, close for DCT-scaled JPEG.
- * Returns PV_OK, PV_ERR_INVALID_ARG, PV_ERR_DECODE, PV_ERR_NOMEM. */
+ * smallest DCT scale still >= the resized size) and the crop's window of
+ * its resize to rw x rh is computed directly (pv__resample_rgb8_window:
+ * the same bytes as resizing everything and cropping, with memory bounded
+ * by the output whatever the aspect ratio): exact for RAW/ZSTD, close for
+ * DCT-scaled JPEG.
+ * Returns PV_OK, PV_ERR_INVALID_ARG, PV_ERR_DECODE, PV_ERR_LIMIT,
+ * PV_ERR_CANCELLED, PV_ERR_NOMEM. */
 pv_status pv__sample_eval(pv_sampler *s, const pv_record *rec, uint32_t resize_to,
                           uint32_t out_w, uint32_t out_h, pv_filter filter, uint8_t *dst,
                           size_t dst_stride);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "guard.h"
+#include "read_limits.h"
 #include "pvpack.h"
 
 typedef struct pv_mapping {
@@ -33,6 +34,7 @@ const char *pv_version_string(void) { return "0.1.0"; }
 void pv_open_options_init(pv_open_options *o) {
   memset(o, 0, sizeof *o);
   o->size = sizeof *o;
+  pv_limits_init(&o->limits);
 }
 
 static void errf(char *err, size_t cap, const char *fmt, ...) {
@@ -137,6 +139,10 @@ pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_datas
   char sub[256];
   if (!dir || !out) return PV_ERR_INVALID_ARG;
   *out = NULL;
+  if (!*dir) {
+    errf(err, errcap, "empty dataset path");
+    return PV_ERR_INVALID_ARG;
+  }
   pv__guard_install();
   size_t dlen = strlen(dir);
   size_t pcap = dlen + 64;
@@ -149,7 +155,18 @@ pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_datas
     return PV_ERR_NOMEM;
   }
   pv_open_options_init(&ds->opts);
-  if (opts) ds->opts.verify_on_read = opts->verify_on_read;
+  if (opts) {
+    ds->opts.verify_on_read = opts->verify_on_read;
+    /* limits: only from a caller that knows the field (a larger size). */
+    if (opts->size >= offsetof(pv_open_options, limits) + sizeof opts->limits.size &&
+        pv__limits_resolve(&opts->limits, &ds->opts.limits) != PV_OK) {
+      free(path);
+      free(ds->dir);
+      free(ds);
+      errf(err, errcap, "open options: limits not initialised with pv_limits_init");
+      return PV_ERR_INVALID_ARG;
+    }
+  }
 
   snprintf(path, pcap, "%s/%s", dir, PV_INDEX_FILENAME);
   if ((st = map_file(path, &ds->index_map, &ds->index_id, err, errcap)) != PV_OK) goto out_free;
@@ -237,6 +254,8 @@ void pv_dataset_close(pv_dataset *ds) {
   free(ds->dir);
   free(ds);
 }
+
+const pv_limits *pv_dataset_limits(const pv_dataset *ds) { return &ds->opts.limits; }
 
 uint64_t pv_dataset_record_count(const pv_dataset *ds) { return ds->index.header.record_count; }
 uint32_t pv_dataset_class_count(const pv_dataset *ds) { return ds->index.header.class_count; }

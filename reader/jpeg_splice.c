@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "read_limits.h"
+
 static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
 
 int pv__jpeg_layout(const uint8_t *p, size_t n, pv_jpeg_layout *L) {
@@ -31,6 +33,10 @@ int pv__jpeg_layout(const uint8_t *p, size_t n, pv_jpeg_layout *L) {
       L->width = be16(q + 3);
       if (!L->height || !L->width) return 0; /* height 0: DNL, not for us */
       L->sof_dims = pos + 3;
+      for (uint32_t c = 0; c < nf; c++) {
+        L->h_samp[c] = q[6 + 3 * c + 1] >> 4;
+        L->v_samp[c] = q[6 + 3 * c + 1] & 15;
+      }
       if (nf == 3) {
         h0 = q[7] >> 4, v0 = q[7] & 15;
         if (h0 < 1 || h0 > 2 || v0 < 1 || v0 > 2) return 0;
@@ -53,12 +59,25 @@ int pv__jpeg_layout(const uint8_t *p, size_t n, pv_jpeg_layout *L) {
     pos += len;
   }
   if (!L->restart) return 0;
+  L->components = nf;
   L->mcu_w = nf == 3 ? 8 * h0 : 8;
   L->mcu_h = nf == 3 ? 8 * v0 : 8;
   L->mcus_per_row = (L->width + L->mcu_w - 1) / L->mcu_w;
   L->mcu_rows = (L->height + L->mcu_h - 1) / L->mcu_h;
   if (L->mcus_per_row % L->restart) return 0;
   return 1;
+}
+
+void pv__jpeg_layout_facts(const pv_jpeg_layout *L, struct pv_jpeg_facts *f) {
+  memset(f, 0, sizeof *f);
+  f->width = L->width;
+  f->height = L->height;
+  f->components = (int)L->components;
+  for (int c = 0; c < f->components && c < 3; c++) {
+    f->h_samp[c] = L->h_samp[c];
+    f->v_samp[c] = L->v_samp[c];
+  }
+  f->progressive = f->multi_scan = 0; /* SOF0/SOF1, one scan of every component */
 }
 
 void pv__jpeg_splice_buf_free(pv_jpeg_splice_buf *b) {

@@ -21,7 +21,7 @@
  * Everything here reads untrusted bytes: every offset is checked against
  * the length; anything unexpected means "not spliceable" (the ordinary
  * decoder then reports real damage), never an out-of-bounds access.
- * Depends on: libc. Thread-safety: reentrant (state in the caller's
+ * Depends on: libc, read_limits.h (facts only). Thread-safety: reentrant (state in the caller's
  * structures).
  */
 #ifndef PV_JPEG_SPLICE_H
@@ -36,6 +36,8 @@ typedef struct pv_jpeg_layout {
   uint32_t mcu_w, mcu_h;        /* MCU size in pixels (8 x h_max, 8 x v_max) */
   uint32_t mcus_per_row, mcu_rows;
   uint32_t restart;             /* MCUs per restart interval; divides mcus_per_row */
+  uint32_t components;          /* 1 or 3 */
+  uint8_t h_samp[3], v_samp[3]; /* the frame's sampling factors */
   size_t header_len;            /* bytes [0, header_len): SOI .. end of the SOS segment */
   size_t sof_dims;              /* offset of the frame header's height field */
 } pv_jpeg_layout;
@@ -47,6 +49,11 @@ typedef struct pv_jpeg_layout {
  * all components, a restart interval that divides the MCUs per row.
  * Returns 0 otherwise (including damage). */
 int pv__jpeg_layout(const uint8_t *p, size_t n, pv_jpeg_layout *L);
+
+/* The read_limits.h facts of such a JPEG (single-scan, sequential): what the
+ * limits of its decode depend on, whatever part of it is decoded. */
+struct pv_jpeg_facts;
+void pv__jpeg_layout_facts(const pv_jpeg_layout *L, struct pv_jpeg_facts *f);
 
 /* Scratch for pv__jpeg_splice: segment offsets and the output buffer,
  * grown on demand and kept (no allocation in steady state). */

@@ -22,6 +22,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,7 @@ typedef struct worker {
   struct pv_loader *l;
   pv_sampler *sampler;
   uint8_t *scratch; /* one uint8 HWC sample, for conversions */
+  uint64_t seq;     /* l->cancel_seq when it claimed its current sample */
 } worker;
 
 struct pv_loader {
@@ -138,6 +140,11 @@ struct pv_loader {
   int nworkers;
   int nthreads;     /* started */
   int stop;
+  /* Bumped under mu by destroy and set_epoch (read without it by the
+   * workers' cancel hook): a worker whose sample was claimed under an older
+   * value abandons its JPEG decode at the next progress step instead of
+   * finishing a slow record nobody will use. */
+  _Atomic uint64_t cancel_seq;
 
   pv_loader_stats stats;
   char last_error[512];
@@ -407,7 +414,8 @@ static pv_status make_sample(worker *w, uint64_t e, uint64_t k, uint64_t record,
                (unsigned long long)rec_no, r.shard_record, src, pv_strerror(st),
                why[0] ? ": " : "", why);
     }
-    if (o->on_error != PV_ON_ERROR_REPLACE) return st;
+    /* Cancelled: the loader is going away or moving on; nothing to replace. */
+    if (o->on_error != PV_ON_ERROR_REPLACE || st == PV_ERR_CANCELLED) return st;
     (*replaced)++;
   }
   return st;
@@ -448,6 +456,13 @@ static slot *claim_slot(pv_loader *l, uint64_t b) {
   return NULL;
 }
 
+/* The samplers' cancel hook (augment.h): a relaxed load per libjpeg
+ * progress step. */
+static int worker_cancelled(void *ctx) {
+  const worker *w = ctx;
+  return atomic_load_explicit(&w->l->cancel_seq, memory_order_relaxed) != w->seq;
+}
+
 static void *worker_main(void *arg) {
   worker *w = arg;
   pv_loader *l = w->l;
@@ -466,6 +481,7 @@ static void *worker_main(void *arg) {
     if (l->stop) break;
     l->next_sample++;
     l->inflight++;
+    w->seq = atomic_load_explicit(&l->cancel_seq, memory_order_relaxed);
     uint64_t e = l->epoch, gen = l->gen;
     uint64_t record = order_map(l, e, (k * (uint64_t)l->world + (uint64_t)l->rank) % l->n_records,
                                 &l->eo);
@@ -560,6 +576,9 @@ static int check_options(const pv_loader_options *o, char *err, size_t cap) {
     for (int c = 0; c < 3; c++)
       if (!(o->std[c] > 0)) BAD("std must be > 0");
   if (o->on_error > PV_ON_ERROR_REPLACE) BAD("unknown on_error policy");
+  if (o->eval_resize > PV_EVAL_RESIZE_MAX(o->height, o->width))
+    BAD("eval_resize %u out of range: 0..%llu for a %ux%u output", o->eval_resize,
+        (unsigned long long)PV_EVAL_RESIZE_MAX(o->height, o->width), o->height, o->width);
   return 1;
 #undef BAD
 }
@@ -654,6 +673,9 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
     if (pv__sampler_create(&ws[t].sampler) != PV_OK ||
         !(ws[t].scratch = malloc((size_t)o.height * o.width * 3)))
       goto out_nomem;
+    /* The dataset's limits, the ones pv_decoder_decode applies to it. */
+    pv__sampler_set_limits(ws[t].sampler, pv_dataset_limits(ds));
+    pv__sampler_set_cancel(ws[t].sampler, worker_cancelled, &ws[t]);
   }
   pthread_mutex_lock(&l->mu);
   start_epoch(l, o.epoch, o.start_batch);
@@ -678,6 +700,9 @@ void pv_loader_destroy(pv_loader *l) {
   if (l->nthreads) {
     pthread_mutex_lock(&l->mu);
     l->stop = 1;
+    /* Under mu with stop: a worker either claimed its sample before (old
+     * seq: its decode gives up) or sees stop and claims nothing. */
+    atomic_fetch_add(&l->cancel_seq, 1);
     pthread_cond_broadcast(&l->cv_work);
     pthread_mutex_unlock(&l->mu);
     for (int t = 0; t < l->nthreads; t++) pthread_join(l->threads[t], NULL);
@@ -826,7 +851,9 @@ void pv_loader_free_detached(pv_loader *l, void *images) {
 pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch) {
   if (!l) return PV_ERR_INVALID_ARG;
   pthread_mutex_lock(&l->mu);
-  /* Let samples in flight land (they check the generation and are dropped). */
+  /* Let samples in flight land (they check the generation and are dropped);
+   * a JPEG decode among them gives up at its next progress step. */
+  atomic_fetch_add(&l->cancel_seq, 1);
   l->end_sample = l->next_sample;
   while (l->inflight > 0) {
     pthread_mutex_unlock(&l->mu);

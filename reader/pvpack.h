@@ -55,13 +55,72 @@ const char *pv_version_string(void); /* "0.1.0" */
 
 typedef struct pv_dataset pv_dataset;
 
+/* ---- read-side limits -------------------------------------------------- */
+/* What one record may cost a reader, checked before anything is allocated
+ * for it, identically in every read path: pv_decoder_decode (and so `pvpack
+ * get`, `pvpack verify --decode`, Python's Dataset[i]) and the batch loader
+ * (every pipeline). A record's payload is untrusted even when its checksum
+ * matches (XXH3 is not a MAC): a few hundred kilobytes can declare a
+ * 65500x65500 image, a progressive JPEG whose decoder needs a coefficient
+ * buffer of gigabytes, or thousands of scans that each cost a pass over the
+ * image. A record over a limit fails with PV_ERR_LIMIT and a message naming
+ * the limit and the values ("65500x65500 = 4290250000 pixels, over
+ * max_record_pixels 178956970").
+ *
+ * The defaults accept every record `pvpack build` writes with its default
+ * limits (whatever the resize policy: its --max-pixels default is the same
+ * 178956970, its --max-file-size default is 1 GiB, and it refuses source
+ * JPEGs with more than 500 scans), so they only refuse what the packer
+ * would not have produced. They bound one decode to about 3 bytes per
+ * allowed pixel of output plus max_decoder_memory of working memory; the
+ * loader holds at most one such decode per worker thread. Lower them to
+ * bound a loader on a small machine (`--max-record-pixels` etc. on the
+ * command line, keyword arguments in Python).
+ *
+ * A zero field means "no limit beyond the format's" (spec/FORMAT.md 8).
+ * The struct may grow at its end: fill it with pv_limits_init first. */
+typedef struct pv_limits {
+  size_t size;                 /* sizeof(pv_limits); set by _init */
+  uint64_t max_record_pixels;  /* width * height of one record; default
+                                  PV_LIMITS_DEFAULT_RECORD_PIXELS */
+  uint64_t max_record_bytes;   /* payload bytes of one record; default
+                                  PV_LIMITS_DEFAULT_RECORD_BYTES */
+  uint64_t max_decoder_memory; /* working memory a decoder may need beyond
+                                  the decoded pixels, estimated from the
+                                  headers before decoding: a progressive or
+                                  multi-scan JPEG's whole-image coefficient
+                                  buffer (128 bytes per 8x8 block of each
+                                  component) plus its row buffers, a zstd
+                                  frame's window; default
+                                  PV_LIMITS_DEFAULT_DECODER_MEMORY */
+  uint32_t max_scans;          /* scans of one JPEG (progressive files have
+                                  about 10; each costs a pass over the whole
+                                  image); default PV_LIMITS_DEFAULT_SCANS */
+} pv_limits;
+
+#define PV_LIMITS_DEFAULT_RECORD_PIXELS 178956970ull /* 2^30 / 6: the packer's --max-pixels */
+#define PV_LIMITS_DEFAULT_RECORD_BYTES (1ull << 30)  /* the packer's --max-file-size */
+/* 8 bytes per allowed pixel (4 components of 2-byte coefficients) + 64 MiB
+ * of row buffers: what any JPEG within the pixel limit can need. */
+#define PV_LIMITS_DEFAULT_DECODER_MEMORY (8ull * PV_LIMITS_DEFAULT_RECORD_PIXELS + (64ull << 20))
+#define PV_LIMITS_DEFAULT_SCANS 500u /* TurboJPEG's TJFLAG_LIMITSCANS, the packer's */
+
+/* Fills the defaults above. */
+void pv_limits_init(pv_limits *l);
+
 typedef struct pv_open_options {
   size_t size;           /* sizeof(pv_open_options); set by _init */
   int verify_on_read;    /* check a record's XXH3 on every pv_dataset_record
                             call (costs one pass over the payload) */
+  pv_limits limits;      /* read-side limits of this dataset: its loaders
+                            use them, and decoders take them with
+                            pv_decoder_set_limits(d, pv_dataset_limits(ds));
+                            default pv_limits_init's. (Callers built against
+                            a version without this field pass a smaller
+                            size and get the defaults.) */
 } pv_open_options;
 
-/* Fills defaults: verify_on_read = 0. */
+/* Fills defaults: verify_on_read = 0, limits as pv_limits_init. */
 void pv_open_options_init(pv_open_options *o);
 
 /* Opens the dataset directory dir. opts may be NULL (defaults).
@@ -84,6 +143,10 @@ pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_datas
 /* Unmaps and frees. Accepts NULL. Pointers obtained from the dataset
  * become invalid. */
 void pv_dataset_close(pv_dataset *ds);
+
+/* The read-side limits the dataset was opened with (owned by ds, valid
+ * until pv_dataset_close; zero fields already mean "no limit"). */
+const pv_limits *pv_dataset_limits(const pv_dataset *ds);
 
 uint64_t pv_dataset_record_count(const pv_dataset *ds);
 uint32_t pv_dataset_class_count(const pv_dataset *ds);
@@ -166,22 +229,40 @@ const pv_shard_view *pv_dataset_shard_view(const pv_dataset *ds, uint32_t k);
 
 typedef struct pv_decoder pv_decoder;
 
-/* Per-thread decode state (TurboJPEG handle, zstd context).
- * Returns PV_OK or PV_ERR_NOMEM. */
+/* Per-thread decode state (libjpeg decompress object, zstd context), with
+ * the default limits (pv_limits_init). Returns PV_OK or PV_ERR_NOMEM. */
 pv_status pv_decoder_create(pv_decoder **out);
 void pv_decoder_destroy(pv_decoder *d); /* accepts NULL */
 /* The reason for the last failure of this decoder (never NULL). */
 const char *pv_decoder_last_error(const pv_decoder *d);
 
+/* Sets the limits of d's later decodes (copied; NULL = the defaults). A
+ * decoder for a dataset's records takes pv_dataset_limits(ds). Returns
+ * PV_OK, PV_ERR_INVALID_ARG (d NULL, or l not filled by pv_limits_init:
+ * size 0). */
+pv_status pv_decoder_set_limits(pv_decoder *d, const pv_limits *l);
+
+/* The checks pv_decoder_decode makes before it allocates or writes
+ * anything, without decoding: rec against d's limits (pixels, payload
+ * bytes; for JPEG the decoder memory its headers imply and its scan count;
+ * for zstd the frame rules of spec/FORMAT.md 3.6 and the window), so a
+ * caller can refuse a record before allocating width*height*3 bytes for
+ * it. Returns PV_OK, PV_ERR_LIMIT, PV_ERR_DECODE (a payload that is
+ * malformed already in what is checked), PV_ERR_INVALID_ARG, PV_ERR_CHANGED
+ * (as pv_decoder_decode); the reason is in pv_decoder_last_error. */
+pv_status pv_decoder_check(pv_decoder *d, const pv_record *rec);
+
 /* Decodes rec into RGB8 pixels: rec->height rows of rec->width*3 bytes,
  * row stride `stride` bytes (>= width*3), into dst of dst_size bytes.
  * A decoded JPEG whose size differs from the table's width/height, a
- * decoder warning (corrupt data), or a zstd frame that does not hold
- * exactly width*height*3 bytes is an error.
- * Returns PV_OK, PV_ERR_INVALID_ARG (dst too small), PV_ERR_DECODE,
- * PV_ERR_CHANGED (reading rec->data faulted: the shard shrank while mapped;
- * the decoder has been reset and stays usable; pv_dataset_explain_fault
- * with rec->shard says how the file changed). */
+ * decoder warning (corrupt data), or a zstd payload that breaks the rules
+ * of spec/FORMAT.md 3.6 (exactly one frame declaring width*height*3 bytes
+ * of content, nothing after it) is an error. Limits are checked first (see
+ * pv_decoder_check), then while decoding (JPEG scans as they are read).
+ * Returns PV_OK, PV_ERR_INVALID_ARG (dst too small), PV_ERR_LIMIT,
+ * PV_ERR_DECODE, PV_ERR_CHANGED (reading rec->data faulted: the shard
+ * shrank while mapped; the decoder has been reset and stays usable;
+ * pv_dataset_explain_fault with rec->shard says how the file changed). */
 pv_status pv_decoder_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
                             size_t dst_size);
 
@@ -205,7 +286,10 @@ pv_status pv_decoder_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, s
 
 typedef enum pv_pipeline {
   PV_PIPELINE_TRAIN = 0, /* RandomResizedCrop(size, scale, ratio) + HorizontalFlip(p) */
-  PV_PIPELINE_EVAL = 1,  /* Resize(eval_resize) + CenterCrop(size) */
+  PV_PIPELINE_EVAL = 1,  /* Resize(eval_resize) + CenterCrop(size); only the
+                            part of the resized image the crop keeps is
+                            computed, so memory is bounded by the output
+                            size whatever the aspect ratio */
   PV_PIPELINE_NONE = 2   /* whole record resized to size, no augmentation */
 } pv_pipeline;
 
@@ -242,7 +326,9 @@ typedef struct pv_loader_options {
   uint32_t batch_size;      /* default 256 */
   uint32_t height, width;   /* output size, default 224 x 224 */
   pv_pipeline pipeline;     /* default TRAIN */
-  uint32_t eval_resize;     /* EVAL: Resize() target, default 256 */
+  uint32_t eval_resize;     /* EVAL: Resize() target, default 256; 0 = no
+                               resize (plain center crop); at most
+                               PV_EVAL_RESIZE_MAX(height, width) */
   double scale_min, scale_max; /* TRAIN: default 0.08, 1.0 */
   double ratio_min, ratio_max; /* TRAIN: default 3/4, 4/3 */
   double flip_prob;         /* TRAIN: default 0.5 */
@@ -274,6 +360,12 @@ typedef struct pv_loader_options {
 
 void pv_loader_options_init(pv_loader_options *o);
 
+/* The largest eval_resize pv_loader_create accepts for an output of h x w:
+ * 4096, or 4 x the longer output side when that is more. (Resizing the
+ * shorter side far beyond the crop only zooms into the image's centre.) */
+#define PV_EVAL_RESIZE_MAX(h, w) \
+  ((uint64_t)4 * ((h) > (w) ? (h) : (w)) > 4096u ? (uint64_t)4 * ((h) > (w) ? (h) : (w)) : 4096u)
+
 typedef struct pv_loader pv_loader;
 
 /* One batch, owned by the loader until pv_loader_release. The first `count`
@@ -294,6 +386,9 @@ typedef struct pv_batch {
 } pv_batch;
 
 /* Creates a loader over ds (which must outlive it) and starts its workers.
+ * Every sample is decoded within pv_dataset_limits(ds); a record over a
+ * limit fails as a decode error does (PV_ERR_LIMIT with on_error = FAIL,
+ * replaced with REPLACE).
  * Returns PV_OK, PV_ERR_INVALID_ARG (bad option; see pv_loader_last_error
  * is not available yet: err receives the reason), PV_ERR_NOMEM,
  * PV_ERR_EMPTY (this rank gets no batch). */
@@ -304,8 +399,9 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
  * *out = NULL and PV_OK at the end of the epoch (call pv_loader_set_epoch
  * to go on). Returns PV_OK; PV_ERR_DECODE / PV_ERR_CHECKSUM /
  * PV_ERR_CORRUPT (an entry that fails its checks at use) / PV_ERR_CHANGED
- * (a shard changed while mapped) when a sample failed with on_error = FAIL
- * (last_error names shard, record, source, and how the file changed);
+ * (a shard changed while mapped) / PV_ERR_LIMIT (a record over the
+ * dataset's limits) when a sample failed with on_error = FAIL (last_error
+ * names shard, record, source, and how the file changed or which limit);
  * PV_ERR_LIMIT when every ring slot is held by the caller (release one);
  * PV_ERR_INVALID_ARG. Call from one thread at a time. */
 pv_status pv_loader_next(pv_loader *l, pv_batch **out);
@@ -370,7 +466,9 @@ typedef struct pv_loader_stats {
 void pv_loader_get_stats(const pv_loader *l, pv_loader_stats *s);
 
 /* Stops the workers and frees the ring (batches still held become
- * invalid). Accepts NULL. */
+ * invalid). A JPEG decode in progress is abandoned at its next progress
+ * step, so this returns promptly even while a worker is inside a slow
+ * record (as does pv_loader_set_epoch). Accepts NULL. */
 void pv_loader_destroy(pv_loader *l);
 
 /* The record at position k of this rank's sample sequence for an epoch,

@@ -68,6 +68,12 @@
  * never read. */
 typedef struct pv_axis {
   uint32_t n_in, n_out;
+  uint32_t n_full, o0;  /* the mapping is n_in -> n_full; the table holds its
+                           outputs [o0, o0 + n_out) (a window of them: see
+                           pv__resample_rgb8_window) */
+  uint32_t in0, in_span; /* inputs the table reads: [in0, in0 + in_span);
+                           start[] is relative to in0 (0 and n_in for a
+                           whole mapping) */
   int filter;           /* -1: not built */
   int identity;         /* every output copies input i */
   size_t stride;        /* weight slots per output, even */
@@ -80,9 +86,10 @@ typedef struct pv_axis {
 } pv_axis;
 
 /* Coefficient tables are cached per axis, direct-mapped on (n_in, n_out,
- * filter): the loader's random crops keep revisiting the same few hundred
- * box sizes, so steady state rebuilds nothing. Tables only depend on the
- * extents (they are relative to the box start), never on the box offset. */
+ * filter, and the window n_full, o0): the loader's random crops keep
+ * revisiting the same few hundred box sizes, so steady state rebuilds
+ * nothing. Tables only depend on the extents (they are relative to the box
+ * start), never on the box offset. */
 #define PV_RS_CACHE 256
 
 typedef void (*pv_conv_fn)(uint8_t *out, size_t len, const uint8_t *base, size_t step,
@@ -273,12 +280,18 @@ static inline double lut_eval(const double *t, double limit, double x) {
   return t[i] + fr * (t[i + 1] - t[i]);
 }
 
-/* Builds (or keeps, when unchanged) the tables mapping n_in -> n_out. */
-static pv_status axis_build(pv_axis *a, uint32_t n_in, uint32_t n_out, int f, const double *lut) {
-  if (a->filter == f && a->n_in == n_in && a->n_out == n_out) return PV_OK;
+/* Builds (or keeps, when unchanged) the tables of outputs [o0, o0 + n_out)
+ * of the mapping n_in -> n_full. Output i's taps depend only on (i, n_in,
+ * n_full, f), so a window's table holds exactly the entries of the whole
+ * mapping's table, rebased to the first input the window reads. */
+static pv_status axis_build(pv_axis *a, uint32_t n_in, uint32_t n_full, uint32_t o0,
+                            uint32_t n_out, int f, const double *lut) {
+  if (a->filter == f && a->n_in == n_in && a->n_out == n_out && a->n_full == n_full &&
+      a->o0 == o0)
+    return PV_OK;
   a->filter = -1; /* stays invalid if anything below fails */
 
-  const double scale = (double)n_in / n_out;
+  const double scale = (double)n_in / n_full;
   const double fscale = scale < 1.0 ? 1.0 : scale;
   const double support = filter_support(f) * fscale;
   const double inv = 1.0 / fscale;
@@ -326,9 +339,10 @@ static pv_status axis_build(pv_axis *a, uint32_t n_in, uint32_t n_out, int f, co
 
   double rot_s, rot_c; /* rotation by pi * inv / 3 for the Lanczos recurrence */
   sincospi(inv / 3.0, &rot_s, &rot_c);
-  int identity = n_in == n_out;
+  int identity = n_in == n_full;
   uint32_t maxpairs = 0;
-  for (uint32_t i = 0; i < n_out; i++) {
+  for (uint32_t e = 0; e < n_out; e++) {
+    const uint32_t i = o0 + e; /* output index in the whole mapping; e: table entry */
     const double centre = (i + 0.5) * scale;
     double lo = centre - support + 0.5, hi = centre + support + 0.5;
     int64_t xmin = lo <= 0.0 ? 0 : (int64_t)lo;
@@ -349,7 +363,7 @@ static pv_status axis_build(pv_axis *a, uint32_t n_in, uint32_t n_out, int f, co
     for (uint32_t j = 0; j < cnt; j++) sum += k[j];
     const double norm = sum != 0.0 ? PV_RS_ONE / sum : 0.0;
 
-    int16_t *w = a->w + (size_t)i * stride;
+    int16_t *w = a->w + (size_t)e * stride;
     int32_t total = 0;
     uint32_t big = 0;
     int32_t bigabs = -1;
@@ -380,9 +394,9 @@ static pv_status axis_build(pv_axis *a, uint32_t n_in, uint32_t n_out, int f, co
     xmin += first;
     w[cnt] = 0; /* partner of an odd last tap; cnt < stride by construction */
 
-    a->start[i] = (uint32_t)xmin;
-    a->n[i] = cnt;
-    int32_t *p = a->pairs + (size_t)i * (stride / 2);
+    a->start[e] = (uint32_t)xmin;
+    a->n[e] = cnt;
+    int32_t *p = a->pairs + (size_t)e * (stride / 2);
     for (size_t j = 0; j < (cnt + 1) / 2; j++)
       p[j] = (int32_t)((uint32_t)(uint16_t)w[2 * j] | ((uint32_t)(uint16_t)w[2 * j + 1] << 16));
     for (size_t j = (cnt + 1) / 2; j < stride / 2; j++) p[j] = 0;
@@ -391,20 +405,39 @@ static pv_status axis_build(pv_axis *a, uint32_t n_in, uint32_t n_out, int f, co
   }
   if (k != stackk) free(k);
 
+  /* A window reads only inputs [in0, in1): rebase the starts so the passes
+   * work on that span alone (the whole mapping keeps in0 = 0, span n_in). */
+  uint32_t in0 = 0, in1 = n_in;
+  if (o0 != 0 || n_out != n_full) {
+    in0 = UINT32_MAX;
+    in1 = 0;
+    for (uint32_t e = 0; e < n_out; e++) {
+      if (a->start[e] < in0) in0 = a->start[e];
+      if (a->start[e] + a->n[e] > in1) in1 = a->start[e] + a->n[e];
+    }
+    for (uint32_t e = 0; e < n_out; e++) a->start[e] -= in0;
+  }
+  a->in0 = in0;
+  a->in_span = in1 - in0;
   a->stride = stride;
   a->maxpairs = maxpairs;
   a->identity = identity;
   a->n_in = n_in;
   a->n_out = n_out;
+  a->n_full = n_full;
+  a->o0 = o0;
   a->filter = f;
   return PV_OK;
 }
 
-/* The cached tables for n_in -> n_out with filter f, built when missing. */
-static pv_status axis_get(pv_axis *cache, uint32_t n_in, uint32_t n_out, int f, const double *lut,
-                          const pv_axis **out) {
-  pv_axis *a = &cache[(n_in + n_out * 97u + (uint32_t)f * 61u) & (PV_RS_CACHE - 1)];
-  pv_status st = axis_build(a, n_in, n_out, f, lut);
+/* The cached tables for outputs [o0, o0 + n_out) of n_in -> n_full with
+ * filter f, built when missing. */
+static pv_status axis_get(pv_axis *cache, uint32_t n_in, uint32_t n_full, uint32_t o0,
+                          uint32_t n_out, int f, const double *lut, const pv_axis **out) {
+  const uint32_t key = n_in + n_out * 97u + (uint32_t)f * 61u +
+                       (n_full != n_out ? n_full * 31u + o0 * 13u : 0u);
+  pv_axis *a = &cache[key & (PV_RS_CACHE - 1)];
+  pv_status st = axis_build(a, n_in, n_full, o0, n_out, f, lut);
   *out = a;
   return st;
 }
@@ -851,20 +884,24 @@ static void mirror_block(uint8_t *o, uint32_t dw) {
   }
 }
 
+/* The box resized to fw x fh, of which the window (wx, wy, dw, dh) is
+ * written to dst; the whole image when the window is all of it. */
 static pv_status resample_impl(pv_resampler *r, pv_filter filter, const uint8_t *src, uint32_t sw,
                                uint32_t sh, size_t sstride, uint32_t bx, uint32_t by, uint32_t bw,
-                               uint32_t bh, uint8_t *dst, uint32_t dw, uint32_t dh, size_t dstride,
-                               int flip) {
+                               uint32_t bh, uint32_t fw, uint32_t fh, uint32_t wx, uint32_t wy,
+                               uint8_t *dst, uint32_t dw, uint32_t dh, size_t dstride, int flip) {
   pv_status st = check_args(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dst, dw, dh, dstride);
   if (st != PV_OK) return st;
+  if (!fw || !fh || (uint64_t)wx + dw > fw || (uint64_t)wy + dh > fh) return PV_ERR_INVALID_ARG;
   const double *lut;
   if ((st = lut_get(r, (int)filter, &lut)) != PV_OK) return st;
   const pv_axis *h, *v;
-  if ((st = axis_get(r->hc, bw, dw, (int)filter, lut, &h)) != PV_OK) return st;
-  if ((st = axis_get(r->vc, bh, dh, (int)filter, lut, &v)) != PV_OK) return st;
+  if ((st = axis_get(r->hc, bw, fw, wx, dw, (int)filter, lut, &h)) != PV_OK) return st;
+  if ((st = axis_get(r->vc, bh, fh, wy, dh, (int)filter, lut, &v)) != PV_OK) return st;
 
-  const uint8_t *box = src + (size_t)by * sstride + (size_t)bx * 3;
-  const size_t in_len = (size_t)bw * 3, out_len = (size_t)dw * 3;
+  /* Only the inputs the tables read: all of the box for a whole image. */
+  const uint8_t *box = src + ((size_t)by + v->in0) * sstride + ((size_t)bx + h->in0) * 3;
+  const size_t in_len = (size_t)h->in_span * 3, out_len = (size_t)dw * 3;
 
   if (h->identity) { /* vertical only (or a plain copy): straight into dst */
     for (uint32_t y = 0; y < dh; y++) {
@@ -943,14 +980,25 @@ static pv_status resample_impl(pv_resampler *r, pv_filter filter, const uint8_t 
 pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter, const uint8_t *src, uint32_t sw,
                             uint32_t sh, size_t sstride, uint32_t bx, uint32_t by, uint32_t bw,
                             uint32_t bh, uint8_t *dst, uint32_t dw, uint32_t dh, size_t dstride) {
-  return resample_impl(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dst, dw, dh, dstride, 0);
+  return resample_impl(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dw, dh, 0, 0, dst, dw, dh,
+                       dstride, 0);
 }
 
 pv_status pv__resample_rgb8_flip(pv_resampler *r, pv_filter filter, const uint8_t *src,
                                  uint32_t sw, uint32_t sh, size_t sstride, uint32_t bx,
                                  uint32_t by, uint32_t bw, uint32_t bh, uint8_t *dst, uint32_t dw,
                                  uint32_t dh, size_t dstride) {
-  return resample_impl(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dst, dw, dh, dstride, 1);
+  return resample_impl(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dw, dh, 0, 0, dst, dw, dh,
+                       dstride, 1);
+}
+
+pv_status pv__resample_rgb8_window(pv_resampler *r, pv_filter filter, const uint8_t *src,
+                                   uint32_t sw, uint32_t sh, size_t sstride, uint32_t bx,
+                                   uint32_t by, uint32_t bw, uint32_t bh, uint32_t fw,
+                                   uint32_t fh, uint32_t wx, uint32_t wy, uint8_t *dst,
+                                   uint32_t dw, uint32_t dh, size_t dstride) {
+  return resample_impl(r, filter, src, sw, sh, sstride, bx, by, bw, bh, fw, fh, wx, wy, dst, dw,
+                       dh, dstride, 0);
 }
 
 pv_status pv__resample_rgb8_reference(pv_resampler *r, pv_filter filter, const uint8_t *src,
@@ -962,8 +1010,8 @@ pv_status pv__resample_rgb8_reference(pv_resampler *r, pv_filter filter, const u
   const double *lut;
   if ((st = lut_get(r, (int)filter, &lut)) != PV_OK) return st;
   const pv_axis *h, *v;
-  if ((st = axis_get(r->hc, bw, dw, (int)filter, lut, &h)) != PV_OK) return st;
-  if ((st = axis_get(r->vc, bh, dh, (int)filter, lut, &v)) != PV_OK) return st;
+  if ((st = axis_get(r->hc, bw, dw, 0, dw, (int)filter, lut, &h)) != PV_OK) return st;
+  if ((st = axis_get(r->vc, bh, dh, 0, dh, (int)filter, lut, &v)) != PV_OK) return st;
 
   const uint8_t *box = src + (size_t)by * sstride + (size_t)bx * 3;
   const size_t in_len = (size_t)bw * 3;

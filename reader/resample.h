@@ -58,6 +58,20 @@ pv_status pv__resample_rgb8_flip(pv_resampler *r, pv_filter filter, const uint8_
                                  uint32_t by, uint32_t bw, uint32_t bh, uint8_t *dst, uint32_t dw,
                                  uint32_t dh, size_t dstride);
 
+/* The window (wx, wy, dw, dh) of the box resized to fw x fh: byte-identical
+ * to pv__resample_rgb8 to an fw x fh destination followed by a crop of that
+ * window, but only the window is computed and only the inputs it reads are
+ * touched, so time and memory are bounded by the window (plus the box's
+ * extent along an axis the window needs all of), however large fw x fh is
+ * (Resize(256) + CenterCrop(224) of a 65500x1 image: fw = 16768000).
+ * Requires wx + dw <= fw, wy + dh <= fh; fw, fh may exceed the 2^20 limit
+ * that dw, dh keep. Same returns as pv__resample_rgb8. */
+pv_status pv__resample_rgb8_window(pv_resampler *r, pv_filter filter, const uint8_t *src,
+                                   uint32_t sw, uint32_t sh, size_t sstride, uint32_t bx,
+                                   uint32_t by, uint32_t bw, uint32_t bh, uint32_t fw,
+                                   uint32_t fh, uint32_t wx, uint32_t wy, uint8_t *dst,
+                                   uint32_t dw, uint32_t dh, size_t dstride);
+
 /* Selects the arithmetic kernels: 0 portable scalar, 1 SSE2, 2 AVX2
  * (default: the best this CPU runs). A level the build or CPU lacks falls
  * back to the next lower one. Every level gives the same bytes; this exists

@@ -4,11 +4,14 @@
  * reference, exact RAW/ZSTD and eval fast paths, corrupt input, bad
  * arguments. Records are built by hand around in-memory payloads. */
 #include <math.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <turbojpeg.h>
 #include <zstd.h>
+
+#include <jpeglib.h>
 
 #include "augment.h"
 #include "encode.h"
@@ -649,6 +652,141 @@ static void test_eval_resize(void **state) {
   pv__sampler_destroy(s);
 }
 
+/* The eval path as it was before it computed only the crop's window (the
+ * reference the new path must reproduce byte for byte): the record decoded
+ * whole (JPEG: libjpeg at the smallest DCT scale n/8, n in 1..7, that still
+ * covers the resized size, else 8/8; ISLOW, fancy upsampling), resized whole
+ * to rw x rh, then the zero-padded window. */
+typedef struct old_jerr {
+  struct jpeg_error_mgr pub;
+  jmp_buf jb;
+} old_jerr;
+static void old_on_error(j_common_ptr c) { longjmp(((old_jerr *)c->err)->jb, 1); }
+
+static uint8_t *old_scaled_decode(const uint8_t *jpg, uint32_t len, int num, uint32_t *pw,
+                                  uint32_t *ph) {
+  struct jpeg_decompress_struct ci;
+  old_jerr e;
+  ci.err = jpeg_std_error(&e.pub);
+  e.pub.error_exit = old_on_error;
+  uint8_t *volatile px = NULL;
+  if (setjmp(e.jb)) {
+    jpeg_destroy_decompress(&ci);
+    free(px);
+    fail_msg("reference decode failed");
+  }
+  jpeg_create_decompress(&ci);
+  jpeg_mem_src(&ci, jpg, len);
+  jpeg_read_header(&ci, TRUE);
+  ci.out_color_space = JCS_RGB;
+  ci.dct_method = JDCT_ISLOW;
+  ci.do_fancy_upsampling = TRUE;
+  ci.scale_num = (unsigned)num;
+  ci.scale_denom = 8;
+  jpeg_start_decompress(&ci);
+  *pw = ci.output_width;
+  *ph = ci.output_height;
+  px = malloc((size_t)*pw * *ph * 3);
+  assert_non_null(px);
+  while (ci.output_scanline < ci.output_height) {
+    JSAMPROW row = px + (size_t)ci.output_scanline * *pw * 3;
+    jpeg_read_scanlines(&ci, &row, 1);
+  }
+  jpeg_finish_decompress(&ci);
+  jpeg_destroy_decompress(&ci);
+  return px;
+}
+
+static void old_eval(const pv_record *rec, const uint8_t *rgb, uint32_t size, uint32_t ow,
+                     uint32_t oh, pv_filter f, uint8_t *out) {
+  pv_eval_geom g;
+  pv__eval_geometry(rec->width, rec->height, size, ow, oh, &g);
+  const uint8_t *px = rgb;
+  uint8_t *dec = NULL;
+  uint32_t pw = rec->width, ph = rec->height;
+  if (rec->codec == PV_CODEC_JPEG) {
+    int num = 8;
+    for (int n = 1; n < 8; n++)
+      if ((rec->width * (uint32_t)n + 7) / 8 >= g.rw && (rec->height * (uint32_t)n + 7) / 8 >= g.rh) {
+        num = n;
+        break;
+      }
+    px = dec = old_scaled_decode(rec->data, rec->length, num, &pw, &ph);
+  }
+  uint8_t *res = malloc((size_t)g.rw * g.rh * 3);
+  assert_non_null(res);
+  pv_resampler *rs;
+  assert_int_equal(pv__resampler_create(&rs), PV_OK);
+  assert_int_equal(pv__resample_rgb8(rs, f, px, pw, ph, (size_t)pw * 3, 0, 0, pw, ph, res, g.rw,
+                                     g.rh, (size_t)g.rw * 3),
+                   PV_OK);
+  pv__resampler_destroy(rs);
+  for (uint32_t y = 0; y < oh; y++)
+    for (uint32_t x = 0; x < ow; x++) {
+      int64_t sx = (int64_t)g.cx + x, sy = (int64_t)g.cy + y;
+      uint8_t *o = out + ((size_t)y * ow + x) * 3;
+      if (sx < 0 || sy < 0 || sx >= g.rw || sy >= g.rh) o[0] = o[1] = o[2] = 0;
+      else memcpy(o, res + ((size_t)sy * g.rw + (size_t)sx) * 3, 3);
+    }
+  free(res);
+  free(dec);
+}
+
+/* Item 7 of issue 9: the eval path now computes only the crop's window of
+ * the resize; for ordinary images its bytes are those of the old
+ * resize-everything-then-crop path, for every codec, filter, and the
+ * padded (crop larger than the image) case. */
+static void test_eval_window_matches_old_path(void **state) {
+  (void)state;
+  pv_sampler *s;
+  assert_int_equal(pv__sampler_create(&s), PV_OK);
+  uint32_t seed = 99;
+#define RND(n) (seed = seed * 1103515245u + 12345u, (seed >> 8) % (n))
+  int resized = 0;
+  for (int it = 0; it < 120; it++) {
+    const uint32_t w = 8 + RND(500), h = 8 + RND(400);
+    uint32_t size = 16 + RND(300);
+    const uint32_t ow = 8 + RND(240), oh = it % 4 ? ow : 8 + RND(240);
+    if (it == 0) size = 256; /* the default: 256 then 224 */
+    const pv_filter f = (pv_filter)(it % 3);
+    uint8_t *rgb = it % 2 ? smooth_rgb(w, h, (uint32_t)it) : pvt_pattern_rgb(w, h, (uint32_t)it);
+    assert_non_null(rgb);
+    const size_t raw = (size_t)w * h * 3, n = (size_t)ow * oh * 3;
+    uint32_t jlen;
+    uint8_t *jpg = encode(rgb, w, h, it % 3 == 0 ? TJSAMP_444 : TJSAMP_420, 90, &jlen);
+    uint8_t *z = malloc(ZSTD_compressBound(raw));
+    assert_non_null(z);
+    const size_t zlen = ZSTD_compress(z, ZSTD_compressBound(raw), rgb, raw, 1);
+    assert_false(ZSTD_isError(zlen));
+    pv_record recs[3] = {make_record(jpg, jlen, w, h, PV_CODEC_JPEG),
+                         make_record(rgb, (uint32_t)raw, w, h, PV_CODEC_RAW),
+                         make_record(z, (uint32_t)zlen, w, h, PV_CODEC_ZSTD)};
+    pv_eval_geom g;
+    pv__eval_geometry(w, h, size, ow, oh, &g);
+    resized += g.rw != w || g.rh != h;
+    uint8_t *want = malloc(n), *got = malloc(n);
+    assert_true(want && got);
+    for (int k = 0; k < 3; k++) {
+      old_eval(&recs[k], rgb, size, ow, oh, f, want);
+      memset(got, 0x77, n);
+      assert_int_equal(pv__sample_eval(s, &recs[k], size, ow, oh, f, got, (size_t)ow * 3), PV_OK);
+      if (memcmp(got, want, n)) {
+        print_error("it %d: %ux%u codec %d Resize(%u) + CenterCrop(%ux%u) filter %d differs\n",
+                    it, w, h, recs[k].codec, size, ow, oh, (int)f);
+        fail();
+      }
+    }
+    free(want);
+    free(got);
+    free(z);
+    free(jpg);
+    free(rgb);
+  }
+#undef RND
+  assert_true(resized > 100); /* the general (resizing) path, not the fast one */
+  pv__sampler_destroy(s);
+}
+
 /* ---- errors ---------------------------------------------------------------------- */
 
 /* Truncated and damaged JPEGs: PV_ERR_DECODE with a reason, never a crash,
@@ -1033,6 +1171,7 @@ int main(void) {
       cmocka_unit_test(test_raw_zstd_exact),
       cmocka_unit_test(test_eval_fast_path_exact),
       cmocka_unit_test(test_eval_resize),
+      cmocka_unit_test(test_eval_window_matches_old_path),
       cmocka_unit_test(test_corrupt_jpeg),
       cmocka_unit_test(test_restart_interval),
       cmocka_unit_test(test_splice_matches_plain),

@@ -1,6 +1,7 @@
 """pvpack.Dataset: random access to a packed dataset's records."""
 from __future__ import annotations
 
+import operator
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -30,11 +31,24 @@ class Dataset:
         transform: optional callable applied to the image array in ``ds[i]``.
         target_transform: optional callable applied to the label.
         verify_on_read: check each record's XXH3 checksum when it is read.
+        max_record_pixels, max_record_bytes, max_decoder_memory, max_scans:
+            read-side limits (``pv_limits`` in pvpack.h; None keeps the
+            default, 0 means no limit). A record over one is refused before
+            anything is allocated for it: ``ds[i]`` raises pvpack.Error with
+            ``status_name == 'PV_ERR_LIMIT'`` naming the limit, and a
+            :class:`Loader` over this Dataset applies the same limits.
+            Defaults: 178956970 pixels (the packer's ``--max-pixels``), 1 GiB
+            of payload, 1498764624 bytes of decoder working memory (8 per
+            allowed pixel + 64 MiB: a progressive JPEG's coefficient buffer),
+            500 JPEG scans; they accept everything ``pvpack build`` writes
+            with its defaults.
 
     Raises:
         pvpack.Error: the directory is not a valid dataset (the message
             names the file and the reason; ``status_name`` is e.g.
             ``'PV_ERR_NOT_FOUND'`` or ``'PV_ERR_CHECKSUM'``).
+        ValueError: an empty path, a negative limit. TypeError: a limit that
+            is not an integer.
 
     Thread-safety: every method may be called from many threads; decoding
     releases the GIL (one decode at a time per Dataset object).
@@ -42,9 +56,17 @@ class Dataset:
 
     def __init__(self, root: PathLike, transform: Optional[Callable[[np.ndarray], Any]] = None,
                  target_transform: Optional[Callable[[int], Any]] = None, *,
-                 verify_on_read: bool = False) -> None:
+                 verify_on_read: bool = False, max_record_pixels: Optional[int] = None,
+                 max_record_bytes: Optional[int] = None,
+                 max_decoder_memory: Optional[int] = None,
+                 max_scans: Optional[int] = None) -> None:
         self.root: str = os.fspath(root)
-        self._ds = _pvpack.Dataset(self.root, verify_on_read=verify_on_read)
+        if not self.root:
+            raise ValueError("root is an empty path (use '.' for the current directory)")
+        self._ds = _pvpack.Dataset(self.root, verify_on_read=verify_on_read,
+                                   max_record_pixels=max_record_pixels,
+                                   max_record_bytes=max_record_bytes,
+                                   max_decoder_memory=max_decoder_memory, max_scans=max_scans)
         self.transform = transform
         self.target_transform = target_transform
         self.classes: List[str] = self._ds.classes
@@ -54,8 +76,13 @@ class Dataset:
         return len(self._ds)
 
     def _index(self, i: int) -> int:
+        """i as a record number: an integer (int, NumPy integer; not a float),
+        negative counting from the end as for a list."""
         n = len(self._ds)
-        i = int(i)
+        try:
+            i = operator.index(i)
+        except TypeError:
+            raise TypeError(f"Dataset indices must be integers, not {type(i).__name__}") from None
         if i < 0:
             i += n
         if not 0 <= i < n:

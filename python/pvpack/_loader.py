@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import operator
 import os
 import sys
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Union
@@ -24,6 +25,26 @@ _CUDA_ONLY_DTYPES = ("float16", "bfloat16")
 _CUDA_DTYPES = {"uint8": 0, "float32": 1, "float16": 2, "bfloat16": 3}
 _HOST_MEMORY = {"pinned": 0, "write_combined": 1, "pageable": 2}
 _STATE_VERSION = 1
+
+
+def _int(name: str, value: Any, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
+    """An integer argument: an int or a NumPy integer (anything with
+    ``__index__``), never a float or a string (TypeError), within [lo, hi]
+    (ValueError)."""
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
+    if lo is not None and v < lo:
+        raise ValueError(f"{name} must be >= {lo}, not {v}")
+    if hi is not None and v > hi:
+        raise ValueError(f"{name} must be <= {hi}, not {v}")
+    return v
+
+
+_U32 = 2**32 - 1
+_U64 = 2**64 - 1
+_LIMIT_KEYS = ("max_record_pixels", "max_record_bytes", "max_decoder_memory", "max_scans")
 
 
 def _choice(name: str, value: Any, table: Dict[str, int]) -> int:
@@ -89,7 +110,7 @@ def _rank_world(rank: Optional[int], world_size: Optional[int]) -> Tuple[int, in
     if (rank is None) != (world_size is None):
         raise ValueError("give both rank and world_size, or neither")
     if rank is not None and world_size is not None:
-        r, w = int(rank), int(world_size)
+        r, w = _int("rank", rank), _int("world_size", world_size)
     else:
         dist = sys.modules.get("torch.distributed")
         if dist is not None and dist.is_available() and dist.is_initialized():
@@ -116,9 +137,13 @@ def _torch_has_cuda() -> bool:
 
 def _pair(name: str, v: Union[int, Sequence[int]]) -> Tuple[int, int]:
     if isinstance(v, (int, np.integer)):
-        return int(v), int(v)
-    h, w = v  # type: ignore[misc]
-    return int(h), int(w)
+        n = _int(name, v, 1, 16384)
+        return n, n
+    try:
+        h, w = v  # type: ignore[misc]
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an integer or (height, width), not {v!r}") from None
+    return _int(name, h, 1, 16384), _int(name, w, 1, 16384)
 
 
 class _CPUBatchSource:
@@ -189,8 +214,7 @@ class _CUDABatchSource:
         if output == "numpy":
             raise ValueError("output='numpy' needs device='cpu' (NumPy arrays live in host "
                              "memory); with device='cuda' use 'torch' or 'dlpack'")
-        if depth < 1:
-            raise ValueError("depth must be >= 1")
+        depth = _int("depth", depth, 1)
         self.index = _resolve_cuda_device(index)
         self.device = f"cuda:{self.index}"
         self.dtype, self.output, self.depth = dtype, output, int(depth)
@@ -304,7 +328,19 @@ class Loader:
         hold_limit: how many batches user code may keep alive while the ring
             keeps all its other buffers (default ring // 2, at most ring - 1,
             where the ring is ``prefetch`` host buffers on the CPU and
-            ``depth`` device buffers with CUDA); see "Lifetime".
+            ``depth`` device buffers with CUDA); see "Lifetime". An integer
+            >= 0 (larger values mean ring - 1).
+        max_record_pixels, max_record_bytes, max_decoder_memory, max_scans:
+            the read-side limits of :class:`Dataset` (None: its defaults), for
+            the Dataset the loader opens when ``source`` is a path; a record
+            over one fails like a damaged record (``PV_ERR_LIMIT``; replaced
+            with ``on_error='replace'``). With a Dataset as ``source``, set
+            them on the Dataset instead.
+
+    Integer arguments take ints or NumPy integers (a float is a TypeError)
+    and out-of-range values raise ValueError: batch_size, size and prefetch
+    >= 1, eval_resize 1..max(4096, 4 x the longer output side), seed and
+    epoch >= 0.
         depth: device='cuda' only: batches in the device ring (ready ahead
             of the caller plus those it holds). Device memory: depth x batch
             bytes in the output dtype (+ a uint8 staging batch per slot unless
@@ -364,8 +400,20 @@ class Loader:
                  eval_resize: int = 256, filter: str = "bilinear", block_records: int = 1024,
                  block_group: int = 16, rank_drop: bool = False, output: str = "auto",
                  hold_limit: Optional[int] = None, depth: int = 3,
-                 host_memory: str = "pinned") -> None:
-        self.dataset: Dataset = source if isinstance(source, Dataset) else Dataset(source)
+                 host_memory: str = "pinned", max_record_pixels: Optional[int] = None,
+                 max_record_bytes: Optional[int] = None,
+                 max_decoder_memory: Optional[int] = None,
+                 max_scans: Optional[int] = None) -> None:
+        limits = dict(max_record_pixels=max_record_pixels, max_record_bytes=max_record_bytes,
+                      max_decoder_memory=max_decoder_memory, max_scans=max_scans)
+        if isinstance(source, Dataset):
+            given = [k for k, v in limits.items() if v is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)}: the limits of a Dataset source are its "
+                                 "own; pass them to pvpack.Dataset(...)")
+            self.dataset: Dataset = source
+        else:
+            self.dataset = Dataset(source, **limits)
         dev, dev_index = _device_name(device)
         dt = _dtype_name(dtype)
         if output not in ("auto", "torch", "numpy", "dlpack"):
@@ -378,37 +426,36 @@ class Loader:
         self._source = _make_source(dev, dev_index, dt, output, depth, host_memory)
         self.rank, self.world_size = _rank_world(rank, world_size)
         h, w = _pair("size", size)
-        if threads is not None and threads < 1:
-            raise ValueError("threads must be >= 1 (or None for all cores)")
+        if threads is not None:
+            threads = _int("threads", threads, 1, 1024)
+        er_max = _pvpack.eval_resize_max(h, w)  # the C loader's bound, PV_EVAL_RESIZE_MAX
         opts: Dict[str, Any] = dict(
-            batch_size=int(batch_size), height=h, width=w,
-            pipeline=_choice("pipeline", pipeline, _PIPELINES), eval_resize=int(eval_resize),
+            batch_size=_int("batch_size", batch_size, 1, 1 << 20), height=h, width=w,
+            pipeline=_choice("pipeline", pipeline, _PIPELINES),
+            eval_resize=_int("eval_resize", eval_resize, 1, er_max),
             scale_min=float(scale[0]), scale_max=float(scale[1]), ratio_min=float(ratio[0]),
             ratio_max=float(ratio[1]), flip_prob=float(flip_prob),
-            filter=_choice("filter", filter, _FILTERS), threads=int(threads or 0),
-            prefetch=int(prefetch), seed=int(seed), epoch=int(epoch), start_batch=0,
+            filter=_choice("filter", filter, _FILTERS), threads=threads or 0,
+            prefetch=_int("prefetch", prefetch, 1, 1024), seed=_int("seed", seed, 0, _U64),
+            epoch=_int("epoch", epoch, 0, _U64), start_batch=0,
             drop_last=int(bool(drop_last)), order=_choice("order", order, _ORDERS),
-            block_records=int(block_records), block_group=int(block_group), rank=self.rank,
+            block_records=_int("block_records", block_records, 1, _U32),
+            block_group=_int("block_group", block_group, 1, _U32), rank=self.rank,
             world_size=self.world_size, rank_drop=int(bool(rank_drop)),
             layout=_choice("layout", layout, _LAYOUTS),
             mean=[float(x) for x in mean], std=[float(x) for x in std],
             on_error=_choice("on_error", on_error, _ON_ERROR),
             verify_checksums=int(bool(verify_checksums)),
-            hold_limit=-1 if hold_limit is None else int(hold_limit))
-        for k in ("batch_size", "prefetch", "eval_resize", "block_records", "block_group"):
-            if opts[k] < 1:
-                raise ValueError(f"{k} must be >= 1")
-        if h < 1 or w < 1:
-            raise ValueError("size must be >= 1")
+            hold_limit=-1 if hold_limit is None else _int("hold_limit", hold_limit, 0, 2**31 - 1))
         self._core = self._source.create(self.dataset._ds, opts)
-        self.batch_size, self.size, self.seed = int(batch_size), (h, w), int(seed)
+        self.batch_size, self.size, self.seed = opts["batch_size"], (h, w), opts["seed"]
         self.pipeline, self.order, self.layout = pipeline, order, layout.upper()
         self.dtype, self.device, self.output = dt, self._source.device, output
         self.drop_last = bool(drop_last)
-        self._epoch = int(epoch)       # epoch of the current / last iteration
+        self._epoch = opts["epoch"]    # epoch of the current / last iteration
         self._next_batch = 0           # next batch of _epoch to hand out
         self._fresh = True             # the next iter() starts at (_epoch, _next_batch)
-        self._core_pos = (int(epoch), 0)  # where the C loader is positioned
+        self._core_pos = (opts["epoch"], 0)  # where the C loader is positioned
         self._iter_gen = 0
         self._closed = False
 
@@ -431,7 +478,7 @@ class Loader:
     def set_epoch(self, epoch: int) -> None:
         """Make the next ``iter(loader)`` run epoch ``epoch`` from its start
         (as DistributedSampler.set_epoch). An iteration in progress ends."""
-        self._epoch, self._next_batch, self._fresh = int(epoch), 0, True
+        self._epoch, self._next_batch, self._fresh = _int("epoch", epoch, 0, _U64), 0, True
         self._iter_gen += 1
 
     def state_dict(self) -> Dict[str, Any]:
@@ -520,7 +567,7 @@ class Loader:
         if not hasattr(self._core, "sample_record"):
             raise NotImplementedError("sample_record needs device='cpu'; with device='cuda' "
                                       "each batch of loader.batches() has its records")
-        return self._core.sample_record(int(epoch), int(k))
+        return self._core.sample_record(_int("epoch", epoch, 0, _U64), _int("k", k, 0, _U64))
 
     def stats(self) -> Dict[str, Any]:
         """Cumulative worker times (decode_resize_s, convert_s), wait_s, samples,

@@ -134,12 +134,59 @@ static void Dataset_dealloc(DatasetObject *self) {
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* A non-negative integer argument: an int or anything with __index__
+ * (NumPy integers), never a float (TypeError), at most hi (ValueError). */
+static int uint_arg(PyObject *o, const char *name, unsigned long long hi,
+                    unsigned long long *out) {
+  PyObject *i = PyNumber_Index(o);
+  if (!i) {
+    if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+      PyErr_Clear();
+      PyErr_Format(PyExc_TypeError, "%s must be an integer, not %.100s", name,
+                   Py_TYPE(o)->tp_name);
+    }
+    return 0;
+  }
+  int overflow = 0;
+  long long v = PyLong_AsLongLongAndOverflow(i, &overflow);
+  unsigned long long u = 0;
+  int bad = overflow < 0 || (!overflow && v < 0);
+  if (!bad) {
+    u = PyLong_AsUnsignedLongLong(i);
+    if (PyErr_Occurred()) {
+      PyErr_Clear();
+      bad = 1;
+    }
+  }
+  if (bad || u > hi) {
+    PyErr_Format(PyExc_ValueError, "%s must be an integer in 0..%llu, not %R", name, hi, i);
+    Py_DECREF(i);
+    return 0;
+  }
+  Py_DECREF(i);
+  *out = u;
+  return 1;
+}
+
+/* A limit keyword of Dataset: None keeps the default, else an integer >= 0
+ * (0 = no limit). */
+static int limit_kw(PyObject *o, const char *name, unsigned long long hi, uint64_t *field) {
+  if (!o || o == Py_None) return 1;
+  unsigned long long v;
+  if (!uint_arg(o, name, hi, &v)) return 0;
+  *field = v;
+  return 1;
+}
+
 static int Dataset_init(DatasetObject *self, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"path", "verify_on_read", NULL};
+  static char *kwlist[] = {"path",           "verify_on_read",     "max_record_pixels",
+                           "max_record_bytes", "max_decoder_memory", "max_scans",
+                           NULL};
   PyObject *path_obj;
+  PyObject *mpx = NULL, *mrb = NULL, *mdm = NULL, *msc = NULL;
   int verify = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|p", kwlist, PyUnicode_FSConverter, &path_obj,
-                                   &verify))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|p$OOOO", kwlist, PyUnicode_FSConverter,
+                                   &path_obj, &verify, &mpx, &mrb, &mdm, &msc))
     return -1;
   if (self->ds) {
     Py_DECREF(path_obj);
@@ -149,6 +196,20 @@ static int Dataset_init(DatasetObject *self, PyObject *args, PyObject *kw) {
   pv_open_options oo;
   pv_open_options_init(&oo);
   oo.verify_on_read = verify;
+  uint64_t scans = oo.limits.max_scans;
+  if (!limit_kw(mpx, "max_record_pixels", UINT64_MAX, &oo.limits.max_record_pixels) ||
+      !limit_kw(mrb, "max_record_bytes", UINT64_MAX, &oo.limits.max_record_bytes) ||
+      !limit_kw(mdm, "max_decoder_memory", UINT64_MAX, &oo.limits.max_decoder_memory) ||
+      !limit_kw(msc, "max_scans", UINT32_MAX, &scans)) {
+    Py_DECREF(path_obj);
+    return -1;
+  }
+  oo.limits.max_scans = (uint32_t)scans;
+  if (PyBytes_GET_SIZE(path_obj) == 0) {
+    Py_DECREF(path_obj);
+    PyErr_SetString(PyExc_ValueError, "the dataset path is empty");
+    return -1;
+  }
   char err[512] = "";
   pv_status st;
   const char *path = PyBytes_AS_STRING(path_obj);
@@ -163,7 +224,8 @@ static int Dataset_init(DatasetObject *self, PyObject *args, PyObject *kw) {
   self->path = PyUnicode_DecodeFSDefault(path);
   Py_DECREF(path_obj);
   if (!self->path) return -1;
-  if ((st = pv_decoder_create(&self->dec)) != PV_OK) {
+  if ((st = pv_decoder_create(&self->dec)) != PV_OK ||
+      (st = pv_decoder_set_limits(self->dec, pv_dataset_limits(self->ds))) != PV_OK) {
     raise_status(st, "creating the record decoder");
     return -1;
   }
@@ -187,16 +249,28 @@ static Py_ssize_t Dataset_len(DatasetObject *self) {
   return (Py_ssize_t)pv_dataset_record_count(self->ds);
 }
 
-/* Parses and range-checks a record number. */
+/* Parses and range-checks a record number: an integer (int, NumPy integer:
+ * anything with __index__; a float is a TypeError), 0 <= i < len. */
 static int record_index(DatasetObject *self, PyObject *arg, uint64_t *out) {
   if (!dataset_check(self)) return 0;
-  unsigned long long i = PyLong_AsUnsignedLongLong(arg);
-  if (PyErr_Occurred() || i >= pv_dataset_record_count(self->ds)) {
-    PyErr_Clear();
-    PyErr_Format(PyExc_IndexError, "record %R out of range (dataset has %llu)", arg,
-                 (unsigned long long)pv_dataset_record_count(self->ds));
+  PyObject *idx = PyNumber_Index(arg);
+  if (!idx) {
+    if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+      PyErr_Clear();
+      PyErr_Format(PyExc_TypeError, "record index must be an integer, not %.100s",
+                   Py_TYPE(arg)->tp_name);
+    }
     return 0;
   }
+  unsigned long long i = PyLong_AsUnsignedLongLong(idx);
+  if (PyErr_Occurred() || i >= pv_dataset_record_count(self->ds)) {
+    PyErr_Clear();
+    PyErr_Format(PyExc_IndexError, "record %R out of range (dataset has %llu)", idx,
+                 (unsigned long long)pv_dataset_record_count(self->ds));
+    Py_DECREF(idx);
+    return 0;
+  }
+  Py_DECREF(idx);
   *out = i;
   return 1;
 }
@@ -259,17 +333,27 @@ static PyObject *Dataset_decode(DatasetObject *self, PyObject *arg) {
     return raise_status(st, msg);
   }
   size_t stride = (size_t)r.width * 3, size = stride * r.height;
-  PyObject *buf = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)size);
-  if (!buf) return NULL;
   char detail[512] = "";
+  /* The dataset's limits before the pixels are allocated (a record may
+   * declare 65500x65500). */
   Py_BEGIN_ALLOW_THREADS
   PyThread_acquire_lock(self->dec_lock, WAIT_LOCK);
-  st = pv_decoder_decode(self->dec, &r, (uint8_t *)PyByteArray_AS_STRING(buf), stride, size);
+  st = pv_decoder_check(self->dec, &r);
   if (st != PV_OK) snprintf(detail, sizeof detail, "%s", pv_decoder_last_error(self->dec));
   PyThread_release_lock(self->dec_lock);
   Py_END_ALLOW_THREADS
+  PyObject *buf = NULL;
+  if (st == PV_OK) {
+    if (!(buf = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)size))) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    PyThread_acquire_lock(self->dec_lock, WAIT_LOCK);
+    st = pv_decoder_decode(self->dec, &r, (uint8_t *)PyByteArray_AS_STRING(buf), stride, size);
+    if (st != PV_OK) snprintf(detail, sizeof detail, "%s", pv_decoder_last_error(self->dec));
+    PyThread_release_lock(self->dec_lock);
+    Py_END_ALLOW_THREADS
+  }
   if (st != PV_OK) {
-    Py_DECREF(buf);
+    Py_XDECREF(buf);
     char msg[900], src[201];
     /* A fault on the payload: say how the shard file changed. */
     if (st == PV_ERR_CHANGED) st = pv_dataset_explain_fault(self->ds, r.shard, detail, sizeof detail);
@@ -798,6 +882,10 @@ static int parse_loader_options(PyObject *d, pv_loader_options *op, int *holdp, 
     return 0;
   if (pipeline < 0 || order < 0 || layout < 0 || dtype < 0 || on_error < 0) {
     PyErr_SetString(PyExc_ValueError, "negative enum option");
+    return 0;
+  }
+  if (hold < -1) { /* -1: the default */
+    PyErr_Format(PyExc_ValueError, "hold_limit must be >= 0 (or None), not %d", hold);
     return 0;
   }
   o.pipeline = (pv_pipeline)pipeline;
@@ -1882,7 +1970,17 @@ static PyObject *py_cuda_resolve_device(PyObject *mod, PyObject *arg) {
   return PyLong_FromLong(pv_cuda_resolve_device((int)d));
 }
 
+/* eval_resize_max(height, width): the bound pv_loader_create puts on
+ * eval_resize (PV_EVAL_RESIZE_MAX), so Python can raise ValueError with it. */
+static PyObject *py_eval_resize_max(PyObject *mod, PyObject *args) {
+  unsigned int h, w;
+  if (!PyArg_ParseTuple(args, "II", &h, &w)) return NULL;
+  return PyLong_FromUnsignedLongLong((unsigned long long)PV_EVAL_RESIZE_MAX(h, w));
+}
+
 static PyMethodDef module_methods[] = {
+    {"eval_resize_max", (PyCFunction)py_eval_resize_max, METH_VARARGS,
+     "eval_resize_max(height, width) -> the largest eval_resize the loader accepts"},
     {"cuda_probe", (PyCFunction)py_cuda_probe, METH_NOARGS,
      "cuda_probe() -> (device_count, reason): (n, '') with a usable GPU, else (0, why)"},
     {"cuda_resolve_device", (PyCFunction)py_cuda_resolve_device, METH_O,

@@ -4,17 +4,25 @@
  * and off, as if a record's payload and table entry were hostile.
  *
  * Input layout (all little-endian):
- *   bytes 0-1   width  (value % 1025: 0..1024)
- *   bytes 2-3   height (value % 1025)
+ *   bytes 0-1   width  (value % 1025: 0..1024; large: value % 65501)
+ *   bytes 2-3   height (likewise)
  *   bytes 4-11  box x, y, w, h (16 bits each, reduced into the image)
  *   byte 12     output side: 1 + value % 96
- *   byte 13     bit 0 flip, bits 1-2 filter (% 3)
- *   bytes 14..  payload (a JPEG record)
+ *   byte 13     bit 0 flip, bits 1-2 filter (% 3), bit 3 large declared
+ *               sizes (the format's whole range), bits 4-5 codec (0 and 3
+ *               jpeg, 1 zstd, 2 raw)
+ *   bytes 14..  payload (the record)
+ * The sampler and a decoder run with the same limits, lower than the
+ * defaults (4 Mpixel, 64 MiB of decoder memory, 100 scans), which keep
+ * every exec bounded whatever size the header declares.
  * Checked: statuses are documented ones with a message on failure; a
  * splice, when made, is a stream no longer than the input plus two bytes
  * per interval that starts with SOI and ends with EOI; when both the
  * spliced and the plain path decode, their bytes are equal (damage cannot
- * make a splice show something the plain decode would not).
+ * make a splice show something the plain decode would not); the loader's
+ * path and pv_decoder_decode agree on which records are over a limit (one
+ * set of limit functions: a record verify --decode calls over a limit is
+ * one the loader refuses, and the other way round).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,12 +42,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 
+static int documented(pv_status st) {
+  return st == PV_OK || st == PV_ERR_DECODE || st == PV_ERR_NOMEM || st == PV_ERR_LIMIT;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static pv_sampler *s;
+  static pv_decoder *d;
   static pv_jpeg_splice_buf sb;
-  if (!s && pv__sampler_create(&s) != PV_OK) abort();
+  if (!s) {
+    pv_limits L;
+    pv_limits_init(&L);
+    L.max_record_pixels = 4u << 20;
+    L.max_decoder_memory = 64u << 20;
+    L.max_scans = 100;
+    if (pv__sampler_create(&s) != PV_OK || pv__sampler_set_limits(s, &L) != PV_OK ||
+        pv_decoder_create(&d) != PV_OK || pv_decoder_set_limits(d, &L) != PV_OK)
+      abort();
+  }
   if (size < HDR) return 0;
-  const uint32_t w = le16(data) % 1025, h = le16(data + 2) % 1025;
+  const uint32_t mod = data[13] & 8 ? PV_MAX_DIM + 1 : 1025;
+  const uint32_t w = le16(data) % mod, h = le16(data + 2) % mod;
+  static const uint8_t codecs[4] = {PV_CODEC_JPEG, PV_CODEC_ZSTD, PV_CODEC_RAW, PV_CODEC_JPEG};
+  const uint8_t codec = codecs[data[13] >> 4 & 3];
   const uint8_t *payload = data + HDR;
   const size_t n = size - HDR;
 
@@ -76,19 +101,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rec.length = (uint32_t)n;
   rec.width = w;
   rec.height = h;
-  rec.codec = PV_CODEC_JPEG;
+  rec.codec = codec;
   const size_t bytes = (size_t)out * out * 3;
   uint8_t *a = malloc(bytes), *b = malloc(bytes);
   REQUIRE(a && b);
   pv__sampler_set_splice(s, 1);
   pv_status sa = pv__sample_crop(s, &rec, box, out, out, flip, f, 0, a, (size_t)out * 3);
-  REQUIRE(sa == PV_OK || sa == PV_ERR_DECODE || sa == PV_ERR_NOMEM);
+  REQUIRE(documented(sa));
   if (sa != PV_OK) REQUIRE(pv__sampler_last_error(s)[0] != 0);
   pv__sampler_set_splice(s, 0);
   pv_status sp = pv__sample_crop(s, &rec, box, out, out, flip, f, 0, b, (size_t)out * 3);
-  REQUIRE(sp == PV_OK || sp == PV_ERR_DECODE || sp == PV_ERR_NOMEM);
+  REQUIRE(documented(sp));
   if (sa == PV_OK && sp == PV_OK) REQUIRE(memcmp(a, b, bytes) == 0);
+  REQUIRE((sa == PV_ERR_LIMIT) == (sp == PV_ERR_LIMIT));
   free(a);
   free(b);
+
+  /* The decoder's verdict on limits is the loader's. */
+  pv_status sc = pv_decoder_check(d, &rec);
+  REQUIRE(documented(sc));
+  if (sc == PV_ERR_LIMIT) REQUIRE(sp == PV_ERR_LIMIT);
+  if (sc == PV_OK) {
+    REQUIRE((uint64_t)w * h <= 4u << 20);
+    uint8_t *px = malloc((size_t)w * h * 3);
+    REQUIRE(px);
+    pv_status sd = pv_decoder_decode(d, &rec, px, (size_t)w * 3, (size_t)w * h * 3);
+    REQUIRE(documented(sd));
+    /* A full decode meets every limit a partial one does (all scans are
+     * read before the first row either way). */
+    if (sp == PV_ERR_LIMIT) REQUIRE(sd == PV_ERR_LIMIT);
+    free(px);
+  }
   return 0;
 }
