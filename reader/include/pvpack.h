@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pv_filter.h"
 #include "pv_format.h"
 #include "pv_status.h"
 
@@ -332,7 +333,7 @@ typedef struct pv_loader_options {
   double scale_min, scale_max; /* TRAIN: default 0.08, 1.0 */
   double ratio_min, ratio_max; /* TRAIN: default 3/4, 4/3 */
   double flip_prob;         /* TRAIN: default 0.5 */
-  int filter;               /* pv_filter of resample.h; default bilinear */
+  int filter;               /* pv_filter (pv_filter.h); default bilinear */
   int threads;              /* worker threads; 0 = the CPUs this process may
                                use: its affinity mask, capped by the cgroup
                                CPU quota (cpu.max), at least 1 */

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pv_filter.h"
 #include "pv_status.h"
 #include "pvpack.h"
 
@@ -46,7 +47,7 @@ typedef struct pv_build_options {
   size_t size;                /* sizeof(pv_build_options); set by _init */
   pv_resize_policy resize;    /* default PV_RESIZE_SHORTER */
   uint32_t resize_to;         /* N, default 256 */
-  int filter;                 /* pv_filter; default bilinear (torchvision's) */
+  int filter;                 /* pv_filter (pv_filter.h); default bilinear (torchvision's) */
   int codec;                  /* PV_PACK_CODEC_*; default JPEG */
   uint32_t auto_threshold;    /* for PV_PACK_CODEC_AUTO: raw bytes at or
                                  below which zstd is used; default 65536 */

@@ -146,6 +146,9 @@ const char *pv__filter_name(pv_filter f) {
   return "unknown";
 }
 
+int pv_filter_from_name(const char *name) { return pv__filter_from_name(name); }
+const char *pv_filter_name(pv_filter f) { return pv__filter_name(f); }
+
 /* ---- create / destroy ------------------------------------------------------ */
 
 pv_status pv__resampler_create(pv_resampler **out) {

@@ -1,8 +1,8 @@
-/* resample.h - antialiased resampling of 8-bit RGB images (internal).
+/* resample.h - antialiased resampling of 8-bit RGB images (internal to
+ * image/, used by codec/, pack/ and reader/).
  *
  * Shared by the packer (pre-resize at build time) and the loader (crop and
- * resize per sample), which is why it lives in reader/ and pack/ reaches it
- * through this header. Quality is PIL-comparable: a separable convolution
+ * resize per sample). Quality is PIL-comparable: a separable convolution
  * whose kernel support widens by the scale factor when shrinking (PIL's
  * Image.resize with reducing_gap=None), fixed-point weights precomputed once
  * per (source size, destination size, filter), so the inner loops are
@@ -17,15 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pv_filter.h"
 #include "pv_status.h"
 
-typedef enum pv_filter {
-  PV_FILTER_BILINEAR = 0, /* triangle, support 1 (PIL BILINEAR)  */
-  PV_FILTER_BICUBIC = 1,  /* a = -0.5, support 2 (PIL BICUBIC)   */
-  PV_FILTER_LANCZOS = 2   /* Lanczos-3, support 3 (PIL LANCZOS)  */
-} pv_filter;
 
-/* Parses "bilinear" / "bicubic" / "lanczos"; returns -1 when unknown. */
+/* Parses "bilinear" / "bicubic" / "lanczos"; returns -1 when unknown.
+ * (pv_filter_from_name / pv_filter_name in pv_filter.h are the public
+ * spellings of these two.) */
 int pv__filter_from_name(const char *name);
 const char *pv__filter_name(pv_filter f);
 
