@@ -1,5 +1,5 @@
 /* decode_dump.c - decodes one source image with the packer's decoder
- * (pack/decode.c: pv__probe_image + pv__decode_image, default options: full
+ * (codec/decode.c: pv__probe_image + pv__decode_image, default options: full
  * resolution, EXIF orientation ignored, pixel limit 178956970 like PIL) and
  * writes the RGB pixels as a binary PPM (P6), so that bench/decode_parity.py
  * can compare them with PIL's Image.open(f).convert('RGB').

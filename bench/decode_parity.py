@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Decode parity: pvpack's source decoder (pack/decode.c) against PIL.
+"""Decode parity: pvpack's source decoder (codec/decode.c) against PIL.
 
 Measures, for every file of one or more ImageFolder trees, how far the RGB
 pixels pvpack decodes (build/bench/decode_dump: pv__probe_image +

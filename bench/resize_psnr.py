@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""resize_psnr.py - how close reader/resample.c is to PIL on real photos
+"""resize_psnr.py - how close image/resample.c is to PIL on real photos
 (a benchmark, not a test).
 
 For every image under an ImageFolder tree (default /work/shared/data/bench,
@@ -12,7 +12,7 @@ only; ours is timed inside the C tool, PIL's around Image.resize).
 
 Build the tool, then run with Debian's python (it has PIL):
   gcc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -Iformat -Ireader \\
-      bench/resize_tool.c reader/resample.c format/status.c -lm -o /tmp/resize_tool
+      bench/resize_tool.c image/resample.c format/status.c -lm -o /tmp/resize_tool
   /usr/bin/python3 bench/resize_psnr.py --tool /tmp/resize_tool [--limit N] [DIR]
 """
 import argparse

@@ -1,8 +1,8 @@
-/* resize_tool.c - benchmark driver for reader/resample.c (not a test).
+/* resize_tool.c - benchmark driver for image/resample.c (not a test).
  *
  * Build (from the repository root):
  *   gcc -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -Iformat -Ireader \
- *       bench/resize_tool.c reader/resample.c format/status.c -lm -o /tmp/resize_tool
+ *       bench/resize_tool.c image/resample.c format/status.c -lm -o /tmp/resize_tool
  *
  * Resize mode: reads one binary PPM (P6, maxval 255) from a file or "-" for
  * stdin, resizes it to each SPEC (WxH:filter, filter = bilinear | bicubic |

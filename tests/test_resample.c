@@ -1,4 +1,4 @@
-/* test_resample.c - reader/resample.c: exactness, quality, SIMD == scalar
+/* test_resample.c - image/resample.c: exactness, quality, SIMD == scalar
  * reference, argument checks, edge sizes, and agreement with PIL. */
 #include <math.h>
 #include <stdio.h>

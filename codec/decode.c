@@ -58,7 +58,7 @@
  * of progressive and multi-scan files, which it zero-fills up front, so a
  * 200-byte file claiming 65500x65500 would otherwise touch 25 GB before
  * reading a single scan) and its scans are bounded with the reader's
- * functions (reader/read_limits.h), with the packer's own limits: decoder
+ * functions (codec/read_limits.h), with the packer's own limits: decoder
  * memory pv__decoder_memory_for_pixels(max_pixels) (what an image within
  * the pixel limit can need: 4 components of 2-byte coefficients per pixel
  * plus 64 MiB, at most 4 GiB), checked from the header before

@@ -1,4 +1,4 @@
-/* decode.h - source image decoding for the packer (internal to pack/).
+/* decode.h - source image decoding for the packer (internal to codec/, used by pack/).
  *
  * Turns the bytes of one source file into tightly packed 8-bit RGB, the way
  * PIL's Image.open(f).convert('RGB') would (gray replicated, alpha dropped,

@@ -1,4 +1,4 @@
-/* encode.h - the packer's JPEG encoder (internal to pack/).
+/* encode.h - the packer's JPEG encoder (internal to codec/, used by pack/).
  *
  * Encodes RGB8 pixels as a baseline JPEG exactly as TurboJPEG's
  * tjCompress2(TJPF_RGB, TJSAMP_420, quality, flags 0) does (JFIF, YCbCr
@@ -7,7 +7,7 @@
  * for per call: restart markers every R MCUs, with R a divisor of the
  * number of MCUs per row. A reader that wants only a crop can then cut the
  * entropy-coded data at restart markers and decode just the segments that
- * cover the crop (reader/jpeg_splice.h) instead of Huffman-decoding every
+ * cover the crop (codec/jpeg_splice.h) instead of Huffman-decoding every
  * row above and every column beside it. See spec/FORMAT.md, "JPEG records".
  *
  * Depends on: libjpeg-turbo (libjpeg API). Thread-safety: one encoder per

@@ -1,6 +1,6 @@
 /* escape.h - printing untrusted strings (class names, source paths, reasons
  * that quote them) so that nothing reaches a terminal or a parser raw
- * (internal to pack/ and the CLI).
+ * (internal to platform/, used by reader/'s verify and programs/).
  *
  * Both forms keep printable ASCII and valid UTF-8 as they are, except the
  * code points that steer a terminal or a text's layout: C1 controls

@@ -1,4 +1,5 @@
-/* jpeg_dec.h - the reader's one libjpeg set-up (internal to reader/).
+/* jpeg_dec.h - the reader's one libjpeg set-up (internal to codec/, used by
+ * reader/ and codec/decode.c).
  *
  * pv_decoder_decode (record_decode.c) and the loader's samplers (augment.c)
  * decode JPEG records with the same decompress configuration and the same
@@ -33,7 +34,9 @@
 #include <jpeglib.h>
 
 #include "read_limits.h"
-#include "pvpack.h"
+#include "pv_format.h"
+#include "pv_limits.h"
+#include "pv_status.h"
 
 typedef struct pv_jdec_err {
   struct jpeg_error_mgr pub;

@@ -1,4 +1,5 @@
-/* cpus.h - how many CPUs this process may use (internal to pvpack).
+/* cpus.h - how many CPUs this process may use (internal to platform/, used by
+ * pack/ and reader/).
  *
  * The default thread count of the packer, verify and the loader: the CPUs of
  * this thread's affinity mask (sched_getaffinity, e.g. `taskset -c 0`),

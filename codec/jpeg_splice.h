@@ -1,5 +1,5 @@
 /* jpeg_splice.h - cut a rectangle of MCUs out of a baseline JPEG that has
- * restart markers, without decoding anything (internal to reader/).
+ * restart markers, without decoding anything (internal to codec/, used by reader/).
  *
  * Why: for a crop, libjpeg-turbo can skip the IDCT of columns and rows
  * outside it (jpeg_crop_scanline, jpeg_skip_scanlines), but it still has to
@@ -15,7 +15,7 @@
  * renumbered, and EOI. Decoding that JPEG gives exactly the blocks the full
  * decode gives for that rectangle; only upsampling at its edges sees
  * replicated neighbours instead of real ones, so callers take a margin.
- * pvpack's packer writes such JPEGs (pack/encode.h); any other JPEG is
+ * pvpack's packer writes such JPEGs (codec/encode.h); any other JPEG is
  * reported as not spliceable and decoded the ordinary way.
  *
  * Everything here reads untrusted bytes: every offset is checked against

@@ -1,11 +1,11 @@
-/* read_limits.h - the read-side limit checks (internal to reader/; pack/decode.c
+/* read_limits.h - the read-side limit checks (internal to codec/; codec/decode.c
  * uses the JPEG ones for source images).
  *
  * One function per concern, each a pure function of the record (or payload,
  * or header facts) and a pv_limits, so that every read path applies exactly
  * the same rule: pv_decoder_decode (record_decode.c: `pvpack get`, `verify
  * --decode`, Python's Dataset[i]), the loader's samplers (augment.c: every
- * pipeline) and the packer's source decoding (pack/decode.c, with its own
+ * pipeline) and the packer's source decoding (codec/decode.c, with its own
  * limits). They are written to be called from a codec table later: none
  * knows which path calls it.
  *
@@ -35,7 +35,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pvpack.h"
+#include "pv_format.h"
+#include "pv_limits.h"
+#include "pv_status.h"
 
 /* Copies in into *out: NULL gives the defaults; a smaller (older) struct
  * gives its fields and the defaults for the rest; out->size is set to
