@@ -26,6 +26,7 @@
 #include "decode.h"
 #include "escape.h"
 #include "pv_pack.h"
+#include "pv_verify.h"
 #include "pvpack.h"
 #include "resample.h"
 

@@ -41,11 +41,11 @@
 #include <unistd.h>
 
 #include "cpus.h"
+#include "dataset_dir.h"
 #include "escape.h"
 #include "guard.h"
-#include "pack_util.h"
 #include "pv_format.h"
-#include "pv_pack.h"
+#include "pv_verify.h"
 #include "pvpack.h"
 
 void pv_verify_options_init(pv_verify_options *o) {
