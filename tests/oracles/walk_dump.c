@@ -1,5 +1,5 @@
 /* walk_dump.c - prints pvpack's ImageFolder walk of DIR as TSV, in the format
- * of bench/walk_compare.py, so the two can be diffed:
+ * of tests/oracles/walk_compare.py, so the two can be diffed:
  *
  *   #class<TAB><label><TAB><class name>   (label order)
  *   <relative path><TAB><label>            (dataset order)
@@ -8,8 +8,8 @@
  * 2 on bad usage.
  *
  * Build (from the repository root):
- *   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iformat -Ipack \
- *      bench/walk_dump.c pack/walk.c format/status.c -o walk_dump
+ *   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iformat/include -Ipack \
+ *      tests/oracles/walk_dump.c pack/walk.c format/status.c -o walk_dump
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print torchvision ImageFolder's classes and samples for a directory as TSV.
 
-Output (stdout), the same format bench/walk_dump prints for pvpack's walk:
+Output (stdout), the same format tests/oracles/walk_dump prints for pvpack's walk:
 
     #class<TAB><label><TAB><class name>      one line per class, label order
     <relative path><TAB><label>               one line per sample, dataset order
@@ -15,8 +15,8 @@ otherwise an exact re-implementation of them (same os.scandir, os.walk with
 followlinks=True, sorted(), IMG_EXTENSIONS and lower().endswith test). Which
 one ran is said on stderr, so the two outputs stay diffable:
 
-    python3 bench/walk_compare.py DIR > tv.tsv
-    build/bench/walk_dump DIR > pv.tsv     # or /tmp/walk_dump
+    python3 tests/oracles/walk_compare.py DIR > tv.tsv
+    build/tests/oracles/walk_dump DIR > pv.tsv
     diff tv.tsv pv.tsv
 
 Known, intended differences with pvpack: pvpack does not re-enter a symlink

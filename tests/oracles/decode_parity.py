@@ -2,7 +2,7 @@
 """Decode parity: pvpack's source decoder (codec/decode.c) against PIL.
 
 Measures, for every file of one or more ImageFolder trees, how far the RGB
-pixels pvpack decodes (build/bench/decode_dump: pv__probe_image +
+pixels pvpack decodes (build/tests/oracles/decode_dump: pv__probe_image +
 pv__decode_image, default options, full resolution, EXIF orientation
 ignored) are from torchvision's pil_loader, i.e.
 PIL.Image.open(f).convert('RGB'). Reported per source variant (column
@@ -15,7 +15,7 @@ pvpack opens that PIL refuses, and size mismatches.
 Run (needs PIL and numpy: Debian's /usr/bin/python3, not a pyenv python):
 
     cmake --build build -j2 --target decode_dump
-    /usr/bin/python3 bench/decode_parity.py /work/shared/data/sample /work/shared/data/bench
+    /usr/bin/python3 tests/oracles/decode_parity.py DIR [DIR ...]
 
 Last measured (Debian 12, PIL 9.4.0 and pvpack both on the system
 libjpeg62-turbo 2.1.5, libwebp 1.2.4, libtiff 4.5.0): all 1,800 files of
@@ -25,7 +25,7 @@ only differences are decode.c's documented ones: 16-bit gray PNG/PGM
 (scaled, PIL clips), RGBA TIFF (libtiff premultiplies unassociated alpha),
 plain/bitmap PNM P1-P4 refused, and +-1 on exact .5 ties for PNM maxval < 255.
 
-Options: --dump PATH (default build/bench/decode_dump), --all-files (also
+Options: --dump PATH (default build/tests/oracles/decode_dump), --all-files (also
 files without an ImageFolder extension), --worst N (list the N files with the
 largest max diff, default 5), --group-by-class (trees without a manifest:
 group by class folder, e.g. a synthetic tree with one folder per variant).
@@ -98,7 +98,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("roots", nargs="+")
     ap.add_argument("--dump", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                   "..", "build", "bench", "decode_dump"))
+                                                   "..", "..", "build", "tests", "oracles",
+                                                   "decode_dump"))
     ap.add_argument("--all-files", action="store_true")
     ap.add_argument("--worst", type=int, default=5)
     ap.add_argument("--group-by-class", action="store_true",

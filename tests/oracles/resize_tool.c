@@ -1,15 +1,15 @@
-/* resize_tool.c - benchmark driver for image/resample.c (not a test).
+/* resize_tool.c - the resampler oracle driver for resize_psnr.py (not a test).
  *
  * Build (from the repository root):
- *   gcc -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -Iformat -Ireader \
- *       bench/resize_tool.c image/resample.c format/status.c -lm -o /tmp/resize_tool
+ *   gcc -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -Iformat/include -Iimage/include \
+ *       -Iimage tests/oracles/resize_tool.c image/resample.c format/status.c -lm -o resize_tool
  *
  * Resize mode: reads one binary PPM (P6, maxval 255) from a file or "-" for
  * stdin, resizes it to each SPEC (WxH:filter, filter = bilinear | bicubic |
  * lanczos) and writes the results to stdout as concatenated PPMs, in order.
  * For each SPEC one line "resize WxH filter us=<best of -r runs>" goes to
- * stderr (resize time only, no I/O). bench/resize_psnr.py drives this.
- *   /tmp/resize_tool [-r REPS] IN.ppm|- 256x341:bilinear 256x341:lanczos > out.ppm
+ * stderr (resize time only, no I/O). tests/oracles/resize_psnr.py drives this.
+ *   resize_tool [-r REPS] IN.ppm|- 256x341:bilinear 256x341:lanczos > out.ppm
  *
  * Speed mode: times 224x224 outputs from a 256x341 source (a synthetic photo-
  * like pattern) per filter, averaged over ITERS calls on one core:
@@ -19,7 +19,7 @@
  *                  RandomResizedCrop does (tables rebuilt every call),
  *   reference    - pv__resample_rgb8_reference (unblocked, unvectorised).
  * Figures are the best of 10 batches, to shrug off a noisy neighbour.
- *   /tmp/resize_tool --speed [ITERS]
+ *   resize_tool --speed [ITERS]
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,18 +2,18 @@
 """resize_psnr.py - how close image/resample.c is to PIL on real photos
 (a benchmark, not a test).
 
-For every image under an ImageFolder tree (default /work/shared/data/bench,
+For every image under an ImageFolder tree (DIR, required;
 read in place, never copied), decode with PIL .convert('RGB'), then resize
 to "shorter side 256" and "longer side 256" with PIL
-(Image.resize(size, filter, reducing_gap=None)) and with bench/resize_tool
+(Image.resize(size, filter, reducing_gap=None)) and with tests/oracles/resize_tool
 on the same decoded pixels, and report PSNR of ours against PIL (mean, min,
 per filter and target) plus resize time per image (best of --reps, resize
 only; ours is timed inside the C tool, PIL's around Image.resize).
 
 Build the tool, then run with Debian's python (it has PIL):
   gcc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -Iformat -Ireader \\
-      bench/resize_tool.c image/resample.c format/status.c -lm -o /tmp/resize_tool
-  /usr/bin/python3 bench/resize_psnr.py --tool /tmp/resize_tool [--limit N] [DIR]
+      tests/oracles/resize_tool.c image/resample.c format/status.c -lm -o resize_tool
+  /usr/bin/python3 tests/oracles/resize_psnr.py [--tool PATH] [--limit N] DIR
 """
 import argparse
 import math
@@ -67,8 +67,9 @@ def read_ppms(data, count):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("root", nargs="?", default="/work/shared/data/bench")
-    ap.add_argument("--tool", default="/tmp/resize_tool")
+    ap.add_argument("root", help="an ImageFolder tree")
+    ap.add_argument("--tool", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                                 "build", "tests", "oracles", "resize_tool"))
     ap.add_argument("--limit", type=int, default=0, help="stop after N images (0: all)")
     ap.add_argument("--reps", type=int, default=3, help="timing: best of N resizes")
     ap.add_argument("--side", type=int, default=256)

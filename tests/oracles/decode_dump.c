@@ -1,12 +1,12 @@
 /* decode_dump.c - decodes one source image with the packer's decoder
  * (codec/decode.c: pv__probe_image + pv__decode_image, default options: full
  * resolution, EXIF orientation ignored, pixel limit 178956970 like PIL) and
- * writes the RGB pixels as a binary PPM (P6), so that bench/decode_parity.py
+ * writes the RGB pixels as a binary PPM (P6), so that tests/oracles/decode_parity.py
  * can compare them with PIL's Image.open(f).convert('RGB').
  *
  * Usage:
- *   build/bench/decode_dump FILE [OUT.ppm]      (no OUT, or "-": stdout)
- *   build/bench/decode_dump --batch             (paths on stdin, one a line)
+ *   build/tests/oracles/decode_dump FILE [OUT.ppm]      (no OUT, or "-": stdout)
+ *   build/tests/oracles/decode_dump --batch             (paths on stdin, one a line)
  *
  * In batch mode (used by decode_parity.py to avoid one process per file),
  * for each path read from stdin it writes to stdout either
@@ -16,7 +16,7 @@
  * Single-file mode: on failure prints "decode_dump: FILE: <message>
  * (<status>)" to stderr and exits 1; 2 on bad usage or I/O error.
  * Build: part of the CMake build (bench/CMakeLists.txt), output
- * build/bench/decode_dump.
+ * build/tests/oracles/decode_dump.
  */
 #include <errno.h>
 #include <stdint.h>
