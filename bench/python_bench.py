@@ -188,7 +188,7 @@ def device_figure(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", required=True, help="the ImageFolder tree to measure on")
+    ap.add_argument("--data", help="the ImageFolder tree to measure on (required but with --device-figure)")
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
@@ -216,6 +216,8 @@ def main():
         return ffcv_child(a.ffcv_child[0], a.ffcv_child[1], a.tv_epochs, a.batch, a.threads,
                           a.size)
 
+    if not a.data:
+        ap.error("--data DIR is required")
     data = os.path.abspath(a.data)
     build = os.path.abspath(a.build)
     pvpack_bin = os.path.join(build, "pvpack")
