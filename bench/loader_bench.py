@@ -2,12 +2,12 @@
 """loader_bench.py - batch loader figures against same-run baselines.
 
 Exact commands (Release build with the bench drivers in BUILD, e.g.
-`cmake -S . -B /tmp/lb -DCMAKE_BUILD_TYPE=Release && cmake --build /tmp/lb -j2`):
+`cmake -S . -B BUILD -DCMAKE_BUILD_TYPE=Release && cmake --build BUILD -j2`):
 
-    /tmp/tvenv/bin/python bench/loader_bench.py --build /tmp/lb [--reps 3]
+    PYTHON bench/loader_bench.py --data DIR --build BUILD [--reps 3]
 
 The script runs, with TMP a fresh temporary directory and DATA the
-ImageFolder (default ../shared/data/bench):
+ImageFolder (--data, required):
 
     BUILD/pvpack build DATA -o TMP/data.pvpack --quiet              (default options)
   then --reps times, interleaved (a, b, c, d, a, b, c, d, ...):
@@ -21,7 +21,7 @@ ImageFolder (default ../shared/data/bench):
     (d) BUILD/pvpack bench TMP/data.pvpack --threads 2 --batch 256 --size 224 \
             --pipeline eval --epochs 5 --json
   and once, for the million-record open figures:
-    BUILD/bench/gen_dataset TMP/gen1m --records 1000000 --classes 1000 --shards 4
+    BUILD/tools/gen_dataset TMP/gen1m --records 1000000 --classes 1000 --shards 4
     BUILD/pvpack verify TMP/gen1m --json
     BUILD/bench/open_bench TMP/gen1m 5
 
@@ -94,7 +94,7 @@ def kv(line):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "bench"))
+    ap.add_argument("--data", required=True, help="the ImageFolder tree to measure on")
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
@@ -112,7 +112,7 @@ def main():
 
     pvpack = os.path.join(a.build, "pvpack")
     bench = os.path.join(a.build, "bench")
-    for f in (pvpack, os.path.join(bench, "decode_ceiling"), os.path.join(bench, "gen_dataset"),
+    for f in (pvpack, os.path.join(bench, "decode_ceiling"), os.path.join(a.build, "tools", "gen_dataset"),
               os.path.join(bench, "open_bench")):
         if not os.access(f, os.X_OK):
             sys.exit(f"missing {f}: build a Release tree with the bench drivers first")
@@ -166,7 +166,7 @@ def main():
 
         gen = os.path.join(tmp, "gen1m")
         t = time.perf_counter()
-        print(run([os.path.join(bench, "gen_dataset"), gen, "--records", str(a.gen_records),
+        print(run([os.path.join(a.build, "tools", "gen_dataset"), gen, "--records", str(a.gen_records),
                    "--classes", "1000", "--shards", "4"]).strip(),
               f"({time.perf_counter() - t:.2f} s)")
         v = json.loads(run([pvpack, "verify", gen, "--json"]))

@@ -1,5 +1,5 @@
 /* open_bench.c - dataset open time, resident memory after open, and record
- * lookup cost, for a large dataset (a million tiny records from gen_dataset).
+ * lookup cost, for a large dataset (a million tiny records from tools/gen_dataset).
  *
  *  1. warms the page cache by reading every file of DIR once (1 MiB buffer);
  *  2. reads VmRSS / VmHWM / RssAnon / RssFile from /proc/self/status, opens

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """pack_bench.py - packer and verify figures against same-run baselines.
 
-usage: python3 bench/pack_bench.py [--data DIR] [--build BUILD_DIR] [--reps N]
+usage: python3 bench/pack_bench.py --data DIR [--build BUILD_DIR] [--reps N]
 
-On an ImageFolder (default ../shared/data/bench), measured in one run, each
+On an ImageFolder (--data, required), measured in one run, each
 figure the best of --reps runs (the machines are shared and noisy):
   - `pvpack build` images/s with 1 and 2 threads, and their ratio;
   - the ceiling: bench/pack_ceiling (read + decode + resize + encode only)
@@ -37,7 +37,7 @@ def timed(cmd, **kw):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data", "bench"))
+    ap.add_argument("--data", required=True, help="the ImageFolder tree to measure on")
     ap.add_argument("--build", default=os.path.join(here, "..", "build"))
     ap.add_argument("--reps", type=int, default=3)
     a = ap.parse_args()

@@ -2,13 +2,13 @@
 """python_bench.py - the Python binding against `pvpack bench`, torchvision's
 DataLoader and (when it is installed) FFCV, in one run.
 
-Exact command (a Release build with the binding, e.g. `BUILD_DIR=/tmp/pb
+Exact command (a Release build with the binding, e.g. `BUILD_DIR=BUILD
 ./build.sh build`, and a Python with torch + torchvision):
 
-    /tmp/tvenv/bin/python bench/python_bench.py --build /tmp/pb [--reps 3]
+    PYTHON bench/python_bench.py --data DIR --build BUILD [--reps 3]
 
 With TMP a fresh temporary directory and DATA the ImageFolder (default
-../shared/data/bench), it runs once
+--data, required), it runs once
 
     BUILD/pvpack build DATA -o TMP/data.pvpack --quiet           (default options)
 
@@ -188,7 +188,7 @@ def device_figure(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "bench"))
+    ap.add_argument("--data", help="the ImageFolder tree to measure on (required but with --device-figure)")
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
@@ -216,6 +216,8 @@ def main():
         return ffcv_child(a.ffcv_child[0], a.ffcv_child[1], a.tv_epochs, a.batch, a.threads,
                           a.size)
 
+    if not a.data:
+        ap.error("--data DIR is required")
     data = os.path.abspath(a.data)
     build = os.path.abspath(a.build)
     pvpack_bin = os.path.join(build, "pvpack")

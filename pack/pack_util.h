@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dataset_dir.h"
 #include "pv_status.h"
 
 /* Reads root/rel entirely. Files larger than max_bytes are refused with
@@ -47,22 +48,7 @@ pv_status pv__commit_dir(const char *tmp, const char *out_dir, int force, char *
 /* ---- the output rule: pvpack never deletes or overwrites what it did not
  * write ---- */
 
-/* Is name one a build writes into a dataset directory: index.pvi,
- * report.txt, or shard-NNNNN.pvs exactly as PV_SHARD_NAME_FMT spells it? */
-int pv__is_dataset_file_name(const char *name);
-
-/* What a directory holds, for the dataset rules. */
-typedef struct pv__dir_scan {
-  uint64_t entries;  /* entries other than . and .. */
-  uint32_t shards;   /* entries named like shard files (any type) */
-  int has_index;     /* an entry named index.pvi exists */
-  int index_ok;      /* ... and is a regular file that starts with PV_INDEX_MAGIC */
-  char other[160];   /* the first entry a build does not write, or one of
-                        its names that is not a regular file; "" = none */
-} pv__dir_scan;
-/* Lists dir (a symlink at dir is followed; entries are not). Returns PV_OK, or
- * PV_ERR_NOT_FOUND / PV_ERR_IO with why set. Never blocks on a FIFO. */
-pv_status pv__scan_dir(const char *dir, pv__dir_scan *s, char *why, size_t cap);
+/* pv__is_dataset_file_name, pv__scan_dir: dataset_dir.h (platform/). */
 
 /* 1 when dir is a real directory (not a symlink) holding only files a
  * build writes (pv__is_dataset_file_name, regular files), including an

@@ -14,6 +14,7 @@
 #include "jpeg_splice.h"
 #include "pv_format.h"
 #include "pv_pack.h"
+#include "pv_verify.h"
 #include "pvpack.h"
 #include "resample.h"
 #include "testutil.h"

@@ -18,6 +18,7 @@
 #include "hostile.h"
 #include "pv_format.h"
 #include "pv_pack.h"
+#include "pv_verify.h"
 #include "pvpack.h"
 #include "testutil.h"
 

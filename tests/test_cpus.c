@@ -10,6 +10,7 @@
 
 #include "cpus.h"
 #include "pv_pack.h"
+#include "pv_verify.h"
 #include "pvpack.h"
 #include "testutil.h"
 

@@ -1,4 +1,4 @@
-/* test_decode.c - pack/decode.c: sniffing, every source format, EXIF
+/* test_decode.c - codec/decode.c: sniffing, every source format, EXIF
  * orientation, DCT scaling, limits and hostile input.
  *
  * Every fixture is encoded in-process: JPEG with TurboJPEG and the libjpeg

@@ -41,6 +41,7 @@
 #include "guard.h"
 #include "hostile.h"
 #include "pv_pack.h"
+#include "pv_verify.h"
 #include "pvpack.h"
 #include "testutil.h"
 

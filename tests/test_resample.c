@@ -1,4 +1,4 @@
-/* test_resample.c - reader/resample.c: exactness, quality, SIMD == scalar
+/* test_resample.c - image/resample.c: exactness, quality, SIMD == scalar
  * reference, argument checks, edge sizes, and agreement with PIL. */
 #include <math.h>
 #include <stdio.h>
@@ -476,7 +476,7 @@ static void test_large_scale_factors(void **state) {
  * overshoots, each library clamps its 8-bit intermediate after a different
  * pass, and on this high-contrast pattern an upscale (8x6 -> 5x9 Lanczos)
  * then differs by up to 7 at a few near-black or near-white bytes. The PSNR
- * benchmark (bench/resize_psnr.py) measures the difference on photographs. */
+ * benchmark (tests/oracles/resize_psnr.py) measures the difference on photographs. */
 static uint8_t pil_pattern(uint32_t x, uint32_t y, uint32_t c) {
   return (uint8_t)((x * 37 + y * 59 + c * 83 + (c == 1 ? x * y * 11 : 0) +
                     ((x + y) % 3 == 0 ? 40 : 0)) &

@@ -2,7 +2,7 @@
  *
  * Every fixture is built in a fresh temporary directory. Expected orders are
  * written down as torchvision's find_classes + make_dataset produce them
- * (checked once by hand with os.walk + sorted, see bench/walk_compare.py);
+ * (checked once by hand with os.walk + sorted, see tests/oracles/walk_compare.py);
  * test_matches_python_reference re-checks a mixed tree against that script
  * when python3 is available.
  */
@@ -495,11 +495,11 @@ static char *read_stream(FILE *f) {
 static void test_matches_python_reference(void **state) {
   (void)state;
   char script[PATH_MAX];
-  /* The script sits in bench/ next to tests/ (CMake passes __FILE__ as an
+  /* The script sits in tests/oracles/ (CMake passes __FILE__ as an
    * absolute path). */
   const char *src = __FILE__;
   const char *slash = strrchr(src, '/');
-  snprintf(script, sizeof script, "%.*s../bench/walk_compare.py",
+  snprintf(script, sizeof script, "%.*soracles/walk_compare.py",
            slash ? (int)(slash - src + 1) : 0, src);
   if (access(script, R_OK) != 0 || system("python3 -c pass >/dev/null 2>&1") != 0) skip();
 

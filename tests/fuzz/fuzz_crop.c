@@ -1,5 +1,5 @@
 /* fuzz_crop.c - libFuzzer target for the loader's per-sample JPEG path
- * (reader/augment.c with reader/jpeg_splice.c): pv__jpeg_layout and
+ * (reader/augment.c with codec/jpeg_splice.c): pv__jpeg_layout and
  * pv__jpeg_splice on hostile bytes, and pv__sample_crop with splicing on
  * and off, as if a record's payload and table entry were hostile.
  *

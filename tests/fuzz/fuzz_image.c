@@ -1,5 +1,5 @@
 /* fuzz_image.c - libFuzzer target for the packer's source-image decoding
- * (pack/decode.c): pv__sniff, pv__probe_image and pv__decode_image over
+ * (codec/decode.c): pv__sniff, pv__probe_image and pv__decode_image over
  * libjpeg-turbo, libspng, libwebp, libtiff and stb_image, with the
  * hand-written header checks (EXIF, WebP RIFF walk, BMP, PNM) in between.
  *

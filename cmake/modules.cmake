@@ -1,0 +1,21 @@
+# pv_read_modules(FILE): parses the module table (cmake/modules.txt) into
+#   PV_TABLE_MODULES      the modules in table order
+#   PV_TABLE_DEPS_<m>     what module m may include (X or X/include)
+# in the caller's scope. Shared by CMakeLists.txt and tests/check_layout.cmake.
+function(pv_read_modules file)
+  file(STRINGS ${file} lines)
+  set(mods)
+  foreach(line IN LISTS lines)
+    string(STRIP "${line}" line)
+    if(line STREQUAL "" OR line MATCHES "^#")
+      continue()
+    endif()
+    string(REGEX REPLACE "[ \t]+" ";" parts "${line}")
+    list(GET parts 0 m)
+    list(REMOVE_AT parts 0)
+    list(REMOVE_ITEM parts "-")
+    list(APPEND mods ${m})
+    set(PV_TABLE_DEPS_${m} ${parts} PARENT_SCOPE)
+  endforeach()
+  set(PV_TABLE_MODULES ${mods} PARENT_SCOPE)
+endfunction()

@@ -1,0 +1,135 @@
+/* pv_pack.h - public API of the packer.
+ *
+ * pv_build turns an ImageFolder tree into a dataset directory (spec/FORMAT.md);
+ * pv_verify (pv_verify.h, the reader's) checks every byte such a build wrote.
+ * The `pvpack` command is a thin shell over these calls, and the Python
+ * binding calls them too.
+ *
+ * Depends on: format/, image/, codec/, platform/ (never reader/),
+ * libjpeg-turbo, zstd, libspng, libwebp, libtiff. Thread-safety: each call is independent and may run
+ * concurrently with others on different outputs; internally each uses its
+ * own thread pool.
+ */
+#ifndef PV_PACK_H
+#define PV_PACK_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pv_filter.h"
+#include "pv_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pv_resize_policy {
+  PV_RESIZE_SHORTER = 0, /* shorter side to N (torchvision Resize(N)) */
+  PV_RESIZE_LONGER = 1,  /* longer side to N */
+  PV_RESIZE_NONE = 2     /* keep the source resolution */
+} pv_resize_policy;
+
+/* Codec choice per record; values of pv_codec plus this one. */
+#define PV_PACK_CODEC_JPEG 1
+#define PV_PACK_CODEC_RAW 0
+#define PV_PACK_CODEC_ZSTD 2
+/* auto: per record, zstd (lossless) when the resized image's raw RGB size is
+ * at most auto_threshold bytes (small images: JPEG saves little there and
+ * costs a lossy generation and decode time), else JPEG. Like FFCV's
+ * 'smart' mode, but lossless-compressed instead of raw. */
+#define PV_PACK_CODEC_AUTO 3
+
+/* Log levels passed to pv_build_options.log. */
+typedef enum pv_log_level { PV_LOG_INFO = 0, PV_LOG_WARN = 1, PV_LOG_SKIP = 2 } pv_log_level;
+
+typedef struct pv_build_options {
+  size_t size;                /* sizeof(pv_build_options); set by _init */
+  pv_resize_policy resize;    /* default PV_RESIZE_SHORTER */
+  uint32_t resize_to;         /* N, default 256 */
+  int filter;                 /* pv_filter (pv_filter.h); default bilinear (torchvision's) */
+  int codec;                  /* PV_PACK_CODEC_*; default JPEG */
+  uint32_t auto_threshold;    /* for PV_PACK_CODEC_AUTO: raw bytes at or
+                                 below which zstd is used; default 65536 */
+  int jpeg_quality;           /* 1..100, default 90 */
+  int zstd_level;             /* 1..22, default 3 */
+  int keep_original;          /* store a source JPEG as is when it needs no
+                                 resize and no colour conversion; default 1 */
+  uint64_t shard_bytes;       /* target shard size, default 256 MiB */
+  int shuffle;                /* shuffle record order; default 1 */
+  uint64_t seed;              /* shuffle seed; default 0 */
+  int threads;                /* workers; 0 = the CPUs this process may use
+                                 (affinity mask capped by the cgroup CPU
+                                 quota; see README "Threads") */
+  uint64_t max_pixels;        /* skip images above this many pixels;
+                                 default 178956970 (PIL refuses above it) */
+  uint64_t max_file_bytes;    /* skip files larger than this; default 1 GiB */
+  int apply_exif_orientation; /* default 0 (torchvision does not) */
+  int strict;                 /* any skipped file fails the build */
+  int force;                  /* replace an existing output directory, if
+                                 it is a pvpack dataset (pv_build) */
+  int progress;               /* 0 none, 1 bar on a terminal, 2 plain lines;
+                                 default -1 = bar if stderr is a tty, else
+                                 plain lines */
+  /* Called for warnings and skipped files (one line, no newline); NULL =
+   * print to stderr. Called from the writer thread only. */
+  void (*log)(void *ctx, pv_log_level level, const char *line);
+  void *log_ctx;
+  /* When non-NULL and it becomes non-zero (e.g. from a SIGINT handler), the
+   * build stops, removes its temporary files and returns PV_ERR_CANCELLED. */
+  const volatile sig_atomic_t *cancel;
+  /* JPEG records written by the packer carry restart markers every R MCUs,
+   * R the largest divisor of the MCUs per row that is <= jpeg_restart, so
+   * a reader can decode only the segments a crop covers (spec/FORMAT.md,
+   * "JPEG records"). 0 = no restart markers. Default 4. */
+  uint32_t jpeg_restart;
+} pv_build_options;
+
+void pv_build_options_init(pv_build_options *o);
+
+typedef struct pv_build_summary {
+  uint64_t files;        /* candidate files found by the walk */
+  uint64_t images;       /* records written */
+  uint64_t skipped;      /* files skipped (reasons in report.txt) */
+  uint32_t classes;
+  uint32_t shards;
+  uint64_t bytes_in;     /* bytes of source files read */
+  uint64_t bytes_out;    /* bytes of shards and index written */
+  uint64_t codec_records[3]; /* records per pv_codec */
+  uint64_t original_records; /* of which stored as original JPEG bytes */
+  double seconds;
+  int threads;               /* worker threads started (0 if it failed first) */
+} pv_build_summary;
+
+/* Builds a dataset from the ImageFolder tree src into out_dir (when NULL:
+ * src with trailing slashes removed plus ".pvpack"). Writes into a temporary
+ * sibling directory, fsyncs, writes the index last and renames the
+ * directory into place, so out_dir never holds a partial dataset.
+ * summary and err (one line) may be NULL.
+ * Output rule (pvpack never deletes or overwrites what it did not write):
+ * out_dir that is src, a folder above src or a path inside src is refused
+ * whatever force says (PV_ERR_INVALID_ARG; compared as resolved paths and
+ * by device and inode, so symlinks and bind mounts do not hide it). An
+ * existing out_dir is refused without force (PV_ERR_EXISTS), and with force
+ * unless it is a real directory holding only index.pvi (starting with the
+ * index magic), shard-NNNNN.pvs and report.txt (PV_ERR_EXISTS, err says
+ * which entry is foreign). Replacing removes only those files and the
+ * directory, after the new dataset is in place. The dataset directory gets
+ * mode 0777 and its files 0666, less the umask.
+ * Returns PV_OK; PV_ERR_NOT_FOUND (src, or out_dir's parent, missing);
+ * PV_ERR_EMPTY (no class folder or no image could be packed);
+ * PV_ERR_EXISTS (see above); PV_ERR_SKIPPED (strict and a file was skipped);
+ * PV_ERR_CANCELLED; PV_ERR_IO; PV_ERR_NOMEM; PV_ERR_INVALID_ARG. */
+pv_status pv_build(const char *src, const char *out_dir, const pv_build_options *opts,
+                   pv_build_summary *summary, char *err, size_t errcap);
+
+/* Default output directory for src (malloc'ed): "/data/train/" ->
+ * "/data/train.pvpack". NULL on allocation failure. */
+char *pv_default_output_dir(const char *src);
+
+/* pv_verify (the reader-side check of a built dataset): pv_verify.h. */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PV_PACK_H */
