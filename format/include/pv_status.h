@@ -13,6 +13,8 @@
 #ifndef PV_STATUS_H
 #define PV_STATUS_H
 
+#include "pv_api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
