@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "build_options.h"
 #include "cpus.h"
 #include "decode.h"
 #include "encode.h"
@@ -38,27 +39,6 @@
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
-
-void pv_build_options_init(pv_build_options *o) {
-  memset(o, 0, sizeof *o);
-  o->size = sizeof *o;
-  o->resize = PV_RESIZE_SHORTER;
-  o->resize_to = 256;
-  o->filter = PV_FILTER_BILINEAR;
-  o->codec = PV_PACK_CODEC_JPEG;
-  o->auto_threshold = 64 * 1024;
-  o->jpeg_quality = 90;
-  o->zstd_level = 3;
-  o->jpeg_restart = 4;
-  o->keep_original = 1;
-  o->shard_bytes = 256ull << 20;
-  o->shuffle = 1;
-  o->seed = 0;
-  o->threads = 0;
-  o->max_pixels = 178956970ull; /* 2 x PIL's MAX_IMAGE_PIXELS: PIL errors above */
-  o->max_file_bytes = 1ull << 30;
-  o->progress = -1;
-}
 
 char *pv_default_output_dir(const char *src) {
   size_t n = strlen(src);
@@ -439,35 +419,7 @@ static pv_status shard_append(out_state *s, uint64_t record, uint32_t label, con
   return PV_OK;
 }
 
-/* ---- options text and dataset id ------------------------------------------- */
-
-static char *options_text(const pv_build_options *o, const char *src_abs) {
-  static const char *const resize_names[] = {"shorter", "longer", "none"};
-  char *t = NULL;
-  size_t n = 0;
-  FILE *f = open_memstream(&t, &n);
-  if (!f) return NULL;
-  fprintf(f, "tool=pvpack %s\n", PV_VERSION_STRING);
-  fprintf(f, "format=%u.%u\n", PV_FORMAT_VERSION_MAJOR, PV_FORMAT_VERSION_MINOR);
-  fprintf(f, "source=%s\n", src_abs);
-  fprintf(f, "resize=%s\n", resize_names[o->resize]);
-  fprintf(f, "resize_to=%u\n", o->resize_to);
-  fprintf(f, "filter=%s\n", pv__filter_name((pv_filter)o->filter));
-  fprintf(f, "codec=%s\n", o->codec == PV_PACK_CODEC_AUTO ? "auto" : pv_codec_name(o->codec));
-  if (o->codec == PV_PACK_CODEC_AUTO) fprintf(f, "auto_threshold=%u\n", o->auto_threshold);
-  fprintf(f, "jpeg_quality=%d\n", o->jpeg_quality);
-  fprintf(f, "jpeg_restart=%u\n", o->jpeg_restart);
-  fprintf(f, "zstd_level=%d\n", o->zstd_level);
-  fprintf(f, "keep_original=%d\n", o->keep_original);
-  fprintf(f, "shard_bytes=%llu\n", (unsigned long long)o->shard_bytes);
-  fprintf(f, "shuffle=%d\n", o->shuffle);
-  fprintf(f, "seed=%llu\n", (unsigned long long)o->seed);
-  fprintf(f, "max_pixels=%llu\n", (unsigned long long)o->max_pixels);
-  fprintf(f, "max_file_bytes=%llu\n", (unsigned long long)o->max_file_bytes);
-  fprintf(f, "exif_orientation=%d\n", o->apply_exif_orientation);
-  fclose(f);
-  return t;
-}
+/* ---- dataset id ------------------------------------------------------------- */
 
 /* splitmix64: a tiny, well-known, platform-independent PRNG, so that the
  * shuffle (and thus the output bytes) is the same on every machine. */
@@ -545,26 +497,6 @@ static int default_threads(void) {
   return n > 1024 ? 1024 : n;
 }
 
-static int check_options(const pv_build_options *o, char *err, size_t cap) {
-  if (o->resize > PV_RESIZE_NONE || (o->resize != PV_RESIZE_NONE && o->resize_to == 0))
-    snprintf(err, cap, "bad resize policy");
-  else if (o->filter < 0 || o->filter > PV_FILTER_LANCZOS)
-    snprintf(err, cap, "bad filter");
-  else if (o->codec < 0 || o->codec > PV_PACK_CODEC_AUTO)
-    snprintf(err, cap, "bad codec");
-  else if (o->jpeg_quality < 1 || o->jpeg_quality > 100)
-    snprintf(err, cap, "jpeg quality must be 1..100");
-  else if (o->zstd_level < 1 || o->zstd_level > ZSTD_maxCLevel())
-    snprintf(err, cap, "zstd level must be 1..%d", ZSTD_maxCLevel());
-  else if (o->shard_bytes < 4096)
-    snprintf(err, cap, "shard size must be at least 4096 bytes");
-  else if (o->threads < 0 || o->threads > 1024)
-    snprintf(err, cap, "threads must be 0..1024");
-  else
-    return 1;
-  return 0;
-}
-
 pv_status pv_build(const char *src, const char *out_dir, const pv_build_options *opts,
                    pv_build_summary *summary, char *err, size_t errcap) {
   pv_build_options o;
@@ -581,7 +513,7 @@ pv_status pv_build(const char *src, const char *out_dir, const pv_build_options 
     o = *opts;
   else
     pv_build_options_init(&o);
-  if (!check_options(&o, err, errcap)) return PV_ERR_INVALID_ARG;
+  if (pv_build_options_check(&o, err, errcap) != PV_OK) return PV_ERR_INVALID_ARG;
   int threads = o.threads ? o.threads : default_threads();
   double t0 = now_s();
 
@@ -649,7 +581,7 @@ pv_status pv_build(const char *src, const char *out_dir, const pv_build_options 
       order[j] = t;
     }
   }
-  if (!(opt_text = options_text(&o, src_abs))) goto out_nomem;
+  if (!(opt_text = pv__build_options_text(&o, src_abs))) goto out_nomem;
   {
     /* dataset_id: a fingerprint of the options and the ordered input list,
      * so shards of another build are told apart (spec: dataset_id). */
