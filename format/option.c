@@ -157,6 +157,11 @@ static pv_status check_int(const pv_option_info *o, int neg, int64_t s, uint64_t
     return bad_choice(o, what, err, cap);
   }
   if (in_range(o, neg, s, u)) return PV_OK;
+  if (o->max == UINT64_MAX) /* only a lower bound */
+    return neg ? bad(err, cap, "%s must be >= %lld, not %lld", o->name, (long long)o->min,
+                     (long long)s)
+               : bad(err, cap, "%s must be >= %lld, not %llu", o->name, (long long)o->min,
+                     (unsigned long long)u);
   if (neg)
     return bad(err, cap, "%s must be %lld..%llu, not %lld", o->name, (long long)o->min,
                (unsigned long long)o->max, (long long)s);
