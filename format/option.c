@@ -366,6 +366,17 @@ int pv_option_default_text(const pv_option_info *o, char *buf, size_t cap) {
   return -1;
 }
 
+size_t pv_option_flag(const pv_option_info *o, char *buf, size_t cap) {
+  if (!o || !buf || !cap) return 0;
+  const char *n = o->group ? o->group : o->name;
+  const char *pre = o->kind == PV_OPTION_BOOL && o->def ? "--no-" : "--";
+  size_t k = 0;
+  for (const char *p = pre; *p && k + 1 < cap; p++) buf[k++] = *p;
+  for (; *n && k + 1 < cap; n++) buf[k++] = *n == '_' ? '-' : *n;
+  buf[k] = 0;
+  return k;
+}
+
 /* ---- whole tables (option_table.h) --------------------------------------------- */
 
 void pv__options_init(const pv_option_info *t, size_t n, void *opts) {

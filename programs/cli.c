@@ -102,15 +102,6 @@ void cli_bad_value(argp *a, const char *v) {
 
 /* ---- flags from an options table (pv_option.h) -------------------------------- */
 
-/* The flag of entry o: "--" + (group or name) with '_' -> '-', "--no-..."
- * for a BOOL that defaults to 1. */
-void cli_flag_name(const pv_option_info *o, char *buf, size_t cap) {
-  const char *n = o->group ? o->group : o->name;
-  size_t k = (size_t)snprintf(buf, cap, "--%s", o->kind == PV_OPTION_BOOL && o->def ? "no-" : "");
-  for (; *n && k + 1 < cap; n++) buf[k++] = *n == '_' ? '-' : *n;
-  if (cap) buf[k < cap ? k : cap - 1] = 0;
-}
-
 /* "pvpack build: --quality: bad value '0' (quality must be 1..100, not 0)" */
 void cli_bad_value_why(argp *a, const char *v, const char *why) {
   fprintf(stderr, "pvpack %s: %s: bad value '", a->cmd, a->name);
@@ -135,7 +126,7 @@ int cli_table_opt(argp *a, cli_table table, void *opts) {
     const pv_option_info *o = table(i);
     if (!(o->flags & PV_OPTION_CLI)) continue;
     char flag[96];
-    cli_flag_name(o, flag, sizeof flag);
+    pv_option_flag(o, flag, sizeof flag);
     if (!cli_opt_is(a, flag)) continue;
     if (o->kind == PV_OPTION_BOOL) {
       pv_option_set_int(o, opts, !o->def, NULL, 0);
@@ -200,7 +191,7 @@ void cli_table_usage(FILE *f, cli_table table) {
     if (o->group && i > 0 && table(i - 1)->group && !strcmp(table(i - 1)->group, o->group))
       continue; /* a group is one flag, described by its first entry */
     char flag[96], head[128], def[64], text[768];
-    cli_flag_name(o, flag, sizeof flag);
+    pv_option_flag(o, flag, sizeof flag);
     snprintf(head, sizeof head, "  %s%s%s", flag, o->kind == PV_OPTION_BOOL ? "" : " ",
              o->kind == PV_OPTION_BOOL ? "" : (o->arg ? o->arg : "V"));
     pv_option_default_text(o, def, sizeof def);

@@ -46,7 +46,6 @@ typedef const pv_option_info *(*cli_table)(size_t i);
 int cli_table_opt(argp *a, cli_table table, void *opts);
 void cli_table_usage(FILE *f, cli_table table);
 const pv_option_info *cli_table_find(cli_table table, const char *name);
-void cli_flag_name(const pv_option_info *o, char *buf, size_t cap);
 void cli_set_text(argp *a, const pv_option_info *o, void *opts, const char *v);
 void cli_bad_value_why(argp *a, const char *v, const char *why);
 /* The read-side limit flags of verify, get and bench. */

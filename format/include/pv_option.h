@@ -112,6 +112,10 @@ PV_API pv_status pv_option_check(const pv_option_info *o, const void *opts, char
  * "shorter", "0.485,0.456,0.406") into buf (always NUL-terminated when
  * cap > 0); returns what snprintf returns. */
 PV_API int pv_option_default_text(const pv_option_info *o, char *buf, size_t cap);
+/* The command-line flag of o by the naming rule above ("--jpeg-restart",
+ * "--no-keep-original", "--size" for the group of height and width) into
+ * buf (NUL-terminated when cap > 0); returns its length. */
+PV_API size_t pv_option_flag(const pv_option_info *o, char *buf, size_t cap);
 /* The name of CHOICE value v, or NULL. */
 PV_API const char *pv_option_choice_name(const pv_option_info *o, int v);
 
