@@ -25,8 +25,9 @@
  * and its module instantiates it with PV__OPTION_ROW (one pv_option_info per
  * row) into a static array, from which pv__options_init fills the defaults
  * of *_init and pv__options_check makes the range checks of the module's
- * validate function. See pack/build_options.h for an example and
- * CONTRIBUTING.md ("a new option") for the steps.
+ * validate function. See pack/build_options.h for an example. A new option
+ * is one row (and its field): the CLI flag, --help line and Python keyword
+ * follow; only a check across fields needs code (the module's *_check).
  */
 #ifndef PV_OPTION_TABLE_H
 #define PV_OPTION_TABLE_H
