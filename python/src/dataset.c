@@ -46,43 +46,49 @@ int uint_arg(PyObject *o, const char *name, unsigned long long hi,
   return 1;
 }
 
-/* A limit keyword of Dataset: None keeps the default, else an integer >= 0
- * (0 = no limit). */
-static int limit_kw(PyObject *o, const char *name, unsigned long long hi, uint64_t *field) {
-  if (!o || o == Py_None) return 1;
-  unsigned long long v;
-  if (!uint_arg(o, name, hi, &v)) return 0;
-  *field = v;
-  return 1;
-}
-
+/* Dataset(path, verify_on_read=False, *, <limits>): the limit keywords are
+ * pv_limits' table (pv_limits_option_info); None keeps a default, else an
+ * integer >= 0 within the field's range (0 = no limit). */
 static int Dataset_init(DatasetObject *self, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"path",           "verify_on_read",     "max_record_pixels",
-                           "max_record_bytes", "max_decoder_memory", "max_scans",
-                           NULL};
+  static char *kwlist[] = {"path", "verify_on_read", NULL};
   PyObject *path_obj;
-  PyObject *mpx = NULL, *mrb = NULL, *mdm = NULL, *msc = NULL;
   int verify = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|p$OOOO", kwlist, PyUnicode_FSConverter,
-                                   &path_obj, &verify, &mpx, &mrb, &mdm, &msc))
-    return -1;
+  PyObject *rest = NULL;
+  /* Split the keywords: the table's limits here, the rest to the parser. */
+  pv_open_options oo;
+  pv_open_options_init(&oo);
+  if (kw) {
+    rest = PyDict_Copy(kw);
+    if (!rest) return -1;
+    for (size_t i = 0; pv_limits_option_info(i); i++) {
+      const pv_option_info *o = pv_limits_option_info(i);
+      PyObject *v = PyDict_GetItemString(rest, o->name);
+      if (!v) continue;
+      Py_INCREF(v);
+      PyDict_DelItemString(rest, o->name);
+      int ok = 1;
+      if (v != Py_None) {
+        unsigned long long u;
+        ok = uint_arg(v, o->name, o->max, &u) &&
+             pv_option_set_uint(o, &oo.limits, u, NULL, 0) == PV_OK;
+      }
+      Py_DECREF(v);
+      if (!ok) {
+        Py_DECREF(rest);
+        return -1;
+      }
+    }
+  }
+  int parsed = PyArg_ParseTupleAndKeywords(args, rest, "O&|p", kwlist, PyUnicode_FSConverter,
+                                           &path_obj, &verify);
+  Py_XDECREF(rest);
+  if (!parsed) return -1;
   if (self->ds) {
     Py_DECREF(path_obj);
     PyErr_SetString(PyExc_RuntimeError, "Dataset is already open");
     return -1;
   }
-  pv_open_options oo;
-  pv_open_options_init(&oo);
   oo.verify_on_read = verify;
-  uint64_t scans = oo.limits.max_scans;
-  if (!limit_kw(mpx, "max_record_pixels", UINT64_MAX, &oo.limits.max_record_pixels) ||
-      !limit_kw(mrb, "max_record_bytes", UINT64_MAX, &oo.limits.max_record_bytes) ||
-      !limit_kw(mdm, "max_decoder_memory", UINT64_MAX, &oo.limits.max_decoder_memory) ||
-      !limit_kw(msc, "max_scans", UINT32_MAX, &scans)) {
-    Py_DECREF(path_obj);
-    return -1;
-  }
-  oo.limits.max_scans = (uint32_t)scans;
   if (PyBytes_GET_SIZE(path_obj) == 0) {
     Py_DECREF(path_obj);
     PyErr_SetString(PyExc_ValueError, "the dataset path is empty");
