@@ -177,7 +177,8 @@ static void put_wrapped(FILE *f, const char *text, int col, int indent) {
       fputc(' ', f);
       col++;
     }
-    fwrite(p, 1, (size_t)len, f);
+    for (int k = 0; k < len; k++) fputc(p[k] == '\1' ? ' ' : p[k], f); /* \1: a space
+                                                                         that never breaks */
     col += len;
     p = w;
   }
@@ -221,11 +222,11 @@ void cli_table_usage(FILE *f, cli_table table) {
             each[ne++] = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
           each[ne < sizeof each ? ne : sizeof each - 1] = 0;
         }
-        snprintf(text + n, sizeof text - n, " (default %s; one value for %s, or %s)", def, all,
+        snprintf(text + n, sizeof text - n, " (default\1%s; one value for %s, or %s)", def, all,
                  each);
       }
       else
-        snprintf(text + n, sizeof text - n, " (default %s)", def);
+        snprintf(text + n, sizeof text - n, " (default\1%s)", def);
     }
     int col = (int)strlen(head);
     fputs(head, f);
