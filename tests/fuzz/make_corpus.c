@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostile.h"
 #include "pv_format.h"
 
 typedef struct rec {
@@ -19,8 +20,6 @@ typedef struct rec {
   uint16_t flags;
   uint32_t width, height, label, length;
 } rec;
-
-static uint64_t align64(uint64_t v) { return (v + 63u) / 64u * 64u; }
 
 static uint8_t *xcalloc(size_t n) {
   uint8_t *p = calloc(1, n ? n : 1);
@@ -31,30 +30,26 @@ static uint8_t *xcalloc(size_t n) {
   return p;
 }
 
-/* Same layout as tests/test_format.c's build_shard; payload bytes are a
- * simple pattern. */
+/* A shard laid out by format/'s shard writer (through tests/hostile.c's
+ * pvh_encode_shard, as tests/test_format.c's build_shard); payload bytes
+ * are a simple pattern. */
 static uint8_t *shard(const rec *r, uint32_t n, uint64_t dataset_id, uint32_t index,
                       uint64_t first, size_t *size, uint64_t *fsum) {
-  uint64_t off = PV_SHARD_HEADER_SIZE;
-  for (uint32_t i = 0; i < n; i++) off = align64(off + r[i].length);
-  uint64_t toff = off;
-  *size = (size_t)(toff + (uint64_t)n * PV_RECORD_ENTRY_SIZE + PV_SHARD_FOOTER_SIZE);
-  uint8_t *f = xcalloc(*size);
-  pv_shard_header h = {PV_FORMAT_VERSION_MAJOR, PV_FORMAT_VERSION_MINOR, 0, 0, dataset_id,
-                       index, n, first};
-  pv_shard_header_encode(&h, f);
-  off = PV_SHARD_HEADER_SIZE;
+  pvh_record *hr = (pvh_record *)xcalloc((size_t)n * sizeof *hr);
+  uint8_t **pay = (uint8_t **)xcalloc((size_t)n * sizeof *pay);
   for (uint32_t i = 0; i < n; i++) {
-    for (uint32_t j = 0; j < r[i].length; j++) f[off + j] = (uint8_t)(j * 7 + i);
-    pv_record_entry e = {off,        r[i].length, r[i].label, r[i].width, r[i].height,
-                         r[i].codec, 3,           r[i].flags, pv_checksum(f + off, r[i].length)};
-    pv_record_entry_encode(&e, f + toff + (uint64_t)i * PV_RECORD_ENTRY_SIZE);
-    off = align64(off + r[i].length);
+    pay[i] = xcalloc(r[i].length);
+    for (uint32_t j = 0; j < r[i].length; j++) pay[i][j] = (uint8_t)(j * 7 + i);
+    hr[i] = (pvh_record){r[i].codec, r[i].flags, 3, r[i].width, r[i].height, r[i].label,
+                         r[i].label, pay[i], r[i].length, NULL};
   }
-  pv_shard_footer ft = {toff, n, index, dataset_id, pv_load64(f + 56),
-                        pv_checksum(f + toff, (size_t)n * PV_RECORD_ENTRY_SIZE), 0};
-  pv_shard_footer_encode(&ft, f + *size - PV_SHARD_FOOTER_SIZE);
-  if (fsum) *fsum = ft.footer_checksum;
+  pv_shard_ref ref;
+  uint8_t *f = pvh_encode_shard(hr, n, dataset_id, index, first, size, &ref);
+  if (!f) exit(1);
+  if (fsum) *fsum = ref.footer_checksum;
+  for (uint32_t i = 0; i < n; i++) free(pay[i]);
+  free(pay);
+  free(hr);
   return f;
 }
 
