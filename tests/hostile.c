@@ -154,6 +154,27 @@ out:
   return rc;
 }
 
+uint64_t pvh_reseal_shard(uint8_t *f, size_t n) {
+  uint8_t *ft = f + n - PV_SHARD_FOOTER_SIZE;
+  pv_store64(f + 56, pv_checksum(f, 56));
+  pv_store64(ft + 24, pv_load64(f + 56));
+  uint64_t toff = pv_load64(ft), tbytes = (uint64_t)pv_load32(f + 36) * PV_RECORD_ENTRY_SIZE;
+  if (toff <= n - PV_SHARD_FOOTER_SIZE && tbytes <= n - PV_SHARD_FOOTER_SIZE - toff)
+    pv_store64(ft + 32, pv_checksum(f + toff, (size_t)tbytes));
+  pv_store64(ft + 48, pv_checksum(ft, 48));
+  return pv_load64(ft + 48);
+}
+
+void pvh_reseal_index(uint8_t *f, size_t n) {
+  for (int s = 0; s < PV_SEC_COUNT; s++) {
+    uint8_t *d = f + 64 + 24 * s;
+    uint64_t off = pv_load64(d), sz = pv_load64(d + 8);
+    if (off <= n && sz <= n - off) pv_store64(d + 16, pv_checksum(f + off, (size_t)sz));
+  }
+  pv_store64(f + 248, pv_checksum(f, 248));
+  pv_store64(f + n - 16, pv_load64(f + 248));
+}
+
 /* Virtual size of this process in bytes (/proc/self/statm, first field in
  * pages), 0 when unknown. */
 static uint64_t vm_size(void) {

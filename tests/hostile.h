@@ -61,6 +61,17 @@ uint8_t *pvh_encode_shard(const pvh_record *r, uint32_t n, uint64_t dataset_id,
                           uint32_t shard_index, uint64_t first_record, size_t *size,
                           pv_shard_ref *ref);
 
+/* Recompute the checksums of a shard or an index after a deliberate edit,
+ * so that the edit itself (not a checksum) is what a reader trips over.
+ * pvh_reseal_shard: the header checksum, the footer's copy of it, the table
+ * checksum (when the footer's table_offset and the header's record_count
+ * still place the table inside the file) and the footer checksum, which it
+ * returns (for the index's shard reference); f holds n >= 128 bytes.
+ * pvh_reseal_index: every section checksum (of the sections inside the
+ * file), the header checksum and the trailer's copy; n >= 256 + 16. */
+uint64_t pvh_reseal_shard(uint8_t *f, size_t n);
+void pvh_reseal_index(uint8_t *f, size_t n);
+
 /* Runs fn(arg) in a forked child whose address space may grow by at most
  * as_bytes beyond what it has at fork (RLIMIT_AS = current VmSize +
  * as_bytes, which works under ASan too: its shadow is already reserved),

@@ -104,23 +104,7 @@ static uint8_t *example_index(size_t *size) {
 
 static void reseal_shard(uint8_t *f, size_t n) {
   assert_true(n >= PV_SHARD_HEADER_SIZE + PV_SHARD_FOOTER_SIZE);
-  uint8_t *ft = f + n - PV_SHARD_FOOTER_SIZE;
-  pv_store64(f + 56, pv_checksum(f, 56));
-  pv_store64(ft + 24, pv_load64(f + 56));
-  uint64_t toff = pv_load64(ft), tbytes = (uint64_t)pv_load32(f + 36) * PV_RECORD_ENTRY_SIZE;
-  if (toff <= n - PV_SHARD_FOOTER_SIZE && tbytes <= n - PV_SHARD_FOOTER_SIZE - toff)
-    pv_store64(ft + 32, pv_checksum(f + toff, (size_t)tbytes));
-  pv_store64(ft + 48, pv_checksum(ft, 48));
-}
-
-static void reseal_index(uint8_t *f, size_t n) {
-  for (int s = 0; s < PV_SEC_COUNT; s++) {
-    uint8_t *d = f + 64 + 24 * s;
-    uint64_t off = pv_load64(d), sz = pv_load64(d + 8);
-    if (off <= n && sz <= n - off) pv_store64(d + 16, pv_checksum(f + off, (size_t)sz));
-  }
-  pv_store64(f + 248, pv_checksum(f, 248));
-  pv_store64(f + n - 16, pv_load64(f + 248));
+  pvh_reseal_shard(f, n);
 }
 
 /* Everything a full verification does with a shard: the structure, every
@@ -678,7 +662,7 @@ static void test_index_class_counts_and_record_decode(void **state) {
   uint8_t *c0 = (uint8_t *)v.sec[PV_SEC_CLASSES];
   pv_store64(c0 + 16, 2);
   pv_store64(c0 + 24 + 16, 0);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(pv_index_validate(f, n, &v, err, sizeof err), PV_OK);
   assert_int_equal(pv_index_check_class_counts(&v, counts, err, sizeof err), PV_ERR_CORRUPT);
   assert_non_null(strstr(err, "class 0: the index counts 2 records, its records section has 1"));
@@ -936,102 +920,102 @@ static void test_index_golden_negatives(void **state) {
   /* Unknown incompatible flag (checksums recomputed) and major version. */
   RESET();
   pv_store32(f + 16, 0x4);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_VERSION);
   RESET();
   pv_store16(f + 8, 0);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_VERSION);
   /* Unknown compatible flag: ignored. */
   RESET();
   pv_store32(f + 20, 0xffffffffu);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_OK);
   /* Non-zero reserved bytes (header, shard ref, class entry). */
   RESET();
   f[208] = 1;
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   RESET();
   f[256 + 20] = 1;
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   RESET();
   f[288 + 12] = 1;
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* Non-zero padding after the options section. */
   RESET();
   f[389] = 1;
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* file_size field disagrees with the file. */
   RESET();
   pv_store64(f + 24, n + 8);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_TRUNCATED);
   RESET();
   pv_store64(f + 24, n - 8);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* A section offset past the end of the file. */
   RESET();
   pv_store64(f + 64 + 24 * PV_SEC_SKIPPED, 1u << 20);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* A section size past the end of the file. */
   RESET();
   pv_store64(f + 64 + 24 * PV_SEC_OPTIONS + 8, 1000);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* A section not where the layout puts it (unaligned). */
   RESET();
   pv_store64(f + 64 + 24 * PV_SEC_SKIPPED, 388);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* Counts over the limits. */
   RESET();
   pv_store32(f + 48, PV_MAX_SHARDS + 1);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_LIMIT);
   /* A count that disagrees with its section's size. */
   RESET();
   pv_store32(f + 52, 3);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* Label >= class_count. */
   RESET();
   pv_store32(f + 336 + 12, 2);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* A record path outside the strings section. */
   RESET();
   pv_store64(f + 336 + 16, 10);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* A class name outside the strings section, and an empty one. */
   RESET();
   pv_store32(f + 288 + 8, 17);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   RESET();
   pv_store32(f + 288 + 8, 0);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* Per-class counts that do not sum to record_count. */
   RESET();
   pv_store64(f + 288 + 16, 2);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* Shard ranges that do not sum to record_count. */
   RESET();
   pv_store32(f + 256 + 16, 3);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* A shard smaller than a header plus a footer. */
   RESET();
   pv_store64(f + 256, 127);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
 #undef RESET
   free(f);
@@ -1073,7 +1057,7 @@ static void test_index_section_past_trailer(void **state) {
     pv_store64(f + 64 + 24 * s + 8, secs[s][1]);
   }
   memcpy(f + n - 8, PV_INDEX_END_MAGIC, 8);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   free(f);
 }

@@ -27,33 +27,6 @@
 
 static char g_msg[MSGCAP];
 
-/* ---- resealing ------------------------------------------------------------ */
-
-/* Recomputes a shard's header checksum, the footer's copy of it, the table
- * checksum and the footer checksum; returns the new footer checksum. */
-static uint64_t reseal_shard(uint8_t *f, size_t n) {
-  assert_true(n >= PV_SHARD_HEADER_SIZE + PV_SHARD_FOOTER_SIZE);
-  uint8_t *ft = f + n - PV_SHARD_FOOTER_SIZE;
-  pv_store64(f + 56, pv_checksum(f, 56));
-  pv_store64(ft + 24, pv_load64(f + 56));
-  uint64_t toff = pv_load64(ft), tbytes = (uint64_t)pv_load32(f + 36) * PV_RECORD_ENTRY_SIZE;
-  assert_true(toff <= n - PV_SHARD_FOOTER_SIZE && tbytes <= n - PV_SHARD_FOOTER_SIZE - toff);
-  pv_store64(ft + 32, pv_checksum(f + toff, (size_t)tbytes));
-  pv_store64(ft + 48, pv_checksum(ft, 48));
-  return pv_load64(ft + 48);
-}
-
-static void reseal_index(uint8_t *f, size_t n) {
-  for (int s = 0; s < PV_SEC_COUNT; s++) {
-    uint8_t *d = f + 64 + 24 * s;
-    uint64_t off = pv_load64(d), sz = pv_load64(d + 8);
-    assert_true(off <= n && sz <= n - off);
-    pv_store64(d + 16, pv_checksum(f + off, (size_t)sz));
-  }
-  pv_store64(f + 248, pv_checksum(f, 248));
-  pv_store64(f + n - 16, pv_load64(f + 248));
-}
-
 /* Byte offset of shard k's reference in the index. */
 static size_t ref_offset(const uint8_t *ix, uint32_t k) {
   return (size_t)pv_load64(ix + 64 + 24 * PV_SEC_SHARDS) + (size_t)k * PV_SHARD_REF_SIZE;
@@ -178,90 +151,87 @@ static void test_consistent(void **state) {
   assert_int_equal(s.problems, 0);
 }
 
-/* Shard 1's header and footer say another dataset id; the index keeps the
- * new footer checksum. */
+/* Copies of the fixture's index and shard 1, to edit. */
+typedef struct edit {
+  uint8_t *ix, *sh;
+  uint8_t *footer; /* shard 1's footer in sh */
+} edit;
+
+static edit edit_begin(const fixture *f) {
+  edit e;
+  e.ix = malloc(f->index_size);
+  e.sh = malloc(f->shard_size);
+  assert_true(e.ix && e.sh);
+  memcpy(e.ix, f->index, f->index_size);
+  memcpy(e.sh, f->shard, f->shard_size);
+  e.footer = e.sh + f->shard_size - PV_SHARD_FOOTER_SIZE;
+  return e;
+}
+
+/* Reseals the edited shard (when shard_edited) and stores its new footer
+ * checksum in the index, reseals the index, writes both, and expects open
+ * and verify to refuse the dataset; then puts the fixture back. */
+static void edit_expect(fixture *f, edit *e, int shard_edited, pv_status want,
+                        const char *needle) {
+  if (shard_edited)
+    pv_store64(e->ix + ref_offset(e->ix, 1) + 24, pvh_reseal_shard(e->sh, f->shard_size));
+  pvh_reseal_index(e->ix, f->index_size);
+  write_files(f, e->ix, e->sh);
+  expect_refused(f, want, needle);
+  restore(f);
+  free(e->ix);
+  free(e->sh);
+}
+
+/* Shard 1's header and footer say another dataset id. */
 static void test_dataset_id(void **state) {
   fixture *f = *state;
-  uint8_t *ix = malloc(f->index_size), *sh = malloc(f->shard_size);
-  memcpy(ix, f->index, f->index_size);
-  memcpy(sh, f->shard, f->shard_size);
-  uint64_t id = pv_load64(sh + 24) ^ 0x5a5a;
-  pv_store64(sh + 24, id);
-  pv_store64(sh + f->shard_size - PV_SHARD_FOOTER_SIZE + 16, id);
-  pv_store64(ix + ref_offset(ix, 1) + 24, reseal_shard(sh, f->shard_size));
-  reseal_index(ix, f->index_size);
-  write_files(f, ix, sh);
+  edit e = edit_begin(f);
+  const uint64_t id = pv_load64(e.sh + 24), other = id ^ 0x5a5a;
+  pv_store64(e.sh + 24, other);
+  pv_store64(e.footer + 16, other);
   char needle[256];
   snprintf(needle, sizeof needle,
            "header says shard 1, records [2, +2), dataset %016llx; the index expects shard 1, "
            "[2, +2), dataset %016llx",
-           (unsigned long long)id, (unsigned long long)(id ^ 0x5a5a));
-  expect_refused(f, PV_ERR_CORRUPT, needle);
-  restore(f);
-  free(ix);
-  free(sh);
+           (unsigned long long)other, (unsigned long long)id);
+  edit_expect(f, &e, 1, PV_ERR_CORRUPT, needle);
 }
 
 /* Shard 1's header starts one record later (the footer does not carry
- * first_record: only the header checksum changes). */
+ * first_record). */
 static void test_first_record(void **state) {
   fixture *f = *state;
-  uint8_t *ix = malloc(f->index_size), *sh = malloc(f->shard_size);
-  memcpy(ix, f->index, f->index_size);
-  memcpy(sh, f->shard, f->shard_size);
-  pv_store64(sh + 40, pv_load64(sh + 40) + 1);
-  pv_store64(ix + ref_offset(ix, 1) + 24, reseal_shard(sh, f->shard_size));
-  reseal_index(ix, f->index_size);
-  write_files(f, ix, sh);
-  expect_refused(f, PV_ERR_CORRUPT, "header says shard 1, records [3, +2)");
-  restore(f);
-  free(ix);
-  free(sh);
+  edit e = edit_begin(f);
+  pv_store64(e.sh + 40, pv_load64(e.sh + 40) + 1);
+  edit_expect(f, &e, 1, PV_ERR_CORRUPT, "header says shard 1, records [3, +2)");
 }
 
 /* Shard 1 says it is shard 2 (header and footer). */
 static void test_shard_index(void **state) {
   fixture *f = *state;
-  uint8_t *ix = malloc(f->index_size), *sh = malloc(f->shard_size);
-  memcpy(ix, f->index, f->index_size);
-  memcpy(sh, f->shard, f->shard_size);
-  pv_store32(sh + 32, 2);
-  pv_store32(sh + f->shard_size - PV_SHARD_FOOTER_SIZE + 12, 2);
-  pv_store64(ix + ref_offset(ix, 1) + 24, reseal_shard(sh, f->shard_size));
-  reseal_index(ix, f->index_size);
-  write_files(f, ix, sh);
-  expect_refused(f, PV_ERR_CORRUPT, "header says shard 2, records [2, +2)");
-  restore(f);
-  free(ix);
-  free(sh);
+  edit e = edit_begin(f);
+  pv_store32(e.sh + 32, 2);
+  pv_store32(e.footer + 12, 2);
+  edit_expect(f, &e, 1, PV_ERR_CORRUPT, "header says shard 2, records [2, +2)");
 }
 
 /* The index's footer checksum for shard 1 is another one. */
 static void test_footer_checksum(void **state) {
   fixture *f = *state;
-  uint8_t *ix = malloc(f->index_size);
-  memcpy(ix, f->index, f->index_size);
-  size_t r = ref_offset(ix, 1);
-  pv_store64(ix + r + 24, pv_load64(ix + r + 24) ^ 1);
-  reseal_index(ix, f->index_size);
-  write_files(f, ix, f->shard);
-  expect_refused(f, PV_ERR_CHECKSUM, "footer checksum differs from the one the index records");
-  restore(f);
-  free(ix);
+  edit e = edit_begin(f);
+  size_t r = ref_offset(e.ix, 1);
+  pv_store64(e.ix + r + 24, pv_load64(e.ix + r + 24) ^ 1);
+  edit_expect(f, &e, 0, PV_ERR_CHECKSUM, "footer checksum differs from the one the index records");
 }
 
 /* The index says shard 1 is 64 bytes longer than it is. */
 static void test_file_size(void **state) {
   fixture *f = *state;
-  uint8_t *ix = malloc(f->index_size);
-  memcpy(ix, f->index, f->index_size);
-  size_t r = ref_offset(ix, 1);
-  pv_store64(ix + r, pv_load64(ix + r) + 64);
-  reseal_index(ix, f->index_size);
-  write_files(f, ix, f->shard);
-  expect_refused(f, PV_ERR_TRUNCATED, "file is 336 bytes, the index says 400");
-  restore(f);
-  free(ix);
+  edit e = edit_begin(f);
+  size_t r = ref_offset(e.ix, 1);
+  pv_store64(e.ix + r, pv_load64(e.ix + r) + 64);
+  edit_expect(f, &e, 0, PV_ERR_TRUNCATED, "file is 336 bytes, the index says 400");
 }
 
 int main(void) {

@@ -53,26 +53,6 @@ static uint8_t *shard(const rec *r, uint32_t n, uint64_t dataset_id, uint32_t in
   return f;
 }
 
-static void reseal_shard(uint8_t *f, size_t n) {
-  uint8_t *ft = f + n - PV_SHARD_FOOTER_SIZE;
-  pv_store64(f + 56, pv_checksum(f, 56));
-  pv_store64(ft + 24, pv_load64(f + 56));
-  uint64_t toff = pv_load64(ft), tbytes = (uint64_t)pv_load32(f + 36) * PV_RECORD_ENTRY_SIZE;
-  if (toff <= n - PV_SHARD_FOOTER_SIZE && tbytes <= n - PV_SHARD_FOOTER_SIZE - toff)
-    pv_store64(ft + 32, pv_checksum(f + toff, (size_t)tbytes));
-  pv_store64(ft + 48, pv_checksum(ft, 48));
-}
-
-static void reseal_index(uint8_t *f, size_t n) {
-  for (int s = 0; s < PV_SEC_COUNT; s++) {
-    uint8_t *d = f + 64 + 24 * s;
-    uint64_t off = pv_load64(d), sz = pv_load64(d + 8);
-    if (off <= n && sz <= n - off) pv_store64(d + 16, pv_checksum(f + off, (size_t)sz));
-  }
-  pv_store64(f + 248, pv_checksum(f, 248));
-  pv_store64(f + n - 16, pv_load64(f + 248));
-}
-
 static const char *outdir;
 
 static void put(const char *sub, const char *name, const uint8_t *p, size_t n) {
@@ -114,7 +94,7 @@ int main(int argc, char **argv) {
   memcpy(s + 128, b, 3);
   pv_store64(s + 192 + 32, pv_checksum(rg, 6));
   pv_store64(s + 232 + 32, pv_checksum(b, 3));
-  reseal_shard(s, n);
+  pvh_reseal_shard(s, n);
   const size_t ex_size = n;
   const uint64_t ex_fsum = pv_load64(s + n - 16);
   put("shard", "example.pvs", s, n);
@@ -123,7 +103,7 @@ int main(int argc, char **argv) {
   put("shard", "flipped-table.pvs", s, n);
   s[200] ^= 0x04;
   pv_store32(s + 16, 1);
-  reseal_shard(s, n);
+  pvh_reseal_shard(s, n);
   put("shard", "incompat.pvs", s, n);
   free(s);
 
@@ -159,7 +139,7 @@ int main(int argc, char **argv) {
   put("index", "example.pvi", x, n);
   put("index", "trunc.pvi", x, n - 3);
   pv_store32(x + 336 + 12, 2); /* label 2 of 2 classes */
-  reseal_index(x, n);
+  pvh_reseal_index(x, n);
   put("index", "bad-label.pvi", x, n);
   free(x);
 
@@ -203,7 +183,7 @@ int main(int argc, char **argv) {
   /* More shards than PV_MAX_SHARDS claimed in the header (resealed):
    * refused from the header alone. */
   pv_store32(x + 48, PV_MAX_SHARDS + 1);
-  reseal_index(x, n);
+  pvh_reseal_index(x, n);
   put("index", "too-many-shards.pvi", x, n);
   free(x);
   many.class_record_counts = cc;
