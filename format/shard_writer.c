@@ -54,7 +54,7 @@ pv_status pv_shard_writer_append(pv_shard_writer *w, pv_record_entry *e, const v
   if (w->count == UINT32_MAX) return PV_ERR_LIMIT;
   const uint32_t p = pad_to_align(w->offset);
   if (w->offset > (UINT64_C(1) << 63) - ((uint64_t)p + e->length) -
-                      (uint64_t)(w->count + 1u) * PV_RECORD_ENTRY_SIZE - 2 * PV_RECORD_ALIGN)
+                      ((uint64_t)w->count + 1) * PV_RECORD_ENTRY_SIZE - 2 * PV_RECORD_ALIGN)
     return PV_ERR_LIMIT;
   if (w->count == w->cap) {
     size_t nc = w->cap ? w->cap * 2 : 1024;
@@ -79,7 +79,7 @@ uint32_t pv_shard_writer_count(const pv_shard_writer *w) { return w->count; }
 
 uint64_t pv_shard_writer_bound(const pv_shard_writer *w, uint32_t length) {
   return w->offset + pad_to_align(w->offset) + length + PV_RECORD_ALIGN +
-         (uint64_t)(w->count + 1u) * PV_RECORD_ENTRY_SIZE + PV_SHARD_FOOTER_SIZE;
+         ((uint64_t)w->count + 1) * PV_RECORD_ENTRY_SIZE + PV_SHARD_FOOTER_SIZE;
 }
 
 pv_status pv_shard_writer_finish(pv_shard_writer *w, pv_shard_tail *t) {
