@@ -30,6 +30,7 @@
 #include "cpus.h"
 #include "decode.h"
 #include "encode.h"
+#include "opts_copy.h"
 #include "pack_util.h"
 #include "pv_format.h"
 #include "pv_pack.h"
@@ -577,10 +578,11 @@ pv_status pv_build(const char *src, const char *out_dir, const pv_build_options 
   err[0] = 0;
   memset(&sum, 0, sizeof sum);
   if (!src) return PV_ERR_INVALID_ARG;
-  if (opts)
-    o = *opts;
-  else
-    pv_build_options_init(&o);
+  if (PV__OPTS_COPY(&o, pv_build_options_init, opts) != PV_OK) {
+    snprintf(err, errcap, "options not initialised with pv_build_options_init (size %zu)",
+             opts->size);
+    return PV_ERR_INVALID_ARG;
+  }
   if (!check_options(&o, err, errcap)) return PV_ERR_INVALID_ARG;
   int threads = o.threads ? o.threads : default_threads();
   double t0 = now_s();
