@@ -5,13 +5,19 @@
  * sets a field beyond the size it passes to a value that would show if it
  * were read, and checks the default is used instead (and, as a control, that
  * the same value is honoured when the size covers it). The GPU loader's
- * options are checked in test_cuda_gpu.c (test_option_sizes). */
+ * options are checked in test_cuda_gpu.c (test_option_sizes).
+ *
+ * And the files' side of the same promise (spec/FORMAT.md 1, 4.1): a dataset
+ * written by a later minor version, with its unused header bytes filled and
+ * an extra index section in the extension area, opens, reads and verifies
+ * in this 1.0 reader (test_later_minor_version_opens). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pv_format.h"
 #include "pv_pack.h"
 #include "pv_verify.h"
 #include "pvpack.h"
@@ -311,6 +317,93 @@ static void test_verify_sizes(void **state) {
   pvt_ds_fixture_free(g);
 }
 
+/* ---- a later minor version's dataset ------------------------------------- */
+
+static void test_later_minor_version_opens(void **state) {
+  pvt_ds_fixture *g = pvt_ds_fixture_new("abi-minor", 5, 2, 40, 10, 40, 10);
+  assert_non_null(g);
+  assert_int_equal(pv_dataset_shard_count(g->ds), 1);
+  pv_dataset_close(g->ds);
+  g->ds = NULL;
+  /* The shard: a 1.1 field in the header's unused bytes [52, 56), every
+   * checksum that covers it recomputed (header, footer's copy, footer). */
+  char *spath = pvt_join(g->ds_dir, "shard-00000.pvs");
+  size_t sn = 0;
+  uint8_t *s = pvt_read_file(spath, &sn);
+  assert_non_null(s);
+  pv_store32(s + 52, 0xC0FFEEu);
+  pv_store64(s + 56, pv_checksum(s, 56));
+  uint8_t *ft = s + sn - PV_SHARD_FOOTER_SIZE;
+  pv_store64(ft + 24, pv_load64(s + 56));
+  pv_store64(ft + 48, pv_checksum(ft, 48));
+  assert_int_equal(pvt_write_file(spath, s, sn), 0);
+  /* The index: the shard's new footer checksum in its reference, a 1.1
+   * section 6 of 40 bytes in the extension area before the trailer, its
+   * descriptor in the header's unused bytes [216, 240). */
+  char *ipath = pvt_join(g->ds_dir, PV_INDEX_FILENAME);
+  size_t in = 0;
+  uint8_t *ix = pvt_read_file(ipath, &in);
+  assert_non_null(ix);
+  const size_t extra = 40, body = in - PV_INDEX_TRAILER_SIZE;
+  uint8_t *nx = calloc(1, in + extra);
+  assert_non_null(nx);
+  memcpy(nx, ix, body);
+  for (size_t i = 0; i < extra; i++) nx[body + i] = (uint8_t)(i * 7 + 1);
+  uint64_t shards_off = pv_load64(nx + 64);
+  pv_store64(nx + shards_off + 24, pv_load64(ft + 48));
+  pv_store64(nx + 24, in + extra);
+  pv_store64(nx + 216, body);
+  pv_store64(nx + 224, extra);
+  pv_store64(nx + 232, pv_checksum(nx + body, extra));
+  for (int k = 0; k < PV_SEC_COUNT; k++) {
+    uint8_t *d = nx + 64 + 24 * k;
+    pv_store64(d + 16, pv_checksum(nx + pv_load64(d), (size_t)pv_load64(d + 8)));
+  }
+  pv_store64(nx + 248, pv_checksum(nx, 248));
+  pv_store64(nx + body + extra, pv_load64(nx + 248));
+  memcpy(nx + body + extra + 8, PV_INDEX_END_MAGIC, 8);
+  assert_int_equal(pvt_write_file(ipath, nx, in + extra), 0);
+
+  pv_open_options oo;
+  pv_open_options_init(&oo);
+  oo.verify_on_read = 1;
+  pv_dataset *ds = NULL;
+  char err[256] = "";
+  pv_status st = pv_dataset_open(g->ds_dir, &oo, &ds, err, sizeof err);
+  if (st != PV_OK) fail_msg("a 1.1 dataset does not open: %s (%s)", pv_status_name(st), err);
+  assert_int_equal(pv_dataset_record_count(ds), 5);
+  pv_decoder *d = NULL;
+  assert_int_equal(pv_decoder_create(&d), PV_OK);
+  for (uint64_t i = 0; i < 5; i++) {
+    pv_record r;
+    assert_int_equal(pv_dataset_record(ds, i, &r), PV_OK);
+    size_t bytes = (size_t)r.width * r.height * 3;
+    uint8_t *px = malloc(bytes);
+    assert_int_equal(pv_decoder_decode(d, &r, px, (size_t)r.width * 3, bytes), PV_OK);
+    free(px);
+  }
+  pv_decoder_destroy(d);
+  pv_dataset_close(ds);
+  /* verify, which checks every byte a 1.0 reader knows, finds nothing. */
+  int problems = 0;
+  pv_verify_options vo;
+  pv_verify_options_init(&vo);
+  vo.decode = 1;
+  vo.threads = 1;
+  vo.problem = no_problem;
+  vo.ctx = &problems;
+  pv_verify_summary sum;
+  assert_int_equal(pv_verify(g->ds_dir, &vo, &sum), PV_OK);
+  assert_int_equal(problems, 0);
+  assert_int_equal(sum.records_decoded, 5);
+  free(s);
+  free(ix);
+  free(nx);
+  free(spath);
+  free(ipath);
+  pvt_ds_fixture_free(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_loader_older_size),
@@ -318,6 +411,7 @@ int main(void) {
       cmocka_unit_test(test_limits_newer_size),
       cmocka_unit_test(test_build_older_size),
       cmocka_unit_test(test_verify_sizes),
+      cmocka_unit_test(test_later_minor_version_opens),
       /* Last: it damages the fixture's dataset. */
       cmocka_unit_test(test_open_older_size),
   };

@@ -74,10 +74,16 @@ extern "C" {
 
 /* ---- flag words ---------------------------------------------------------
  * incompat_flags: a reader that sees a bit it does not know must refuse the
- * file (PV_ERR_VERSION). compat_flags: unknown bits are ignored. Version 1
- * defines no bit in either word. */
+ * file (PV_ERR_VERSION). compat_flags: unknown bits are ignored. Version 1.0
+ * defines no bit in either word (spec/FORMAT.md 5). */
 #define PV_INCOMPAT_KNOWN 0u
 #define PV_COMPAT_KNOWN 0u
+/* Assigned, not known to a 1.0 reader: set by a writer (in the index and
+ * every shard header) when a record uses a codec beyond 1.0's raw, jpeg and
+ * zstd (spec/FORMAT.md 3.6, "New codecs"). A reader that supports such a
+ * codec adds this bit to PV_INCOMPAT_KNOWN, and still rejects any codec it
+ * does not know record by record. */
+#define PV_INCOMPAT_CODECS 0x00000001u
 
 /* ---- record codecs ------------------------------------------------------ */
 typedef enum pv_codec {
@@ -141,8 +147,9 @@ typedef struct pv_record_entry {
 
 /* Writes the 64-byte header; computes and stores its checksum. */
 PV_API void pv_shard_header_encode(const pv_shard_header *h, uint8_t out[PV_SHARD_HEADER_SIZE]);
-/* Checks magic, version, flags, reserved bytes, checksum. len is the number
- * of bytes available at buf (the whole file is fine).
+/* Checks magic, version, flags, reserved bytes (not the unused ones: spec 1),
+ * checksum. len is the number of bytes available at buf (the whole file is
+ * fine).
  * Returns PV_OK, PV_ERR_TRUNCATED, PV_ERR_NOT_PVPACK, PV_ERR_VERSION,
  * PV_ERR_CORRUPT (reserved bytes non-zero), PV_ERR_CHECKSUM. *checksum_out
  * (may be NULL) receives the stored header checksum. */
@@ -276,7 +283,10 @@ typedef struct pv_index_view {
  * every section's bounds, alignment, size and checksum, the shard list
  * (contiguous record ranges summing to record_count), class and record
  * entries (strings in bounds, labels < class_count, per-class counts that
- * sum to record_count). O(records + classes + shards).
+ * sum to record_count). The unused header bytes and the extension area
+ * between the last section and the trailer (a later minor version's
+ * sections) are ignored (spec/FORMAT.md 1 and 4.1). O(records + classes +
+ * shards).
  * Returns PV_OK, PV_ERR_TRUNCATED, PV_ERR_NOT_PVPACK, PV_ERR_VERSION,
  * PV_ERR_CORRUPT, PV_ERR_CHECKSUM, PV_ERR_LIMIT. */
 PV_API pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_view *v,
