@@ -22,6 +22,7 @@
 #include "build.h"
 #include "decode.h"
 #include "encode.h"
+#include "opts_copy.h"
 #include "pack_util.h"
 #include "pv_format.h"
 #include "pv_pack.h"
@@ -334,10 +335,11 @@ pv_status pv_build(const char *src, const char *out_dir, const pv_build_options 
   err[0] = 0;
   memset(&sum, 0, sizeof sum);
   if (!src) return PV_ERR_INVALID_ARG;
-  if (opts)
-    o = *opts;
-  else
-    pv_build_options_init(&o);
+  if (PV__OPTS_COPY(&o, pv_build_options_init, opts) != PV_OK) {
+    snprintf(err, errcap, "options not initialised with pv_build_options_init (size %zu)",
+             opts->size);
+    return PV_ERR_INVALID_ARG;
+  }
   if (!check_options(&o, err, errcap)) return PV_ERR_INVALID_ARG;
   double t0 = pv__build_now();
 

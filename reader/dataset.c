@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "guard.h"
+#include "opts_copy.h"
 #include "read_limits.h"
 #include "pvpack.h"
 #include "shard_map.h"
@@ -30,7 +31,7 @@ struct pv_dataset {
 };
 
 unsigned pv_version_number(void) { return PV_VERSION_NUMBER; }
-const char *pv_version_string(void) { return "0.1.0"; }
+const char *pv_version_string(void) { return PV_VERSION_STRING; }
 
 void pv_open_options_init(pv_open_options *o) {
   memset(o, 0, sizeof *o);
@@ -128,18 +129,17 @@ pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_datas
     free(ds);
     return PV_ERR_NOMEM;
   }
-  pv_open_options_init(&ds->opts);
-  if (opts) {
-    ds->opts.verify_on_read = opts->verify_on_read;
-    /* limits: only from a caller that knows the field (a larger size). */
-    if (opts->size >= offsetof(pv_open_options, limits) + sizeof opts->limits.size &&
-        pv__limits_resolve(&opts->limits, &ds->opts.limits) != PV_OK) {
-      free(path);
-      free(ds->dir);
-      free(ds);
-      errf(err, errcap, "open options: limits not initialised with pv_limits_init");
-      return PV_ERR_INVALID_ARG;
-    }
+  /* An older caller's smaller struct: its fields, the defaults for the rest
+   * (opts_copy.h); limits only from a caller that knows the field, by their
+   * own size. */
+  if (PV__OPTS_COPY(&ds->opts, pv_open_options_init, opts) != PV_OK ||
+      (opts && pv__limits_resolve_nested(opts, opts->size, offsetof(pv_open_options, limits),
+                                         &ds->opts.limits) != PV_OK)) {
+    free(path);
+    free(ds->dir);
+    free(ds);
+    errf(err, errcap, "open options (or their limits) not initialised with pv_open_options_init");
+    return PV_ERR_INVALID_ARG;
   }
 
   snprintf(path, pcap, "%s/%s", dir, PV_INDEX_FILENAME);

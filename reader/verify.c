@@ -45,6 +45,8 @@
 #include "dataset_dir.h"
 #include "escape.h"
 #include "guard.h"
+#include "opts_copy.h"
+#include "read_limits.h"
 #include "pv_format.h"
 #include "pv_verify.h"
 #include "pvpack.h"
@@ -449,14 +451,12 @@ static pv_status index_counts_run(void *arg) {
 
 pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_summary *summary) {
   pv_verify_options o;
-  pv_verify_options_init(&o);
-  if (opts) {
-    /* A caller built against an older, smaller struct: its fields, our
-     * defaults for the rest (limits). */
-    if (opts->size < offsetof(pv_verify_options, problem)) return PV_ERR_INVALID_ARG;
-    memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
-    o.size = sizeof o;
-  }
+  /* A caller built against an older, smaller struct: its fields, our
+   * defaults for the rest (opts_copy.h); its limits by their own size. */
+  if (PV__OPTS_COPY(&o, pv_verify_options_init, opts) != PV_OK ||
+      (opts && pv__limits_resolve_nested(opts, opts->size, offsetof(pv_verify_options, limits),
+                                         &o.limits) != PV_OK))
+    return PV_ERR_INVALID_ARG;
   if (!dir) return PV_ERR_INVALID_ARG;
   double t0 = now_s();
   vstate s;

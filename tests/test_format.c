@@ -9,6 +9,10 @@
  * 3. Golden negative cases, each mapped to its exact status.
  * 4. Every single-bit flip and every truncation of the example files is
  *    rejected (every byte the format defines is covered by something).
+ * 5. Reserved bytes (non-zero: rejected) against unused bytes and the
+ *    index's extension area (ignored: what a later minor version may fill),
+ *    and the incompatible flag bit of a new codec (spec/FORMAT.md 1, 4.1,
+ *    3.6).
  *
  * The spec is found through $PV_SOURCE_DIR, else the compile-time macro
  * PV_SOURCE_DIR (tests/CMakeLists.txt defines it as the source root).
@@ -1115,6 +1119,162 @@ static void test_every_truncation_is_caught(void **state) {
   free(f);
 }
 
+/* ---- 5. reserved and unused bytes, the extension area, a new codec ---------- */
+
+/* Every byte of [from, to) of the example shard, set non-zero with the
+ * checksums recomputed, gives status want. */
+static void shard_bytes_give(size_t from, size_t to, pv_status want) {
+  size_t n;
+  uint8_t *f = example_shard(&n, NULL);
+  for (size_t i = from; i < to; i++) {
+    uint8_t keep = f[i];
+    f[i] = 0xa5;
+    reseal_shard(f, n);
+    pv_status st = shard_check_all(f, n);
+    if (st != want)
+      fail_msg("shard byte %zu non-zero: %s, expected %s", i, pv_status_name(st),
+               pv_status_name(want));
+    f[i] = keep;
+    reseal_shard(f, n);
+  }
+  free(f);
+}
+
+static void index_bytes_give(size_t from, size_t to, pv_status want) {
+  size_t n;
+  uint8_t *f = example_index(&n);
+  pv_index_view v, ref;
+  assert_int_equal(pv_index_validate(f, n, &ref, NULL, 0), PV_OK);
+  const pv_index_header orig = ref.header;
+  for (size_t i = from; i < to; i++) {
+    uint8_t keep = f[i];
+    f[i] = 0x5a;
+    reseal_index(f, n);
+    pv_status st = index_status(f, n);
+    if (st != want)
+      fail_msg("index byte %zu non-zero: %s, expected %s", i, pv_status_name(st),
+               pv_status_name(want));
+    if (st == PV_OK) {
+      /* Ignored means ignored: the view is the one of the original file. */
+      assert_int_equal(pv_index_validate(f, n, &v, NULL, 0), PV_OK);
+      assert_memory_equal(&v.header, &orig, sizeof orig);
+    }
+    f[i] = keep;
+    reseal_index(f, n);
+  }
+  free(f);
+}
+
+static void test_unused_bytes_are_ignored(void **state) {
+  (void)state;
+  const size_t T = 192, F = 272; /* the example shard's table and footer */
+  /* Unused: shard header [52, 56), index header [216, 248). */
+  shard_bytes_give(52, 56, PV_OK);
+  index_bytes_give(216, 248, PV_OK);
+  /* Reserved, every byte: shard header [48, 52), record entry [28, 32),
+   * shard footer [40, 48); index header [208, 216), shard reference
+   * [20, 24), class entry [12, 16). */
+  shard_bytes_give(48, 52, PV_ERR_CORRUPT);
+  shard_bytes_give(T + 28, T + 32, PV_ERR_CORRUPT);
+  shard_bytes_give(T + 40 + 28, T + 40 + 32, PV_ERR_CORRUPT);
+  shard_bytes_give(F + 40, F + 48, PV_ERR_CORRUPT);
+  index_bytes_give(208, 216, PV_ERR_CORRUPT);
+  index_bytes_give(256 + 20, 256 + 24, PV_ERR_CORRUPT);
+  index_bytes_give(288 + 12, 288 + 16, PV_ERR_CORRUPT);
+  index_bytes_give(288 + 24 + 12, 288 + 24 + 16, PV_ERR_CORRUPT);
+  /* The header decoder alone says the same. */
+  size_t n;
+  uint8_t *f = example_shard(&n, NULL);
+  pv_shard_header h;
+  f[53] = 7;
+  reseal_shard(f, n);
+  assert_int_equal(pv_shard_header_decode(f, n, &h, NULL, NULL, 0), PV_OK);
+  assert_int_equal(h.dataset_id, EXAMPLE_DATASET_ID);
+  f[49] = 7;
+  reseal_shard(f, n);
+  assert_int_equal(pv_shard_header_decode(f, n, &h, NULL, NULL, 0), PV_ERR_CORRUPT);
+  free(f);
+}
+
+/* The example index with `extra` bytes of a later minor version's section 6
+ * between the end of section 5 and the trailer, described at header offset
+ * 216 (an unused field to a 1.0 reader), all checksums right. */
+static uint8_t *index_with_extension(size_t extra, size_t *size) {
+  size_t n;
+  uint8_t *f = example_index(&n);
+  const size_t body = n - PV_INDEX_TRAILER_SIZE; /* 392: align8(end of section 5) */
+  uint8_t *g = calloc(1, n + extra);
+  assert_non_null(g);
+  memcpy(g, f, body);
+  for (size_t i = 0; i < extra; i++) g[body + i] = (uint8_t)(0x80 + i);
+  memcpy(g + body + extra, f + body, PV_INDEX_TRAILER_SIZE);
+  pv_store64(g + 24, n + extra);
+  pv_store64(g + 216, body);
+  pv_store64(g + 224, extra);
+  pv_store64(g + 232, pv_checksum(g + body, extra));
+  reseal_index(g, n + extra);
+  free(f);
+  *size = n + extra;
+  return g;
+}
+
+static void test_index_extension_area(void **state) {
+  (void)state;
+  size_t n0, n;
+  uint8_t *f0 = example_index(&n0);
+  pv_index_view v0, v;
+  assert_int_equal(pv_index_validate(f0, n0, &v0, NULL, 0), PV_OK);
+  /* A 1.1 index with a section 6 of 24 bytes: a 1.0 reader reads the six
+   * sections it knows, exactly as in the 1.0 file. */
+  uint8_t *f = index_with_extension(24, &n);
+  assert_int_equal(index_status(f, n), PV_OK);
+  assert_int_equal(pv_index_validate(f, n, &v, NULL, 0), PV_OK);
+  assert_int_equal(v.header.file_size, n0 + 24);
+  assert_memory_equal(v.header.sections, v0.header.sections, sizeof v0.header.sections);
+  assert_int_equal(pv_index_check_class_counts(&v, (uint64_t[2]){0}, NULL, 0), PV_OK);
+  /* The area's bytes are not checked by a 1.0 reader (a 1.1 reader checks
+   * them against the descriptor): a changed byte there, resealed or not,
+   * still opens. */
+  f[n0 - PV_INDEX_TRAILER_SIZE + 3] ^= 0xff;
+  assert_int_equal(index_status(f, n), PV_OK);
+  free(f);
+  /* The trailer must stay 8-aligned (file size a multiple of 8). */
+  f = index_with_extension(20, &n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  free(f);
+  /* The header's file_size still has to match. */
+  f = index_with_extension(16, &n);
+  pv_store64(f + 24, n0);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  free(f);
+  free(f0);
+}
+
+/* A codec beyond 1.0's announces itself with PV_INCOMPAT_CODECS in every
+ * header of the dataset; a 1.0 reader refuses the files at once (and, flag
+ * or not, any record whose codec it does not know). */
+static void test_new_codec_flag(void **state) {
+  (void)state;
+  assert_int_equal(PV_INCOMPAT_KNOWN & PV_INCOMPAT_CODECS, 0);
+  size_t n;
+  uint8_t *f = example_index(&n);
+  pv_store32(f + 16, PV_INCOMPAT_CODECS);
+  reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_VERSION);
+  free(f);
+  f = example_shard(&n, NULL);
+  pv_store32(f + 16, PV_INCOMPAT_CODECS);
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_VERSION);
+  free(f);
+  f = example_shard(&n, NULL);
+  f[192 + 24] = PV_CODEC_COUNT; /* the first codec id 1.0 does not define */
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_VERSION);
+  free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_example_shard_matches_spec),
@@ -1134,6 +1294,9 @@ int main(void) {
       cmocka_unit_test(test_index_section_past_trailer),
       cmocka_unit_test(test_every_bit_flip_is_caught),
       cmocka_unit_test(test_every_truncation_is_caught),
+      cmocka_unit_test(test_unused_bytes_are_ignored),
+      cmocka_unit_test(test_index_extension_area),
+      cmocka_unit_test(test_new_codec_flag),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,13 +3,15 @@
  *
  * Owned by codec/, whose decoders enforce them; the reader, verify and the
  * loader take them through their options. Depends on: nothing but
- * <stddef.h>/<stdint.h>. Thread-safety: pv_limits_init is pure.
+ * <stddef.h>/<stdint.h> and pv_api.h. Thread-safety: pv_limits_init is pure.
  */
 #ifndef PV_LIMITS_H
 #define PV_LIMITS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "pv_api.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,7 +67,7 @@ typedef struct pv_limits {
 #define PV_LIMITS_DEFAULT_SCANS 500u /* TurboJPEG's TJFLAG_LIMITSCANS, the packer's */
 
 /* Fills the defaults above. */
-void pv_limits_init(pv_limits *l);
+PV_API void pv_limits_init(pv_limits *l);
 
 #ifdef __cplusplus
 }

@@ -74,10 +74,16 @@ extern "C" {
 
 /* ---- flag words ---------------------------------------------------------
  * incompat_flags: a reader that sees a bit it does not know must refuse the
- * file (PV_ERR_VERSION). compat_flags: unknown bits are ignored. Version 1
- * defines no bit in either word. */
+ * file (PV_ERR_VERSION). compat_flags: unknown bits are ignored. Version 1.0
+ * defines no bit in either word (spec/FORMAT.md 5). */
 #define PV_INCOMPAT_KNOWN 0u
 #define PV_COMPAT_KNOWN 0u
+/* Assigned, not known to a 1.0 reader: set by a writer (in the index and
+ * every shard header) when a record uses a codec beyond 1.0's raw, jpeg and
+ * zstd (spec/FORMAT.md 3.6, "New codecs"). A reader that supports such a
+ * codec adds this bit to PV_INCOMPAT_KNOWN, and still rejects any codec it
+ * does not know record by record. */
+#define PV_INCOMPAT_CODECS 0x00000001u
 
 /* ---- record codecs ------------------------------------------------------ */
 typedef enum pv_codec {
@@ -92,18 +98,18 @@ typedef enum pv_codec {
 #define PV_RECORD_FLAG_ORIGINAL 0x0001u
 #define PV_RECORD_FLAGS_KNOWN 0x0001u
 
-const char *pv_codec_name(int codec); /* "raw", "jpeg", "zstd", "unknown" */
+PV_API const char *pv_codec_name(int codec); /* "raw", "jpeg", "zstd", "unknown" */
 
 /* XXH3-64 with seed 0 over len bytes: the one checksum of the format. */
-uint64_t pv_checksum(const void *data, size_t len);
+PV_API uint64_t pv_checksum(const void *data, size_t len);
 
 /* ---- little-endian load/store (unaligned-safe) --------------------------- */
-uint16_t pv_load16(const uint8_t *p);
-uint32_t pv_load32(const uint8_t *p);
-uint64_t pv_load64(const uint8_t *p);
-void pv_store16(uint8_t *p, uint16_t v);
-void pv_store32(uint8_t *p, uint32_t v);
-void pv_store64(uint8_t *p, uint64_t v);
+PV_API uint16_t pv_load16(const uint8_t *p);
+PV_API uint32_t pv_load32(const uint8_t *p);
+PV_API uint64_t pv_load64(const uint8_t *p);
+PV_API void pv_store16(uint8_t *p, uint16_t v);
+PV_API void pv_store32(uint8_t *p, uint32_t v);
+PV_API void pv_store64(uint8_t *p, uint64_t v);
 
 /* ======================================================================== */
 /* Shard files                                                              */
@@ -140,33 +146,34 @@ typedef struct pv_record_entry {
 } pv_record_entry;
 
 /* Writes the 64-byte header; computes and stores its checksum. */
-void pv_shard_header_encode(const pv_shard_header *h, uint8_t out[PV_SHARD_HEADER_SIZE]);
-/* Checks magic, version, flags, reserved bytes, checksum. len is the number
- * of bytes available at buf (the whole file is fine).
+PV_API void pv_shard_header_encode(const pv_shard_header *h, uint8_t out[PV_SHARD_HEADER_SIZE]);
+/* Checks magic, version, flags, reserved bytes (not the unused ones: spec 1),
+ * checksum. len is the number of bytes available at buf (the whole file is
+ * fine).
  * Returns PV_OK, PV_ERR_TRUNCATED, PV_ERR_NOT_PVPACK, PV_ERR_VERSION,
  * PV_ERR_CORRUPT (reserved bytes non-zero), PV_ERR_CHECKSUM. *checksum_out
  * (may be NULL) receives the stored header checksum. */
-pv_status pv_shard_header_decode(const uint8_t *buf, uint64_t len, pv_shard_header *h,
-                                 uint64_t *checksum_out, char *err, size_t errcap);
+PV_API pv_status pv_shard_header_decode(const uint8_t *buf, uint64_t len, pv_shard_header *h,
+                                        uint64_t *checksum_out, char *err, size_t errcap);
 
 /* Writes the 64-byte footer; fills f->footer_checksum. */
-void pv_shard_footer_encode(pv_shard_footer *f, uint8_t out[PV_SHARD_FOOTER_SIZE]);
+PV_API void pv_shard_footer_encode(pv_shard_footer *f, uint8_t out[PV_SHARD_FOOTER_SIZE]);
 /* Decodes the footer from the last 64 bytes of a file of file_size bytes
  * mapped at file. Checks end magic, reserved bytes and footer checksum.
  * Returns PV_OK, PV_ERR_TRUNCATED (file too small or end magic missing),
  * PV_ERR_CORRUPT, PV_ERR_CHECKSUM. */
-pv_status pv_shard_footer_decode(const uint8_t *file, uint64_t file_size, pv_shard_footer *f,
-                                 char *err, size_t errcap);
+PV_API pv_status pv_shard_footer_decode(const uint8_t *file, uint64_t file_size, pv_shard_footer *f,
+                                        char *err, size_t errcap);
 
-void pv_record_entry_encode(const pv_record_entry *e, uint8_t out[PV_RECORD_ENTRY_SIZE]);
+PV_API void pv_record_entry_encode(const pv_record_entry *e, uint8_t out[PV_RECORD_ENTRY_SIZE]);
 /* Decodes entry i of a table and checks it in isolation: codec and flags
  * known, channels == 3, reserved zero, 1 <= width,height <= PV_MAX_DIM,
  * length consistent with the codec (raw: exactly w*h*3), payload inside
  * [PV_SHARD_HEADER_SIZE, table_offset) and aligned to PV_RECORD_ALIGN.
  * Returns PV_OK, PV_ERR_CORRUPT, PV_ERR_VERSION (unknown codec or flag),
  * PV_ERR_LIMIT. */
-pv_status pv_record_entry_decode(const uint8_t *entry, uint64_t table_offset,
-                                 pv_record_entry *e, char *err, size_t errcap);
+PV_API pv_status pv_record_entry_decode(const uint8_t *entry, uint64_t table_offset,
+                                        pv_record_entry *e, char *err, size_t errcap);
 
 /* A validated shard: pointers into the caller's buffer. */
 typedef struct pv_shard_view {
@@ -183,24 +190,24 @@ typedef struct pv_shard_view {
  * overlapping). Payload checksums are NOT checked here (that reads every
  * byte; see pv_shard_check_record). Cost: O(record_count), one pass over
  * the table. Returns the statuses of the decoders above. */
-pv_status pv_shard_validate(const uint8_t *file, uint64_t file_size, pv_shard_view *view,
-                            char *err, size_t errcap);
+PV_API pv_status pv_shard_validate(const uint8_t *file, uint64_t file_size, pv_shard_view *view,
+                                   char *err, size_t errcap);
 
 /* Entry i of a validated view (i < record_count; not checked again).
  * Reads the table in place: only for a buffer nobody can change after
  * validation. A mapping of a file another process may rewrite needs
  * pv_shard_entry_bytes + a private copy + pv_record_entry_decode. */
-void pv_shard_entry(const pv_shard_view *v, uint32_t i, pv_record_entry *e);
+PV_API void pv_shard_entry(const pv_shard_view *v, uint32_t i, pv_record_entry *e);
 
 /* Where entry i (i < record_count) of a validated view lies: the
  * PV_RECORD_ENTRY_SIZE bytes at the returned pointer. For readers that
  * copy the entry out of a mapping and check the copy with
  * pv_record_entry_decode(copy, v->footer.table_offset, ...), so that
  * every field used is read once and checked (spec/FORMAT.md 9.4). */
-const uint8_t *pv_shard_entry_bytes(const pv_shard_view *v, uint32_t i);
+PV_API const uint8_t *pv_shard_entry_bytes(const pv_shard_view *v, uint32_t i);
 
 /* Checks record i's payload checksum. PV_OK or PV_ERR_CHECKSUM. */
-pv_status pv_shard_check_record(const pv_shard_view *v, const pv_record_entry *e);
+PV_API pv_status pv_shard_check_record(const pv_shard_view *v, const pv_record_entry *e);
 
 /* ======================================================================== */
 /* Index file                                                               */
@@ -257,11 +264,11 @@ typedef struct pv_index_input {
 
 /* Size in bytes of the encoded index, or 0 when the input breaks a limit
  * (too many shards/classes/records, a path longer than PV_MAX_PATH_BYTES). */
-uint64_t pv_index_encoded_size(const pv_index_input *in);
+PV_API uint64_t pv_index_encoded_size(const pv_index_input *in);
 /* Encodes into out (exactly pv_index_encoded_size bytes). Deterministic:
  * the same input gives the same bytes. Returns PV_OK, PV_ERR_INVALID_ARG,
  * PV_ERR_LIMIT. */
-pv_status pv_index_encode(const pv_index_input *in, uint8_t *out, uint64_t out_size);
+PV_API pv_status pv_index_encode(const pv_index_input *in, uint8_t *out, uint64_t out_size);
 
 /* A validated index: pointers into the caller's buffer. */
 typedef struct pv_index_view {
@@ -276,11 +283,14 @@ typedef struct pv_index_view {
  * every section's bounds, alignment, size and checksum, the shard list
  * (contiguous record ranges summing to record_count), class and record
  * entries (strings in bounds, labels < class_count, per-class counts that
- * sum to record_count). O(records + classes + shards).
+ * sum to record_count). The unused header bytes and the extension area
+ * between the last section and the trailer (a later minor version's
+ * sections) are ignored (spec/FORMAT.md 1 and 4.1). O(records + classes +
+ * shards).
  * Returns PV_OK, PV_ERR_TRUNCATED, PV_ERR_NOT_PVPACK, PV_ERR_VERSION,
  * PV_ERR_CORRUPT, PV_ERR_CHECKSUM, PV_ERR_LIMIT. */
-pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_view *v,
-                            char *err, size_t errcap);
+PV_API pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_view *v,
+                                   char *err, size_t errcap);
 
 /* Checks the classes' record_count fields against the labels of the
  * records section: class c must count exactly the records whose label is
@@ -288,8 +298,8 @@ pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_vi
  * uint64_t (overwritten; may be NULL when class_count is 0). v must have
  * passed pv_index_validate. Returns PV_OK or PV_ERR_CORRUPT (err names the
  * first class that disagrees). */
-pv_status pv_index_check_class_counts(const pv_index_view *v, uint64_t *counts, char *err,
-                                      size_t errcap);
+PV_API pv_status pv_index_check_class_counts(const pv_index_view *v, uint64_t *counts, char *err,
+                                             size_t errcap);
 
 /* Checks that every entry's label equals the label the index gives its
  * record (global record first_record + j), which bounds it by class_count
@@ -298,8 +308,8 @@ pv_status pv_index_check_class_counts(const pv_index_view *v, uint64_t *counts, 
  * over the table and the index's records. Returns PV_OK or PV_ERR_CORRUPT
  * (err: "record 17 (entry 5): label 4294967295 out of range (10 classes)"
  * or "... label 2 in the shard, 1 in the index"). */
-pv_status pv_shard_check_labels(const pv_shard_view *v, const pv_index_view *ix,
-                                char *err, size_t errcap);
+PV_API pv_status pv_shard_check_labels(const pv_shard_view *v, const pv_index_view *ix,
+                                       char *err, size_t errcap);
 
 /* One entry of the records section, decoded from bytes the caller copied
  * (PV_INDEX_RECORD_SIZE of them, from pv_index_record_bytes) and checked
@@ -312,23 +322,23 @@ typedef struct pv_index_record {
   uint32_t path_length;
   uint32_t label;
 } pv_index_record;
-pv_status pv_index_record_decode(const pv_index_view *v, const uint8_t *entry,
-                                 pv_index_record *out);
+PV_API pv_status pv_index_record_decode(const pv_index_view *v, const uint8_t *entry,
+                                        pv_index_record *out);
 /* Where record i's entry (i < record_count) lies in a validated view. */
-const uint8_t *pv_index_record_bytes(const pv_index_view *v, uint64_t i);
+PV_API const uint8_t *pv_index_record_bytes(const pv_index_view *v, uint64_t i);
 
 /* Accessors on a validated view; indices must be in range (callers check
  * against header counts). Strings are NOT NUL-terminated: use the length.
  * Like pv_shard_entry they read the buffer in place. */
-void pv_index_shard(const pv_index_view *v, uint32_t k, pv_shard_ref *out);
-const char *pv_index_class_name(const pv_index_view *v, uint32_t c, uint32_t *len);
-uint64_t pv_index_class_records(const pv_index_view *v, uint32_t c);
-const char *pv_index_record_path(const pv_index_view *v, uint64_t i, uint32_t *len,
-                                 uint32_t *label);
-const char *pv_index_section_text(const pv_index_view *v, pv_section_id s, uint64_t *len);
+PV_API void pv_index_shard(const pv_index_view *v, uint32_t k, pv_shard_ref *out);
+PV_API const char *pv_index_class_name(const pv_index_view *v, uint32_t c, uint32_t *len);
+PV_API uint64_t pv_index_class_records(const pv_index_view *v, uint32_t c);
+PV_API const char *pv_index_record_path(const pv_index_view *v, uint64_t i, uint32_t *len,
+                                        uint32_t *label);
+PV_API const char *pv_index_section_text(const pv_index_view *v, pv_section_id s, uint64_t *len);
 /* The shard holding global record i (i < record_count): binary search over
  * the shard list, O(log shards). */
-uint32_t pv_index_find_shard(const pv_index_view *v, uint64_t i);
+PV_API uint32_t pv_index_find_shard(const pv_index_view *v, uint64_t i);
 
 /* ---- a shard against the index's reference to it ------------------------
  * spec/FORMAT.md 9.2 checks 20-22: what pv_dataset_open and pvpack verify
