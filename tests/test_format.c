@@ -1149,7 +1149,7 @@ static void index_bytes_give(size_t from, size_t to, pv_status want) {
   for (size_t i = from; i < to; i++) {
     uint8_t keep = f[i];
     f[i] = 0x5a;
-    reseal_index(f, n);
+    pvh_reseal_index(f, n);
     pv_status st = index_status(f, n);
     if (st != want)
       fail_msg("index byte %zu non-zero: %s, expected %s", i, pv_status_name(st),
@@ -1160,7 +1160,7 @@ static void index_bytes_give(size_t from, size_t to, pv_status want) {
       assert_memory_equal(&v.header, &orig, sizeof orig);
     }
     f[i] = keep;
-    reseal_index(f, n);
+    pvh_reseal_index(f, n);
   }
   free(f);
 }
@@ -1212,7 +1212,7 @@ static uint8_t *index_with_extension(size_t extra, size_t *size) {
   pv_store64(g + 216, body);
   pv_store64(g + 224, extra);
   pv_store64(g + 232, pv_checksum(g + body, extra));
-  reseal_index(g, n + extra);
+  pvh_reseal_index(g, n + extra);
   free(f);
   *size = n + extra;
   return g;
@@ -1245,7 +1245,7 @@ static void test_index_extension_area(void **state) {
   /* The header's file_size still has to match. */
   f = index_with_extension(16, &n);
   pv_store64(f + 24, n0);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   free(f);
   free(f0);
@@ -1260,7 +1260,7 @@ static void test_new_codec_flag(void **state) {
   size_t n;
   uint8_t *f = example_index(&n);
   pv_store32(f + 16, PV_INCOMPAT_CODECS);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_VERSION);
   free(f);
   f = example_shard(&n, NULL);
