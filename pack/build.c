@@ -25,11 +25,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zstd.h>
+#include <zstd.h> /* ZSTD_maxCLevel: the options range check */
 
+#include "codec.h"
 #include "cpus.h"
 #include "decode.h"
-#include "encode.h"
 #include "pack_util.h"
 #include "pv_format.h"
 #include "pv_pack.h"
@@ -84,8 +84,7 @@ typedef struct job_result {
 } job_result;
 
 typedef struct worker_ctx {
-  pv_jpeg_encoder *enc;
-  ZSTD_CCtx *zstd;
+  pv__codec_enc *enc; /* the record codecs' encoders (codec/codec.h) */
   pv_resampler *rs;
 } worker_ctx;
 
@@ -222,53 +221,22 @@ static void process_job(build_state *b, worker_ctx *w, uint64_t job, job_result 
   int codec = o->codec;
   if (codec == PV_PACK_CODEC_AUTO)
     codec = raw <= o->auto_threshold ? PV_PACK_CODEC_ZSTD : PV_PACK_CODEC_JPEG;
-  if (codec == PV_PACK_CODEC_RAW) {
-    if (raw > PV_MAX_RECORD_BYTES) {
-      reasonf(r, PV_ERR_LIMIT, "raw record would be %zu bytes", raw);
-      goto out;
-    }
-    r->payload = img.pixels;
-    img.pixels = NULL;
-    r->length = (uint32_t)raw;
-    r->codec = PV_CODEC_RAW;
-  } else if (codec == PV_PACK_CODEC_ZSTD) {
-    size_t cap = ZSTD_compressBound(raw);
-    r->payload = malloc(cap);
-    if (!r->payload) {
-      reasonf(r, PV_ERR_NOMEM, "out of memory compressing");
-      goto out;
-    }
-    size_t n = ZSTD_compressCCtx(w->zstd, r->payload, cap, img.pixels, raw, o->zstd_level);
-    if (ZSTD_isError(n) || n > PV_MAX_RECORD_BYTES) {
-      reasonf(r, PV_ERR_LIMIT, "zstd: %s", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "too large");
-      goto out;
-    }
-    r->length = (uint32_t)n;
-    r->codec = PV_CODEC_ZSTD;
-  } else {
-    const uint8_t *jb = NULL;
-    size_t jn = 0;
-    char why[200];
-    pv_status est = pv__jpeg_encode(w->enc, img.pixels, img.width, img.height,
-                                    (size_t)img.width * 3, o->jpeg_quality, o->jpeg_restart, &jb,
-                                    &jn, why, sizeof why);
-    if (est != PV_OK) {
-      reasonf(r, est, "%s", why);
-      goto out;
-    }
-    if (jn > PV_MAX_RECORD_BYTES) {
-      reasonf(r, PV_ERR_LIMIT, "jpeg record would be %zu bytes", jn);
-      goto out;
-    }
-    r->payload = malloc(jn);
-    if (r->payload) memcpy(r->payload, jb, jn);
-    if (!r->payload) {
-      reasonf(r, PV_ERR_NOMEM, "out of memory");
-      goto out;
-    }
-    r->length = (uint32_t)jn;
-    r->codec = PV_CODEC_JPEG;
+  /* The codec table (codec/codec.h) writes the payload. */
+  const pv__codec *k = pv__codec_get(codec);
+  if (!k || !k->encode) {
+    reasonf(r, PV_ERR_INVALID_ARG, "codec %d cannot be written", codec);
+    goto out;
   }
+  const pv__encode_opts eo = {o->jpeg_quality, o->jpeg_restart, o->zstd_level};
+  size_t n = 0;
+  st = k->encode(w->enc, img.pixels, img.width, img.height, (size_t)img.width * 3, &eo,
+                 &r->payload, &n, err, sizeof err);
+  if (st != PV_OK) {
+    reasonf(r, st, "%s", err);
+    goto out;
+  }
+  r->length = (uint32_t)n;
+  r->codec = k->id;
   r->status = PV_OK;
 out:
   if (r->status != PV_OK) {
@@ -283,8 +251,7 @@ out:
 static void *worker_main(void *arg) {
   build_state *b = arg;
   worker_ctx w = {0};
-  w.zstd = ZSTD_createCCtx();
-  int ok = pv__jpeg_encoder_create(&w.enc) == PV_OK && w.zstd && pv__resampler_create(&w.rs) == PV_OK;
+  int ok = pv__codec_enc_create(&w.enc) == PV_OK && pv__resampler_create(&w.rs) == PV_OK;
   for (;;) {
     pthread_mutex_lock(&b->mu);
     while (!b->stop && b->next_job < b->jobs && b->next_job >= b->written + b->window)
@@ -309,8 +276,7 @@ static void *worker_main(void *arg) {
     pthread_cond_broadcast(&b->cv_ready);
     pthread_mutex_unlock(&b->mu);
   }
-  pv__jpeg_encoder_destroy(w.enc);
-  ZSTD_freeCCtx(w.zstd);
+  pv__codec_enc_destroy(w.enc);
   pv__resampler_destroy(w.rs);
   return NULL;
 }
