@@ -19,7 +19,6 @@
 
 static void test_table(void **state) {
   (void)state;
-  assert_int_equal(PV_CODEC_COUNT, 3);
   for (int i = 0; i < PV_CODEC_COUNT; i++) {
     const pv__codec *k = pv__codec_get(i);
     assert_non_null(k);

@@ -255,7 +255,7 @@ def test_codec_cases_agree(tmp_path):
         codecs.setdefault(codec, set()).add(want)
     assert not bad, "\n".join(bad)
     # every codec of the format, with payloads accepted and refused
-    assert set(codecs) == {"raw", "jpeg", "zstd"}
+    assert {"raw", "jpeg", "zstd"} <= set(codecs)
     for codec, wants in codecs.items():
         assert "PV_OK" in wants and "PV_ERR_LIMIT" in wants, (codec, wants)
     assert "PV_ERR_DECODE" in codecs["jpeg"] and "PV_ERR_DECODE" in codecs["zstd"]
