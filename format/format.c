@@ -764,6 +764,37 @@ pv_status pv_shard_check_labels(const pv_shard_view *v, const pv_index_view *ix,
   return PV_OK;
 }
 
+pv_status pv_shard_matches_ref_size(uint64_t file_size, const pv_shard_ref *ref, char *err,
+                                    size_t errcap) {
+  if (file_size == ref->file_size) return PV_OK;
+  pv__errf(err, errcap, "file is %llu bytes, the index says %llu", (unsigned long long)file_size,
+           (unsigned long long)ref->file_size);
+  return file_size < ref->file_size ? PV_ERR_TRUNCATED : PV_ERR_CORRUPT;
+}
+
+pv_status pv_shard_matches_ref(const pv_shard_view *v, const pv_shard_ref *ref,
+                               const pv_index_header *ix, uint32_t k, char *err, size_t errcap) {
+  pv_status st = pv_shard_matches_ref_size(v->file_size, ref, err, errcap);
+  if (st != PV_OK) return st;
+  if (v->footer.footer_checksum != ref->footer_checksum) {
+    pv__errf(err, errcap,
+             "footer checksum differs from the one the index records (a shard of another build?)");
+    return PV_ERR_CHECKSUM;
+  }
+  const pv_shard_header *h = &v->header;
+  if (h->shard_index != k || h->first_record != ref->first_record ||
+      h->record_count != ref->record_count || h->dataset_id != ix->dataset_id) {
+    pv__errf(err, errcap,
+             "header says shard %u, records [%llu, +%u), dataset %016llx; the index expects "
+             "shard %u, [%llu, +%u), dataset %016llx",
+             h->shard_index, (unsigned long long)h->first_record, h->record_count,
+             (unsigned long long)h->dataset_id, k, (unsigned long long)ref->first_record,
+             ref->record_count, (unsigned long long)ix->dataset_id);
+    return PV_ERR_CORRUPT;
+  }
+  return PV_OK;
+}
+
 const uint8_t *pv_index_record_bytes(const pv_index_view *v, uint64_t i) {
   return v->sec[PV_SEC_RECORDS] + i * PV_INDEX_RECORD_SIZE;
 }

@@ -345,6 +345,114 @@ const char *pv_index_section_text(const pv_index_view *v, pv_section_id s, uint6
  * the shard list, O(log shards). */
 uint32_t pv_index_find_shard(const pv_index_view *v, uint64_t i);
 
+/* ---- a shard against the index's reference to it ------------------------
+ * spec/FORMAT.md 9.2 checks 20-22: what pv_dataset_open and pvpack verify
+ * both check once a shard's structure is valid. Pure: they read only their
+ * arguments (copies, never a mapping). */
+
+/* Check 20: a shard file of file_size bytes against ref->file_size.
+ * Returns PV_OK, PV_ERR_TRUNCATED (the file is smaller), PV_ERR_CORRUPT
+ * (larger); err: "file is 336 bytes, the index says 400". */
+PV_API pv_status pv_shard_matches_ref_size(uint64_t file_size, const pv_shard_ref *ref, char *err,
+                                           size_t errcap);
+
+/* Checks 20-22, in that order, for a view that passed pv_shard_validate,
+ * as shard k of the index whose header is ix and whose reference to shard
+ * k is ref: the file size (pv_shard_matches_ref_size), the footer checksum
+ * (PV_ERR_CHECKSUM: "footer checksum differs from the one the index
+ * records (a shard of another build?)"), and the header's shard index,
+ * first record, record count and dataset id (PV_ERR_CORRUPT: "header says
+ * shard 2, records [2, +2), dataset 0123456789abcdef; the index expects
+ * shard 1, [2, +2), dataset 0123456789abcdef"). Returns the first
+ * disagreement's status, PV_OK when there is none. */
+PV_API pv_status pv_shard_matches_ref(const pv_shard_view *v, const pv_shard_ref *ref,
+                                      const pv_index_header *ix, uint32_t k, char *err,
+                                      size_t errcap);
+
+/* ======================================================================== */
+/* Writing a shard                                                          */
+/* ======================================================================== */
+
+/* pv_shard_writer lays a shard out as spec/FORMAT.md 3.2 says (payload 0
+ * at 64, each next one at align64(end of the previous), zero padding, the
+ * table at align64(end of the last payload), the footer right after it)
+ * and encodes its header, entries and footer. It does no I/O: each call
+ * says which bytes the caller writes where, in file order but for the
+ * header, which is rewritten at the end (its record count is known then):
+ *
+ *   pv_shard_writer_begin   write `header` (64 zero bytes) at offset 0
+ *   pv_shard_writer_append  write `pad` zero bytes, then the payload (it
+ *                           lands at entry->offset), once per record
+ *   pv_shard_writer_finish  write tail.pad zero bytes, tail.table,
+ *                           tail.footer (the end of the file), then
+ *                           tail.header over offset 0; tail.ref is the
+ *                           index's reference to the shard
+ *
+ * then begin the next shard with the same writer, or destroy it. The
+ * placeholder header has no magic, so a file whose writing stopped before
+ * finish is never taken for a shard.
+ *
+ * Memory: the writer owns the record table of the open shard, 40 bytes a
+ * record (PV_RECORD_ENTRY_SIZE), grown by doubling and kept for the next
+ * shard: a caller bounds it by bounding the shard (pv_shard_writer_bound).
+ * Entries are encoded as given (offset and checksum excepted): the writer
+ * checks layout limits, not codecs, dimensions or labels, so a test can
+ * write a shard that a reader must refuse. Thread-safety: one writer per
+ * thread; writers share nothing. */
+typedef struct pv_shard_writer pv_shard_writer;
+
+/* *out = a new writer (no shard open). PV_OK, PV_ERR_INVALID_ARG,
+ * PV_ERR_NOMEM. */
+PV_API pv_status pv_shard_writer_create(pv_shard_writer **out);
+PV_API void pv_shard_writer_destroy(pv_shard_writer *w); /* accepts NULL */
+
+/* Opens shard shard_index of dataset dataset_id, whose first record is
+ * global record first_record; a shard still open is dropped. header
+ * receives the placeholder to write at offset 0; the first payload goes
+ * at PV_SHARD_HEADER_SIZE. PV_OK, or PV_ERR_INVALID_ARG (w NULL). */
+PV_API pv_status pv_shard_writer_begin(pv_shard_writer *w, uint64_t dataset_id,
+                                       uint32_t shard_index, uint64_t first_record,
+                                       uint8_t header[PV_SHARD_HEADER_SIZE]);
+
+/* Adds a record. e gives length, label, width, height, codec, channels and
+ * flags; the writer sets e->offset (where the payload goes) and
+ * e->checksum (XXH3-64 of the length bytes at payload, which may be NULL
+ * only when length is 0) and records the entry. *pad receives the number
+ * of zero bytes (< PV_RECORD_ALIGN) to write before the payload.
+ * PV_OK; PV_ERR_INVALID_ARG (no shard open, payload NULL); PV_ERR_LIMIT
+ * (the shard already holds UINT32_MAX records, or its size would pass
+ * 2^63); PV_ERR_NOMEM (the table could not grow; the shard is unchanged). */
+PV_API pv_status pv_shard_writer_append(pv_shard_writer *w, pv_record_entry *e,
+                                        const void *payload, uint32_t *pad);
+
+/* Bytes of the open shard so far: the offset its next byte goes to. */
+PV_API uint64_t pv_shard_writer_offset(const pv_shard_writer *w);
+/* Records in the open shard. */
+PV_API uint32_t pv_shard_writer_count(const pv_shard_writer *w);
+/* An upper bound on the size the open shard would have if a payload of
+ * length bytes were appended next and the shard then finished: offset,
+ * padding and payload, PV_RECORD_ALIGN for the table's padding, the table
+ * with one more entry, the footer. The packer cuts a shard where this
+ * would pass its shard size. */
+PV_API uint64_t pv_shard_writer_bound(const pv_shard_writer *w, uint32_t length);
+
+/* What pv_shard_writer_finish gives, in the order it is written. */
+typedef struct pv_shard_tail {
+  uint32_t pad;          /* zero bytes (< PV_RECORD_ALIGN) after the last payload */
+  const uint8_t *table;  /* the record table: the writer's memory, valid until the
+                            next begin or destroy */
+  size_t table_size;     /* record_count * PV_RECORD_ENTRY_SIZE bytes */
+  uint8_t footer[PV_SHARD_FOOTER_SIZE]; /* the last 64 bytes of the file */
+  uint8_t header[PV_SHARD_HEADER_SIZE]; /* the final header, for offset 0 */
+  pv_shard_ref ref;      /* file_size, first_record, record_count, footer_checksum */
+} pv_shard_tail;
+
+/* Closes the open shard: the table's padding, the table, the footer and
+ * the final header, and the index's reference to it. An empty shard is
+ * valid (128 bytes). Then no shard is open (tail->table stays valid until
+ * the next begin). PV_OK or PV_ERR_INVALID_ARG (no shard open). */
+PV_API pv_status pv_shard_writer_finish(pv_shard_writer *w, pv_shard_tail *tail);
+
 #ifdef __cplusplus
 }
 #endif
