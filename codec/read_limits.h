@@ -3,11 +3,10 @@
  *
  * One function per concern, each a pure function of the record (or payload,
  * or header facts) and a pv_limits, so that every read path applies exactly
- * the same rule: pv_decoder_decode (record_decode.c: `pvpack get`, `verify
- * --decode`, Python's Dataset[i]), the loader's samplers (augment.c: every
- * pipeline) and the packer's source decoding (codec/decode.c, with its own
- * limits). They are written to be called from a codec table later: none
- * knows which path calls it.
+ * the same rule: the codec table (codec.h: pv__codec_admit and the JPEG and
+ * zstd entries, behind pv_decoder_decode and the loader's samplers alike)
+ * and the packer's source decoding (codec/decode.c, with its own limits).
+ * None knows which path calls it.
  *
  *   pv__limit_record       declared pixels and payload bytes of a record
  *   pv__limit_jpeg_header  decoder memory a JPEG's headers imply (the

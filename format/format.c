@@ -201,13 +201,20 @@ void pv_store64(uint8_t *p, uint64_t v) {
 
 uint64_t pv_checksum(const void *data, size_t len) { return XXH3_64bits_withSeed(data, len, 0); }
 
+#define PV_CODEC_NAME_(sym, id, name) [id] = name,
+static const char *const k_codec_names[PV_CODEC_COUNT] = {PV_CODEC_LIST(PV_CODEC_NAME_)};
+#undef PV_CODEC_NAME_
+
 const char *pv_codec_name(int codec) {
-  switch (codec) {
-    case PV_CODEC_RAW: return "raw";
-    case PV_CODEC_JPEG: return "jpeg";
-    case PV_CODEC_ZSTD: return "zstd";
-  }
-  return "unknown";
+  return codec >= 0 && codec < PV_CODEC_COUNT && k_codec_names[codec] ? k_codec_names[codec]
+                                                                      : "unknown";
+}
+
+int pv_codec_by_name(const char *name) {
+  if (!name) return -1;
+  for (int i = 0; i < PV_CODEC_COUNT; i++)
+    if (k_codec_names[i] && strcmp(k_codec_names[i], name) == 0) return i;
+  return -1;
 }
 
 /* ---- shard header ---------------------------------------------------------- */

@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zstd.h>
+#include <zstd.h> /* ZSTD_maxCLevel: the options range check */
 
 #include "build.h"
+#include "codec.h"
 #include "decode.h"
-#include "encode.h"
 #include "opts_copy.h"
 #include "pack_util.h"
 #include "pv_format.h"
@@ -179,53 +179,22 @@ void pv__encode_job(const pv__plan *b, worker_ctx *w, uint64_t job, job_result *
   int codec = o->codec;
   if (codec == PV_PACK_CODEC_AUTO)
     codec = raw <= o->auto_threshold ? PV_PACK_CODEC_ZSTD : PV_PACK_CODEC_JPEG;
-  if (codec == PV_PACK_CODEC_RAW) {
-    if (raw > PV_MAX_RECORD_BYTES) {
-      reasonf(r, PV_ERR_LIMIT, "raw record would be %zu bytes", raw);
-      goto out;
-    }
-    r->payload = img.pixels;
-    img.pixels = NULL;
-    r->length = (uint32_t)raw;
-    r->codec = PV_CODEC_RAW;
-  } else if (codec == PV_PACK_CODEC_ZSTD) {
-    size_t cap = ZSTD_compressBound(raw);
-    r->payload = malloc(cap);
-    if (!r->payload) {
-      reasonf(r, PV_ERR_NOMEM, "out of memory compressing");
-      goto out;
-    }
-    size_t n = ZSTD_compressCCtx(w->zstd, r->payload, cap, img.pixels, raw, o->zstd_level);
-    if (ZSTD_isError(n) || n > PV_MAX_RECORD_BYTES) {
-      reasonf(r, PV_ERR_LIMIT, "zstd: %s", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "too large");
-      goto out;
-    }
-    r->length = (uint32_t)n;
-    r->codec = PV_CODEC_ZSTD;
-  } else {
-    const uint8_t *jb = NULL;
-    size_t jn = 0;
-    char why[200];
-    pv_status est = pv__jpeg_encode(w->enc, img.pixels, img.width, img.height,
-                                    (size_t)img.width * 3, o->jpeg_quality, o->jpeg_restart, &jb,
-                                    &jn, why, sizeof why);
-    if (est != PV_OK) {
-      reasonf(r, est, "%s", why);
-      goto out;
-    }
-    if (jn > PV_MAX_RECORD_BYTES) {
-      reasonf(r, PV_ERR_LIMIT, "jpeg record would be %zu bytes", jn);
-      goto out;
-    }
-    r->payload = malloc(jn);
-    if (r->payload) memcpy(r->payload, jb, jn);
-    if (!r->payload) {
-      reasonf(r, PV_ERR_NOMEM, "out of memory");
-      goto out;
-    }
-    r->length = (uint32_t)jn;
-    r->codec = PV_CODEC_JPEG;
+  /* The codec table (codec/codec.h) writes the payload. */
+  const pv__codec *k = pv__codec_get(codec);
+  if (!k || !k->encode) {
+    reasonf(r, PV_ERR_INVALID_ARG, "codec %d cannot be written", codec);
+    goto out;
   }
+  const pv__encode_opts eo = {o->jpeg_quality, o->jpeg_restart, o->zstd_level};
+  size_t n = 0;
+  st = k->encode(w->enc, img.pixels, img.width, img.height, (size_t)img.width * 3, &eo,
+                 &r->payload, &n, err, sizeof err);
+  if (st != PV_OK) {
+    reasonf(r, st, "%s", err);
+    goto out;
+  }
+  r->length = (uint32_t)n;
+  r->codec = k->id;
   r->status = PV_OK;
 out:
   if (r->status != PV_OK) {
@@ -239,14 +208,11 @@ out:
 
 int pv__worker_ctx_init(worker_ctx *w) {
   memset(w, 0, sizeof *w);
-  w->zstd = ZSTD_createCCtx();
-  return pv__jpeg_encoder_create(&w->enc) == PV_OK && w->zstd &&
-         pv__resampler_create(&w->rs) == PV_OK;
+  return pv__codec_enc_create(&w->enc) == PV_OK && pv__resampler_create(&w->rs) == PV_OK;
 }
 
 void pv__worker_ctx_free(worker_ctx *w) {
-  pv__jpeg_encoder_destroy(w->enc);
-  ZSTD_freeCCtx(w->zstd);
+  pv__codec_enc_destroy(w->enc);
   pv__resampler_destroy(w->rs);
   memset(w, 0, sizeof *w);
 }

@@ -28,9 +28,8 @@
 #define PV_BUILD_H
 
 #include <stdint.h>
-#include <zstd.h>
 
-#include "encode.h"
+#include "codec.h"
 #include "pv_format.h"
 #include "pv_pack.h"
 #include "resample.h"
@@ -78,8 +77,7 @@ typedef struct job_result {
 
 /* A worker's encoders, made once per thread. */
 typedef struct worker_ctx {
-  pv_jpeg_encoder *enc;
-  ZSTD_CCtx *zstd;
+  pv__codec_enc *enc; /* the record codecs' encoders (codec/codec.h) */
   pv_resampler *rs;
 } worker_ctx;
 

@@ -86,12 +86,25 @@ extern "C" {
 #define PV_INCOMPAT_CODECS 0x00000001u
 
 /* ---- record codecs ------------------------------------------------------ */
-typedef enum pv_codec {
-  PV_CODEC_RAW = 0,  /* width*height*3 bytes of RGB8, rows top to bottom */
-  PV_CODEC_JPEG = 1, /* a complete JPEG (JFIF/Exif) stream; decodes to RGB */
-  PV_CODEC_ZSTD = 2  /* one zstd frame whose content is PV_CODEC_RAW bytes */
-} pv_codec;
-#define PV_CODEC_COUNT 3
+/* The codecs of the format: X(SYMBOL, byte value, name), in byte order from
+ * 0 with no gap. The byte is a record entry's codec field; the name is how
+ * the options section, the CLI and the bindings spell it (pv_codec_name).
+ * Each has one entry in codec/'s codec table (codec/codecs.c), which does
+ * everything else; a new codec is a line here, its file in codec/, its
+ * line in codecs.c and its section in spec/FORMAT.md.
+ *   RAW   width*height*3 bytes of RGB8, rows top to bottom
+ *   JPEG  a complete JPEG (JFIF/Exif) stream; decodes to RGB
+ *   ZSTD  one zstd frame whose content is PV_CODEC_RAW bytes */
+#define PV_CODEC_LIST(X) \
+  X(RAW, 0, "raw")       \
+  X(JPEG, 1, "jpeg")     \
+  X(ZSTD, 2, "zstd")
+
+#define PV_CODEC_ENUM_(sym, id, name) PV_CODEC_##sym = id,
+typedef enum pv_codec { PV_CODEC_LIST(PV_CODEC_ENUM_) } pv_codec;
+#undef PV_CODEC_ENUM_
+#define PV_CODEC_ONE_(sym, id, name) +1
+#define PV_CODEC_COUNT (0 PV_CODEC_LIST(PV_CODEC_ONE_))
 
 /* Record flag bits. ORIGINAL: the payload is the unmodified source file
  * (a JPEG that needed neither resize nor colour conversion). */
@@ -99,6 +112,8 @@ typedef enum pv_codec {
 #define PV_RECORD_FLAGS_KNOWN 0x0001u
 
 PV_API const char *pv_codec_name(int codec); /* "raw", "jpeg", "zstd", "unknown" */
+/* The codec whose pv_codec_name is name; -1 when none is. */
+PV_API int pv_codec_by_name(const char *name);
 
 /* XXH3-64 with seed 0 over len bytes: the one checksum of the format. */
 PV_API uint64_t pv_checksum(const void *data, size_t len);
