@@ -483,12 +483,13 @@ pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_su
   }
   {
     /* A directory with neither an index that starts with the index magic
-     * nor a shard file (an ImageFolder, an empty folder) is not a dataset;
-     * one that has either is a dataset, damaged or not. */
+     * (symbolic links followed, as the reader does) nor a shard file (an
+     * ImageFolder, an empty folder) is not a dataset; one that has either
+     * is a dataset, damaged or not. */
     pv__dir_scan scan;
     /* A folder that cannot be listed (search permission only) is checked
      * through its index as before. */
-    if (pv__scan_dir(dir, &scan, why, sizeof why) == PV_OK && !scan.index_ok &&
+    if (pv__scan_dir(dir, &scan, why, sizeof why) == PV_OK && !scan.index_magic &&
         scan.shards == 0) {
       ret = PV_ERR_NOT_PVPACK;
       goto out;
