@@ -40,7 +40,6 @@
 #include <string.h>
 
 #include <jpeglib.h>
-#include <jerror.h>
 #include <spng.h>
 #include <stb_image.h>
 #include <tiffio.h>
@@ -237,40 +236,10 @@ static pv_status apply_orientation(pv_image *img, int o, char *err, size_t cap) 
 
 /* ---- JPEG (libjpeg API) ---------------------------------------------------- */
 
-typedef struct jpeg_err {
-  struct jpeg_error_mgr pub;
-  jmp_buf jb;
-  int limit; /* the progress monitor stopped it: msg says which limit */
-  char msg[JMSG_LENGTH_MAX + 64];
-} jpeg_err;
-
-static void jpeg_on_error(j_common_ptr c) {
-  jpeg_err *e = (jpeg_err *)c->err;
-  (*c->err->format_message)(c, e->msg);
-  longjmp(e->jb, 1);
-}
-
-/* A warning (msg_level -1: corrupt data, premature end) is fatal: the file
- * is skipped rather than packed with grey blocks. Trace messages (>= 0) are
- * ignored. */
-static void jpeg_on_message(j_common_ptr c, int level) {
-  if (level < 0) jpeg_on_error(c);
-}
-
-static void jpeg_on_output(j_common_ptr c) { (void)c; }
-
-/* Called by libjpeg as it reads; refuses a file with too many scans (the
- * reader's check, pv__limit_jpeg_scans). The limits live in the job. */
-static void jpeg_on_progress(j_common_ptr c) {
-  if (!c->is_decompressor || !c->client_data) return;
-  const pv_limits *L = c->client_data;
-  jpeg_err *e = (jpeg_err *)c->err;
-  if (pv__limit_jpeg_scans(L, (uint64_t)((j_decompress_ptr)c)->input_scan_number, e->msg,
-                           sizeof e->msg) != PV_OK) {
-    e->limit = 1;
-    longjmp(e->jb, 1);
-  }
-}
+/* The error manager, the warning rule (any libjpeg warning fails the file:
+ * it is skipped rather than packed with grey blocks), the scan-limit
+ * progress monitor and the memory backstop are the record decoders' own:
+ * jpeg_dec.h, with the packer's limits (jpeg_limits). */
 
 /* State of one JPEG job. It lives in the caller's frame, so nothing that
  * the setjmp-ing function changes is a local of that function (C11
@@ -279,11 +248,8 @@ typedef struct jpeg_job {
   const uint8_t *buf;
   size_t len;
   const pv_decode_opts *opts; /* NULL: read headers only */
-  struct jpeg_decompress_struct ci;
-  jpeg_err jerr;
-  struct jpeg_progress_mgr progress;
+  pv_jdec jd;                 /* the libjpeg object, error manager, progress monitor */
   pv_limits limits;           /* jpeg_limits(opts) */
-  int created;
   pv_src_info info;
   pv_image img;
   JSAMPROW *rows;
@@ -327,31 +293,14 @@ static void cmyk_to_rgb(const uint8_t *in, uint8_t *out, size_t n) {
 }
 
 static void jpeg_run(jpeg_job *j) {
-  j_decompress_ptr ci = &j->ci;
-  if (setjmp(j->jerr.jb)) {
-    if (j->jerr.limit) /* the scan limit */
-      j->st = failf(j->err, j->errcap, PV_ERR_LIMIT, "%s", j->jerr.msg);
-    else if (j->jerr.pub.msg_code == JERR_NO_BACKING_STORE) /* over the memory backstop */
-      j->st = failf(j->err, j->errcap, PV_ERR_LIMIT,
-                    "JPEG: %ux%u needs more than %ld MiB of decoder memory", ci->image_width,
-                    ci->image_height, ci->mem->max_memory_to_use >> 20);
-    else
-      j->st = failf(j->err, j->errcap, PV_ERR_DECODE, "JPEG: %s", j->jerr.msg);
+  j_decompress_ptr ci = &j->jd.ci;
+  if (setjmp(j->jd.err.jb)) {
+    /* The scan limit, the memory backstop (PV_ERR_LIMIT), damage. */
+    j->st = pv__jdec_error(&j->jd, j->err, j->errcap);
     return;
   }
-  ci->err = jpeg_std_error(&j->jerr.pub);
-  j->jerr.pub.error_exit = jpeg_on_error;
-  j->jerr.pub.emit_message = jpeg_on_message;
-  j->jerr.pub.output_message = jpeg_on_output;
-  jpeg_create_decompress(ci);
-  j->created = 1;
-  /* After create: jpeg_mem_init may have set it from $JPEGMEM. */
   jpeg_limits(j->opts, &j->limits);
-  ci->mem->max_memory_to_use = pv__jpeg_max_memory_to_use(&j->limits);
-  ci->client_data = &j->limits;
-  j->progress.progress_monitor = jpeg_on_progress;
-  ci->progress = &j->progress;
-  jpeg_mem_src(ci, j->buf, (unsigned long)j->len);
+  pv__jdec_source(&j->jd, &j->limits, j->buf, j->len);
   jpeg_save_markers(ci, JPEG_APP0 + 1, 0xFFFF);
   jpeg_read_header(ci, TRUE);
 
@@ -445,8 +394,10 @@ static pv_status jpeg_job_do(jpeg_job *j) {
   j->st = PV_ERR_DECODE;
   if ((unsigned long)j->len != j->len)
     return failf(j->err, j->errcap, PV_ERR_LIMIT, "JPEG file too large");
+  if (pv__jdec_create(&j->jd) != PV_OK)
+    return failf(j->err, j->errcap, PV_ERR_NOMEM, "JPEG: out of memory");
   jpeg_run(j);
-  if (j->created) jpeg_destroy_decompress(&j->ci);
+  pv__jdec_destroy(&j->jd);
   free(j->rows);
   free(j->cmyk);
   if (j->st != PV_OK) pv__image_free(&j->img);

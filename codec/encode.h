@@ -1,4 +1,5 @@
-/* encode.h - the packer's JPEG encoder (internal to codec/, used by pack/).
+/* encode.h - the packer's JPEG encoder (internal to codec/: the JPEG entry
+ * of the codec table, codec_jpeg.c, writes records with it).
  *
  * Encodes RGB8 pixels as a baseline JPEG exactly as TurboJPEG's
  * tjCompress2(TJPF_RGB, TJSAMP_420, quality, flags 0) does (JFIF, YCbCr

@@ -76,17 +76,21 @@ void pv__jpeg_facts_of(const struct jpeg_decompress_struct *ci, pv_jpeg_facts *f
   f->multi_scan = ci->progressive_mode || ci->comps_in_scan < ci->num_components;
 }
 
-pv_status pv__jdec_read_header(pv_jdec *j, const pv_limits *L, const uint8_t *src, size_t len,
-                               const pv_jpeg_facts *facts, const uint8_t *scan_src,
-                               size_t scan_len, char *msg, size_t cap) {
-  j_decompress_ptr ci = &j->ci;
+void pv__jdec_source(pv_jdec *j, const pv_limits *L, const uint8_t *src, size_t len) {
   j->limits = L;
   j->stop = PV_OK;
   /* libjpeg's accounting refuses (JERR_NO_BACKING_STORE) whole-image
    * buffers beyond this; set for every image, after anything (such as
    * $JPEGMEM at creation) could have changed it. */
-  ci->mem->max_memory_to_use = pv__jpeg_max_memory_to_use(L);
-  jpeg_mem_src(ci, src, (unsigned long)len);
+  j->ci.mem->max_memory_to_use = pv__jpeg_max_memory_to_use(L);
+  jpeg_mem_src(&j->ci, src, (unsigned long)len);
+}
+
+pv_status pv__jdec_read_header(pv_jdec *j, const pv_limits *L, const uint8_t *src, size_t len,
+                               const pv_jpeg_facts *facts, const uint8_t *scan_src,
+                               size_t scan_len, char *msg, size_t cap) {
+  j_decompress_ptr ci = &j->ci;
+  pv__jdec_source(j, L, src, len);
   jpeg_read_header(ci, TRUE);
   pv_jpeg_facts own;
   if (!facts) {

@@ -1,9 +1,11 @@
-/* jpeg_dec.h - the reader's one libjpeg set-up (internal to codec/, used by
- * reader/ and codec/decode.c).
+/* jpeg_dec.h - the one libjpeg decompress set-up (internal to codec/: the
+ * JPEG record codec, codec_jpeg.c, and the source-image decoder,
+ * decode.c).
  *
- * pv_decoder_decode (record_decode.c) and the loader's samplers (augment.c)
- * decode JPEG records with the same decompress configuration and the same
- * limits through this: an error manager that turns every libjpeg error and
+ * Every JPEG read goes through this: records (the codec table's JPEG
+ * entry, which pv_decoder_decode and the loader's samplers both dispatch
+ * to) and the packer's source images, with the same error manager and the
+ * same limit functions (each path with its own limits): an error manager that turns every libjpeg error and
  * warning into a longjmp (a warning means corrupt data: never hand out
  * grey blocks, as TurboJPEG's TJFLAG_STOPONWARNING), a progress monitor
  * that stops a decode once it reads more than max_scans scans or when its
@@ -60,7 +62,14 @@ typedef struct pv_jdec {
 pv_status pv__jdec_create(pv_jdec *j);
 void pv__jdec_destroy(pv_jdec *j); /* accepts a never-created one */
 
-/* Points j at the JPEG src[0, len), reads its header (may longjmp), checks
+/* Points j at the JPEG src[0, len) and arms the limits of L for its decode
+ * (the scan limit of the progress monitor, libjpeg's memory backstop): the
+ * first step of pv__jdec_read_header, and of a caller that reads the header
+ * itself (codec/decode.c: it saves markers first and has its own header
+ * checks). */
+void pv__jdec_source(pv_jdec *j, const pv_limits *L, const uint8_t *src, size_t len);
+
+/* Points j at the JPEG src[0, len) (pv__jdec_source), reads its header (may longjmp), checks
  * the header limits of L against it (pv__limit_jpeg_header: memory, and the
  * scans of scan_src[0, scan_len), the record's own bytes, which may differ
  * from src when src is a splice of them; scan_src NULL = src), arms the

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "opts_copy.h"
+
 /* pv_limits_init: limits_options.c, from the table. */
 
 static pv_status failf(pv_status st, char *err, size_t cap, const char *fmt, ...)
@@ -26,14 +28,18 @@ static pv_status failf(pv_status st, char *err, size_t cap, const char *fmt, ...
 }
 
 pv_status pv__limits_resolve(const pv_limits *in, pv_limits *out) {
+  /* An older caller's struct is a prefix of ours; a newer one's may only
+   * leave the fields we do not know at zero. */
+  return PV__OPTS_COPY(out, pv_limits_init, in);
+}
+
+pv_status pv__limits_resolve_nested(const void *outer, size_t outer_size, size_t off,
+                                    pv_limits *out) {
   pv_limits_init(out);
-  if (!in) return PV_OK;
-  if (in->size < sizeof in->size) return PV_ERR_INVALID_ARG;
-  /* An older caller's struct is a prefix of ours; a newer one's fields
-   * past ours are not known here and ignored. */
-  memcpy(out, in, in->size < sizeof *out ? in->size : sizeof *out);
-  out->size = sizeof *out;
-  return PV_OK;
+  if (!outer || outer_size < off + sizeof out->size) return PV_OK;
+  const pv_limits *in = (const pv_limits *)((const char *)outer + off);
+  if (in->size > outer_size - off) return PV_ERR_INVALID_ARG;
+  return pv__limits_resolve(in, out);
 }
 
 pv_status pv__limit_record(const pv_limits *L, uint32_t width, uint32_t height, uint64_t length,

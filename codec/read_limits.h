@@ -3,11 +3,10 @@
  *
  * One function per concern, each a pure function of the record (or payload,
  * or header facts) and a pv_limits, so that every read path applies exactly
- * the same rule: pv_decoder_decode (record_decode.c: `pvpack get`, `verify
- * --decode`, Python's Dataset[i]), the loader's samplers (augment.c: every
- * pipeline) and the packer's source decoding (codec/decode.c, with its own
- * limits). They are written to be called from a codec table later: none
- * knows which path calls it.
+ * the same rule: the codec table (codec.h: pv__codec_admit and the JPEG and
+ * zstd entries, behind pv_decoder_decode and the loader's samplers alike)
+ * and the packer's source decoding (codec/decode.c, with its own limits).
+ * None knows which path calls it.
  *
  *   pv__limit_record       declared pixels and payload bytes of a record
  *   pv__limit_jpeg_header  decoder memory a JPEG's headers imply (the
@@ -41,10 +40,20 @@
 
 /* Copies in into *out: NULL gives the defaults; a smaller (older) struct
  * gives its fields and the defaults for the rest; out->size is set to
- * sizeof(pv_limits). Zero fields stay zero and mean "no limit".
+ * sizeof(pv_limits). Zero fields stay zero and mean "no limit". A larger
+ * (newer) struct is accepted when its fields past ours are zero
+ * (format/opts_copy.h).
  * Returns PV_OK or PV_ERR_INVALID_ARG (in->size smaller than the size
- * field itself: not filled by pv_limits_init). */
+ * field itself: not filled by pv_limits_init; or a newer field set). */
 pv_status pv__limits_resolve(const pv_limits *in, pv_limits *out);
+
+/* The pv_limits at byte off of a caller's options struct outer (whose own
+ * size field says outer_size) into *out: the defaults when outer_size does
+ * not reach the limits' size field (a caller from before the field
+ * existed), else pv__limits_resolve of the caller's limits, whose size must
+ * then lie within outer_size. Returns PV_OK or PV_ERR_INVALID_ARG. */
+pv_status pv__limits_resolve_nested(const void *outer, size_t outer_size, size_t off,
+                                    pv_limits *out);
 
 /* A record of width x height pixels with a payload of length bytes.
  * Returns PV_OK or PV_ERR_LIMIT (max_record_pixels, max_record_bytes). */

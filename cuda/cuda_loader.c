@@ -27,6 +27,11 @@
  * set_epoch is a request the feeder carries out between batches, so the
  * CPU loader's one-thread-at-a-time rule holds.
  */
+/* pv_batch.slot and pv_cuda_batch.slot: the ring slots, visible with the
+ * opt-in macro (pvpack.h, pvpack_cuda.h). */
+#ifndef PV_STATIC_LINKING_ONLY
+#define PV_STATIC_LINKING_ONLY 1
+#endif
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +42,7 @@
 #include <cuda_runtime_api.h>
 
 #include "cuda_internal.h"
+#include "opts_copy.h"
 #include "pv_cuda_math.h"
 #include "pvpack_cuda.h"
 
@@ -349,8 +355,11 @@ static int check_options(const pv_cuda_loader_options *o, char *err, size_t cap)
   if (o->dtype != PV_CUDA_UINT8)
     for (int c = 0; c < 3; c++)
       if (!(o->std[c] > 0)) BAD("std must be > 0");
+  /* The embedded pv_loader_options fixes where every later field lies, so
+   * it must be this version's (pvpack_cuda.h). */
   if (o->loader.size != sizeof o->loader)
-    BAD("loader options not initialised with pv_loader_options_init");
+    BAD("loader options not initialised with this version's pv_loader_options_init "
+        "(size %zu, this library's %zu)", o->loader.size, sizeof o->loader);
   return 1;
 #undef BAD
 }
@@ -366,14 +375,12 @@ pv_status pv_cuda_loader_create(const pv_dataset *ds, const pv_cuda_loader_optio
   if (!ds || !out) return PV_ERR_INVALID_ARG;
   *out = NULL;
   pv_cuda_loader_options o;
-  if (opts) {
-    if (opts->size != sizeof o) {
-      snprintf(err, errcap, "options not initialised with pv_cuda_loader_options_init");
-      return PV_ERR_INVALID_ARG;
-    }
-    o = *opts;
-  } else {
-    pv_cuda_loader_options_init(&o);
+  /* An older caller's smaller struct: its fields, the defaults for the rest
+   * (opts_copy.h); the embedded loader options as check_options says. */
+  if (PV__OPTS_COPY(&o, pv_cuda_loader_options_init, opts) != PV_OK) {
+    snprintf(err, errcap, "options not initialised with pv_cuda_loader_options_init (size %zu)",
+             opts->size);
+    return PV_ERR_INVALID_ARG;
   }
   if (!check_options(&o, err, errcap)) return PV_ERR_INVALID_ARG;
   int dev = pv_cuda_resolve_device(o.device);

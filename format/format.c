@@ -29,7 +29,8 @@ typedef struct pv_disk_shard_header {
   uint32_t shard_index;
   uint32_t record_count;
   uint64_t first_record;
-  uint64_t reserved;
+  uint32_t reserved; /* must be zero: checked (spec 1, "Reserved and unused") */
+  uint32_t unused;   /* written zero, ignored on read: a minor version's field */
   uint64_t checksum;
 } pv_disk_shard_header;
 
@@ -78,7 +79,9 @@ typedef struct pv_disk_index_header {
   uint32_t class_count;
   uint64_t skipped_count;
   pv_disk_section sections[PV_SEC_COUNT];
-  uint8_t reserved[40];
+  uint8_t reserved[8]; /* must be zero: checked */
+  uint8_t unused[32];  /* written zero, ignored on read (a minor version's
+                          fields: the descriptor of section 6 at 216) */
   uint64_t checksum;
 } pv_disk_index_header;
 
@@ -116,7 +119,8 @@ typedef struct pv_disk_index_record {
 _Static_assert(sizeof(pv_disk_shard_header) == PV_SHARD_HEADER_SIZE, "shard header is 64 bytes");
 _Static_assert(SH(version_major) == 8 && SH(header_size) == 12 && SH(incompat_flags) == 16 &&
                    SH(dataset_id) == 24 && SH(shard_index) == 32 && SH(record_count) == 36 &&
-                   SH(first_record) == 40 && SH(reserved) == 48 && SH(checksum) == 56,
+                   SH(first_record) == 40 && SH(reserved) == 48 && SH(unused) == 52 &&
+                   SH(checksum) == 56,
                "shard header layout matches spec/FORMAT.md");
 _Static_assert(sizeof(pv_disk_shard_footer) == PV_SHARD_FOOTER_SIZE, "shard footer is 64 bytes");
 _Static_assert(SF(record_count) == 8 && SF(shard_index) == 12 && SF(dataset_id) == 16 &&
@@ -132,7 +136,8 @@ _Static_assert(sizeof(pv_disk_section) == 24, "section descriptor is 24 bytes");
 _Static_assert(sizeof(pv_disk_index_header) == PV_INDEX_HEADER_SIZE, "index header is 256 bytes");
 _Static_assert(IH(file_size) == 24 && IH(dataset_id) == 32 && IH(record_count) == 40 &&
                    IH(shard_count) == 48 && IH(class_count) == 52 && IH(skipped_count) == 56 &&
-                   IH(sections) == 64 && IH(reserved) == 208 && IH(checksum) == 248,
+                   IH(sections) == 64 && IH(reserved) == 208 && IH(unused) == 216 &&
+                   IH(checksum) == 248,
                "index header layout matches spec/FORMAT.md");
 _Static_assert(sizeof(pv_disk_index_trailer) == PV_INDEX_TRAILER_SIZE, "index trailer is 16 bytes");
 _Static_assert(sizeof(pv_disk_shard_ref) == PV_SHARD_REF_SIZE, "shard reference is 32 bytes");
@@ -196,13 +201,20 @@ void pv_store64(uint8_t *p, uint64_t v) {
 
 uint64_t pv_checksum(const void *data, size_t len) { return XXH3_64bits_withSeed(data, len, 0); }
 
+#define PV_CODEC_NAME_(sym, id, name) [id] = name,
+static const char *const k_codec_names[PV_CODEC_COUNT] = {PV_CODEC_LIST(PV_CODEC_NAME_)};
+#undef PV_CODEC_NAME_
+
 const char *pv_codec_name(int codec) {
-  switch (codec) {
-    case PV_CODEC_RAW: return "raw";
-    case PV_CODEC_JPEG: return "jpeg";
-    case PV_CODEC_ZSTD: return "zstd";
-  }
-  return "unknown";
+  return codec >= 0 && codec < PV_CODEC_COUNT && k_codec_names[codec] ? k_codec_names[codec]
+                                                                      : "unknown";
+}
+
+int pv_codec_by_name(const char *name) {
+  if (!name) return -1;
+  for (int i = 0; i < PV_CODEC_COUNT; i++)
+    if (k_codec_names[i] && strcmp(k_codec_names[i], name) == 0) return i;
+  return -1;
 }
 
 /* ---- shard header ---------------------------------------------------------- */
@@ -257,7 +269,8 @@ pv_status pv_shard_header_decode(const uint8_t *buf, uint64_t len, pv_shard_head
              PV_SHARD_HEADER_SIZE);
     return PV_ERR_CORRUPT;
   }
-  if (!all_zero(buf + SH(reserved), 8)) {
+  /* The reserved bytes only: the unused ones are a later minor version's. */
+  if (!all_zero(buf + SH(reserved), sizeof(((pv_disk_shard_header *)0)->reserved))) {
     pv__errf(err, errcap, "shard header reserved bytes are not zero");
     return PV_ERR_CORRUPT;
   }
@@ -645,7 +658,12 @@ pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_vi
     expect_off = sec->offset + sec->size;
     v->sec[s] = file + sec->offset;
   }
-  if (align_up(expect_off, PV_SECTION_ALIGN) + PV_INDEX_TRAILER_SIZE != file_size) {
+  /* [align8(end of section 5), trailer) is the extension area: empty in a
+   * 1.0 file, a later minor version's sections otherwise, which a 1.0
+   * reader neither reads nor checks (spec 4.1 rule 3). */
+  const uint64_t ext_start = align_up(expect_off, PV_SECTION_ALIGN);
+  if (ext_start > file_size - PV_INDEX_TRAILER_SIZE ||
+      (file_size - PV_INDEX_TRAILER_SIZE) % PV_SECTION_ALIGN != 0) {
     pv__errf(err, errcap, "index sections end at %llu, trailer is at %llu",
              (unsigned long long)expect_off, (unsigned long long)(file_size - PV_INDEX_TRAILER_SIZE));
     return PV_ERR_CORRUPT;
@@ -653,8 +671,7 @@ pv_status pv_index_validate(const uint8_t *file, uint64_t file_size, pv_index_vi
   /* Padding between sections must be zero so that every byte is covered. */
   for (int s = 0; s < PV_SEC_COUNT; s++) {
     uint64_t end = h->sections[s].offset + h->sections[s].size;
-    uint64_t next = s + 1 < PV_SEC_COUNT ? h->sections[s + 1].offset
-                                         : file_size - PV_INDEX_TRAILER_SIZE;
+    uint64_t next = s + 1 < PV_SEC_COUNT ? h->sections[s + 1].offset : ext_start;
     if (!all_zero(file + end, (size_t)(next - end))) {
       pv__errf(err, errcap, "padding after index section '%s' is not zero", section_names[s]);
       return PV_ERR_CORRUPT;
@@ -752,6 +769,37 @@ pv_status pv_shard_check_labels(const pv_shard_view *v, const pv_index_view *ix,
     else
       pv__errf(err, errcap, "record %llu (entry %u): label %u in the shard, %u in the index", rec,
                j, label, ilabel);
+    return PV_ERR_CORRUPT;
+  }
+  return PV_OK;
+}
+
+pv_status pv_shard_matches_ref_size(uint64_t file_size, const pv_shard_ref *ref, char *err,
+                                    size_t errcap) {
+  if (file_size == ref->file_size) return PV_OK;
+  pv__errf(err, errcap, "file is %llu bytes, the index says %llu", (unsigned long long)file_size,
+           (unsigned long long)ref->file_size);
+  return file_size < ref->file_size ? PV_ERR_TRUNCATED : PV_ERR_CORRUPT;
+}
+
+pv_status pv_shard_matches_ref(const pv_shard_view *v, const pv_shard_ref *ref,
+                               const pv_index_header *ix, uint32_t k, char *err, size_t errcap) {
+  pv_status st = pv_shard_matches_ref_size(v->file_size, ref, err, errcap);
+  if (st != PV_OK) return st;
+  if (v->footer.footer_checksum != ref->footer_checksum) {
+    pv__errf(err, errcap,
+             "footer checksum differs from the one the index records (a shard of another build?)");
+    return PV_ERR_CHECKSUM;
+  }
+  const pv_shard_header *h = &v->header;
+  if (h->shard_index != k || h->first_record != ref->first_record ||
+      h->record_count != ref->record_count || h->dataset_id != ix->dataset_id) {
+    pv__errf(err, errcap,
+             "header says shard %u, records [%llu, +%u), dataset %016llx; the index expects "
+             "shard %u, [%llu, +%u), dataset %016llx",
+             h->shard_index, (unsigned long long)h->first_record, h->record_count,
+             (unsigned long long)h->dataset_id, k, (unsigned long long)ref->first_record,
+             ref->record_count, (unsigned long long)ix->dataset_id);
     return PV_ERR_CORRUPT;
   }
   return PV_OK;

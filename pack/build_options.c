@@ -14,12 +14,11 @@ static const pv_option_choice pv__resize_choices[] = {{"shorter", PV_RESIZE_SHOR
                                                       {"longer", PV_RESIZE_LONGER},
                                                       {"none", PV_RESIZE_NONE},
                                                       {NULL, 0}};
-/* In the order of --help: the default first. */
-static const pv_option_choice pv__pack_codec_choices[] = {{"jpeg", PV_PACK_CODEC_JPEG},
-                                                          {"raw", PV_PACK_CODEC_RAW},
-                                                          {"zstd", PV_PACK_CODEC_ZSTD},
-                                                          {"auto", PV_PACK_CODEC_AUTO},
-                                                          {NULL, 0}};
+/* The format's codecs (PV_CODEC_LIST, pv_format.h) and auto. */
+#define CODEC_CHOICE(sym, id, name) {name, id},
+static const pv_option_choice pv__pack_codec_choices[] = {
+    PV_CODEC_LIST(CODEC_CHOICE){"auto", PV_PACK_CODEC_AUTO}, {NULL, 0}};
+#undef CODEC_CHOICE
 static const pv_option_choice pv__progress_choices[] = {
     {"auto", -1}, {"bar", 1}, {"lines", 2}, {"none", 0}, {NULL, 0}};
 

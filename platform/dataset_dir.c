@@ -73,16 +73,19 @@ pv_status pv__scan_dir(const char *dir, pv__dir_scan *s, char *why, size_t cap) 
     if (is_shard_name(nm)) s->shards++;
     if (!strcmp(nm, PV_INDEX_FILENAME)) {
       s->has_index = 1;
-      if (reg) {
-        /* O_NONBLOCK: a FIFO swapped in after the fstatat cannot hang us. */
-        int fd = openat(dfd, nm, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        char magic[8];
-        if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-            pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
-            !memcmp(magic, PV_INDEX_MAGIC, sizeof magic))
-          s->index_ok = 1;
-        if (fd >= 0) close(fd);
+      /* Followed here (the reader follows it too); O_NONBLOCK: a FIFO, or
+       * one swapped in after the fstatat, cannot hang us. */
+      int fd = openat(dfd, nm, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+      char magic[8];
+      struct stat fs;
+      if (fd >= 0 && fstat(fd, &fs) == 0 && S_ISREG(fs.st_mode) &&
+          pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+          !memcmp(magic, PV_INDEX_MAGIC, sizeof magic)) {
+        s->index_magic = 1;
+        /* The same file as the entry itself: no link on the way. */
+        s->index_ok = reg && fs.st_dev == sb.st_dev && fs.st_ino == sb.st_ino;
       }
+      if (fd >= 0) close(fd);
     }
     if ((!known || !reg) && !s->other[0])
       name_into(s->other, sizeof s->other, known ? "%s (not a regular file)" : "%s", nm);

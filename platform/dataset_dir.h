@@ -25,6 +25,8 @@ typedef struct pv__dir_scan {
   uint32_t shards;   /* entries named like shard files (any type) */
   int has_index;     /* an entry named index.pvi exists */
   int index_ok;      /* ... and is a regular file that starts with PV_INDEX_MAGIC */
+  int index_magic;   /* ... or, symbolic links followed, leads to one (what a
+                        reader opens: a dataset of links is a dataset) */
   char other[160];   /* the first entry a build does not write, or one of
                         its names that is not a regular file; "" = none */
 } pv__dir_scan;

@@ -42,9 +42,12 @@ static void print_build_summary(const char *out, const pv_build_summary *s) {
          s->skipped, s->files);
   printf("  classes  %u\n", s->classes);
   printf("  shards   %u\n", s->shards);
-  printf("  codecs   jpeg %" PRIu64 " (%" PRIu64 " original), raw %" PRIu64 ", zstd %" PRIu64 "\n",
-         s->codec_records[PV_CODEC_JPEG], s->original_records, s->codec_records[PV_CODEC_RAW],
-         s->codec_records[PV_CODEC_ZSTD]);
+  /* JPEG first (with its originals), then every other codec by byte value. */
+  printf("  codecs   jpeg %" PRIu64 " (%" PRIu64 " original)", s->codec_records[PV_CODEC_JPEG],
+         s->original_records);
+  for (int c = 0; c < PV_CODEC_COUNT && c < (int)(sizeof s->codec_records / sizeof s->codec_records[0]); c++)
+    if (c != PV_CODEC_JPEG) printf(", %s %" PRIu64, pv_codec_name(c), s->codec_records[c]);
+  printf("\n");
   printf("  bytes    %s in, %s out (%.2fx)\n", in, ob,
          s->bytes_in ? (double)s->bytes_out / (double)s->bytes_in : 0.0);
   printf("  time     %.2f s, %.0f images/s, %d threads\n", s->seconds,

@@ -89,9 +89,10 @@ int cmd_info(int argc, char **argv) {
     fprintf(f, "],\n  \"class_counts\": [");
     for (uint32_t c = 0; c < nc; c++)
       fprintf(f, "%s%" PRIu64, c ? ", " : "", pv_dataset_class_records(ds, c));
-    fprintf(f, "],\n  \"codecs\": {\"raw\": %" PRIu64 ", \"jpeg\": %" PRIu64 ", \"zstd\": %" PRIu64
-               ", \"original_jpeg\": %" PRIu64 "},\n",
-            codecs[0], codecs[1], codecs[2], originals);
+    fprintf(f, "],\n  \"codecs\": {");
+    for (int c = 0; c < PV_CODEC_COUNT; c++) /* every codec of the format, by byte value */
+      fprintf(f, "\"%s\": %" PRIu64 ", ", pv_codec_name(c), codecs[c]);
+    fprintf(f, "\"original_jpeg\": %" PRIu64 "},\n", originals);
     fprintf(f, "  \"payload_bytes\": {\"total\": %" PRIu64 ", \"min\": %" PRIu64
                ", \"mean\": %.1f, \"max\": %" PRIu64 "},\n",
             total, bytes.min, bytes.sum / dn, bytes.max);
@@ -126,9 +127,11 @@ int cmd_info(int argc, char **argv) {
             PV_FORMAT_VERSION_MINOR, pv_dataset_id(ds));
     fprintf(f, "records   %" PRIu64 " in %u shards (%" PRIu64 " source files skipped)\n", n,
             pv_dataset_shard_count(ds), pv_dataset_skipped_count(ds));
-    fprintf(f, "codecs    jpeg %" PRIu64 " (original %" PRIu64 "), raw %" PRIu64 ", zstd %" PRIu64
-               "\n",
-            codecs[1], originals, codecs[0], codecs[2]);
+    /* JPEG first (with its originals), then every other codec by byte value. */
+    fprintf(f, "codecs    jpeg %" PRIu64 " (original %" PRIu64 ")", codecs[PV_CODEC_JPEG], originals);
+    for (int c = 0; c < PV_CODEC_COUNT; c++)
+      if (c != PV_CODEC_JPEG) fprintf(f, ", %s %" PRIu64, pv_codec_name(c), codecs[c]);
+    fputc('\n', f);
     fprintf(f, "payload   %s; per record min %" PRIu64 ", mean %.0f, max %" PRIu64 " bytes\n", tb,
             bytes.min, bytes.sum / dn, bytes.max);
     fprintf(f, "width     min %" PRIu64 ", mean %.1f, max %" PRIu64 "\n", w.min, w.sum / dn, w.max);

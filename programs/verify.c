@@ -96,7 +96,7 @@ int cmd_verify(int argc, char **argv) {
                st == PV_ERR_NOT_FOUND ? "no such file or directory"
                : stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode)
                    ? "not a directory"
-                   : "no " PV_INDEX_FILENAME " and no shard files");
+                   : "no pvpack index (" PV_INDEX_FILENAME ") and no shard files");
     } else {
       /* A resource limit (a shard it could not map, counts over this
        * reader's limits): s.error says which. */

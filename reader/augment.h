@@ -5,22 +5,22 @@
  *   eval:  Resize(resize_to) + CenterCrop(size)
  * with the random draws supplied by the caller (the loader derives them from
  * (seed, epoch, position) only, so results never depend on thread timing),
- * and with the decoding restricted to what the crop needs: for JPEG records
- * libjpeg-turbo's partial decoding (jpeg_crop_scanline, jpeg_skip_scanlines)
- * combined with DCT scaling to the smallest n/8 scale that still covers the
- * output resolution; raw and zstd records are cropped from pixels. When a
- * JPEG record has restart markers that align with its MCU rows (pvpack's
- * packer writes them, spec/FORMAT.md 3.6), only the restart intervals that
- * cover the crop are entropy-decoded: jpeg_splice.h cuts them out into a
- * smaller JPEG, whose decode gives the same bytes for the crop.
+ * and with the decoding restricted to what the crop needs, through the
+ * codec table (codec/codec.h): each codec's region decode gives the part of
+ * the record a box needs, at the smallest DCT scale the codec offers that
+ * still covers the output resolution (JPEG: libjpeg-turbo's partial
+ * decoding, jpeg_crop_scanline / jpeg_skip_scanlines, from a splice of the
+ * restart intervals covering the box when the record has row-aligned
+ * restart markers, spec/FORMAT.md 3.6; raw: the payload itself; zstd: the
+ * whole image).
  *
- * Every record is checked against the sampler's limits (read_limits.h,
- * the same functions pv_decoder_decode uses) before anything is sized from
- * it, and JPEG records are decoded through jpeg_dec.h, the reader's one
- * libjpeg set-up.
+ * Every record is admitted by the codec table (pv__codec_admit: codec,
+ * declared size, pv__limit_record against the sampler's limits) before
+ * anything is sized from it, and each codec's region decode runs the
+ * checks of its validate entry first: the same entries and the same
+ * limits pv_decoder_decode uses.
  *
- * Depends on: format/, libjpeg-turbo (libjpeg API), zstd, resample.h,
- * jpeg_splice.h, jpeg_dec.h, read_limits.h.
+ * Depends on: format/, codec/codec.h, image/ (resample.h, geometry.h).
  * Thread-safety: a pv_sampler holds per-thread scratch; one per thread.
  */
 #ifndef PV_AUGMENT_H
@@ -35,9 +35,10 @@
 
 typedef struct pv_sampler pv_sampler;
 
-/* Per-thread scratch: a libjpeg decompress object (created once, reset
- * after every record), a zstd context, a resampler and grow-only buffers.
- * Our own buffers do not allocate in steady state; libjpeg still takes its
+/* Per-thread scratch: a codec context (codec.h: the libjpeg decompress
+ * object, created once and reset after every record, a zstd context,
+ * grow-only pixel buffers), a resampler and a grow-only buffer. Our own
+ * buffers do not allocate in steady state; libjpeg still takes its
  * per-image working memory from its pools (as TurboJPEG does).
  * Returns PV_OK, PV_ERR_INVALID_ARG (out NULL), PV_ERR_NOMEM. */
 pv_status pv__sampler_create(pv_sampler **out);

@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "guard.h"
+#include "opts_copy.h"
 #include "read_limits.h"
 #include "pvpack.h"
+#include "shard_map.h"
 
 typedef struct pv_mapping {
   uint8_t *addr;
@@ -29,7 +31,7 @@ struct pv_dataset {
 };
 
 unsigned pv_version_number(void) { return PV_VERSION_NUMBER; }
-const char *pv_version_string(void) { return "0.1.0"; }
+const char *pv_version_string(void) { return PV_VERSION_STRING; }
 
 void pv_open_options_init(pv_open_options *o) {
   memset(o, 0, sizeof *o);
@@ -54,30 +56,6 @@ static void unmap_file(pv_mapping *m) {
   pv__unmap_file(m->addr, m->size);
   m->addr = NULL;
   m->size = 0;
-}
-
-/* Checks that a validated shard is the one the index names. */
-static pv_status shard_matches_index(const pv_index_view *ix, uint32_t k, const pv_shard_view *sv,
-                                     char *err, size_t cap) {
-  pv_shard_ref ref;
-  pv_index_shard(ix, k, &ref);
-  if (sv->file_size != ref.file_size) {
-    errf(err, cap, "is %llu bytes, the index says %llu", (unsigned long long)sv->file_size,
-         (unsigned long long)ref.file_size);
-    return sv->file_size < ref.file_size ? PV_ERR_TRUNCATED : PV_ERR_CORRUPT;
-  }
-  if (sv->footer.footer_checksum != ref.footer_checksum) {
-    errf(err, cap, "footer checksum differs from the index's (shard from another build?)");
-    return PV_ERR_CHECKSUM;
-  }
-  if (sv->header.shard_index != k || sv->header.first_record != ref.first_record ||
-      sv->header.record_count != ref.record_count || sv->header.dataset_id != ix->header.dataset_id) {
-    errf(err, cap, "header (index %u, first record %llu, %u records) disagrees with the index",
-         sv->header.shard_index, (unsigned long long)sv->header.first_record,
-         sv->header.record_count);
-    return PV_ERR_CORRUPT;
-  }
-  return PV_OK;
 }
 
 /* The checks of open that read a mapping, run under a guard on it (a file
@@ -114,9 +92,11 @@ static pv_status open_shard_run(void *arg) {
   open_job *j = arg;
   pv_dataset *ds = j->ds;
   const uint32_t k = j->k;
-  pv_status st = pv_shard_validate(ds->shard_maps[k].addr, ds->shard_maps[k].size, &ds->shards[k],
-                                   j->sub, j->subcap);
-  if (st == PV_OK) st = shard_matches_index(&ds->index, k, &ds->shards[k], j->sub, j->subcap);
+  pv_shard_ref ref;
+  pv_status st = pv__shard_ref(&ds->index, k, &ref);
+  if (st == PV_OK)
+    st = pv__shard_check(ds->shard_maps[k].addr, ds->shard_maps[k].size, &ref, &ds->index.header,
+                         k, &ds->shards[k], j->sub, j->subcap);
   if (st == PV_OK) st = pv_shard_check_labels(&ds->shards[k], &ds->index, j->sub, j->subcap);
   return st;
 }
@@ -126,11 +106,6 @@ static pv_status open_shard_guarded(void *arg) {
   open_job *j = arg;
   return pv__guard_call(j->ds->shard_maps[j->k].addr, (size_t)j->ds->shard_maps[j->k].size,
                         open_shard_run, j);
-}
-
-static void shard_path(const pv_dataset *ds, uint32_t k, char *path, size_t cap) {
-  int n = snprintf(path, cap, "%s/", ds->dir);
-  if (n >= 0 && (size_t)n < cap) snprintf(path + n, cap - (size_t)n, PV_SHARD_NAME_FMT, k);
 }
 
 pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_dataset **out,
@@ -154,18 +129,17 @@ pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_datas
     free(ds);
     return PV_ERR_NOMEM;
   }
-  pv_open_options_init(&ds->opts);
-  if (opts) {
-    ds->opts.verify_on_read = opts->verify_on_read;
-    /* limits: only from a caller that knows the field (a larger size). */
-    if (opts->size >= offsetof(pv_open_options, limits) + sizeof opts->limits.size &&
-        pv__limits_resolve(&opts->limits, &ds->opts.limits) != PV_OK) {
-      free(path);
-      free(ds->dir);
-      free(ds);
-      errf(err, errcap, "open options: limits not initialised with pv_limits_init");
-      return PV_ERR_INVALID_ARG;
-    }
+  /* An older caller's smaller struct: its fields, the defaults for the rest
+   * (opts_copy.h); limits only from a caller that knows the field, by their
+   * own size. */
+  if (PV__OPTS_COPY(&ds->opts, pv_open_options_init, opts) != PV_OK ||
+      (opts && pv__limits_resolve_nested(opts, opts->size, offsetof(pv_open_options, limits),
+                                         &ds->opts.limits) != PV_OK)) {
+    free(path);
+    free(ds->dir);
+    free(ds);
+    errf(err, errcap, "open options (or their limits) not initialised with pv_open_options_init");
+    return PV_ERR_INVALID_ARG;
   }
 
   snprintf(path, pcap, "%s/%s", dir, PV_INDEX_FILENAME);
@@ -214,8 +188,8 @@ pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_datas
     }
   }
   for (uint32_t k = 0; k < h->shard_count; k++) {
-    shard_path(ds, k, path, pcap);
-    if ((st = map_file(path, &ds->shard_maps[k], &ds->shard_ids[k], err, errcap)) != PV_OK)
+    if ((st = pv__map_shard(dir, k, path, pcap, &ds->shard_maps[k].addr, &ds->shard_maps[k].size,
+                            &ds->shard_ids[k], err, errcap)) != PV_OK)
       goto out_free;
     open_job j = {ds, k, NULL, sub, sizeof sub};
     sub[0] = 0;

@@ -18,6 +18,10 @@
  * assigned to batches in order, at most `prefetch` batches ahead of the
  * consumer; a slot held by the caller is simply not reused until released.
  */
+/* pv_batch.slot: the ring slot, visible with the opt-in macro (pvpack.h). */
+#ifndef PV_STATIC_LINKING_ONLY
+#define PV_STATIC_LINKING_ONLY 1
+#endif
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -33,6 +37,7 @@
 #include "convert.h"
 #include "cpus.h"
 #include "guard.h"
+#include "opts_copy.h"
 #include "pvpack.h"
 #include "resample.h"
 
@@ -495,14 +500,12 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
   if (!ds || !out) return PV_ERR_INVALID_ARG;
   *out = NULL;
   pv_loader_options o;
-  if (opts) {
-    if (opts->size != sizeof o) {
-      snprintf(err, errcap, "options not initialised with pv_loader_options_init");
-      return PV_ERR_INVALID_ARG;
-    }
-    o = *opts;
-  } else {
-    pv_loader_options_init(&o);
+  /* An older caller's smaller struct: its fields, the defaults for the rest
+   * (opts_copy.h). */
+  if (PV__OPTS_COPY(&o, pv_loader_options_init, opts) != PV_OK) {
+    snprintf(err, errcap, "options not initialised with pv_loader_options_init (size %zu)",
+             opts->size);
+    return PV_ERR_INVALID_ARG;
   }
   if (pv_loader_options_check(&o, err, errcap) != PV_OK) return PV_ERR_INVALID_ARG;
   int rank = o.rank >= 0 ? o.rank : env_int("RANK", 0);

@@ -1,38 +1,23 @@
 /* record_decode.c - decode one record's payload to RGB8 (see pvpack.h).
  *
- * A decoder is per-thread state: a libjpeg decompress object set up by
- * jpeg_dec.h (the same set-up, limits and scan check as the loader's) and a
- * zstd decompression context, reused across records so the steady state
- * does not allocate. Every check of read_limits.h runs before anything is
- * allocated or written for a record. */
-#include <limits.h>
+ * A decoder is per-thread state: a codec context (codec/codec.h: the
+ * libjpeg object, the zstd context, the limits) reused across records so
+ * the steady state does not allocate. Every record goes through the codec
+ * table: pv__codec_admit (codec, size, pv__limit_record), then the codec's
+ * validate (pv_decoder_check) or decode (pv_decoder_decode), which runs the
+ * same checks before it writes a pixel: the loader's samplers
+ * (augment.c) dispatch through the same entries. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zstd.h>
 
-#include "jpeg_dec.h"
-#include "read_limits.h"
+#include "codec.h"
 #include "guard.h"
 #include "pvpack.h"
 
-/* One JPEG decode request; lives in the decoder so that nothing the
- * setjmp-ing function modifies is one of its locals (C11 7.13.2.1p3). */
-typedef struct jpeg_req {
-  const pv_record *rec;
-  uint8_t *dst;       /* NULL: header checks only */
-  size_t stride;
-  JSAMPROW *rows;     /* height row pointers, grown on demand */
-  size_t rows_cap;
-  pv_status st;
-} jpeg_req;
-
 struct pv_decoder {
-  pv_jdec jd;
-  ZSTD_DCtx *zstd;
-  pv_limits limits;
-  jpeg_req job;
+  pv__codec_ctx *codec;
   char last_error[256];
 };
 
@@ -55,26 +40,17 @@ pv_status pv_decoder_create(pv_decoder **out) {
   *out = NULL;
   pv_decoder *d = calloc(1, sizeof *d);
   if (!d) return PV_ERR_NOMEM;
-  pv_limits_init(&d->limits);
-  d->zstd = ZSTD_createDCtx();
-  if (!d->zstd || pv__jdec_create(&d->jd) != PV_OK) {
+  if (pv__codec_ctx_create(&d->codec) != PV_OK) {
     pv_decoder_destroy(d);
     return PV_ERR_NOMEM;
   }
-  /* The window is bounded by pv__zstd_check (max_decoder_memory), not by
-   * zstd's default streaming cap of 128 MiB, so that the streaming and the
-   * one-shot path accept the same frames. */
-  int wmax = ZSTD_dParam_getBounds(ZSTD_d_windowLogMax).upperBound;
-  ZSTD_DCtx_setParameter(d->zstd, ZSTD_d_windowLogMax, wmax);
   *out = d;
   return PV_OK;
 }
 
 void pv_decoder_destroy(pv_decoder *d) {
   if (!d) return;
-  pv__jdec_destroy(&d->jd);
-  ZSTD_freeDCtx(d->zstd);
-  free(d->job.rows);
+  pv__codec_ctx_destroy(d->codec);
   free(d);
 }
 
@@ -82,100 +58,27 @@ const char *pv_decoder_last_error(const pv_decoder *d) { return d ? d->last_erro
 
 pv_status pv_decoder_set_limits(pv_decoder *d, const pv_limits *l) {
   if (!d) return PV_ERR_INVALID_ARG;
-  return pv__limits_resolve(l, &d->limits);
+  return pv__codec_ctx_set_limits(d->codec, l);
 }
 
-/* The JPEG path: header, limits, then (with a destination) the whole image
- * at full size into dst, up to EOI. */
-static void jpeg_run(pv_decoder *d) {
-  jpeg_req *j = &d->job;
-  j_decompress_ptr ci = &d->jd.ci;
-  const pv_record *rec = j->rec;
-  char msg[sizeof d->last_error];
-  if (setjmp(d->jd.err.jb)) {
-    j->st = pv__jdec_error(&d->jd, msg, sizeof msg);
-    fail(d, j->st, "%s", msg);
-    return;
-  }
-  if ((j->st = pv__jdec_read_header(&d->jd, &d->limits, rec->data, rec->length, NULL, NULL, 0,
-                                    msg, sizeof msg)) != PV_OK) {
-    fail(d, j->st, "%s", msg);
-    return;
-  }
-  if (ci->image_width != rec->width || ci->image_height != rec->height) {
-    j->st = fail(d, PV_ERR_DECODE, "jpeg is %ux%u, record table says %ux%u",
-                 (unsigned)ci->image_width, (unsigned)ci->image_height, rec->width, rec->height);
-    return;
-  }
-  if (!j->dst) {
-    j->st = PV_OK;
-    return;
-  }
-  jpeg_start_decompress(ci);
-  if (ci->output_components != 3 || ci->output_width != rec->width ||
-      ci->output_height != rec->height) {
-    j->st = fail(d, PV_ERR_DECODE, "jpeg: unexpected output %ux%u with %d components",
-                 (unsigned)ci->output_width, (unsigned)ci->output_height, ci->output_components);
-    return;
-  }
-  if (rec->height > j->rows_cap) {
-    JSAMPROW *r = realloc(j->rows, (size_t)rec->height * sizeof *r);
-    if (!r) {
-      j->st = fail(d, PV_ERR_NOMEM, "out of memory");
-      return;
-    }
-    j->rows = r;
-    j->rows_cap = rec->height;
-  }
-  for (uint32_t y = 0; y < rec->height; y++) j->rows[y] = j->dst + (size_t)y * j->stride;
-  while (ci->output_scanline < ci->output_height)
-    if (jpeg_read_scanlines(ci, j->rows + ci->output_scanline,
-                            ci->output_height - ci->output_scanline) == 0)
-      break;
-  if (ci->output_scanline < ci->output_height) {
-    j->st = fail(d, PV_ERR_DECODE, "jpeg: decoder stopped at row %u of %u",
-                 (unsigned)ci->output_scanline, (unsigned)ci->output_height);
-    return;
-  }
-  jpeg_finish_decompress(ci); /* up to EOI: a missing end is a warning, hence an error */
-  j->st = PV_OK;
+static pv__payload payload_of(const pv_record *rec) {
+  pv__payload p = {rec->data, rec->length, rec->width, rec->height};
+  return p;
 }
 
-static pv_status jpeg_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride) {
-  d->job.rec = rec;
-  d->job.dst = dst;
-  d->job.stride = stride;
-  d->job.st = PV_ERR_DECODE;
-  jpeg_run(d);
-  jpeg_abort_decompress(&d->jd.ci); /* ready for the next record, whatever happened */
-  return d->job.st;
+/* The codec's message, as the decoder's. */
+static pv_status codec_status(pv_decoder *d, pv_status st) {
+  if (st != PV_OK) fail(d, st, "%s", pv__codec_ctx_error(d->codec));
+  return st;
 }
 
 /* Everything pv_decoder_decode checks before touching dst. */
 static pv_status check_record(pv_decoder *d, const pv_record *rec) {
-  /* The record's fields come from a file: checked here too, not only by
-   * the shard validator, since a caller may build a pv_record itself. */
-  if (rec->width == 0 || rec->height == 0 || rec->width > PV_MAX_DIM ||
-      rec->height > PV_MAX_DIM)
-    return fail(d, PV_ERR_DECODE, "bad record size %ux%u", rec->width, rec->height);
-  if (!rec->data && rec->length) return fail(d, PV_ERR_INVALID_ARG, "record has no data");
-  pv_status st = pv__limit_record(&d->limits, rec->width, rec->height, rec->length,
-                                  d->last_error, sizeof d->last_error);
-  if (st != PV_OK) return st;
-  const uint64_t bytes = (uint64_t)rec->width * rec->height * 3;
-  switch (rec->codec) {
-    case PV_CODEC_RAW:
-      if ((uint64_t)rec->length != bytes)
-        return fail(d, PV_ERR_DECODE, "raw record is %u bytes, %ux%u RGB needs %llu", rec->length,
-                    rec->width, rec->height, (unsigned long long)bytes);
-      return PV_OK;
-    case PV_CODEC_ZSTD:
-      return pv__zstd_check(&d->limits, rec->data, rec->length, bytes, d->last_error,
-                            sizeof d->last_error);
-    case PV_CODEC_JPEG:
-      return jpeg_decode(d, rec, NULL, 0);
-  }
-  return fail(d, PV_ERR_DECODE, "unknown codec %u", rec->codec);
+  const pv__payload p = payload_of(rec);
+  const pv__codec *k;
+  pv_status st = pv__codec_admit(d->codec, rec->codec, &p, &k);
+  if (st == PV_OK) st = k->validate(d->codec, &p);
+  return codec_status(d, st);
 }
 
 static pv_status decode_body(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
@@ -189,75 +92,18 @@ static pv_status decode_body(pv_decoder *d, const pv_record *rec, uint8_t *dst, 
   if (stride < row || dst_size < row ||
       (rec->height > 1 && stride > (dst_size - row) / (rec->height - 1)))
     return fail(d, PV_ERR_INVALID_ARG, "destination too small for %ux%u", rec->width, rec->height);
-  /* JPEG: the header checks run as the decode starts (one header read). */
-  if (rec->codec != PV_CODEC_JPEG) {
-    pv_status st = check_record(d, rec);
-    if (st != PV_OK) return st;
-  }
-  switch (rec->codec) {
-    case PV_CODEC_RAW:
-      for (uint32_t y = 0; y < rec->height; y++)
-        memcpy(dst + (size_t)y * stride, rec->data + (size_t)y * row, row);
-      return PV_OK;
-    case PV_CODEC_ZSTD: {
-      /* pv__zstd_check has established: one frame, content size
-       * row * height, nothing after it. */
-      if (stride == row) {
-        size_t r = ZSTD_decompressDCtx(d->zstd, dst, row * rec->height, rec->data, rec->length);
-        if (ZSTD_isError(r) || r != row * rec->height)
-          return fail(d, PV_ERR_DECODE, "zstd: %s",
-                      ZSTD_isError(r) ? ZSTD_getErrorName(r) : "short frame");
-        return PV_OK;
-      }
-      /* Strided destination: stream row by row through a small window. */
-      ZSTD_inBuffer in = {rec->data, rec->length, 0};
-      ZSTD_DCtx_reset(d->zstd, ZSTD_reset_session_only);
-      size_t left = 1; /* ZSTD_decompressStream's last answer: 0 = frame done */
-      for (uint32_t y = 0; y < rec->height; y++) {
-        ZSTD_outBuffer o = {dst + (size_t)y * stride, row, 0};
-        while (o.pos < o.size) {
-          size_t in0 = in.pos, out0 = o.pos;
-          size_t r = left = ZSTD_decompressStream(d->zstd, &o, &in);
-          if (ZSTD_isError(r)) return fail(d, PV_ERR_DECODE, "zstd: %s", ZSTD_getErrorName(r));
-          if ((r == 0 && o.pos < o.size) || (in.pos == in0 && o.pos == out0))
-            return fail(d, PV_ERR_DECODE, "zstd: short frame");
-        }
-      }
-      /* Finish the frame (its checksum, if any, is checked at its end); it
-       * must not hold a byte more. (Once done, another call would start
-       * reading a next frame.) */
-      while (left != 0) {
-        uint8_t spare;
-        ZSTD_outBuffer o = {&spare, 1, 0};
-        size_t in0 = in.pos;
-        size_t r = left = ZSTD_decompressStream(d->zstd, &o, &in);
-        if (ZSTD_isError(r)) return fail(d, PV_ERR_DECODE, "zstd: %s", ZSTD_getErrorName(r));
-        if (o.pos) return fail(d, PV_ERR_DECODE, "zstd: frame holds more than its content size");
-        if (r != 0 && in.pos == in0)
-          return fail(d, PV_ERR_DECODE, "zstd: short frame");
-      }
-      return PV_OK;
-    }
-    case PV_CODEC_JPEG: {
-      if (!rec->data && rec->length) return fail(d, PV_ERR_INVALID_ARG, "record has no data");
-      pv_status st = pv__limit_record(&d->limits, rec->width, rec->height, rec->length,
-                                      d->last_error, sizeof d->last_error);
-      if (st != PV_OK) return st;
-      return jpeg_decode(d, rec, dst, stride);
-    }
-  }
-  return fail(d, PV_ERR_DECODE, "unknown codec %u", rec->codec);
+  const pv__payload p = payload_of(rec);
+  const pv__codec *k;
+  pv_status st = pv__codec_admit(d->codec, rec->codec, &p, &k);
+  /* The codec's checks run as its decode starts (JPEG: one header read). */
+  if (st == PV_OK) st = k->decode(d->codec, &p, dst, stride);
+  return codec_status(d, st);
 }
 
 /* Puts a decoder left mid-call by a fault back into a usable state: the
- * libjpeg object is aborted (valid in any state of a decompress cycle: it
- * frees the image's pools and returns to the start state), the zstd
- * context reset. The one place that knows what a decoder holds; called by
- * the guarded entry points below. */
-static void decoder_reset(pv_decoder *d) {
-  jpeg_abort_decompress(&d->jd.ci);
-  ZSTD_DCtx_reset(d->zstd, ZSTD_reset_session_only); /* parameters (window cap) stay */
-}
+ * codec context is reset (pv__codec_ctx_reset: the libjpeg cycle aborted,
+ * the zstd context reset). Called by the guarded entry points below. */
+static void decoder_reset(pv_decoder *d) { pv__codec_ctx_reset(d->codec); }
 
 typedef struct decode_job {
   pv_decoder *d;

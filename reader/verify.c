@@ -8,7 +8,8 @@
  * Coverage: the index is validated whole (every section checksummed, every
  * padding byte zero). In each shard: header, footer, record table (checksum
  * and each entry), agreement with the index (size, footer checksum, record
- * range, dataset id, per-record labels), every payload's XXH3, and every
+ * range, dataset id: reader/shard_map.h, the same check as pv_dataset_open's;
+ * per-record labels), every payload's XXH3, and every
  * padding byte between payloads (must be zero). So every byte of every file
  * the format defines is checked by something.
  *
@@ -44,9 +45,12 @@
 #include "dataset_dir.h"
 #include "escape.h"
 #include "guard.h"
+#include "opts_copy.h"
+#include "read_limits.h"
 #include "pv_format.h"
 #include "pv_verify.h"
 #include "pvpack.h"
+#include "shard_map.h"
 
 void pv_verify_options_init(pv_verify_options *o) {
   memset(o, 0, sizeof *o);
@@ -305,23 +309,15 @@ static void *verify_worker(void *arg) {
   return NULL;
 }
 
-/* The part of check_shard that reads the mapping (under a guard). */
-typedef struct structure_job {
+/* The label count of check_shard, under a guard on the mapping. */
+typedef struct label_job {
   vshard *sh;
-  pv_status st;
-  char sub[200];
   uint64_t *label_counts;
   uint32_t class_count;
-} structure_job;
-
-static pv_status structure_run(void *arg) {
-  structure_job *j = arg;
-  j->st = pv_shard_validate(j->sh->map, j->sh->size, &j->sh->view, j->sub, sizeof j->sub);
-  return PV_OK;
-}
+} label_job;
 
 static pv_status label_count_run(void *arg) {
-  structure_job *j = arg;
+  label_job *j = arg;
   const pv_shard_view *v = &j->sh->view;
   for (uint32_t r = 0; r < v->header.record_count; r++) {
     pv_record_entry e;
@@ -338,8 +334,8 @@ static int check_shard(vstate *s, uint32_t k, uint64_t *label_counts, char *err,
   vshard *sh = &s->shards[k];
   char path[4200], why[320];
   snprintf(sh->name, sizeof sh->name, PV_SHARD_NAME_FMT, k);
-  snprintf(path, sizeof path, "%s/%s", s->dir, sh->name);
-  int st = pv__map_file(path, &sh->map, &sh->size, &sh->id, why, sizeof why);
+  int st = pv__map_shard(s->dir, k, path, sizeof path, &sh->map, &sh->size, &sh->id, why,
+                         sizeof why);
   if (st == PV_ERR_LIMIT) {
     snprintf(err, errcap, "%s", why);
     return -1;
@@ -354,42 +350,27 @@ static int check_shard(vstate *s, uint32_t k, uint64_t *label_counts, char *err,
   }
   if (sh->size) madvise(sh->map, (size_t)sh->size, MADV_SEQUENTIAL);
   pv_shard_ref ref;
-  pv_index_shard(&s->ix, k, &ref);
-  if (sh->size != ref.file_size) {
-    snprintf(why, sizeof why, "file is %llu bytes, the index says %llu",
-             (unsigned long long)sh->size, (unsigned long long)ref.file_size);
-    problem(s, sh->name, -1, sh->size < ref.file_size ? PV_ERR_TRUNCATED : PV_ERR_CORRUPT, why);
+  if (pv__shard_ref(&s->ix, k, &ref) != PV_OK) {
+    problem(s, PV_INDEX_FILENAME, -1, PV_ERR_CHANGED,
+            "changed while verify read it (the reference to a shard is gone)");
+    return 0;
   }
-  structure_job j = {sh, PV_OK, "", label_counts, s->ix.header.class_count};
-  if (pv__guard_call(sh->map, (size_t)sh->size, structure_run, &j) != PV_OK) {
+  /* The size first, whatever the structure: a shard cut short is named as
+   * such before what its truncation broke. */
+  if ((st = pv_shard_matches_ref_size(sh->size, &ref, why, sizeof why)) != PV_OK) {
+    problem(s, sh->name, -1, st, why);
+    ref.file_size = sh->size; /* reported; the rest is still checked */
+  }
+  st = pv__shard_check(sh->map, sh->size, &ref, &s->ix.header, k, &sh->view, why, sizeof why);
+  if (st == PV_ERR_CHANGED) {
     shard_changed(s, sh, -1);
     return 0;
   }
-  if (j.st != PV_OK) {
-    problem(s, sh->name, -1, j.st, j.sub);
+  if (st != PV_OK) {
+    problem(s, sh->name, -1, st, why);
     return 0;
   }
-  const pv_shard_view *v = &sh->view;
-  int ok = 1;
-  if (v->footer.footer_checksum != ref.footer_checksum) {
-    problem(s, sh->name, -1, PV_ERR_CHECKSUM,
-            "footer checksum differs from the one recorded in the index");
-    ok = 0;
-  }
-  if (v->header.shard_index != k || v->header.first_record != ref.first_record ||
-      v->header.record_count != ref.record_count ||
-      v->header.dataset_id != s->ix.header.dataset_id) {
-    snprintf(why, sizeof why,
-             "header says shard %u, records [%llu, +%u), dataset %016llx; index expects shard %u, "
-             "[%llu, +%u), dataset %016llx",
-             v->header.shard_index, (unsigned long long)v->header.first_record,
-             v->header.record_count, (unsigned long long)v->header.dataset_id, k,
-             (unsigned long long)ref.first_record, ref.record_count,
-             (unsigned long long)s->ix.header.dataset_id);
-    problem(s, sh->name, -1, PV_ERR_CORRUPT, why);
-    ok = 0;
-  }
-  if (!ok) return 0;
+  label_job j = {sh, label_counts, s->ix.header.class_count};
   if (pv__guard_call(sh->map, (size_t)sh->size, label_count_run, &j) != PV_OK) {
     shard_changed(s, sh, -1);
     return 0;
@@ -470,14 +451,12 @@ static pv_status index_counts_run(void *arg) {
 
 pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_summary *summary) {
   pv_verify_options o;
-  pv_verify_options_init(&o);
-  if (opts) {
-    /* A caller built against an older, smaller struct: its fields, our
-     * defaults for the rest (limits). */
-    if (opts->size < offsetof(pv_verify_options, problem)) return PV_ERR_INVALID_ARG;
-    memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
-    o.size = sizeof o;
-  }
+  /* A caller built against an older, smaller struct: its fields, our
+   * defaults for the rest (opts_copy.h); its limits by their own size. */
+  if (PV__OPTS_COPY(&o, pv_verify_options_init, opts) != PV_OK ||
+      (opts && pv__limits_resolve_nested(opts, opts->size, offsetof(pv_verify_options, limits),
+                                         &o.limits) != PV_OK))
+    return PV_ERR_INVALID_ARG;
   if (!dir) return PV_ERR_INVALID_ARG;
   double t0 = now_s();
   vstate s;
@@ -504,12 +483,13 @@ pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_su
   }
   {
     /* A directory with neither an index that starts with the index magic
-     * nor a shard file (an ImageFolder, an empty folder) is not a dataset;
-     * one that has either is a dataset, damaged or not. */
+     * (symbolic links followed, as the reader does) nor a shard file (an
+     * ImageFolder, an empty folder) is not a dataset; one that has either
+     * is a dataset, damaged or not. */
     pv__dir_scan scan;
     /* A folder that cannot be listed (search permission only) is checked
      * through its index as before. */
-    if (pv__scan_dir(dir, &scan, why, sizeof why) == PV_OK && !scan.index_ok &&
+    if (pv__scan_dir(dir, &scan, why, sizeof why) == PV_OK && !scan.index_magic &&
         scan.shards == 0) {
       ret = PV_ERR_NOT_PVPACK;
       goto out;

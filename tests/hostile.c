@@ -14,8 +14,6 @@
 
 #include "pv_format.h"
 
-static uint64_t align64(uint64_t v) { return (v + 63u) / 64u * 64u; }
-
 static int write_all(const char *path, const uint8_t *p, size_t n) {
   FILE *f = fopen(path, "wb");
   if (!f) {
@@ -28,39 +26,60 @@ static int write_all(const char *path, const uint8_t *p, size_t n) {
   return ok ? 0 : -1;
 }
 
-/* One shard of records r[0..n) whose first global record is `first`; the
- * bytes go to *out (malloc'ed). */
-static uint8_t *encode_shard(const pvh_record *r, uint32_t n, uint64_t id, uint32_t index,
-                             uint64_t first, size_t *size, uint64_t *footer_sum) {
-  uint64_t off = PV_SHARD_HEADER_SIZE;
-  for (uint32_t i = 0; i < n; i++) off = align64(off + r[i].length);
-  const uint64_t toff = off;
-  *size = (size_t)(toff + (uint64_t)n * PV_RECORD_ENTRY_SIZE + PV_SHARD_FOOTER_SIZE);
-  uint8_t *f = calloc(1, *size);
-  if (!f) return NULL;
-  pv_shard_header h = {PV_FORMAT_VERSION_MAJOR, PV_FORMAT_VERSION_MINOR, 0, 0, id, index, n,
-                       first};
-  pv_shard_header_encode(&h, f);
-  off = PV_SHARD_HEADER_SIZE;
-  for (uint32_t i = 0; i < n; i++) {
-    if (r[i].length) memcpy(f + off, r[i].payload, r[i].length);
-    pv_record_entry e = {off,
-                         r[i].length,
-                         r[i].label,
-                         r[i].width,
-                         r[i].height,
-                         r[i].codec,
-                         r[i].channels ? r[i].channels : 3,
-                         r[i].flags,
-                         pv_checksum(f + off, r[i].length)};
-    pv_record_entry_encode(&e, f + toff + (uint64_t)i * PV_RECORD_ENTRY_SIZE);
-    off = align64(off + r[i].length);
+/* Appends n bytes to a growing buffer (realloc). */
+typedef struct membuf {
+  uint8_t *p;
+  size_t n, cap;
+} membuf;
+
+static int put(membuf *b, const void *src, size_t n) {
+  if (n > b->cap - b->n) {
+    size_t nc = b->cap ? b->cap : 4096;
+    while (nc - b->n < n) nc *= 2;
+    uint8_t *q = realloc(b->p, nc);
+    if (!q) return -1;
+    b->p = q;
+    b->cap = nc;
   }
-  pv_shard_footer ft = {toff, n, index, id, pv_load64(f + 56),
-                        pv_checksum(f + toff, (size_t)n * PV_RECORD_ENTRY_SIZE), 0};
-  pv_shard_footer_encode(&ft, f + *size - PV_SHARD_FOOTER_SIZE);
-  *footer_sum = ft.footer_checksum;
-  return f;
+  if (src)
+    memcpy(b->p + b->n, src, n);
+  else
+    memset(b->p + b->n, 0, n);
+  b->n += n;
+  return 0;
+}
+
+uint8_t *pvh_encode_shard(const pvh_record *r, uint32_t n, uint64_t id, uint32_t index,
+                          uint64_t first, size_t *size, pv_shard_ref *ref) {
+  pv_shard_writer *w = NULL;
+  membuf b = {0};
+  uint8_t hb[PV_SHARD_HEADER_SIZE];
+  pv_shard_tail t;
+  pv_status st = pv_shard_writer_create(&w);
+  if (st == PV_OK) st = pv_shard_writer_begin(w, id, index, first, hb);
+  if (st == PV_OK && put(&b, hb, sizeof hb)) st = PV_ERR_NOMEM;
+  for (uint32_t i = 0; i < n && st == PV_OK; i++) {
+    pv_record_entry e = {0,          r[i].length, r[i].label, r[i].width, r[i].height,
+                         r[i].codec, r[i].channels ? r[i].channels : 3, r[i].flags, 0};
+    uint32_t pad;
+    st = pv_shard_writer_append(w, &e, r[i].payload, &pad);
+    if (st == PV_OK && (put(&b, NULL, pad) || put(&b, r[i].payload, r[i].length)))
+      st = PV_ERR_NOMEM;
+  }
+  if (st == PV_OK) st = pv_shard_writer_finish(w, &t);
+  if (st == PV_OK && (put(&b, NULL, t.pad) || put(&b, t.table, t.table_size) ||
+                      put(&b, t.footer, sizeof t.footer)))
+    st = PV_ERR_NOMEM;
+  pv_shard_writer_destroy(w);
+  if (st != PV_OK) {
+    fprintf(stderr, "hostile: encoding shard %u: %s\n", index, pv_strerror(st));
+    free(b.p);
+    return NULL;
+  }
+  memcpy(b.p, t.header, sizeof t.header);
+  *size = b.n;
+  if (ref) *ref = t.ref;
+  return b.p;
 }
 
 int pvh_write_dataset(const char *dir, const pvh_spec *s) {
@@ -86,12 +105,8 @@ int pvh_write_dataset(const char *dir, const pvh_spec *s) {
     uint64_t first = (uint64_t)k * per;
     uint32_t cnt = (uint32_t)(n - first < per ? n - first : per);
     size_t size;
-    uint8_t *f = encode_shard(s->records + first, cnt, id, k, first, &size,
-                              &refs[k].footer_checksum);
+    uint8_t *f = pvh_encode_shard(s->records + first, cnt, id, k, first, &size, &refs[k]);
     if (!f) goto out;
-    refs[k].file_size = size;
-    refs[k].first_record = first;
-    refs[k].record_count = cnt;
     int m = snprintf(path, plen, "%s/", dir);
     snprintf(path + m, plen - (size_t)m, PV_SHARD_NAME_FMT, k);
     int w = write_all(path, f, size);
@@ -137,6 +152,27 @@ out:
   free(refs);
   free(path);
   return rc;
+}
+
+uint64_t pvh_reseal_shard(uint8_t *f, size_t n) {
+  uint8_t *ft = f + n - PV_SHARD_FOOTER_SIZE;
+  pv_store64(f + 56, pv_checksum(f, 56));
+  pv_store64(ft + 24, pv_load64(f + 56));
+  uint64_t toff = pv_load64(ft), tbytes = (uint64_t)pv_load32(f + 36) * PV_RECORD_ENTRY_SIZE;
+  if (toff <= n - PV_SHARD_FOOTER_SIZE && tbytes <= n - PV_SHARD_FOOTER_SIZE - toff)
+    pv_store64(ft + 32, pv_checksum(f + toff, (size_t)tbytes));
+  pv_store64(ft + 48, pv_checksum(ft, 48));
+  return pv_load64(ft + 48);
+}
+
+void pvh_reseal_index(uint8_t *f, size_t n) {
+  for (int s = 0; s < PV_SEC_COUNT; s++) {
+    uint8_t *d = f + 64 + 24 * s;
+    uint64_t off = pv_load64(d), sz = pv_load64(d + 8);
+    if (off <= n && sz <= n - off) pv_store64(d + 16, pv_checksum(f + off, (size_t)sz));
+  }
+  pv_store64(f + 248, pv_checksum(f, 248));
+  pv_store64(f + n - 16, pv_load64(f + 248));
 }
 
 /* Virtual size of this process in bytes (/proc/self/statm, first field in

@@ -14,7 +14,10 @@
 #ifndef PV_HOSTILE_H
 #define PV_HOSTILE_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "pv_format.h"
 
 /* One record of a hand-built dataset. payload is copied; label goes into the
  * shard entry, index_label into the index's record entry (set both equal for
@@ -47,6 +50,27 @@ typedef struct pvh_spec {
  * written anyway: the index is resealed after). Returns 0 on success, -1
  * (with a line on stderr) otherwise. */
 int pvh_write_dataset(const char *dir, const pvh_spec *spec);
+
+/* One shard of records r[0..n) (shard shard_index of dataset dataset_id,
+ * first global record first_record), laid out by format/'s shard writer
+ * (pv_shard_writer): a malloc'ed file of *size bytes; *ref (may be NULL)
+ * receives the index's reference to it. Only each record's codec, flags,
+ * channels (0 = 3), width, height, label, payload and length are used.
+ * NULL when out of memory or the writer refuses (a line on stderr). */
+uint8_t *pvh_encode_shard(const pvh_record *r, uint32_t n, uint64_t dataset_id,
+                          uint32_t shard_index, uint64_t first_record, size_t *size,
+                          pv_shard_ref *ref);
+
+/* Recompute the checksums of a shard or an index after a deliberate edit,
+ * so that the edit itself (not a checksum) is what a reader trips over.
+ * pvh_reseal_shard: the header checksum, the footer's copy of it, the table
+ * checksum (when the footer's table_offset and the header's record_count
+ * still place the table inside the file) and the footer checksum, which it
+ * returns (for the index's shard reference); f holds n >= 128 bytes.
+ * pvh_reseal_index: every section checksum (of the sections inside the
+ * file), the header checksum and the trailer's copy; n >= 256 + 16. */
+uint64_t pvh_reseal_shard(uint8_t *f, size_t n);
+void pvh_reseal_index(uint8_t *f, size_t n);
 
 /* Runs fn(arg) in a forked child whose address space may grow by at most
  * as_bytes beyond what it has at fork (RLIMIT_AS = current VmSize +

@@ -6,6 +6,15 @@
  *                                with 30000 scans, tens of seconds to decode
  *                                without a scan limit, refused at once with
  *                                the default one.
+ *   make_hostile codec-cases DIR
+ *                                hostile_codecs.h's cases for the Python
+ *                                suites: DIR/<name>/ a one-record dataset
+ *                                each, DIR/cases.tsv a line each: name,
+ *                                the status every read path must give,
+ *                                codec, and the limits to read it with
+ *                                (max_record_pixels, max_record_bytes,
+ *                                max_decoder_memory, max_scans; "-" for
+ *                                the defaults).
  *   make_hostile fuzz-seeds RECORD_DIR CROP_DIR
  *                                the large-size seeds of fuzz_record and
  *                                fuzz_crop (tests/fuzz/corpus/record, crop):
@@ -16,6 +25,7 @@
 #include <string.h>
 
 #include "hostile.h"
+#include "hostile_codecs.h"
 #include "hostile_payloads.h"
 #include "pv_format.h"
 
@@ -93,10 +103,54 @@ static int fuzz_seeds(const char *rec, const char *crop) {
   return rc;
 }
 
+static int codec_cases(const char *dir) {
+  pvhc_case *cs;
+  const size_t n = pvhc_cases(&cs);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/cases.tsv", dir);
+  FILE *f = NULL;
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    const pvhc_case *c = &cs[i];
+    pvh_record r;
+    memset(&r, 0, sizeof r);
+    r.codec = c->codec;
+    r.width = c->width;
+    r.height = c->height;
+    r.payload = c->payload.p;
+    r.length = (uint32_t)c->payload.n;
+    r.path = "c0/hostile.bin";
+    pvh_spec s;
+    memset(&s, 0, sizeof s);
+    s.class_count = 1;
+    s.records = &r;
+    s.record_count = 1;
+    char sub[4096];
+    snprintf(sub, sizeof sub, "%s/%s", dir, c->name);
+    if (pvh_write_dataset(sub, &s) != 0) rc = 2;
+    if (rc == 0 && !f && !(f = fopen(path, "w"))) rc = 2;
+    if (rc) break;
+    if (c->limited)
+      fprintf(f, "%s\t%s\t%s\t%llu\t%llu\t%llu\t%u\n", c->name, pv_status_name(c->want),
+              pv_codec_name(c->codec), (unsigned long long)c->limits.max_record_pixels,
+              (unsigned long long)c->limits.max_record_bytes,
+              (unsigned long long)c->limits.max_decoder_memory, c->limits.max_scans);
+    else
+      fprintf(f, "%s\t%s\t%s\t-\t-\t-\t-\n", c->name, pv_status_name(c->want),
+              pv_codec_name(c->codec));
+  }
+  if (f && fclose(f) != 0) rc = 2;
+  if (rc) fprintf(stderr, "make_hostile: cannot write the cases under %s\n", dir);
+  pvhc_free(cs, n);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "fuzz-seeds") == 0) return fuzz_seeds(argv[2], argv[3]);
+  if (argc == 3 && strcmp(argv[1], "codec-cases") == 0) return codec_cases(argv[2]);
   if (argc != 3 || strcmp(argv[1], "slow-jpeg") != 0) {
-    fprintf(stderr, "usage: make_hostile slow-jpeg DIR | make_hostile fuzz-seeds RECORD_DIR CROP_DIR\n");
+    fprintf(stderr, "usage: make_hostile slow-jpeg DIR | make_hostile codec-cases DIR | "
+                    "make_hostile fuzz-seeds RECORD_DIR CROP_DIR\n");
     return 2;
   }
   pvhp_buf j = pvhp_jpeg_scans(4096, 4096, 30000, 0);

@@ -459,6 +459,29 @@ static void test_verify_not_a_dataset(void **state) {
   assert_non_null(strstr(r.out, "DAMAGED"));
   run_free(&r);
   pvt_rmrf(copy);
+  /* A dataset made of symbolic links to a dataset's files is a dataset (the
+   * reader follows links): verify checks it and finds it clean. */
+  char *links = pvt_join(f->root, "links");
+  mkdir(links, 0755);
+  DIR *dd = opendir(f->ds);
+  assert_non_null(dd);
+  int linked = 0;
+  for (struct dirent *de; (de = readdir(dd)) != NULL;) {
+    if (de->d_name[0] == '.') continue;
+    char *t = pvt_join(f->ds, de->d_name), *l = pvt_join(links, de->d_name);
+    assert_int_equal(symlink(t, l), 0);
+    linked++;
+    free(t);
+    free(l);
+  }
+  closedir(dd);
+  assert_true(linked >= 3); /* index, report and at least one shard */
+  const char *vl[] = {"verify", links, NULL};
+  r = cli_in(f->cwd, vl);
+  if (r.code != 0) fail_msg("verify of a dataset of links: exit %d, %s %s", r.code, r.out, r.err);
+  run_free(&r);
+  pvt_rmrf(links);
+  free(links);
   rmdir(empty);
   unlink(file);
   free(empty);

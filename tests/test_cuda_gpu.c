@@ -480,6 +480,41 @@ static void test_limits_and_devices(void **state) {
   }
 }
 
+/* Options structs of other sizes (format/opts_copy.h): a caller from before
+ * max_device_bytes (the last field) gets its default (no limit) whatever
+ * lies past its size; a newer caller's set field, or embedded loader options
+ * of another version (they fix where the later fields lie), are refused. */
+static void test_option_sizes(void **state) {
+  fixture *f = *state;
+  pv_cuda_loader *l = NULL;
+  char err[512];
+  struct {
+    pv_cuda_loader_options o;
+    uint64_t newer;
+  } w;
+  memset(&w, 0, sizeof w);
+  base_opts(&w.o);
+  w.o.max_device_bytes = 1000;
+  assert_int_equal(pv_cuda_loader_create(f->ds, &w.o, &l, err, sizeof err), PV_ERR_LIMIT);
+  w.o.size = offsetof(pv_cuda_loader_options, max_device_bytes);
+  l = make(f->ds, &w.o);
+  pv_cuda_loader_destroy(l);
+  l = NULL;
+  base_opts(&w.o);
+  w.o.size = sizeof w;
+  l = make(f->ds, &w.o);
+  pv_cuda_loader_destroy(l);
+  l = NULL;
+  w.newer = 1;
+  assert_int_equal(pv_cuda_loader_create(f->ds, &w.o, &l, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_null(l);
+  base_opts(&w.o);
+  w.o.loader.size = offsetof(pv_loader_options, allocator);
+  assert_int_equal(pv_cuda_loader_create(f->ds, &w.o, &l, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_null(l);
+  print_message("embedded loader options of another size: %s\n", err);
+}
+
 int main(void) {
   char err[512];
   int n = 0;
@@ -497,6 +532,7 @@ int main(void) {
       cmocka_unit_test(test_slot_reuse_waits_for_consumer),
       cmocka_unit_test(test_held_buffers_and_errors),
       cmocka_unit_test(test_limits_and_devices),
+      cmocka_unit_test(test_option_sizes),
       cmocka_unit_test(test_detach_wait_and_stream_wait),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

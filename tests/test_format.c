@@ -9,6 +9,10 @@
  * 3. Golden negative cases, each mapped to its exact status.
  * 4. Every single-bit flip and every truncation of the example files is
  *    rejected (every byte the format defines is covered by something).
+ * 5. Reserved bytes (non-zero: rejected) against unused bytes and the
+ *    index's extension area (ignored: what a later minor version may fill),
+ *    and the incompatible flag bit of a new codec (spec/FORMAT.md 1, 4.1,
+ *    3.6).
  *
  * The spec is found through $PV_SOURCE_DIR, else the compile-time macro
  * PV_SOURCE_DIR (tests/CMakeLists.txt defines it as the source root).
@@ -17,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostile.h"
 #include "pv_format.h"
 #include "testutil.h"
 
@@ -36,37 +41,32 @@ typedef struct ex_record {
   uint32_t length;
 } ex_record;
 
-static uint64_t align64(uint64_t v) { return (v + 63u) / 64u * 64u; }
-
-/* Lays out a shard exactly as spec/FORMAT.md section 4 says: payload 0 at
- * 64, each next one at align64(previous end), zero padding, the table at
- * align64(last end), the footer right after it. Returns a malloc'ed file. */
+/* A shard of records r[0..n), laid out by format/'s shard writer
+ * (pv_shard_writer, through tests/hostile.c's pvh_encode_shard): payload 0
+ * at 64, each next one at align64(previous end), zero padding, the table at
+ * align64(last end), the footer right after it (spec/FORMAT.md 3.2; the
+ * worked-example test below ties these bytes to the spec). Returns a
+ * malloc'ed file. */
 static uint8_t *build_shard(const ex_record *r, uint32_t n, uint64_t dataset_id,
                             uint32_t shard_index, uint64_t first_record, size_t *size_out,
                             uint64_t *footer_checksum_out) {
-  uint64_t off = PV_SHARD_HEADER_SIZE;
-  for (uint32_t i = 0; i < n; i++) off = align64(off + r[i].length);
-  uint64_t table_offset = off;
-  size_t size = (size_t)(table_offset + (uint64_t)n * PV_RECORD_ENTRY_SIZE + PV_SHARD_FOOTER_SIZE);
-  uint8_t *f = calloc(1, size);
-  assert_non_null(f);
-  pv_shard_header h = {PV_FORMAT_VERSION_MAJOR, PV_FORMAT_VERSION_MINOR, 0, 0, dataset_id,
-                       shard_index, n, first_record};
-  pv_shard_header_encode(&h, f);
-  off = PV_SHARD_HEADER_SIZE;
+  pvh_record *hr = calloc(n ? n : 1, sizeof *hr);
+  assert_non_null(hr);
   for (uint32_t i = 0; i < n; i++) {
-    if (r[i].length) memcpy(f + off, r[i].payload, r[i].length);
-    pv_record_entry e = {off,          r[i].length, r[i].label, r[i].width, r[i].height,
-                         r[i].codec,   3,           r[i].flags,
-                         pv_checksum(r[i].payload, r[i].length)};
-    pv_record_entry_encode(&e, f + table_offset + (uint64_t)i * PV_RECORD_ENTRY_SIZE);
-    off = align64(off + r[i].length);
+    hr[i].codec = r[i].codec;
+    hr[i].flags = r[i].flags;
+    hr[i].width = r[i].width;
+    hr[i].height = r[i].height;
+    hr[i].label = r[i].label;
+    hr[i].payload = r[i].payload;
+    hr[i].length = r[i].length;
   }
-  pv_shard_footer ft = {table_offset, n, shard_index, dataset_id, pv_load64(f + 56),
-                        pv_checksum(f + table_offset, (size_t)n * PV_RECORD_ENTRY_SIZE), 0};
-  pv_shard_footer_encode(&ft, f + size - PV_SHARD_FOOTER_SIZE);
-  if (footer_checksum_out) *footer_checksum_out = ft.footer_checksum;
-  *size_out = size;
+  pv_shard_ref ref;
+  uint8_t *f = pvh_encode_shard(hr, n, dataset_id, shard_index, first_record, size_out, &ref);
+  free(hr);
+  assert_non_null(f);
+  assert_int_equal(ref.file_size, *size_out);
+  if (footer_checksum_out) *footer_checksum_out = ref.footer_checksum;
   return f;
 }
 
@@ -108,23 +108,7 @@ static uint8_t *example_index(size_t *size) {
 
 static void reseal_shard(uint8_t *f, size_t n) {
   assert_true(n >= PV_SHARD_HEADER_SIZE + PV_SHARD_FOOTER_SIZE);
-  uint8_t *ft = f + n - PV_SHARD_FOOTER_SIZE;
-  pv_store64(f + 56, pv_checksum(f, 56));
-  pv_store64(ft + 24, pv_load64(f + 56));
-  uint64_t toff = pv_load64(ft), tbytes = (uint64_t)pv_load32(f + 36) * PV_RECORD_ENTRY_SIZE;
-  if (toff <= n - PV_SHARD_FOOTER_SIZE && tbytes <= n - PV_SHARD_FOOTER_SIZE - toff)
-    pv_store64(ft + 32, pv_checksum(f + toff, (size_t)tbytes));
-  pv_store64(ft + 48, pv_checksum(ft, 48));
-}
-
-static void reseal_index(uint8_t *f, size_t n) {
-  for (int s = 0; s < PV_SEC_COUNT; s++) {
-    uint8_t *d = f + 64 + 24 * s;
-    uint64_t off = pv_load64(d), sz = pv_load64(d + 8);
-    if (off <= n && sz <= n - off) pv_store64(d + 16, pv_checksum(f + off, (size_t)sz));
-  }
-  pv_store64(f + 248, pv_checksum(f, 248));
-  pv_store64(f + n - 16, pv_load64(f + 248));
+  pvh_reseal_shard(f, n);
 }
 
 /* Everything a full verification does with a shard: the structure, every
@@ -446,6 +430,138 @@ static void test_shard_roundtrip(void **state) {
   free(f);
 }
 
+/* The writer's calls one by one: the padding and offsets it hands out,
+ * its bound, the tail, reuse for a second shard, and what it refuses. */
+static void test_shard_writer(void **state) {
+  (void)state;
+  static uint8_t big[200];
+  for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 3);
+  const uint32_t len[4] = {6, 64, 1, 130};
+  const uint64_t want_off[4] = {64, 128, 192, 256};
+  const uint32_t want_pad[4] = {0, 58, 0, 63};
+  pv_shard_writer *w = NULL;
+  assert_int_equal(pv_shard_writer_create(NULL), PV_ERR_INVALID_ARG);
+  assert_int_equal(pv_shard_writer_create(&w), PV_OK);
+  pv_record_entry e = {0, 3, 0, 1, 1, PV_CODEC_RAW, 3, 0, 0};
+  uint32_t pad = 99;
+  pv_shard_tail t;
+  /* Nothing open yet. */
+  assert_int_equal(pv_shard_writer_append(w, &e, big, &pad), PV_ERR_INVALID_ARG);
+  assert_int_equal(pv_shard_writer_finish(w, &t), PV_ERR_INVALID_ARG);
+  for (int round = 0; round < 2; round++) {
+    uint8_t hb[PV_SHARD_HEADER_SIZE];
+    memset(hb, 0xee, sizeof hb);
+    assert_int_equal(pv_shard_writer_begin(w, 77, 3 + round, 10, hb), PV_OK);
+    for (size_t i = 0; i < sizeof hb; i++) assert_int_equal(hb[i], 0); /* no magic yet */
+    assert_true(pv_shard_writer_offset(w) == PV_SHARD_HEADER_SIZE);
+    assert_int_equal(pv_shard_writer_count(w), 0);
+    e.length = 5;
+    assert_int_equal(pv_shard_writer_append(w, &e, NULL, &pad), PV_ERR_INVALID_ARG);
+    uint8_t *f = calloc(1, 1024);
+    assert_non_null(f);
+    uint64_t at = PV_SHARD_HEADER_SIZE, bound = 0;
+    for (uint32_t i = 0; i < 4; i++) {
+      uint64_t before = pv_shard_writer_offset(w);
+      bound = pv_shard_writer_bound(w, len[i]);
+      assert_true(bound == before + want_pad[i] + len[i] + PV_RECORD_ALIGN +
+                               (uint64_t)(i + 1) * PV_RECORD_ENTRY_SIZE + PV_SHARD_FOOTER_SIZE);
+      pv_record_entry x = {12345, len[i], i, 9, 9, PV_CODEC_JPEG, 3, 0, 6789};
+      assert_int_equal(pv_shard_writer_append(w, &x, big, &pad), PV_OK);
+      assert_int_equal(pad, want_pad[i]);
+      assert_true(x.offset == want_off[i] && x.offset == before + pad);
+      assert_true(x.checksum == pv_checksum(big, len[i]));
+      at = x.offset;
+      memcpy(f + at, big, len[i]);
+      at += len[i];
+      assert_true(pv_shard_writer_offset(w) == at);
+      assert_int_equal(pv_shard_writer_count(w), i + 1);
+    }
+    assert_int_equal(pv_shard_writer_finish(w, &t), PV_OK);
+    assert_int_equal(t.pad, 64 - at % 64);
+    const uint64_t toff = at + t.pad;
+    assert_int_equal(t.table_size, 4 * PV_RECORD_ENTRY_SIZE);
+    assert_true(t.ref.file_size == toff + t.table_size + PV_SHARD_FOOTER_SIZE);
+    assert_true(t.ref.first_record == 10 && t.ref.record_count == 4);
+    /* The bound given before the last append holds. */
+    assert_true(t.ref.file_size <= bound);
+    memcpy(f, t.header, sizeof t.header);
+    memcpy(f + toff, t.table, t.table_size);
+    memcpy(f + toff + t.table_size, t.footer, sizeof t.footer);
+    pv_shard_view v;
+    char err[200] = "";
+    assert_int_equal(pv_shard_validate(f, t.ref.file_size, &v, err, sizeof err), PV_OK);
+    assert_true(v.header.dataset_id == 77 && v.header.shard_index == 3u + (unsigned)round &&
+                v.header.first_record == 10 && v.header.record_count == 4);
+    assert_true(v.footer.table_offset == toff && v.footer.footer_checksum == t.ref.footer_checksum);
+    for (uint32_t i = 0; i < 4; i++) {
+      pv_record_entry d;
+      pv_shard_entry(&v, i, &d);
+      assert_true(d.offset == want_off[i] && d.length == len[i] && d.label == i);
+      assert_int_equal(pv_shard_check_record(&v, &d), PV_OK);
+    }
+    /* Finished: no shard open. */
+    assert_int_equal(pv_shard_writer_append(w, &e, big, &pad), PV_ERR_INVALID_ARG);
+    free(f);
+  }
+  pv_shard_writer_destroy(w);
+  pv_shard_writer_destroy(NULL);
+}
+
+/* spec/FORMAT.md 9.2 checks 20-22, each disagreement alone. */
+static void test_shard_matches_ref(void **state) {
+  (void)state;
+  size_t n;
+  uint64_t fsum;
+  uint8_t *f = example_shard(&n, &fsum);
+  pv_shard_view v;
+  assert_int_equal(pv_shard_validate(f, n, &v, NULL, 0), PV_OK);
+  const pv_shard_ref good = {n, 0, 2, fsum};
+  pv_index_header ix;
+  memset(&ix, 0, sizeof ix);
+  ix.dataset_id = EXAMPLE_DATASET_ID;
+  char err[256] = "";
+  assert_int_equal(pv_shard_matches_ref(&v, &good, &ix, 0, err, sizeof err), PV_OK);
+  assert_int_equal(pv_shard_matches_ref_size(n, &good, err, sizeof err), PV_OK);
+
+  pv_shard_ref r = good;
+  r.file_size = n + 1;
+  assert_int_equal(pv_shard_matches_ref(&v, &r, &ix, 0, err, sizeof err), PV_ERR_TRUNCATED);
+  assert_string_equal(err, "file is 336 bytes, the index says 337");
+  r.file_size = n - 64;
+  assert_int_equal(pv_shard_matches_ref_size(n, &r, err, sizeof err), PV_ERR_CORRUPT);
+  assert_string_equal(err, "file is 336 bytes, the index says 272");
+
+  r = good;
+  r.footer_checksum ^= 1;
+  assert_int_equal(pv_shard_matches_ref(&v, &r, &ix, 0, err, sizeof err), PV_ERR_CHECKSUM);
+  assert_non_null(strstr(err, "footer checksum"));
+
+  struct {
+    uint32_t k;
+    uint64_t first;
+    uint32_t count;
+    uint64_t id;
+    const char *expects;
+  } cases[] = {
+      {1, 0, 2, EXAMPLE_DATASET_ID, "the index expects shard 1, [0, +2), dataset 0123456789abcdef"},
+      {0, 5, 2, EXAMPLE_DATASET_ID, "the index expects shard 0, [5, +2), dataset 0123456789abcdef"},
+      {0, 0, 3, EXAMPLE_DATASET_ID, "the index expects shard 0, [0, +3), dataset 0123456789abcdef"},
+      {0, 0, 2, 42, "the index expects shard 0, [0, +2), dataset 000000000000002a"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    r = good;
+    r.first_record = cases[i].first;
+    r.record_count = cases[i].count;
+    ix.dataset_id = cases[i].id;
+    err[0] = 0;
+    assert_int_equal(pv_shard_matches_ref(&v, &r, &ix, cases[i].k, err, sizeof err),
+                     PV_ERR_CORRUPT);
+    assert_non_null(strstr(err, "header says shard 0, records [0, +2), dataset 0123456789abcdef"));
+    if (!strstr(err, cases[i].expects)) fail_msg("case %zu: %s", i, err);
+  }
+  free(f);
+}
+
 static void test_index_roundtrip(void **state) {
   (void)state;
   size_t n;
@@ -550,7 +666,7 @@ static void test_index_class_counts_and_record_decode(void **state) {
   uint8_t *c0 = (uint8_t *)v.sec[PV_SEC_CLASSES];
   pv_store64(c0 + 16, 2);
   pv_store64(c0 + 24 + 16, 0);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(pv_index_validate(f, n, &v, err, sizeof err), PV_OK);
   assert_int_equal(pv_index_check_class_counts(&v, counts, err, sizeof err), PV_ERR_CORRUPT);
   assert_non_null(strstr(err, "class 0: the index counts 2 records, its records section has 1"));
@@ -808,102 +924,102 @@ static void test_index_golden_negatives(void **state) {
   /* Unknown incompatible flag (checksums recomputed) and major version. */
   RESET();
   pv_store32(f + 16, 0x4);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_VERSION);
   RESET();
   pv_store16(f + 8, 0);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_VERSION);
   /* Unknown compatible flag: ignored. */
   RESET();
   pv_store32(f + 20, 0xffffffffu);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_OK);
   /* Non-zero reserved bytes (header, shard ref, class entry). */
   RESET();
   f[208] = 1;
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   RESET();
   f[256 + 20] = 1;
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   RESET();
   f[288 + 12] = 1;
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* Non-zero padding after the options section. */
   RESET();
   f[389] = 1;
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* file_size field disagrees with the file. */
   RESET();
   pv_store64(f + 24, n + 8);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_TRUNCATED);
   RESET();
   pv_store64(f + 24, n - 8);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* A section offset past the end of the file. */
   RESET();
   pv_store64(f + 64 + 24 * PV_SEC_SKIPPED, 1u << 20);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* A section size past the end of the file. */
   RESET();
   pv_store64(f + 64 + 24 * PV_SEC_OPTIONS + 8, 1000);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* A section not where the layout puts it (unaligned). */
   RESET();
   pv_store64(f + 64 + 24 * PV_SEC_SKIPPED, 388);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* Counts over the limits. */
   RESET();
   pv_store32(f + 48, PV_MAX_SHARDS + 1);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_LIMIT);
   /* A count that disagrees with its section's size. */
   RESET();
   pv_store32(f + 52, 3);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* Label >= class_count. */
   RESET();
   pv_store32(f + 336 + 12, 2);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* A record path outside the strings section. */
   RESET();
   pv_store64(f + 336 + 16, 10);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* A class name outside the strings section, and an empty one. */
   RESET();
   pv_store32(f + 288 + 8, 17);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   RESET();
   pv_store32(f + 288 + 8, 0);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* Per-class counts that do not sum to record_count. */
   RESET();
   pv_store64(f + 288 + 16, 2);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* Shard ranges that do not sum to record_count. */
   RESET();
   pv_store32(f + 256 + 16, 3);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   /* A shard smaller than a header plus a footer. */
   RESET();
   pv_store64(f + 256, 127);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
 #undef RESET
   free(f);
@@ -945,7 +1061,7 @@ static void test_index_section_past_trailer(void **state) {
     pv_store64(f + 64 + 24 * s + 8, secs[s][1]);
   }
   memcpy(f + n - 8, PV_INDEX_END_MAGIC, 8);
-  reseal_index(f, n);
+  pvh_reseal_index(f, n);
   assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
   free(f);
 }
@@ -1003,6 +1119,162 @@ static void test_every_truncation_is_caught(void **state) {
   free(f);
 }
 
+/* ---- 5. reserved and unused bytes, the extension area, a new codec ---------- */
+
+/* Every byte of [from, to) of the example shard, set non-zero with the
+ * checksums recomputed, gives status want. */
+static void shard_bytes_give(size_t from, size_t to, pv_status want) {
+  size_t n;
+  uint8_t *f = example_shard(&n, NULL);
+  for (size_t i = from; i < to; i++) {
+    uint8_t keep = f[i];
+    f[i] = 0xa5;
+    reseal_shard(f, n);
+    pv_status st = shard_check_all(f, n);
+    if (st != want)
+      fail_msg("shard byte %zu non-zero: %s, expected %s", i, pv_status_name(st),
+               pv_status_name(want));
+    f[i] = keep;
+    reseal_shard(f, n);
+  }
+  free(f);
+}
+
+static void index_bytes_give(size_t from, size_t to, pv_status want) {
+  size_t n;
+  uint8_t *f = example_index(&n);
+  pv_index_view v, ref;
+  assert_int_equal(pv_index_validate(f, n, &ref, NULL, 0), PV_OK);
+  const pv_index_header orig = ref.header;
+  for (size_t i = from; i < to; i++) {
+    uint8_t keep = f[i];
+    f[i] = 0x5a;
+    pvh_reseal_index(f, n);
+    pv_status st = index_status(f, n);
+    if (st != want)
+      fail_msg("index byte %zu non-zero: %s, expected %s", i, pv_status_name(st),
+               pv_status_name(want));
+    if (st == PV_OK) {
+      /* Ignored means ignored: the view is the one of the original file. */
+      assert_int_equal(pv_index_validate(f, n, &v, NULL, 0), PV_OK);
+      assert_memory_equal(&v.header, &orig, sizeof orig);
+    }
+    f[i] = keep;
+    pvh_reseal_index(f, n);
+  }
+  free(f);
+}
+
+static void test_unused_bytes_are_ignored(void **state) {
+  (void)state;
+  const size_t T = 192, F = 272; /* the example shard's table and footer */
+  /* Unused: shard header [52, 56), index header [216, 248). */
+  shard_bytes_give(52, 56, PV_OK);
+  index_bytes_give(216, 248, PV_OK);
+  /* Reserved, every byte: shard header [48, 52), record entry [28, 32),
+   * shard footer [40, 48); index header [208, 216), shard reference
+   * [20, 24), class entry [12, 16). */
+  shard_bytes_give(48, 52, PV_ERR_CORRUPT);
+  shard_bytes_give(T + 28, T + 32, PV_ERR_CORRUPT);
+  shard_bytes_give(T + 40 + 28, T + 40 + 32, PV_ERR_CORRUPT);
+  shard_bytes_give(F + 40, F + 48, PV_ERR_CORRUPT);
+  index_bytes_give(208, 216, PV_ERR_CORRUPT);
+  index_bytes_give(256 + 20, 256 + 24, PV_ERR_CORRUPT);
+  index_bytes_give(288 + 12, 288 + 16, PV_ERR_CORRUPT);
+  index_bytes_give(288 + 24 + 12, 288 + 24 + 16, PV_ERR_CORRUPT);
+  /* The header decoder alone says the same. */
+  size_t n;
+  uint8_t *f = example_shard(&n, NULL);
+  pv_shard_header h;
+  f[53] = 7;
+  reseal_shard(f, n);
+  assert_int_equal(pv_shard_header_decode(f, n, &h, NULL, NULL, 0), PV_OK);
+  assert_int_equal(h.dataset_id, EXAMPLE_DATASET_ID);
+  f[49] = 7;
+  reseal_shard(f, n);
+  assert_int_equal(pv_shard_header_decode(f, n, &h, NULL, NULL, 0), PV_ERR_CORRUPT);
+  free(f);
+}
+
+/* The example index with `extra` bytes of a later minor version's section 6
+ * between the end of section 5 and the trailer, described at header offset
+ * 216 (an unused field to a 1.0 reader), all checksums right. */
+static uint8_t *index_with_extension(size_t extra, size_t *size) {
+  size_t n;
+  uint8_t *f = example_index(&n);
+  const size_t body = n - PV_INDEX_TRAILER_SIZE; /* 392: align8(end of section 5) */
+  uint8_t *g = calloc(1, n + extra);
+  assert_non_null(g);
+  memcpy(g, f, body);
+  for (size_t i = 0; i < extra; i++) g[body + i] = (uint8_t)(0x80 + i);
+  memcpy(g + body + extra, f + body, PV_INDEX_TRAILER_SIZE);
+  pv_store64(g + 24, n + extra);
+  pv_store64(g + 216, body);
+  pv_store64(g + 224, extra);
+  pv_store64(g + 232, pv_checksum(g + body, extra));
+  pvh_reseal_index(g, n + extra);
+  free(f);
+  *size = n + extra;
+  return g;
+}
+
+static void test_index_extension_area(void **state) {
+  (void)state;
+  size_t n0, n;
+  uint8_t *f0 = example_index(&n0);
+  pv_index_view v0, v;
+  assert_int_equal(pv_index_validate(f0, n0, &v0, NULL, 0), PV_OK);
+  /* A 1.1 index with a section 6 of 24 bytes: a 1.0 reader reads the six
+   * sections it knows, exactly as in the 1.0 file. */
+  uint8_t *f = index_with_extension(24, &n);
+  assert_int_equal(index_status(f, n), PV_OK);
+  assert_int_equal(pv_index_validate(f, n, &v, NULL, 0), PV_OK);
+  assert_int_equal(v.header.file_size, n0 + 24);
+  assert_memory_equal(v.header.sections, v0.header.sections, sizeof v0.header.sections);
+  assert_int_equal(pv_index_check_class_counts(&v, (uint64_t[2]){0}, NULL, 0), PV_OK);
+  /* The area's bytes are not checked by a 1.0 reader (a 1.1 reader checks
+   * them against the descriptor): a changed byte there, resealed or not,
+   * still opens. */
+  f[n0 - PV_INDEX_TRAILER_SIZE + 3] ^= 0xff;
+  assert_int_equal(index_status(f, n), PV_OK);
+  free(f);
+  /* The trailer must stay 8-aligned (file size a multiple of 8). */
+  f = index_with_extension(20, &n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  free(f);
+  /* The header's file_size still has to match. */
+  f = index_with_extension(16, &n);
+  pv_store64(f + 24, n0);
+  pvh_reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_CORRUPT);
+  free(f);
+  free(f0);
+}
+
+/* A codec beyond 1.0's announces itself with PV_INCOMPAT_CODECS in every
+ * header of the dataset; a 1.0 reader refuses the files at once (and, flag
+ * or not, any record whose codec it does not know). */
+static void test_new_codec_flag(void **state) {
+  (void)state;
+  assert_int_equal(PV_INCOMPAT_KNOWN & PV_INCOMPAT_CODECS, 0);
+  size_t n;
+  uint8_t *f = example_index(&n);
+  pv_store32(f + 16, PV_INCOMPAT_CODECS);
+  pvh_reseal_index(f, n);
+  assert_int_equal(index_status(f, n), PV_ERR_VERSION);
+  free(f);
+  f = example_shard(&n, NULL);
+  pv_store32(f + 16, PV_INCOMPAT_CODECS);
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_VERSION);
+  free(f);
+  f = example_shard(&n, NULL);
+  f[192 + 24] = PV_CODEC_COUNT; /* the first codec id 1.0 does not define */
+  reseal_shard(f, n);
+  assert_int_equal(shard_status(f, n), PV_ERR_VERSION);
+  free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_example_shard_matches_spec),
@@ -1012,6 +1284,8 @@ int main(void) {
       cmocka_unit_test(test_shard_footer_roundtrip),
       cmocka_unit_test(test_record_entry_roundtrip),
       cmocka_unit_test(test_shard_roundtrip),
+      cmocka_unit_test(test_shard_writer),
+      cmocka_unit_test(test_shard_matches_ref),
       cmocka_unit_test(test_index_roundtrip),
       cmocka_unit_test(test_index_find_shard),
       cmocka_unit_test(test_index_class_counts_and_record_decode),
@@ -1020,6 +1294,9 @@ int main(void) {
       cmocka_unit_test(test_index_section_past_trailer),
       cmocka_unit_test(test_every_bit_flip_is_caught),
       cmocka_unit_test(test_every_truncation_is_caught),
+      cmocka_unit_test(test_unused_bytes_are_ignored),
+      cmocka_unit_test(test_index_extension_area),
+      cmocka_unit_test(test_new_codec_flag),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,7 @@
 
 #include "decode.h"
 #include "hostile.h"
+#include "hostile_codecs.h"
 #include "hostile_payloads.h"
 #include "pv_pack.h"
 #include "pvpack.h"
@@ -679,6 +680,35 @@ static void test_packer_same_limits(void **state) {
   free(huge.p);
 }
 
+/* Issue 10, point 2: one codec table behind every read path. Hostile (and
+ * good) payloads of every codec of the table (hostile_codecs.h: broken
+ * rules, over each limit, and ones that decode) give the same status in
+ * pv_decoder_decode (Dataset[i]'s path), the loader's three pipelines,
+ * `pvpack get` and `pvpack verify --decode`. python/tests/test_hostile.py
+ * runs the same cases through Dataset[i] and Loader. */
+static void test_codec_cases_everywhere(void **state) {
+  (void)state;
+  pvhc_case *cs;
+  const size_t n = pvhc_cases(&cs);
+  int codecs[PV_CODEC_COUNT] = {0};
+  for (size_t i = 0; i < n; i++) {
+    const pvhc_case *c = &cs[i];
+    char name[80];
+    snprintf(name, sizeof name, "codec-%s", c->name);
+    char *dir = one_record_dataset(name, c->codec, c->width, c->height, c->payload.p,
+                                   c->payload.n);
+    expect_everywhere(c->name, dir, c->limited ? &c->limits : NULL, c->want);
+    codecs[c->codec] |= 1 << (c->want == PV_OK ? 0 : c->want == PV_ERR_LIMIT ? 1 : 2);
+    free(dir);
+  }
+  pvhc_free(cs, n);
+  /* Every codec: accepted payloads, and refused ones. */
+  for (int k = 0; k < PV_CODEC_COUNT; k++) {
+    assert_true(codecs[k] & 1);
+    assert_true(codecs[k] & 2);
+  }
+}
+
 static int setup(void **state) {
   (void)state;
   g_root = pvt_mkdtemp("hostile-decode");
@@ -703,6 +733,7 @@ int main(void) {
       cmocka_unit_test(test_extreme_aspect),
       cmocka_unit_test(test_cancel_slow_decode),
       cmocka_unit_test(test_packer_same_limits),
+      cmocka_unit_test(test_codec_cases_everywhere),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

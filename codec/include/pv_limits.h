@@ -2,8 +2,8 @@
  * pvpack.h, so users of the reader need not include it themselves).
  *
  * Owned by codec/, whose decoders enforce them; the reader, verify and the
- * loader take them through their options. Depends on: pv_option.h.
- * Thread-safety: pv_limits_init is pure.
+ * loader take them through their options. Depends on: pv_api.h and
+ * pv_option.h. Thread-safety: pv_limits_init is pure.
  */
 #ifndef PV_LIMITS_H
 #define PV_LIMITS_H
@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pv_api.h"
 #include "pv_option.h"
 
 #ifdef __cplusplus
@@ -67,7 +68,7 @@ typedef struct pv_limits {
 #define PV_LIMITS_DEFAULT_SCANS 500u /* TurboJPEG's TJFLAG_LIMITSCANS, the packer's */
 
 /* Fills the defaults above (from the table pv_limits_option_info exposes). */
-void pv_limits_init(pv_limits *l);
+PV_API void pv_limits_init(pv_limits *l);
 
 /* The options table of pv_limits (pv_option.h): entry i or NULL when i >=
  * pv_limits_option_count(). Every field but size; `pvpack verify`, `get`

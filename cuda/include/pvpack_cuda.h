@@ -78,7 +78,7 @@ extern "C" {
  * below still exists and the ones that need CUDA return PV_ERR_CUDA ("built
  * without CUDA"). CMake users also see PVPACK_HAVE_CUDA after
  * find_package(pvpack). Pure. */
-int pv_cuda_built(void);
+PV_API int pv_cuda_built(void);
 
 /* Element type of the device batch. */
 typedef enum pv_cuda_dtype {
@@ -107,7 +107,13 @@ typedef struct pv_cuda_loader_options {
                                 mean, std and allocator are ignored: the CPU
                                 side always produces uint8 NHWC into the
                                 memory chosen by host_memory. loader.prefetch
-                                is the number of pinned host buffers. */
+                                is the number of pinned host buffers.
+                                Embedded, it fixes where every later field
+                                lies: it must come from this version's
+                                pv_loader_options_init (loader.size ==
+                                sizeof(pv_loader_options)), else create
+                                refuses the options (PV_ERR_INVALID_ARG)
+                                rather than read them at the wrong place. */
   int device;                /* CUDA device ordinal; -1 (default) = from
                                 LOCAL_RANK, 0 when unset */
   pv_cuda_dtype dtype;       /* default FLOAT32 */
@@ -127,19 +133,19 @@ typedef struct pv_cuda_loader_options {
 } pv_cuda_loader_options;
 
 /* Fills defaults (and calls pv_loader_options_init on .loader). */
-void pv_cuda_loader_options_init(pv_cuda_loader_options *o);
+PV_API void pv_cuda_loader_options_init(pv_cuda_loader_options *o);
 
 /* Is a usable CUDA device present? On PV_OK *count (may be NULL) receives
  * the number of devices (>= 1). Otherwise returns PV_ERR_CUDA and err (may
  * be NULL) receives why: "built without CUDA", "no CUDA device:
  * cudaGetDeviceCount: <CUDA's message> (<error name>)". Never crashes when
  * no driver is installed. Thread-safe. */
-pv_status pv_cuda_probe(int *count, char *err, size_t errcap);
+PV_API pv_status pv_cuda_probe(int *count, char *err, size_t errcap);
 
 /* The device a loader with options.device = `device` would use: device
  * itself when >= 0, else LOCAL_RANK (0 when unset). -1 when LOCAL_RANK is
  * not a non-negative integer. Pure; needs no GPU. */
-int pv_cuda_resolve_device(int device);
+PV_API int pv_cuda_resolve_device(int device);
 
 typedef struct pv_cuda_loader pv_cuda_loader;
 
@@ -162,7 +168,13 @@ typedef struct pv_cuda_batch {
   uint64_t epoch, index;    /* which batch of which epoch */
   uint32_t replaced;        /* samples replaced after an error (REPLACE) */
   int device;               /* the CUDA device holding the buffers */
-  uint32_t slot;            /* internal: device ring slot */
+#ifdef PV_STATIC_LINKING_ONLY
+  uint32_t slot;            /* the device ring buffer holding the batch,
+                               0 .. depth-1, fixed while it is handed out;
+                               read only, and not part of the stable API */
+#else
+  uint32_t internal_;       /* the library's: do not read or write */
+#endif
 } pv_cuda_batch;
 
 /* Creates a loader over ds (which must outlive it) on the chosen device:
@@ -173,8 +185,8 @@ typedef struct pv_cuda_batch {
  * failure, or built without CUDA); PV_ERR_INVALID_ARG (bad option);
  * PV_ERR_LIMIT (memory limits); PV_ERR_NOMEM; PV_ERR_EMPTY (this rank gets
  * no batch). Any error of pv_loader_create passes through. */
-pv_status pv_cuda_loader_create(const pv_dataset *ds, const pv_cuda_loader_options *opts,
-                                pv_cuda_loader **out, char *err, size_t errcap);
+PV_API pv_status pv_cuda_loader_create(const pv_dataset *ds, const pv_cuda_loader_options *opts,
+                                       pv_cuda_loader **out, char *err, size_t errcap);
 
 /* Next batch of the current epoch, valid on `stream` (the host waits only
  * until the feeder has enqueued the batch's copy and kernel, not for them to
@@ -185,30 +197,30 @@ pv_status pv_cuda_loader_create(const pv_dataset *ds, const pv_cuda_loader_optio
  * names shard, record and source); PV_ERR_LIMIT when the caller holds every
  * device buffer (release one); PV_ERR_CUDA (a CUDA call failed: the loader
  * is unusable, destroy it); PV_ERR_INVALID_ARG. */
-pv_status pv_cuda_loader_next(pv_cuda_loader *l, void *stream, pv_cuda_batch **out);
+PV_API pv_status pv_cuda_loader_next(pv_cuda_loader *l, void *stream, pv_cuda_batch **out);
 
 /* Like pv_cuda_loader_next, then waits on the host until the batch is
  * complete on the device: its buffers may be read from any stream. */
-pv_status pv_cuda_loader_next_sync(pv_cuda_loader *l, pv_cuda_batch **out);
+PV_API pv_status pv_cuda_loader_next_sync(pv_cuda_loader *l, pv_cuda_batch **out);
 
 /* Hands b back, recording an event on `stream`: the buffers are refilled
  * only after the work enqueued on stream so far has finished. Batches may
  * be released in any order. Returns PV_OK, PV_ERR_INVALID_ARG (not a held
  * batch of this loader), PV_ERR_CUDA (the event could not be recorded: the
  * buffer is then retired until destroy rather than risk a race). */
-pv_status pv_cuda_loader_release(pv_cuda_loader *l, pv_cuda_batch *b, void *stream);
+PV_API pv_status pv_cuda_loader_release(pv_cuda_loader *l, pv_cuda_batch *b, void *stream);
 
 /* Hands b back when the caller knows all reads of b have completed (e.g.
  * after cudaStreamSynchronize or with pv_cuda_loader_next_sync and host
  * code). Same statuses as pv_cuda_loader_release. */
-pv_status pv_cuda_loader_release_sync(pv_cuda_loader *l, pv_cuda_batch *b);
+PV_API pv_status pv_cuda_loader_release_sync(pv_cuda_loader *l, pv_cuda_batch *b);
 
 /* Waits up to timeout_ms for pv_cuda_loader_next not to block: true when a
  * batch is ready, the epoch has ended, the loader has failed, or the caller
  * holds every device buffer (next would then return PV_ERR_LIMIT). Lets a
  * binding wait in short slices and handle signals (Ctrl-C) in between; the
  * time counts in stats.wait_s. Thread-safety as pv_cuda_loader_next. */
-int pv_cuda_loader_wait(pv_cuda_loader *l, unsigned timeout_ms);
+PV_API int pv_cuda_loader_wait(pv_cuda_loader *l, unsigned timeout_ms);
 
 /* Makes stream `waiter` wait (on the device, no host blocking) for all the
  * work enqueued on stream `waited` so far: an event recorded on `waited`
@@ -219,13 +231,13 @@ int pv_cuda_loader_wait(pv_cuda_loader *l, unsigned timeout_ms);
  * release stream wait for the others). Both streams must belong to the
  * loader's device; NULL is the legacy default stream. Returns PV_OK,
  * PV_ERR_INVALID_ARG (l NULL), PV_ERR_CUDA. Any thread. */
-pv_status pv_cuda_stream_wait(pv_cuda_loader *l, void *waiter, void *waited);
+PV_API pv_status pv_cuda_stream_wait(pv_cuda_loader *l, void *waiter, void *waited);
 
 /* Waits on the host until the work enqueued on `stream` (of the loader's
  * device; NULL = legacy default) has completed: for a consumer that reads a
  * batch outside stream order (host code over mapped memory, timing).
  * Returns PV_OK, PV_ERR_INVALID_ARG (l NULL), PV_ERR_CUDA. Any thread. */
-pv_status pv_cuda_stream_synchronize(pv_cuda_loader *l, void *stream);
+PV_API pv_status pv_cuda_stream_synchronize(pv_cuda_loader *l, void *stream);
 
 /* Detaches a held batch from the device ring so that the caller may keep
  * it as long as it likes without starving the loader: the batch's image and
@@ -238,31 +250,31 @@ pv_status pv_cuda_stream_synchronize(pv_cuda_loader *l, void *stream);
  * Returns PV_OK; PV_ERR_INVALID_ARG (not a batch this loader handed out and
  * that is not released); PV_ERR_CUDA (allocation failed: the batch stays
  * held and valid). Thread-safety as pv_cuda_loader_next. */
-pv_status pv_cuda_loader_detach(pv_cuda_loader *l, pv_cuda_batch *b, void **images,
-                                int64_t **labels);
+PV_API pv_status pv_cuda_loader_detach(pv_cuda_loader *l, pv_cuda_batch *b, void **images,
+                                       int64_t **labels);
 
 /* Frees the buffers of a detached batch once the work enqueued on `stream`
  * so far has finished (the host waits for that stream: pass the stream
  * where the last reads were enqueued, after pv_cuda_stream_wait for any
  * other). images / labels may be NULL. l must not have been destroyed (the
  * buffers are counted in its stats.device_bytes until freed). Any thread. */
-void pv_cuda_loader_free_detached(pv_cuda_loader *l, void *images, int64_t *labels,
-                                  void *stream);
+PV_API void pv_cuda_loader_free_detached(pv_cuda_loader *l, void *images, int64_t *labels,
+                                         void *stream);
 
 /* Starts epoch `epoch` at batch start_batch (resume), discarding batches
  * prepared but not handed out. Batches held by the caller stay valid until
  * released. Waits for at most the batch the CPU loader is finishing.
  * Returns PV_OK, PV_ERR_INVALID_ARG, or a pending PV_ERR_CUDA. */
-pv_status pv_cuda_loader_set_epoch(pv_cuda_loader *l, uint64_t epoch, uint64_t start_batch);
+PV_API pv_status pv_cuda_loader_set_epoch(pv_cuda_loader *l, uint64_t epoch, uint64_t start_batch);
 
-uint64_t pv_cuda_loader_batches_per_epoch(const pv_cuda_loader *l);
-uint64_t pv_cuda_loader_samples_per_epoch(const pv_cuda_loader *l);
+PV_API uint64_t pv_cuda_loader_batches_per_epoch(const pv_cuda_loader *l);
+PV_API uint64_t pv_cuda_loader_samples_per_epoch(const pv_cuda_loader *l);
 
 /* The device this loader uses (-1 for NULL). */
-int pv_cuda_loader_device(const pv_cuda_loader *l);
+PV_API int pv_cuda_loader_device(const pv_cuda_loader *l);
 
 /* The reason for the last error of this loader (never NULL). */
-const char *pv_cuda_loader_last_error(const pv_cuda_loader *l);
+PV_API const char *pv_cuda_loader_last_error(const pv_cuda_loader *l);
 
 typedef struct pv_cuda_loader_stats {
   pv_loader_stats cpu;      /* the CPU loader's stages */
@@ -276,13 +288,13 @@ typedef struct pv_cuda_loader_stats {
 } pv_cuda_loader_stats;
 
 /* Cumulative statistics; thread-safe with respect to the feeder. */
-void pv_cuda_loader_get_stats(const pv_cuda_loader *l, pv_cuda_loader_stats *s);
+PV_API void pv_cuda_loader_get_stats(const pv_cuda_loader *l, pv_cuda_loader_stats *s);
 
 /* Stops the feeder and the CPU workers, waits for the loader's own device
  * work, and frees every buffer, stream and event. Batches still held become
  * invalid (the caller must not have device work still reading them).
  * Accepts NULL. */
-void pv_cuda_loader_destroy(pv_cuda_loader *l);
+PV_API void pv_cuda_loader_destroy(pv_cuda_loader *l);
 
 /* The normalize kernel on its own (for benchmarks and for users with their
  * own uint8 NHWC data): converts n images of h x w x 3 uint8 NHWC at the
@@ -293,12 +305,12 @@ void pv_cuda_loader_destroy(pv_cuda_loader *l);
  * and dst 16-byte aligned and h*w a multiple of 4, as cudaMalloc gives).
  * Returns PV_OK, PV_ERR_INVALID_ARG (NULL pointer, zero size, std <= 0,
  * misaligned dst), PV_ERR_CUDA (launch failed). */
-pv_status pv_cuda_normalize(const void *src, void *dst, uint32_t n, uint32_t h, uint32_t w,
-                            pv_cuda_dtype dtype, pv_layout layout, const float mean[3],
-                            const float std[3], void *stream);
+PV_API pv_status pv_cuda_normalize(const void *src, void *dst, uint32_t n, uint32_t h, uint32_t w,
+                                   pv_cuda_dtype dtype, pv_layout layout, const float mean[3],
+                                   const float std[3], void *stream);
 
 /* Bytes per element of dtype (1, 4, 2, 2), 0 when unknown. */
-size_t pv_cuda_dtype_size(pv_cuda_dtype dtype);
+PV_API size_t pv_cuda_dtype_size(pv_cuda_dtype dtype);
 
 #ifdef __cplusplus
 }

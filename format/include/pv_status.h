@@ -49,10 +49,10 @@ typedef enum pv_status {
 
 /* Returns a static, never-NULL English message for any status value,
  * including values this version does not know ("unknown status"). */
-const char *pv_strerror(int status);
+PV_API const char *pv_strerror(int status);
 
 /* Returns the symbolic name ("PV_ERR_CHECKSUM") or "PV_UNKNOWN". */
-const char *pv_status_name(int status);
+PV_API const char *pv_status_name(int status);
 
 #ifdef __cplusplus
 }

@@ -2,10 +2,12 @@
  * loader's crop-and-resize (public).
  *
  * pv_build_options.filter and pv_loader_options.filter hold one of these
- * values. Depends on: nothing. Thread-safety: the functions are pure.
+ * values. Depends on: pv_api.h only. Thread-safety: the functions are pure.
  */
 #ifndef PV_FILTER_H
 #define PV_FILTER_H
+
+#include "pv_api.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,11 +22,11 @@ typedef enum pv_filter {
 /* Parses "bilinear" / "bicubic" / "lanczos" (the spellings of `pvpack build
  * --filter` and of the Python keyword); returns the pv_filter value, or -1
  * when name is unknown or NULL. */
-int pv_filter_from_name(const char *name);
+PV_API int pv_filter_from_name(const char *name);
 
 /* The name of f as pv_filter_from_name spells it; "unknown" for a value
  * that is not a pv_filter. Never NULL; a static string. */
-const char *pv_filter_name(pv_filter f);
+PV_API const char *pv_filter_name(pv_filter f);
 
 #ifdef __cplusplus
 }

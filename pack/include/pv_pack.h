@@ -20,6 +20,7 @@
 #include "pv_filter.h"
 #include "pv_option.h"
 #include "pv_status.h"
+#include "pv_version.h" /* PV_VERSION_STRING: the options section's tool= line */
 
 #ifdef __cplusplus
 extern "C" {
@@ -89,7 +90,7 @@ typedef struct pv_build_options {
 /* The defaults of every option below; the table they come from
  * (pv_build_option_info) also gives each option's range, CLI flag and
  * Python keyword. */
-void pv_build_options_init(pv_build_options *o);
+PV_API void pv_build_options_init(pv_build_options *o);
 
 /* The options table of pv_build_options (pv_option.h): entry i, in
  * `pvpack build --help` order, or NULL when i >= pv_build_option_count().
@@ -137,12 +138,12 @@ typedef struct pv_build_summary {
  * PV_ERR_EMPTY (no class folder or no image could be packed);
  * PV_ERR_EXISTS (see above); PV_ERR_SKIPPED (strict and a file was skipped);
  * PV_ERR_CANCELLED; PV_ERR_IO; PV_ERR_NOMEM; PV_ERR_INVALID_ARG. */
-pv_status pv_build(const char *src, const char *out_dir, const pv_build_options *opts,
-                   pv_build_summary *summary, char *err, size_t errcap);
+PV_API pv_status pv_build(const char *src, const char *out_dir, const pv_build_options *opts,
+                          pv_build_summary *summary, char *err, size_t errcap);
 
 /* Default output directory for src (malloc'ed): "/data/train/" ->
  * "/data/train.pvpack". NULL on allocation failure. */
-char *pv_default_output_dir(const char *src);
+PV_API char *pv_default_output_dir(const char *src);
 
 /* pv_verify (the reader-side check of a built dataset): pv_verify.h. */
 

@@ -174,3 +174,88 @@ def test_fifo_index_refused(tmp_path):
                        timeout=60)
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert r.stdout.startswith("PV_ERR_IO") and "is a FIFO, not a regular file" in r.stdout
+
+
+_LIMIT_FLAGS = ("--max-record-pixels", "--max-record-bytes", "--max-decoder-memory",
+                "--max-scans")
+_LIMIT_NAMES = ("max_record_pixels", "max_record_bytes", "max_decoder_memory", "max_scans")
+
+
+def _status_of(fn):
+    try:
+        fn()
+    except pvpack.Error as e:
+        return e.status_name
+    return "PV_OK"
+
+
+def _loader_batch(root, pipeline, kw):
+    ld = pvpack.Loader(root, batch_size=1, size=64, threads=1, prefetch=1, pipeline=pipeline,
+                       output="numpy", dtype="uint8", layout="NHWC", rank=0, world_size=1, **kw)
+    try:
+        next(iter(ld))
+    finally:
+        ld.close()
+
+
+def _status_texts():
+    """status name -> pv_strerror text, for the statuses the library has."""
+    texts = {}
+    for st in range(-64, 1):
+        name, msg = _pvpack.strerror(st)
+        texts.setdefault(name, msg)
+    return texts
+
+
+def _cli_status(argv):
+    """verify names the status ("[PV_ERR_LIMIT]"), get prints pv_strerror's text."""
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    if r.returncode == 0:
+        return "PV_OK"
+    out = r.stdout + r.stderr
+    texts = _status_texts()
+    for name in ("PV_ERR_LIMIT", "PV_ERR_DECODE"):
+        if name in out or texts[name] in out:
+            return name
+    return f"exit {r.returncode}: {out.strip()}"
+
+
+def test_codec_cases_agree(tmp_path):
+    """Issue 10, point 2: hostile (and good) payloads of every codec of the
+    codec table (tests/hostile_codecs.c) give the same status through
+    Dataset[i], the Loader's three pipelines, `pvpack get` and `pvpack
+    verify --decode` (the C paths: tests/test_hostile_decode.c)."""
+    tool = os.environ.get("PV_MAKE_HOSTILE")
+    cli = os.environ.get("PVPACK_BIN")
+    if not tool or not cli:
+        pytest.skip("PV_MAKE_HOSTILE / PVPACK_BIN not set: run through ctest")
+    root = tmp_path / "cases"
+    root.mkdir()
+    subprocess.run([tool, "codec-cases", str(root)], check=True)
+    lines = (root / "cases.tsv").read_text().splitlines()
+    assert len(lines) >= 30
+    codecs = {}
+    bad = []
+    for line in lines:
+        name, want, codec, *limits = line.split("\t")
+        d = str(root / name)
+        kw = {} if limits[0] == "-" else {k: int(v) for k, v in zip(_LIMIT_NAMES, limits)}
+        flags = [] if not kw else [x for f, v in zip(_LIMIT_FLAGS, limits) for x in (f, v)]
+        got = {
+            "Dataset[i]": _status_of(lambda: pvpack.Dataset(d, **kw)[0]),
+            "get": _cli_status([cli, "get", d, "0", "-o", str(tmp_path / f"{name}.out")] + flags),
+            "verify --decode": _cli_status([cli, "verify", d, "--decode", "--threads", "1"] +
+                                           flags),
+        }
+        for p in ("train", "eval", "none"):
+            got[f"Loader {p}"] = _status_of(lambda: _loader_batch(d, p, kw))
+        for path, st in got.items():
+            if st != want:
+                bad.append(f"{name}: {path} gave {st}, want {want}")
+        codecs.setdefault(codec, set()).add(want)
+    assert not bad, "\n".join(bad)
+    # every codec of the format, with payloads accepted and refused
+    assert {"raw", "jpeg", "zstd"} <= set(codecs)
+    for codec, wants in codecs.items():
+        assert "PV_OK" in wants and "PV_ERR_LIMIT" in wants, (codec, wants)
+    assert "PV_ERR_DECODE" in codecs["jpeg"] and "PV_ERR_DECODE" in codecs["zstd"]

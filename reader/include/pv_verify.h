@@ -38,7 +38,7 @@ typedef struct pv_verify_options {
   pv_limits limits;
 } pv_verify_options;
 
-void pv_verify_options_init(pv_verify_options *o);
+PV_API void pv_verify_options_init(pv_verify_options *o);
 
 typedef struct pv_verify_summary {
   uint64_t records_checked;
@@ -73,7 +73,8 @@ typedef struct pv_verify_summary {
  * why; problems found before still count (summary->problems). At most 64
  * shards are mapped at any time. A file that changes while verify reads it
  * is a problem (PV_ERR_CHANGED), never a signal. */
-pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_summary *summary);
+PV_API pv_status pv_verify(const char *dir, const pv_verify_options *opts,
+                           pv_verify_summary *summary);
 
 #ifdef __cplusplus
 }

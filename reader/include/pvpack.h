@@ -43,18 +43,18 @@
 #include "pv_limits.h"
 #include "pv_option.h"
 #include "pv_status.h"
+#include "pv_version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* The library's release version, distinct from PV_FORMAT_VERSION_*. */
-#define PV_VERSION_MAJOR 0
-#define PV_VERSION_MINOR 1
-#define PV_VERSION_PATCH 0
-#define PV_VERSION_NUMBER (PV_VERSION_MAJOR * 10000 + PV_VERSION_MINOR * 100 + PV_VERSION_PATCH)
-unsigned pv_version_number(void);
-const char *pv_version_string(void); /* "0.1.0" */
+/* The library's release version, distinct from PV_FORMAT_VERSION_*:
+ * PV_VERSION_MAJOR, _MINOR, _PATCH, _NUMBER and _STRING come from
+ * pv_version.h (generated from CMakeLists.txt's project(VERSION)); these
+ * two return the values the library itself was built with. */
+PV_API unsigned pv_version_number(void);   /* PV_VERSION_NUMBER */
+PV_API const char *pv_version_string(void); /* PV_VERSION_STRING, "MAJOR.MINOR.PATCH" */
 
 typedef struct pv_dataset pv_dataset;
 
@@ -73,7 +73,7 @@ typedef struct pv_open_options {
 } pv_open_options;
 
 /* Fills defaults: verify_on_read = 0, limits as pv_limits_init. */
-void pv_open_options_init(pv_open_options *o);
+PV_API void pv_open_options_init(pv_open_options *o);
 
 /* Opens the dataset directory dir. opts may be NULL (defaults).
  * On success *out owns the mappings; release with pv_dataset_close.
@@ -89,30 +89,30 @@ void pv_open_options_init(pv_open_options *o);
  * address space), PV_ERR_CHANGED (a file shrank during open).
  * Cost: O(shards + records) for validation, one mapping per file (index +
  * shard_count), memory O(shards + classes), nothing per record. */
-pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_dataset **out,
-                          char *err, size_t errcap);
+PV_API pv_status pv_dataset_open(const char *dir, const pv_open_options *opts, pv_dataset **out,
+                                 char *err, size_t errcap);
 
 /* Unmaps and frees. Accepts NULL. Pointers obtained from the dataset
  * become invalid. */
-void pv_dataset_close(pv_dataset *ds);
+PV_API void pv_dataset_close(pv_dataset *ds);
 
 /* The read-side limits the dataset was opened with (owned by ds, valid
  * until pv_dataset_close; zero fields already mean "no limit"). */
-const pv_limits *pv_dataset_limits(const pv_dataset *ds);
+PV_API const pv_limits *pv_dataset_limits(const pv_dataset *ds);
 
-uint64_t pv_dataset_record_count(const pv_dataset *ds);
-uint32_t pv_dataset_class_count(const pv_dataset *ds);
-uint32_t pv_dataset_shard_count(const pv_dataset *ds);
-uint64_t pv_dataset_id(const pv_dataset *ds);
+PV_API uint64_t pv_dataset_record_count(const pv_dataset *ds);
+PV_API uint32_t pv_dataset_class_count(const pv_dataset *ds);
+PV_API uint32_t pv_dataset_shard_count(const pv_dataset *ds);
+PV_API uint64_t pv_dataset_id(const pv_dataset *ds);
 /* Name of class c (NUL-terminated, owned by ds), or NULL when out of range. */
-const char *pv_dataset_class_name(const pv_dataset *ds, uint32_t c);
+PV_API const char *pv_dataset_class_name(const pv_dataset *ds, uint32_t c);
 /* Records in class c, 0 when out of range. */
-uint64_t pv_dataset_class_records(const pv_dataset *ds, uint32_t c);
+PV_API uint64_t pv_dataset_class_records(const pv_dataset *ds, uint32_t c);
 /* The build options text ("key=value\n" lines) and skipped-file list
  * ("path\treason\n"); not NUL-terminated, *len bytes, owned by ds. */
-const char *pv_dataset_options_text(const pv_dataset *ds, size_t *len);
-const char *pv_dataset_skipped_text(const pv_dataset *ds, size_t *len);
-uint64_t pv_dataset_skipped_count(const pv_dataset *ds);
+PV_API const char *pv_dataset_options_text(const pv_dataset *ds, size_t *len);
+PV_API const char *pv_dataset_skipped_text(const pv_dataset *ds, size_t *len);
+PV_API uint64_t pv_dataset_skipped_count(const pv_dataset *ds);
 
 /* A zero-copy view of one record: data points into the shard mapping and
  * stays valid until pv_dataset_close (its bytes are those of the file: if
@@ -146,12 +146,12 @@ typedef struct pv_record {
  * PV_ERR_CHANGED (the entry or, with verify_on_read, the payload could not
  * be read: the file shrank while mapped), PV_ERR_IO (a fault on an
  * unchanged file). Thread-safe. */
-pv_status pv_dataset_record(const pv_dataset *ds, uint64_t i, pv_record *out);
+PV_API pv_status pv_dataset_record(const pv_dataset *ds, uint64_t i, pv_record *out);
 /* The same, with a one-line reason naming shard, record and entry in err
  * (may be NULL; "" on PV_OK) ("shard-00003.pvs record 17 (entry 5): label
  * 4294967295 out of range (10 classes)"). */
-pv_status pv_dataset_record_ex(const pv_dataset *ds, uint64_t i, pv_record *out, char *err,
-                               size_t errcap);
+PV_API pv_status pv_dataset_record_ex(const pv_dataset *ds, uint64_t i, pv_record *out, char *err,
+                                      size_t errcap);
 
 /* After a call returned PV_ERR_CHANGED for shard k (k =
  * PV_DATASET_INDEX_FILE for index.pvi): one stat(2) of the file by its
@@ -162,20 +162,21 @@ pv_status pv_dataset_record_ex(const pv_dataset *ds, uint64_t i, pv_record *out,
  * PV_ERR_IO when the file looks unchanged (the fault was a storage error),
  * or PV_ERR_INVALID_ARG (k out of range). Error paths only. */
 #define PV_DATASET_INDEX_FILE UINT32_MAX
-pv_status pv_dataset_explain_fault(const pv_dataset *ds, uint32_t k, char *err, size_t errcap);
+PV_API pv_status pv_dataset_explain_fault(const pv_dataset *ds, uint32_t k, char *err,
+                                         size_t errcap);
 
 /* Source path of record i, relative to the build's source root
  * ("cat/img1.jpg"), NOT NUL-terminated: *len bytes. NULL when out of range. */
-const char *pv_dataset_source_path(const pv_dataset *ds, uint64_t i, uint32_t *len);
+PV_API const char *pv_dataset_source_path(const pv_dataset *ds, uint64_t i, uint32_t *len);
 /* The same path copied into buf (cap bytes, NUL-terminated, cut to cap - 1)
  * under the fault guard; returns its length, 0 when unavailable. */
-size_t pv_dataset_source_path_copy(const pv_dataset *ds, uint64_t i, char *buf, size_t cap);
+PV_API size_t pv_dataset_source_path_copy(const pv_dataset *ds, uint64_t i, char *buf, size_t cap);
 
 /* The validated format view of shard k (for tools such as verify); NULL
  * when out of range. The view itself is a copy made at open, but its file
  * and table pointers lie in the shard's mapping: read entries from it as
  * pv_dataset_record does (copy, then pv_record_entry_decode). */
-const pv_shard_view *pv_dataset_shard_view(const pv_dataset *ds, uint32_t k);
+PV_API const pv_shard_view *pv_dataset_shard_view(const pv_dataset *ds, uint32_t k);
 
 /* ---- record decoding --------------------------------------------------- */
 
@@ -183,16 +184,16 @@ typedef struct pv_decoder pv_decoder;
 
 /* Per-thread decode state (libjpeg decompress object, zstd context), with
  * the default limits (pv_limits_init). Returns PV_OK or PV_ERR_NOMEM. */
-pv_status pv_decoder_create(pv_decoder **out);
-void pv_decoder_destroy(pv_decoder *d); /* accepts NULL */
+PV_API pv_status pv_decoder_create(pv_decoder **out);
+PV_API void pv_decoder_destroy(pv_decoder *d); /* accepts NULL */
 /* The reason for the last failure of this decoder (never NULL). */
-const char *pv_decoder_last_error(const pv_decoder *d);
+PV_API const char *pv_decoder_last_error(const pv_decoder *d);
 
 /* Sets the limits of d's later decodes (copied; NULL = the defaults). A
  * decoder for a dataset's records takes pv_dataset_limits(ds). Returns
  * PV_OK, PV_ERR_INVALID_ARG (d NULL, or l not filled by pv_limits_init:
  * size 0). */
-pv_status pv_decoder_set_limits(pv_decoder *d, const pv_limits *l);
+PV_API pv_status pv_decoder_set_limits(pv_decoder *d, const pv_limits *l);
 
 /* The checks pv_decoder_decode makes before it allocates or writes
  * anything, without decoding: rec against d's limits (pixels, payload
@@ -202,7 +203,7 @@ pv_status pv_decoder_set_limits(pv_decoder *d, const pv_limits *l);
  * it. Returns PV_OK, PV_ERR_LIMIT, PV_ERR_DECODE (a payload that is
  * malformed already in what is checked), PV_ERR_INVALID_ARG, PV_ERR_CHANGED
  * (as pv_decoder_decode); the reason is in pv_decoder_last_error. */
-pv_status pv_decoder_check(pv_decoder *d, const pv_record *rec);
+PV_API pv_status pv_decoder_check(pv_decoder *d, const pv_record *rec);
 
 /* Decodes rec into RGB8 pixels: rec->height rows of rec->width*3 bytes,
  * row stride `stride` bytes (>= width*3), into dst of dst_size bytes.
@@ -215,8 +216,8 @@ pv_status pv_decoder_check(pv_decoder *d, const pv_record *rec);
  * PV_ERR_DECODE, PV_ERR_CHANGED (reading rec->data faulted: the shard
  * shrank while mapped; the decoder has been reset and stays usable;
  * pv_dataset_explain_fault with rec->shard says how the file changed). */
-pv_status pv_decoder_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
-                            size_t dst_size);
+PV_API pv_status pv_decoder_decode(pv_decoder *d, const pv_record *rec, uint8_t *dst, size_t stride,
+                                   size_t dst_size);
 
 /* ======================================================================== */
 /* The batch loader                                                          */
@@ -319,7 +320,7 @@ typedef struct pv_loader_options {
 
 /* The defaults of every option above, from the table that
  * pv_loader_option_info exposes. */
-void pv_loader_options_init(pv_loader_options *o);
+PV_API void pv_loader_options_init(pv_loader_options *o);
 
 /* The options table of pv_loader_options (pv_option.h): entry i or NULL
  * when i >= pv_loader_option_count(). Every field but size and allocator.
@@ -357,7 +358,14 @@ typedef struct pv_batch {
   pv_dtype dtype;
   uint64_t epoch, index;   /* which batch of which epoch */
   uint32_t replaced;       /* samples replaced after an error (REPLACE) */
-  uint32_t slot;           /* internal: ring slot */
+#ifdef PV_STATIC_LINKING_ONLY
+  uint32_t slot;           /* the ring buffer holding the batch, 0 ..
+                              prefetch-1, fixed while it is handed out (for
+                              a binding that tracks the batches it holds);
+                              read only, and not part of the stable API */
+#else
+  uint32_t internal_;      /* the library's: do not read or write */
+#endif
 } pv_batch;
 
 /* Creates a loader over ds (which must outlive it) and starts its workers.
@@ -367,8 +375,8 @@ typedef struct pv_batch {
  * Returns PV_OK, PV_ERR_INVALID_ARG (bad option; see pv_loader_last_error
  * is not available yet: err receives the reason), PV_ERR_NOMEM,
  * PV_ERR_EMPTY (this rank gets no batch). */
-pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, pv_loader **out,
-                           char *err, size_t errcap);
+PV_API pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts,
+                                  pv_loader **out, char *err, size_t errcap);
 
 /* Next batch of the current epoch, waiting while the workers fill it.
  * *out = NULL and PV_OK at the end of the epoch (call pv_loader_set_epoch
@@ -379,11 +387,11 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
  * names shard, record, source, and how the file changed or which limit);
  * PV_ERR_LIMIT when every ring slot is held by the caller (release one);
  * PV_ERR_INVALID_ARG. Call from one thread at a time. */
-pv_status pv_loader_next(pv_loader *l, pv_batch **out);
+PV_API pv_status pv_loader_next(pv_loader *l, pv_batch **out);
 
 /* Hands a batch back; its buffer may be refilled. Batches may be released
  * in any order; holding k batches leaves prefetch - k buffers to fill. */
-void pv_loader_release(pv_loader *l, pv_batch *b);
+PV_API void pv_loader_release(pv_loader *l, pv_batch *b);
 
 /* Waits at most timeout_ms milliseconds until pv_loader_next would return
  * without blocking (the next batch is ready, the epoch is over, it failed,
@@ -392,7 +400,7 @@ void pv_loader_release(pv_loader *l, pv_batch *b);
  * checks for Ctrl-C between waits) block in slices. The time waited counts
  * in pv_loader_stats.wait_s. Call from the thread that calls
  * pv_loader_next. */
-int pv_loader_wait(pv_loader *l, unsigned timeout_ms);
+PV_API int pv_loader_wait(pv_loader *l, unsigned timeout_ms);
 
 /* Detaches batch b (handed out, not yet released) from the ring: the caller
  * takes ownership of its image buffer, and the ring slot gets a fresh
@@ -408,27 +416,27 @@ int pv_loader_wait(pv_loader *l, unsigned timeout_ms);
  * is still handed out, unchanged); PV_ERR_INVALID_ARG (b is not a batch
  * of l currently handed out). Thread-safe against the workers and
  * pv_loader_release. */
-pv_status pv_loader_detach(pv_loader *l, pv_batch *b, void **images);
+PV_API pv_status pv_loader_detach(pv_loader *l, pv_batch *b, void **images);
 
 /* Frees an image buffer obtained from pv_loader_detach through l's
  * allocator. Accepts NULL. */
-void pv_loader_free_detached(pv_loader *l, void *images);
+PV_API void pv_loader_free_detached(pv_loader *l, void *images);
 
 /* Starts epoch `epoch` at batch start_batch (0 = from its beginning),
  * discarding prefetched batches not yet handed out. Batches still held by
  * the caller stay valid until released. */
-pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch);
+PV_API pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch);
 
 /* Batches per epoch for this rank, and samples per epoch for this rank. */
-uint64_t pv_loader_batches_per_epoch(const pv_loader *l);
-uint64_t pv_loader_samples_per_epoch(const pv_loader *l);
+PV_API uint64_t pv_loader_batches_per_epoch(const pv_loader *l);
+PV_API uint64_t pv_loader_samples_per_epoch(const pv_loader *l);
 
 /* The number of worker threads l runs (options.threads, or the default it
  * resolved to when that was 0); 0 for NULL. */
-int pv_loader_thread_count(const pv_loader *l);
+PV_API int pv_loader_thread_count(const pv_loader *l);
 
 /* The reason for the last error of this loader (never NULL). */
-const char *pv_loader_last_error(const pv_loader *l);
+PV_API const char *pv_loader_last_error(const pv_loader *l);
 
 /* Cumulative time spent in each stage, summed over worker threads, and the
  * time the caller waited in pv_loader_next. */
@@ -438,18 +446,18 @@ typedef struct pv_loader_stats {
   double convert_s;       /* layout / dtype conversion into the batch */
   double wait_s;          /* pv_loader_next waiting for a batch */
 } pv_loader_stats;
-void pv_loader_get_stats(const pv_loader *l, pv_loader_stats *s);
+PV_API void pv_loader_get_stats(const pv_loader *l, pv_loader_stats *s);
 
 /* Stops the workers and frees the ring (batches still held become
  * invalid). A JPEG decode in progress is abandoned at its next progress
  * step, so this returns promptly even while a worker is inside a slow
  * record (as does pv_loader_set_epoch). Accepts NULL. */
-void pv_loader_destroy(pv_loader *l);
+PV_API void pv_loader_destroy(pv_loader *l);
 
 /* The record at position k of this rank's sample sequence for an epoch,
  * exactly as the loader visits it (for tests, tools and resumption checks).
  * Returns UINT64_MAX when k is out of range. */
-uint64_t pv_loader_sample_record(const pv_loader *l, uint64_t epoch, uint64_t k);
+PV_API uint64_t pv_loader_sample_record(const pv_loader *l, uint64_t epoch, uint64_t k);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostile.h"
 #include "pv_format.h"
 
 typedef struct rec {
@@ -19,8 +20,6 @@ typedef struct rec {
   uint16_t flags;
   uint32_t width, height, label, length;
 } rec;
-
-static uint64_t align64(uint64_t v) { return (v + 63u) / 64u * 64u; }
 
 static uint8_t *xcalloc(size_t n) {
   uint8_t *p = calloc(1, n ? n : 1);
@@ -31,51 +30,27 @@ static uint8_t *xcalloc(size_t n) {
   return p;
 }
 
-/* Same layout as tests/test_format.c's build_shard; payload bytes are a
- * simple pattern. */
+/* A shard laid out by format/'s shard writer (through tests/hostile.c's
+ * pvh_encode_shard, as tests/test_format.c's build_shard); payload bytes
+ * are a simple pattern. */
 static uint8_t *shard(const rec *r, uint32_t n, uint64_t dataset_id, uint32_t index,
                       uint64_t first, size_t *size, uint64_t *fsum) {
-  uint64_t off = PV_SHARD_HEADER_SIZE;
-  for (uint32_t i = 0; i < n; i++) off = align64(off + r[i].length);
-  uint64_t toff = off;
-  *size = (size_t)(toff + (uint64_t)n * PV_RECORD_ENTRY_SIZE + PV_SHARD_FOOTER_SIZE);
-  uint8_t *f = xcalloc(*size);
-  pv_shard_header h = {PV_FORMAT_VERSION_MAJOR, PV_FORMAT_VERSION_MINOR, 0, 0, dataset_id,
-                       index, n, first};
-  pv_shard_header_encode(&h, f);
-  off = PV_SHARD_HEADER_SIZE;
+  pvh_record *hr = (pvh_record *)xcalloc((size_t)n * sizeof *hr);
+  uint8_t **pay = (uint8_t **)xcalloc((size_t)n * sizeof *pay);
   for (uint32_t i = 0; i < n; i++) {
-    for (uint32_t j = 0; j < r[i].length; j++) f[off + j] = (uint8_t)(j * 7 + i);
-    pv_record_entry e = {off,        r[i].length, r[i].label, r[i].width, r[i].height,
-                         r[i].codec, 3,           r[i].flags, pv_checksum(f + off, r[i].length)};
-    pv_record_entry_encode(&e, f + toff + (uint64_t)i * PV_RECORD_ENTRY_SIZE);
-    off = align64(off + r[i].length);
+    pay[i] = xcalloc(r[i].length);
+    for (uint32_t j = 0; j < r[i].length; j++) pay[i][j] = (uint8_t)(j * 7 + i);
+    hr[i] = (pvh_record){r[i].codec, r[i].flags, 3, r[i].width, r[i].height, r[i].label,
+                         r[i].label, pay[i], r[i].length, NULL};
   }
-  pv_shard_footer ft = {toff, n, index, dataset_id, pv_load64(f + 56),
-                        pv_checksum(f + toff, (size_t)n * PV_RECORD_ENTRY_SIZE), 0};
-  pv_shard_footer_encode(&ft, f + *size - PV_SHARD_FOOTER_SIZE);
-  if (fsum) *fsum = ft.footer_checksum;
+  pv_shard_ref ref;
+  uint8_t *f = pvh_encode_shard(hr, n, dataset_id, index, first, size, &ref);
+  if (!f) exit(1);
+  if (fsum) *fsum = ref.footer_checksum;
+  for (uint32_t i = 0; i < n; i++) free(pay[i]);
+  free(pay);
+  free(hr);
   return f;
-}
-
-static void reseal_shard(uint8_t *f, size_t n) {
-  uint8_t *ft = f + n - PV_SHARD_FOOTER_SIZE;
-  pv_store64(f + 56, pv_checksum(f, 56));
-  pv_store64(ft + 24, pv_load64(f + 56));
-  uint64_t toff = pv_load64(ft), tbytes = (uint64_t)pv_load32(f + 36) * PV_RECORD_ENTRY_SIZE;
-  if (toff <= n - PV_SHARD_FOOTER_SIZE && tbytes <= n - PV_SHARD_FOOTER_SIZE - toff)
-    pv_store64(ft + 32, pv_checksum(f + toff, (size_t)tbytes));
-  pv_store64(ft + 48, pv_checksum(ft, 48));
-}
-
-static void reseal_index(uint8_t *f, size_t n) {
-  for (int s = 0; s < PV_SEC_COUNT; s++) {
-    uint8_t *d = f + 64 + 24 * s;
-    uint64_t off = pv_load64(d), sz = pv_load64(d + 8);
-    if (off <= n && sz <= n - off) pv_store64(d + 16, pv_checksum(f + off, (size_t)sz));
-  }
-  pv_store64(f + 248, pv_checksum(f, 248));
-  pv_store64(f + n - 16, pv_load64(f + 248));
 }
 
 static const char *outdir;
@@ -119,7 +94,7 @@ int main(int argc, char **argv) {
   memcpy(s + 128, b, 3);
   pv_store64(s + 192 + 32, pv_checksum(rg, 6));
   pv_store64(s + 232 + 32, pv_checksum(b, 3));
-  reseal_shard(s, n);
+  pvh_reseal_shard(s, n);
   const size_t ex_size = n;
   const uint64_t ex_fsum = pv_load64(s + n - 16);
   put("shard", "example.pvs", s, n);
@@ -128,7 +103,7 @@ int main(int argc, char **argv) {
   put("shard", "flipped-table.pvs", s, n);
   s[200] ^= 0x04;
   pv_store32(s + 16, 1);
-  reseal_shard(s, n);
+  pvh_reseal_shard(s, n);
   put("shard", "incompat.pvs", s, n);
   free(s);
 
@@ -164,7 +139,7 @@ int main(int argc, char **argv) {
   put("index", "example.pvi", x, n);
   put("index", "trunc.pvi", x, n - 3);
   pv_store32(x + 336 + 12, 2); /* label 2 of 2 classes */
-  reseal_index(x, n);
+  pvh_reseal_index(x, n);
   put("index", "bad-label.pvi", x, n);
   free(x);
 
@@ -208,7 +183,7 @@ int main(int argc, char **argv) {
   /* More shards than PV_MAX_SHARDS claimed in the header (resealed):
    * refused from the header alone. */
   pv_store32(x + 48, PV_MAX_SHARDS + 1);
-  reseal_index(x, n);
+  pvh_reseal_index(x, n);
   put("index", "too-many-shards.pvi", x, n);
   free(x);
   many.class_record_counts = cc;
