@@ -9,15 +9,7 @@
 
 #include "opts_copy.h"
 
-void pv_limits_init(pv_limits *l) {
-  if (!l) return;
-  memset(l, 0, sizeof *l);
-  l->size = sizeof *l;
-  l->max_record_pixels = PV_LIMITS_DEFAULT_RECORD_PIXELS;
-  l->max_record_bytes = PV_LIMITS_DEFAULT_RECORD_BYTES;
-  l->max_decoder_memory = PV_LIMITS_DEFAULT_DECODER_MEMORY;
-  l->max_scans = PV_LIMITS_DEFAULT_SCANS;
-}
+/* pv_limits_init: limits_options.c, from the table. */
 
 static pv_status failf(pv_status st, char *err, size_t cap, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -890,7 +890,7 @@ void pv_cuda_loader_get_stats(const pv_cuda_loader *l, pv_cuda_loader_stats *s) 
 pv_status pv_cuda_normalize(const void *src, void *dst, uint32_t n, uint32_t h, uint32_t w,
                             pv_cuda_dtype dtype, pv_layout layout, const float mean[3],
                             const float std[3], void *stream) {
-  static const float imean[3] = {0.485f, 0.456f, 0.406f}, istd[3] = {0.229f, 0.224f, 0.225f};
+  static const float imean[3] = {PV_IMAGENET_MEAN}, istd[3] = {PV_IMAGENET_STD};
   if (!src || !dst || !n || !h || !w || pv_cuda_dtype_size(dtype) == 0 ||
       (layout != PV_LAYOUT_NHWC && layout != PV_LAYOUT_NCHW) ||
       (uintptr_t)dst % pv_cuda_dtype_size(dtype) != 0)

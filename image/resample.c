@@ -146,6 +146,12 @@ const char *pv__filter_name(pv_filter f) {
   return "unknown";
 }
 
+/* The filters as an option's choices (build and loader options tables). */
+const pv_option_choice pv__filter_choices[] = {{"bilinear", PV_FILTER_BILINEAR},
+                                               {"bicubic", PV_FILTER_BICUBIC},
+                                               {"lanczos", PV_FILTER_LANCZOS},
+                                               {NULL, 0}};
+
 int pv_filter_from_name(const char *name) { return pv__filter_from_name(name); }
 const char *pv_filter_name(pv_filter f) { return pv__filter_name(f); }
 

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "pv_filter.h"
+#include "pv_option.h"
 #include "pv_status.h"
 
 
@@ -26,6 +27,8 @@
  * spellings of these two.) */
 int pv__filter_from_name(const char *name);
 const char *pv__filter_name(pv_filter f);
+/* The same names as the choices of a `filter` option (pv_option.h). */
+extern const pv_option_choice pv__filter_choices[];
 
 /* Opaque reusable scratch state: keeps coefficient tables and the
  * intermediate buffer between calls so that steady-state use does not

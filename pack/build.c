@@ -3,9 +3,10 @@
  * pv_build runs the stages of build.h: the plan (plan.c: walk, order,
  * options text, dataset id), the write stage (write.c: a pool of workers,
  * an ordered writer, shards cut at the shard size through format/'s shard
- * writer) and the index (index.c). This file holds the build options
- * (defaults, checks, the options text) and the work of one job: read,
- * decode, resize and encode one source file (pv__encode_job).
+ * writer) and the index (index.c). The build options (defaults, checks,
+ * the options text) are build_options.c's, from its table; this file holds
+ * pv_build and the work of one job: read, decode, resize and encode one
+ * source file (pv__encode_job).
  *
  * Crash safety: everything is written into a temporary sibling directory,
  * each file is fsynced, the index (the only file that makes a directory a
@@ -17,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zstd.h> /* ZSTD_maxCLevel: the options range check */
 
 #include "build.h"
+#include "build_options.h"
 #include "codec.h"
 #include "decode.h"
 #include "opts_copy.h"
@@ -28,27 +29,6 @@
 #include "pv_pack.h"
 #include "resample.h"
 #include "walk.h"
-
-void pv_build_options_init(pv_build_options *o) {
-  memset(o, 0, sizeof *o);
-  o->size = sizeof *o;
-  o->resize = PV_RESIZE_SHORTER;
-  o->resize_to = 256;
-  o->filter = PV_FILTER_BILINEAR;
-  o->codec = PV_PACK_CODEC_JPEG;
-  o->auto_threshold = 64 * 1024;
-  o->jpeg_quality = 90;
-  o->zstd_level = 3;
-  o->jpeg_restart = 4;
-  o->keep_original = 1;
-  o->shard_bytes = 256ull << 20;
-  o->shuffle = 1;
-  o->seed = 0;
-  o->threads = 0;
-  o->max_pixels = 178956970ull; /* 2 x PIL's MAX_IMAGE_PIXELS: PIL errors above */
-  o->max_file_bytes = 1ull << 30;
-  o->progress = -1;
-}
 
 char *pv_default_output_dir(const char *src) {
   size_t n = strlen(src);
@@ -217,36 +197,6 @@ void pv__worker_ctx_free(worker_ctx *w) {
   memset(w, 0, sizeof *w);
 }
 
-/* ---- the options text --------------------------------------------------------- */
-
-char *pv__build_options_text(const pv_build_options *o, const char *src_abs) {
-  static const char *const resize_names[] = {"shorter", "longer", "none"};
-  char *t = NULL;
-  size_t n = 0;
-  FILE *f = open_memstream(&t, &n);
-  if (!f) return NULL;
-  fprintf(f, "tool=pvpack %s\n", PV_VERSION_STRING);
-  fprintf(f, "format=%u.%u\n", PV_FORMAT_VERSION_MAJOR, PV_FORMAT_VERSION_MINOR);
-  fprintf(f, "source=%s\n", src_abs);
-  fprintf(f, "resize=%s\n", resize_names[o->resize]);
-  fprintf(f, "resize_to=%u\n", o->resize_to);
-  fprintf(f, "filter=%s\n", pv__filter_name((pv_filter)o->filter));
-  fprintf(f, "codec=%s\n", o->codec == PV_PACK_CODEC_AUTO ? "auto" : pv_codec_name(o->codec));
-  if (o->codec == PV_PACK_CODEC_AUTO) fprintf(f, "auto_threshold=%u\n", o->auto_threshold);
-  fprintf(f, "jpeg_quality=%d\n", o->jpeg_quality);
-  fprintf(f, "jpeg_restart=%u\n", o->jpeg_restart);
-  fprintf(f, "zstd_level=%d\n", o->zstd_level);
-  fprintf(f, "keep_original=%d\n", o->keep_original);
-  fprintf(f, "shard_bytes=%llu\n", (unsigned long long)o->shard_bytes);
-  fprintf(f, "shuffle=%d\n", o->shuffle);
-  fprintf(f, "seed=%llu\n", (unsigned long long)o->seed);
-  fprintf(f, "max_pixels=%llu\n", (unsigned long long)o->max_pixels);
-  fprintf(f, "max_file_bytes=%llu\n", (unsigned long long)o->max_file_bytes);
-  fprintf(f, "exif_orientation=%d\n", o->apply_exif_orientation);
-  fclose(f);
-  return t;
-}
-
 /* ---- logging --------------------------------------------------------------------- */
 
 void pv__build_log(const pv_build_options *o, pv_log_level lv, const char *fmt, ...) {
@@ -269,26 +219,6 @@ double pv__build_now(void) {
 
 /* ---- pv_build ----------------------------------------------------------------- */
 
-static int check_options(const pv_build_options *o, char *err, size_t cap) {
-  if (o->resize > PV_RESIZE_NONE || (o->resize != PV_RESIZE_NONE && o->resize_to == 0))
-    snprintf(err, cap, "bad resize policy");
-  else if (o->filter < 0 || o->filter > PV_FILTER_LANCZOS)
-    snprintf(err, cap, "bad filter");
-  else if (o->codec < 0 || o->codec > PV_PACK_CODEC_AUTO)
-    snprintf(err, cap, "bad codec");
-  else if (o->jpeg_quality < 1 || o->jpeg_quality > 100)
-    snprintf(err, cap, "jpeg quality must be 1..100");
-  else if (o->zstd_level < 1 || o->zstd_level > ZSTD_maxCLevel())
-    snprintf(err, cap, "zstd level must be 1..%d", ZSTD_maxCLevel());
-  else if (o->shard_bytes < 4096)
-    snprintf(err, cap, "shard size must be at least 4096 bytes");
-  else if (o->threads < 0 || o->threads > 1024)
-    snprintf(err, cap, "threads must be 0..1024");
-  else
-    return 1;
-  return 0;
-}
-
 pv_status pv_build(const char *src, const char *out_dir, const pv_build_options *opts,
                    pv_build_summary *summary, char *err, size_t errcap) {
   pv_build_options o;
@@ -306,7 +236,7 @@ pv_status pv_build(const char *src, const char *out_dir, const pv_build_options 
              opts->size);
     return PV_ERR_INVALID_ARG;
   }
-  if (!check_options(&o, err, errcap)) return PV_ERR_INVALID_ARG;
+  if (pv_build_options_check(&o, err, errcap) != PV_OK) return PV_ERR_INVALID_ARG;
   double t0 = pv__build_now();
 
   pv_status st = PV_OK;

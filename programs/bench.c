@@ -4,24 +4,17 @@
 
 #include "cli.h"
 
+/* The loader options are pv_loader_options' table (reader/loader_options.h,
+ * the entries flagged PV_OPTION_CLI), the limits pv_limits' table. */
 void bench_usage(FILE *f) {
+  fprintf(f, "usage: pvpack bench DIR [options]\n");
+  cli_table_usage(f, pv_loader_option_info);
   fprintf(f,
-          "usage: pvpack bench DIR [options]\n"
-          "  --threads N         loader worker threads (default: the CPUs this process\n"
-          "                      may use: affinity mask and cgroup CPU quota)\n"
-          "  --batch N           batch size (default 256)\n"
-          "  --size N            output height and width (default 224)\n"
-          "  --pipeline P        train (default) | eval | none\n"
-          "  --epochs N          epochs to run (default 3)\n"
-          "  --order O           shuffle (default) | sequential | blocks\n"
-          "  --prefetch N        batch buffers in the ring (default 4)\n"
-          "  --dtype D           uint8 (default) | float32\n"
-          "  --layout L          nhwc (default) | nchw\n"
-          "  --seed S            (default 0)\n"
-          "  --verify-checksums  check each record's XXH3 while loading\n"
-          "  --json              print one JSON object\n"
-          "records are decoded within these limits (over one: an error, as a decode error):\n"
-          LIMITS_USAGE);
+          "  --batch N               the same as --batch-size\n"
+          "  --epochs N              epochs to run (default 3)\n"
+          "  --json                  print one JSON object\n"
+          "records are decoded within these limits (over one: an error, as a decode error):\n");
+  cli_limits_usage(f);
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -30,53 +23,18 @@ int cmd_bench(int argc, char **argv) {
   pv_limits lim;
   pv_limits_init(&lim);
   const char *dir = NULL;
-  int epochs = 3, json = 0, size = 224;
+  int epochs = 3, json = 0;
   argp a = {argc, 0, argv, NULL, argv[0], ""};
   for (a.i = 1; a.i < argc; a.i++) {
     const char *v;
     if (cli_opt_is(&a, "-h") || cli_opt_is(&a, "--help")) {
       bench_usage(stdout);
       return 0;
-    } else if (cli_opt_is(&a, "--threads")) {
-      if (!cli_parse_int(v = cli_opt_value(&a), 0, 1024, &o.threads)) cli_bad_value(&a, v);
-    } else if (cli_opt_is(&a, "--batch")) {
-      int n;
-      if (!cli_parse_int(v = cli_opt_value(&a), 1, 1 << 20, &n)) cli_bad_value(&a, v);
-      o.batch_size = (uint32_t)n;
-    } else if (cli_opt_is(&a, "--size")) {
-      if (!cli_parse_int(v = cli_opt_value(&a), 1, 16384, &size)) cli_bad_value(&a, v);
-    } else if (cli_opt_is(&a, "--pipeline")) {
-      v = cli_opt_value(&a);
-      if (!strcmp(v, "train")) o.pipeline = PV_PIPELINE_TRAIN;
-      else if (!strcmp(v, "eval")) o.pipeline = PV_PIPELINE_EVAL;
-      else if (!strcmp(v, "none")) o.pipeline = PV_PIPELINE_NONE;
-      else cli_bad_value(&a, v);
+    } else if (cli_opt_is(&a, "--batch")) { /* the flag's name before the table */
+      cli_set_text(&a, cli_table_find(pv_loader_option_info, "batch_size"), &o, cli_opt_value(&a));
+    } else if (cli_table_opt(&a, pv_loader_option_info, &o)) {
     } else if (cli_opt_is(&a, "--epochs")) {
       if (!cli_parse_int(v = cli_opt_value(&a), 1, 1 << 20, &epochs)) cli_bad_value(&a, v);
-    } else if (cli_opt_is(&a, "--order")) {
-      v = cli_opt_value(&a);
-      if (!strcmp(v, "shuffle")) o.order = PV_ORDER_SHUFFLE;
-      else if (!strcmp(v, "sequential")) o.order = PV_ORDER_SEQUENTIAL;
-      else if (!strcmp(v, "blocks")) o.order = PV_ORDER_BLOCKS;
-      else cli_bad_value(&a, v);
-    } else if (cli_opt_is(&a, "--prefetch")) {
-      int n;
-      if (!cli_parse_int(v = cli_opt_value(&a), 1, 1024, &n)) cli_bad_value(&a, v);
-      o.prefetch = (uint32_t)n;
-    } else if (cli_opt_is(&a, "--dtype")) {
-      v = cli_opt_value(&a);
-      if (!strcmp(v, "uint8")) o.dtype = PV_DTYPE_UINT8;
-      else if (!strcmp(v, "float32")) o.dtype = PV_DTYPE_FLOAT32;
-      else cli_bad_value(&a, v);
-    } else if (cli_opt_is(&a, "--layout")) {
-      v = cli_opt_value(&a);
-      if (!strcmp(v, "nhwc")) o.layout = PV_LAYOUT_NHWC;
-      else if (!strcmp(v, "nchw")) o.layout = PV_LAYOUT_NCHW;
-      else cli_bad_value(&a, v);
-    } else if (cli_opt_is(&a, "--seed")) {
-      if (!cli_parse_u64(v = cli_opt_value(&a), &o.seed)) cli_bad_value(&a, v);
-    } else if (cli_opt_is(&a, "--verify-checksums")) {
-      o.verify_checksums = 1;
     } else if (cli_limit_opt(&a, &lim)) {
     } else if (cli_opt_is(&a, "--json")) {
       json = 1;
@@ -94,7 +52,6 @@ int cmd_bench(int argc, char **argv) {
     bench_usage(stderr);
     return EXIT_USAGE;
   }
-  o.height = o.width = (uint32_t)size;
   double t0 = cli_now_s();
   pv_open_options oo;
   pv_open_options_init(&oo);
@@ -141,12 +98,12 @@ int cmd_bench(int argc, char **argv) {
            "\"pipeline\": \"%s\", \"open_s\": %.6f, \"first_batch_s\": %.4f, "
            "\"decode_resize_s\": %.4f, \"convert_s\": %.4f, \"wait_s\": %.4f, "
            "\"us_per_image_decode_resize\": %.1f}\n",
-           ips, images, batches, el, epochs, threads, o.batch_size, size, pipes[o.pipeline], t_open,
+           ips, images, batches, el, epochs, threads, o.batch_size, o.height, pipes[o.pipeline], t_open,
            first_batch, s.decode_resize_s, s.convert_s, s.wait_s,
            s.samples ? s.decode_resize_s / s.samples * 1e6 : 0.0);
   } else {
-    printf("pvpack bench %s: %s pipeline, %dx%d, batch %u, %d threads, %d epochs\n", dir,
-           pipes[o.pipeline], size, size, o.batch_size, threads, epochs);
+    printf("pvpack bench %s: %s pipeline, %ux%u, batch %u, %d threads, %d epochs\n", dir,
+           pipes[o.pipeline], o.height, o.width, o.batch_size, threads, epochs);
     printf("  %.1f images/s (%" PRIu64 " images in %.3f s; first batch after %.3f s)\n", ips,
            images, el, first_batch);
     printf("  dataset open %.3f ms\n", t_open * 1e3);

@@ -100,23 +100,145 @@ void cli_bad_value(argp *a, const char *v) {
   exit(EXIT_USAGE);
 }
 
-/* The read-side limit flags of verify, get and bench (LIMITS_USAGE, cli.h). */
-int cli_limit_opt(argp *a, pv_limits *L) {
-  const char *v;
-  if (cli_opt_is(a, "--max-record-pixels")) {
-    if (!cli_parse_u64(v = cli_opt_value(a), &L->max_record_pixels)) cli_bad_value(a, v);
-  } else if (cli_opt_is(a, "--max-record-bytes")) {
-    if (!cli_parse_u64(v = cli_opt_value(a), &L->max_record_bytes)) cli_bad_value(a, v);
-  } else if (cli_opt_is(a, "--max-decoder-memory")) {
-    if (!cli_parse_u64(v = cli_opt_value(a), &L->max_decoder_memory)) cli_bad_value(a, v);
-  } else if (cli_opt_is(a, "--max-scans")) {
-    int n;
-    if (!cli_parse_int(v = cli_opt_value(a), 0, 1 << 30, &n)) cli_bad_value(a, v);
-    L->max_scans = (uint32_t)n;
-  } else {
-    return 0;
+/* ---- flags from an options table (pv_option.h) -------------------------------- */
+
+/* "pvpack build: --quality: bad value '0' (quality must be 1..100, not 0)" */
+void cli_bad_value_why(argp *a, const char *v, const char *why) {
+  fprintf(stderr, "pvpack %s: %s: bad value '", a->cmd, a->name);
+  pv__put_escaped(stderr, v, strlen(v));
+  fprintf(stderr, "'%s%s%s\n", why && *why ? " (" : "", why ? why : "", why && *why ? ")" : "");
+  exit(EXIT_USAGE);
+}
+
+void cli_set_text(argp *a, const pv_option_info *o, void *opts, const char *v) {
+  char why[256] = "";
+  if (pv_option_set_text(o, opts, v, why, sizeof why) != PV_OK) cli_bad_value_why(a, v, why);
+}
+
+const pv_option_info *cli_table_find(cli_table table, const char *name) {
+  for (size_t i = 0; table(i); i++)
+    if (!strcmp(table(i)->name, name)) return table(i);
+  return NULL;
+}
+
+int cli_table_opt(argp *a, cli_table table, void *opts) {
+  for (size_t i = 0; table(i); i++) {
+    const pv_option_info *o = table(i);
+    if (!(o->flags & PV_OPTION_CLI)) continue;
+    char flag[96];
+    pv_option_flag(o, flag, sizeof flag);
+    if (!cli_opt_is(a, flag)) continue;
+    if (o->kind == PV_OPTION_BOOL) {
+      pv_option_set_int(o, opts, !o->def, NULL, 0);
+      return 1;
+    }
+    const char *v = cli_opt_value(a);
+    if (!o->group) {
+      cli_set_text(a, o, opts, v);
+      return 1;
+    }
+    /* A group: "V" sets every member, "V1,V2,..." one each. */
+    size_t n = 0;
+    while (table(i + n) && table(i + n)->group && !strcmp(table(i + n)->group, o->group)) n++;
+    const char *p = v;
+    int one = !strchr(v, ',');
+    for (size_t k = 0; k < n; k++) {
+      const char *e = one ? v + strlen(v) : strchr(p, ',');
+      if (!e) e = p + strlen(p);
+      if ((k + 1 < n && !one && *e != ',') || (k + 1 == n && *e)) cli_bad_value(a, v);
+      char part[64];
+      size_t len = (size_t)(e - p);
+      if (len >= sizeof part) cli_bad_value(a, v);
+      memcpy(part, p, len);
+      part[len] = 0;
+      char why[256] = "";
+      if (pv_option_set_text(table(i + k), opts, part, why, sizeof why) != PV_OK)
+        cli_bad_value_why(a, v, why);
+      if (!one) p = e + 1;
+    }
+    return 1;
   }
-  return 1;
+  return 0;
+}
+
+/* Writes text, indented by `indent` columns, wrapped at 80; the first line
+ * continues after `col` columns already written. */
+static void put_wrapped(FILE *f, const char *text, int col, int indent) {
+  const char *p = text;
+  while (*p) {
+    while (*p == ' ') p++;
+    const char *w = p;
+    while (*w && *w != ' ') w++;
+    int len = (int)(w - p);
+    if (col > indent && col + 1 + len > 80) {
+      fprintf(f, "\n%*s", indent, "");
+      col = indent;
+    } else if (col > indent) {
+      fputc(' ', f);
+      col++;
+    }
+    for (int k = 0; k < len; k++) fputc(p[k] == '\1' ? ' ' : p[k], f); /* \1: a space
+                                                                         that never breaks */
+    col += len;
+    p = w;
+  }
+  fputc('\n', f);
+}
+
+void cli_table_usage(FILE *f, cli_table table) {
+  for (size_t i = 0; table(i); i++) {
+    const pv_option_info *o = table(i);
+    if (!(o->flags & PV_OPTION_CLI)) continue;
+    if (o->group && i > 0 && table(i - 1)->group && !strcmp(table(i - 1)->group, o->group))
+      continue; /* a group is one flag, described by its first entry */
+    char flag[96], head[128], def[64], text[768];
+    pv_option_flag(o, flag, sizeof flag);
+    snprintf(head, sizeof head, "  %s%s%s", flag, o->kind == PV_OPTION_BOOL ? "" : " ",
+             o->kind == PV_OPTION_BOOL ? "" : (o->arg ? o->arg : "V"));
+    pv_option_default_text(o, def, sizeof def);
+    size_t n = (size_t)snprintf(text, sizeof text, "%s", o->help);
+    if (o->kind == PV_OPTION_CHOICE && n < sizeof text) {
+      n += (size_t)snprintf(text + n, sizeof text - n, "; one of");
+      for (const pv_option_choice *c = o->choices; c->name && n < sizeof text; c++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s %s", c == o->choices ? "" : " |",
+                              c->name);
+    }
+    if (n < sizeof text) {
+      if (o->kind == PV_OPTION_BOOL)
+        snprintf(text + n, sizeof text - n, "%s", o->def ? " (on by default: this turns it off)" : "");
+      else if (o->group) {
+        /* "(default 224; one value for height and width, or HEIGHT,WIDTH)" */
+        char all[160] = "", each[160] = "";
+        size_t na = 0, ne = 0;
+        for (size_t k = i; table(k) && table(k)->group && !strcmp(table(k)->group, o->group);
+             k++) {
+          const int more = table(k + 1) && table(k + 1)->group &&
+                           !strcmp(table(k + 1)->group, o->group);
+          na += (size_t)snprintf(all + na, na < sizeof all ? sizeof all - na : 0, "%s%s",
+                                 k == i ? "" : more ? ", " : " and ", table(k)->field);
+          ne += (size_t)snprintf(each + ne, ne < sizeof each ? sizeof each - ne : 0, "%s",
+                                 k == i ? "" : ",");
+          for (const char *c = table(k)->field; *c && ne + 1 < sizeof each; c++)
+            each[ne++] = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+          each[ne < sizeof each ? ne : sizeof each - 1] = 0;
+        }
+        snprintf(text + n, sizeof text - n, " (default\1%s; one value for %s, or %s)", def, all,
+                 each);
+      }
+      else
+        snprintf(text + n, sizeof text - n, " (default\1%s)", def);
+    }
+    int col = (int)strlen(head);
+    fputs(head, f);
+    if (col < 26) {
+      fprintf(f, "%*s", 26 - col, "");
+      col = 26;
+    } else {
+      fprintf(f, "\n%*s", 26, "");
+      col = 26;
+    }
+    put_wrapped(f, text, col, 26);
+  }
 }
 
 void cli_human_bytes(uint64_t b, char *out, size_t cap) {

@@ -35,14 +35,22 @@ typedef struct argp {
   const char *name; /* the option last matched by cli_opt_is */
 } argp;
 
-/* The read-side limit flags of verify, get and bench (pv_limits). Returns 1
- * when a.argv[a.i] was one of them. */
-#define LIMITS_USAGE                                                                           \
-  "  --max-record-pixels N   refuse records of more pixels (default 178956970; 0 = none)\n"  \
-  "  --max-record-bytes B    refuse larger payloads, K/M/G suffixes (default 1G; 0 = none)\n" \
-  "  --max-decoder-memory B  refuse records whose decoder needs more working memory\n"      \
-  "                          (default 1498764624, 8 per allowed pixel + 64M; 0 = none)\n"     \
-  "  --max-scans N           refuse JPEGs of more scans (default 500; 0 = none)\n"
+/* Flags made from an options table (pv_option.h): table(i) is entry i, NULL
+ * past the end (pv_build_option_info, pv_loader_option_info,
+ * pv_limits_option_info). cli_table_opt: when a.argv[a.i] is the flag of an
+ * entry flagged PV_OPTION_CLI, parses its value into opts (exits with a
+ * usage error naming the flag on a bad one) and returns 1.
+ * cli_table_usage: the --help lines of those entries, with their choices
+ * and defaults. */
+typedef const pv_option_info *(*cli_table)(size_t i);
+int cli_table_opt(argp *a, cli_table table, void *opts);
+void cli_table_usage(FILE *f, cli_table table);
+const pv_option_info *cli_table_find(cli_table table, const char *name);
+void cli_set_text(argp *a, const pv_option_info *o, void *opts, const char *v);
+void cli_bad_value_why(argp *a, const char *v, const char *why);
+/* The read-side limit flags of verify, get and bench. */
+#define cli_limit_opt(a, limits) cli_table_opt((a), pv_limits_option_info, (limits))
+#define cli_limits_usage(f) cli_table_usage((f), pv_limits_option_info)
 
 void cli_catch_stop_signals(void);
 int cli_parse_digits(const char *s, uint64_t *out, const char **end);
@@ -52,7 +60,6 @@ int cli_parse_int(const char *s, int lo, int hi, int *out);
 int cli_opt_is(argp *a, const char *name);
 const char *cli_opt_value(argp *a);
 void cli_bad_value(argp *a, const char *v);
-int cli_limit_opt(argp *a, pv_limits *L);
 void cli_human_bytes(uint64_t b, char *out, size_t cap);
 void cli_json_str(FILE *f, const char *s, size_t n);
 pv_dataset *cli_open_or_die_opts(const char *dir, const pv_open_options *oo);

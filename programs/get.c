@@ -12,7 +12,8 @@ void get_usage(FILE *f) {
              "as .ppm; default FILE record-N.jpg / .ppm. FILE must not exist: get never\n"
              "overwrites a file. Prints the record's label, class and source path (escaped).\n"
              "The record is decoded first, within these limits (checked before its pixels\n"
-             "are allocated):\n" LIMITS_USAGE);
+             "are allocated):\n");
+  cli_limits_usage(f);
 }
 
 int cmd_get(int argc, char **argv) {

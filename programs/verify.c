@@ -12,7 +12,9 @@ void verify_usage(FILE *f) {
           "                     [limits]\n"
           "  --decode            also decode every record, within these limits (a record\n"
           "                      over one is a problem, PV_ERR_LIMIT, as the loader refuses\n"
-          "                      it):\n" LIMITS_USAGE
+          "                      it):\n");
+  cli_limits_usage(f);
+  fprintf(f,
           "  --threads N         (default: the CPUs this process may use)\n"
           "  --json              one JSON object on stdout\n"
           "  --max-problems N    list at most N problems (default 100; 0 = all); all\n"

@@ -165,31 +165,6 @@ static double now_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-void pv_loader_options_init(pv_loader_options *o) {
-  memset(o, 0, sizeof *o);
-  o->size = sizeof *o;
-  o->batch_size = 256;
-  o->height = o->width = 224;
-  o->pipeline = PV_PIPELINE_TRAIN;
-  o->eval_resize = 256;
-  o->scale_min = 0.08;
-  o->scale_max = 1.0;
-  o->ratio_min = 3.0 / 4.0;
-  o->ratio_max = 4.0 / 3.0;
-  o->flip_prob = 0.5;
-  o->filter = PV_FILTER_BILINEAR;
-  o->prefetch = 4;
-  o->block_records = 1024;
-  o->block_group = 16;
-  o->rank = -1;
-  o->world_size = -1;
-  o->layout = PV_LAYOUT_NHWC;
-  o->dtype = PV_DTYPE_UINT8;
-  const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
-  memcpy(o->mean, mean, sizeof mean);
-  memcpy(o->std, std, sizeof std);
-}
-
 /* Record at position q in [0, N) of epoch e's order. Reads only the
  * loader's immutable fields and eo. */
 static uint64_t order_map(const pv_loader *l, uint64_t e, uint64_t q, const epoch_order *eo) {
@@ -515,34 +490,6 @@ static void start_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch) {
       l->slots[i].state = SLOT_FREE;
 }
 
-static int check_options(const pv_loader_options *o, char *err, size_t cap) {
-#define BAD(...) return snprintf(err, cap, __VA_ARGS__), 0
-  if (o->batch_size == 0 || o->batch_size > (1u << 20)) BAD("batch_size must be 1..2^20");
-  if (o->height == 0 || o->width == 0 || o->height > 16384 || o->width > 16384)
-    BAD("output size must be 1..16384");
-  if (o->pipeline > PV_PIPELINE_NONE) BAD("unknown pipeline");
-  if (o->order > PV_ORDER_BLOCKS) BAD("unknown order");
-  if (o->layout > PV_LAYOUT_NCHW || o->dtype > PV_DTYPE_FLOAT32) BAD("unknown layout or dtype");
-  if (o->filter < 0 || o->filter > PV_FILTER_LANCZOS) BAD("unknown filter");
-  if (!(o->scale_min > 0 && o->scale_min <= o->scale_max && o->scale_max <= 1.0))
-    BAD("scale must satisfy 0 < min <= max <= 1");
-  if (!(o->ratio_min > 0 && o->ratio_min <= o->ratio_max)) BAD("ratio must satisfy 0 < min <= max");
-  if (!(o->flip_prob >= 0 && o->flip_prob <= 1)) BAD("flip probability must be in [0, 1]");
-  if (o->prefetch == 0 || o->prefetch > 1024) BAD("prefetch must be 1..1024");
-  if (o->threads < 0 || o->threads > 1024) BAD("threads must be 0..1024");
-  if (o->order == PV_ORDER_BLOCKS && (o->block_records == 0 || o->block_group == 0))
-    BAD("block_records and block_group must be >= 1");
-  if (o->dtype == PV_DTYPE_FLOAT32)
-    for (int c = 0; c < 3; c++)
-      if (!(o->std[c] > 0)) BAD("std must be > 0");
-  if (o->on_error > PV_ON_ERROR_REPLACE) BAD("unknown on_error policy");
-  if (o->eval_resize > PV_EVAL_RESIZE_MAX(o->height, o->width))
-    BAD("eval_resize %u out of range: 0..%llu for a %ux%u output", o->eval_resize,
-        (unsigned long long)PV_EVAL_RESIZE_MAX(o->height, o->width), o->height, o->width);
-  return 1;
-#undef BAD
-}
-
 pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, pv_loader **out,
                            char *err, size_t errcap) {
   char ebuf[256];
@@ -560,7 +507,7 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
              opts->size);
     return PV_ERR_INVALID_ARG;
   }
-  if (!check_options(&o, err, errcap)) return PV_ERR_INVALID_ARG;
+  if (pv_loader_options_check(&o, err, errcap) != PV_OK) return PV_ERR_INVALID_ARG;
   int rank = o.rank >= 0 ? o.rank : env_int("RANK", 0);
   int world = o.world_size >= 0 ? o.world_size : env_int("WORLD_SIZE", 1);
   if (rank < 0 || world < 1 || rank >= world) {

@@ -2,8 +2,8 @@
  * pvpack.h, so users of the reader need not include it themselves).
  *
  * Owned by codec/, whose decoders enforce them; the reader, verify and the
- * loader take them through their options. Depends on: nothing but
- * <stddef.h>/<stdint.h> and pv_api.h. Thread-safety: pv_limits_init is pure.
+ * loader take them through their options. Depends on: pv_api.h and
+ * pv_option.h. Thread-safety: pv_limits_init is pure.
  */
 #ifndef PV_LIMITS_H
 #define PV_LIMITS_H
@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "pv_api.h"
+#include "pv_option.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,8 +67,14 @@ typedef struct pv_limits {
 #define PV_LIMITS_DEFAULT_DECODER_MEMORY (8ull * PV_LIMITS_DEFAULT_RECORD_PIXELS + (64ull << 20))
 #define PV_LIMITS_DEFAULT_SCANS 500u /* TurboJPEG's TJFLAG_LIMITSCANS, the packer's */
 
-/* Fills the defaults above. */
+/* Fills the defaults above (from the table pv_limits_option_info exposes). */
 PV_API void pv_limits_init(pv_limits *l);
+
+/* The options table of pv_limits (pv_option.h): entry i or NULL when i >=
+ * pv_limits_option_count(). Every field but size; `pvpack verify`, `get`
+ * and `bench` have a flag for each, Python's Dataset and Loader a keyword. */
+PV_API size_t pv_limits_option_count(void);
+PV_API const pv_option_info *pv_limits_option_info(size_t i);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "pv_filter.h"
+#include "pv_option.h"
 #include "pv_status.h"
 #include "pv_version.h" /* PV_VERSION_STRING: the options section's tool= line */
 
@@ -86,7 +87,23 @@ typedef struct pv_build_options {
   uint32_t jpeg_restart;
 } pv_build_options;
 
+/* The defaults of every option below; the table they come from
+ * (pv_build_option_info) also gives each option's range, CLI flag and
+ * Python keyword. */
 PV_API void pv_build_options_init(pv_build_options *o);
+
+/* The options table of pv_build_options (pv_option.h): entry i, in
+ * `pvpack build --help` order, or NULL when i >= pv_build_option_count().
+ * Every entry names a field of pv_build_options set by a person (not size,
+ * log, log_ctx, cancel). */
+PV_API size_t pv_build_option_count(void);
+PV_API const pv_option_info *pv_build_option_info(size_t i);
+
+/* The checks pv_build makes of its options before anything else: every
+ * field of the table within its range (BOOL fields: any value), zstd_level
+ * at most ZSTD_maxCLevel(). PV_OK or PV_ERR_INVALID_ARG with err (may be
+ * NULL) naming the option ("quality must be 1..100, not 0"). */
+PV_API pv_status pv_build_options_check(const pv_build_options *o, char *err, size_t errcap);
 
 typedef struct pv_build_summary {
   uint64_t files;        /* candidate files found by the walk */

@@ -1,18 +1,35 @@
-"""pvpack.build: the packer, in-process."""
+"""pvpack.build: the packer, in-process.
+
+Its keywords are libpvpack's build options table (``_pvpack.options('build')``,
+pack/build_options.h), the same table ``pvpack build`` takes its flags,
+ranges, defaults and --help from; the values are checked by the library.
+Intentional differences from the command line (python/tests/test_options.py
+checks that there are no others):
+
+- ``out`` is the second argument, the command's ``-o/--output``.
+- ``threads=None`` (the default) is the table's 0, "the CPUs this process
+  may use"; an explicit 0 is refused, as before.
+- ``progress=None`` (the default) is the table's default, 'auto'.
+- ``log`` exists only here (the command prints to stderr).
+"""
 from __future__ import annotations
 
+import inspect
 import os
 import sys
+import textwrap
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional
 
 from . import _pvpack
 from ._dataset import PathLike
 
-_RESIZE = {"shorter": 0, "longer": 1, "none": 2}
-_FILTERS = {"bilinear": 0, "bicubic": 1, "lanczos": 2}
-_CODECS = {"raw": 0, "jpeg": 1, "zstd": 2, "auto": 3}
-_PROGRESS = {"none": 0, "bar": 1, "lines": 2}
+_TABLE = _pvpack.options("build")
+_BY_NAME = {o["name"]: o for o in _TABLE}
+# Python keyword -> its default where it is not the table's (see above).
+_PY_DEFAULTS: Dict[str, Any] = {"threads": None, "progress": None}
+_PY_NOTES = {"threads": "here None is that, and 0 is refused",
+             "progress": "None: the table's default"}
 
 
 @dataclass(frozen=True)
@@ -31,38 +48,66 @@ class BuildSummary:
     seconds: float
 
 
-def _bytes(name: str, v: Union[int, str]) -> int:
-    """An int, or a string with a K/M/G suffix like the command line's."""
-    if isinstance(v, int):
-        n = v
-    else:
-        s = str(v).strip()
-        mul = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(s[-1:].lower(), 1)
-        try:
-            n = int(s[:-1] if mul > 1 else s) * mul
-        except ValueError:
-            raise ValueError(f"{name}: {v!r} is not a byte count (e.g. 256M)") from None
-    if n < 0:
-        raise ValueError(f"{name} must be >= 0")
-    return n
+def _signature() -> inspect.Signature:
+    P = inspect.Parameter
+    params = [P("src", P.POSITIONAL_OR_KEYWORD), P("out", P.POSITIONAL_OR_KEYWORD, default=None)]
+    for o in _TABLE:
+        params.append(P(o["name"], P.KEYWORD_ONLY, default=_PY_DEFAULTS.get(o["name"], o["default"])))
+    params += [P("quiet", P.KEYWORD_ONLY, default=False), P("log", P.KEYWORD_ONLY, default=None)]
+    return inspect.Signature(params, return_annotation=BuildSummary)
 
 
-def _pick(name: str, v: str, table: Dict[str, int]) -> int:
-    if v not in table:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, table))}, not {v!r}")
-    return table[v]
+_SIGNATURE = _signature()
 
 
-def build(src: PathLike, out: Optional[PathLike] = None, *, resize: str = "shorter",
-          size: int = 256, filter: str = "bilinear", codec: str = "jpeg",
-          auto_threshold: Union[int, str] = 65536, quality: int = 90, zstd_level: int = 3,
-          keep_original: bool = True, shard_size: Union[int, str] = "256M", shuffle: bool = True,
-          seed: int = 0, threads: Optional[int] = None, max_pixels: int = 178956970,
-          max_file_size: Union[int, str] = "1G", exif_orientation: bool = False,
-          strict: bool = False, force: bool = False, progress: Optional[str] = None,
-          quiet: bool = False,
-          log: Optional[Callable[[str, str], None]] = None) -> BuildSummary:
-    """Pack the ImageFolder tree ``src`` into a dataset directory, like
+def _describe(o: Dict[str, Any]) -> str:
+    """One option's line in the docstring: help, choices or range, default
+    (as ``pvpack build --help`` writes them)."""
+    text = o["help"]
+    if o["kind"] == "choice":
+        text += "; one of " + ", ".join(repr(c) for c in o["choices"])
+    elif o["kind"] in ("int", "bytes") and o["max"] < 2**63:
+        text += f"; {o['min']}..{o['max']}"
+    elif o["kind"] in ("int", "bytes") and o["min"] > 0:
+        text += f"; at least {o['min']}"
+    if o["kind"] == "bytes":
+        text += " (an int, or a string such as '256M')"
+    if o["name"] in _PY_NOTES:
+        text += f" ({_PY_NOTES[o['name']]})"
+    default = _PY_DEFAULTS.get(o["name"], o["default"])
+    return textwrap.fill(f"{o['name']}: {text} (default {default!r}).", width=80,
+                         initial_indent=" " * 8, subsequent_indent=" " * 12)
+
+
+def build(src: PathLike, out: Optional[PathLike] = None, **options: Any) -> BuildSummary:
+    a = _SIGNATURE.bind(src, out, **options)
+    a.apply_defaults()
+    args = dict(a.arguments)
+    src, out = args.pop("src"), args.pop("out")
+    quiet: bool = bool(args.pop("quiet"))
+    log: Optional[Callable[[str, str], None]] = args.pop("log")
+    threads = args["threads"]
+    if threads is None:
+        args["threads"] = 0
+    elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        top = _BY_NAME["threads"]["max"]
+        raise ValueError(f"threads must be 1..{top} (or None for all cores)")
+    if args["progress"] is None:
+        del args["progress"]
+    if quiet:
+        args["progress"] = "none"
+    if log is None and quiet:
+        def log(level: str, line: str) -> None:
+            if level == "warn":
+                print(line, file=sys.stderr)
+    src_s = os.fspath(src)
+    out_s = os.fspath(out) if out is not None else _pvpack.default_output_dir(src_s)
+    r = _pvpack.build(src_s, out_s, args, log)
+    return BuildSummary(**r)
+
+
+build.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
+build.__doc__ = """Pack the ImageFolder tree ``src`` into a dataset directory, like
     ``pvpack build SRC [-o OUT] [options]`` (same options, same defaults, same
     output bytes), in this process.
 
@@ -71,25 +116,13 @@ def build(src: PathLike, out: Optional[PathLike] = None, *, resize: str = "short
         out: the dataset directory to write (default ``SRC.pvpack`` beside SRC).
             An existing one is replaced only with ``force=True``, and only once
             the new dataset is complete.
-        resize: 'shorter' (torchvision Resize(size)), 'longer' or 'none'.
-        size: the resize target (default 256).
-        filter: 'bilinear', 'bicubic' or 'lanczos'.
-        codec: 'jpeg', 'raw', 'zstd' or 'auto' (zstd for images whose raw RGB
-            size is at most ``auto_threshold`` bytes, jpeg for the others).
-        quality: JPEG quality; zstd_level: zstd level.
-        keep_original: store source JPEGs that need no change byte for byte.
-        shard_size: target shard size, bytes or '256M'-style.
-        shuffle, seed: shuffle the record order at pack time.
-        threads: worker threads (None: all cores).
-        max_pixels, max_file_size: skip larger inputs.
-        exif_orientation: apply EXIF orientation (torchvision does not).
-        strict: fail (pvpack.Error PV_ERR_SKIPPED) if any file is skipped.
-        force: replace an existing ``out``.
-        progress: 'bar', 'lines' or 'none' on stderr (default: a bar when
-            stderr is a terminal, else periodic lines; 'none' when quiet).
+{options}
         quiet: no progress and no per-file lines (warnings still print).
         log: called as ``log(level, line)`` (level 'info', 'warn' or 'skip')
             for each message instead of printing it to stderr.
+
+    Out-of-range values raise ValueError, values of the wrong type TypeError,
+    as the library checks them (the command line's own checks).
 
     Returns:
         BuildSummary: counts, sizes and time.
@@ -100,35 +133,4 @@ def build(src: PathLike, out: Optional[PathLike] = None, *, resize: str = "short
             pack), PV_ERR_SKIPPED (strict), PV_ERR_IO, ...
         KeyboardInterrupt: Ctrl-C cancels the build; its temporary directory
             is removed and ``out`` is left as it was.
-    """
-    opts = {
-        "resize": _pick("resize", resize, _RESIZE), "size": int(size),
-        "filter": _pick("filter", filter, _FILTERS), "codec": _pick("codec", codec, _CODECS),
-        "auto_threshold": _bytes("auto_threshold", auto_threshold), "quality": int(quality),
-        "zstd_level": int(zstd_level), "keep_original": int(bool(keep_original)),
-        "shard_size": _bytes("shard_size", shard_size), "shuffle": int(bool(shuffle)),
-        "seed": int(seed), "threads": int(threads or 0), "max_pixels": int(max_pixels),
-        "max_file_size": _bytes("max_file_size", max_file_size),
-        "exif_orientation": int(bool(exif_orientation)), "strict": int(bool(strict)),
-        "force": int(bool(force)),
-    }
-    if not 1 <= opts["size"] <= 65500:
-        raise ValueError("size must be 1..65500")
-    if not 1 <= opts["quality"] <= 100:
-        raise ValueError("quality must be 1..100")
-    if not 1 <= opts["zstd_level"] <= 22:
-        raise ValueError("zstd_level must be 1..22")
-    if threads is not None and not 1 <= threads <= 1024:
-        raise ValueError("threads must be 1..1024 (or None for all cores)")
-    if progress is not None:
-        opts["progress"] = _pick("progress", progress, _PROGRESS)
-    if quiet:
-        opts["progress"] = 0
-    if log is None and quiet:
-        def log(level: str, line: str) -> None:
-            if level == "warn":
-                print(line, file=sys.stderr)
-    src_s = os.fspath(src)
-    out_s = os.fspath(out) if out is not None else _pvpack.default_output_dir(src_s)
-    r = _pvpack.build(src_s, out_s, opts, log)
-    return BuildSummary(**r)
+    """.format(options="\n".join(_describe(o) for o in _TABLE))

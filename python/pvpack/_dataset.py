@@ -1,6 +1,7 @@
 """pvpack.Dataset: random access to a packed dataset's records."""
 from __future__ import annotations
 
+import inspect
 import operator
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -10,6 +11,7 @@ import numpy as np
 from . import _pvpack
 
 PathLike = Union[str, "os.PathLike[str]"]
+_LIMIT_NAMES = tuple(o["name"] for o in _pvpack.options("limits"))
 
 
 class Dataset:
@@ -56,17 +58,15 @@ class Dataset:
 
     def __init__(self, root: PathLike, transform: Optional[Callable[[np.ndarray], Any]] = None,
                  target_transform: Optional[Callable[[int], Any]] = None, *,
-                 verify_on_read: bool = False, max_record_pixels: Optional[int] = None,
-                 max_record_bytes: Optional[int] = None,
-                 max_decoder_memory: Optional[int] = None,
-                 max_scans: Optional[int] = None) -> None:
+                 verify_on_read: bool = False, **limits: Optional[int]) -> None:
+        # The limit keywords are pv_limits' table (_pvpack.options('limits')).
+        unknown = [k for k in limits if k not in _LIMIT_NAMES]
+        if unknown:
+            raise TypeError(f"Dataset() got an unexpected keyword argument {unknown[0]!r}")
         self.root: str = os.fspath(root)
         if not self.root:
             raise ValueError("root is an empty path (use '.' for the current directory)")
-        self._ds = _pvpack.Dataset(self.root, verify_on_read=verify_on_read,
-                                   max_record_pixels=max_record_pixels,
-                                   max_record_bytes=max_record_bytes,
-                                   max_decoder_memory=max_decoder_memory, max_scans=max_scans)
+        self._ds = _pvpack.Dataset(self.root, verify_on_read=verify_on_read, **limits)
         self.transform = transform
         self.target_transform = target_transform
         self.classes: List[str] = self._ds.classes
@@ -148,3 +148,16 @@ class Dataset:
     def __repr__(self) -> str:
         return (f"pvpack.Dataset({self.root!r}: {len(self)} records, "
                 f"{len(self.classes)} classes, {self._ds.shard_count} shards)")
+
+
+def _dataset_signature() -> inspect.Signature:
+    P = inspect.Parameter
+    params = [P("self", P.POSITIONAL_OR_KEYWORD), P("root", P.POSITIONAL_OR_KEYWORD),
+              P("transform", P.POSITIONAL_OR_KEYWORD, default=None),
+              P("target_transform", P.POSITIONAL_OR_KEYWORD, default=None),
+              P("verify_on_read", P.KEYWORD_ONLY, default=False)]
+    params += [P(k, P.KEYWORD_ONLY, default=None) for k in _LIMIT_NAMES]
+    return inspect.Signature(params)
+
+
+Dataset.__init__.__signature__ = _dataset_signature()  # type: ignore[attr-defined]

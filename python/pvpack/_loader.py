@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import operator
 import os
 import sys
+import textwrap
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -12,15 +14,64 @@ import numpy as np
 from . import _pvpack
 from ._dataset import Dataset, PathLike
 
-IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
+# libpvpack's loader options table (reader/loader_options.h), the one `pvpack
+# bench` takes its flags from, and its limits table (codec/limits_options.h).
+_TABLE: Dict[str, Dict[str, Any]] = {o["name"]: o for o in _pvpack.options("loader")}
+_LIMITS: Dict[str, Dict[str, Any]] = {o["name"]: o for o in _pvpack.options("limits")}
 
-_PIPELINES = {"train": 0, "eval": 1, "none": 2}
-_ORDERS = {"shuffle": 0, "sequential": 1, "blocks": 2}
-_LAYOUTS = {"NHWC": 0, "NCHW": 1}
-_ON_ERROR = {"fail": 0, "replace": 1}
-_FILTERS = {"bilinear": 0, "bicubic": 1, "lanczos": 2}
-_CPU_DTYPES = {"uint8": 0, "float32": 1}
+# ImageNet's mean and std: written once, in C (PV_IMAGENET_MEAN / _STD,
+# pvpack.h), the defaults of the loader's mean and std.
+IMAGENET_MEAN: Tuple[float, float, float] = tuple(_TABLE["mean"]["default"])  # type: ignore
+IMAGENET_STD: Tuple[float, float, float] = tuple(_TABLE["std"]["default"])  # type: ignore
+
+# Loader's keywords are the table's entries, a group as one keyword (size:
+# height and width; scale and ratio: min and max), with these differences on
+# purpose (python/tests/test_options.py checks there are no others):
+#   start_batch is not a keyword: resume with load_state_dict();
+#   threads=None (default) is the table's 0 (all CPUs), and 0 is refused;
+#   rank / world_size None (default): torch.distributed, else RANK /
+#     WORLD_SIZE, else 0 and 1 (the table's -1 asks the C loader for the
+#     environment only);
+#   dtype 'float32' and layout 'NCHW' by default (torch's ToTensor +
+#     Normalize), where the C loader and `pvpack bench` default to uint8 NHWC;
+#     dtype also takes NumPy / torch dtypes and, on CUDA, float16 / bfloat16;
+#   eval_resize, block_records and block_group must be >= 1 here (the C
+#     loader takes eval_resize 0 as "no resize" and ignores the block
+#     parameters unless order='blocks').
+_NOT_KEYWORDS = ("start_batch",)
+_PY_DEFAULTS: Dict[str, Any] = {"threads": None, "rank": None, "world_size": None,
+                                "dtype": "float32", "layout": "NCHW"}
+_PY_MIN = {"threads": 1, "eval_resize": 1, "block_records": 1, "block_group": 1}
+# The first parameters, positional as well (their order is the API).
+_POSITIONAL = ("batch_size", "size", "pipeline", "threads", "seed", "order", "drop_last", "rank",
+               "world_size", "device", "dtype", "layout", "mean", "std")
+# Keywords of Loader that are not loader options (the CUDA ones are
+# pv_cuda_loader_options, pvpack_cuda.h).
+_PY_ONLY: Dict[str, Any] = {"device": "cpu", "output": "auto", "hold_limit": None, "depth": 3,
+                            "host_memory": "pinned"}
+
+
+def _keywords() -> Dict[str, Any]:
+    """Keyword -> default, for the table's entries (a group once)."""
+    kw: Dict[str, Any] = {}
+    for name, o in _TABLE.items():
+        if name in _NOT_KEYWORDS:
+            continue
+        g = o["group"]
+        if g is None:
+            kw[name] = _PY_DEFAULTS.get(name, o["default"])
+        elif g not in kw:
+            members = [m["default"] for m in _TABLE.values() if m["group"] == g]
+            kw[g] = members[0] if len(set(members)) == 1 else tuple(members)
+    return kw
+
+
+_KEYWORDS = _keywords()
+_GROUPS: Dict[str, Tuple[str, ...]] = {}
+for _o in _TABLE.values():
+    if _o["group"]:
+        _GROUPS[_o["group"]] = _GROUPS.get(_o["group"], ()) + (_o["name"],)
+_CPU_DTYPES = tuple(_TABLE["dtype"]["choices"])
 _CUDA_ONLY_DTYPES = ("float16", "bfloat16")
 _CUDA_DTYPES = {"uint8": 0, "float32": 1, "float16": 2, "bfloat16": 3}
 _HOST_MEMORY = {"pinned": 0, "write_combined": 1, "pageable": 2}
@@ -42,13 +93,11 @@ def _int(name: str, value: Any, lo: Optional[int] = None, hi: Optional[int] = No
     return v
 
 
-_U32 = 2**32 - 1
 _U64 = 2**64 - 1
-_LIMIT_KEYS = ("max_record_pixels", "max_record_bytes", "max_decoder_memory", "max_scans")
 
 
 def _choice(name: str, value: Any, table: Dict[str, int]) -> int:
-    key = value.upper() if table is _LAYOUTS and isinstance(value, str) else value
+    key = value
     if key not in table:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, table))}, not {value!r}")
     return table[key]
@@ -136,14 +185,16 @@ def _torch_has_cuda() -> bool:
 
 
 def _pair(name: str, v: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    """size: an int or (height, width), within the table's range."""
+    lo, hi = _TABLE["height"]["min"], _TABLE["height"]["max"]
     if isinstance(v, (int, np.integer)):
-        n = _int(name, v, 1, 16384)
+        n = _int(name, v, lo, hi)
         return n, n
     try:
         h, w = v  # type: ignore[misc]
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be an integer or (height, width), not {v!r}") from None
-    return _int(name, h, 1, 16384), _int(name, w, 1, 16384)
+    return _int(name, h, lo, hi), _int(name, w, _TABLE["width"]["min"], _TABLE["width"]["max"])
 
 
 class _CPUBatchSource:
@@ -171,7 +222,7 @@ class _CPUBatchSource:
             self._torch = torch
 
     def create(self, ds: Any, opts: Dict[str, Any]) -> Any:
-        opts["dtype"] = _CPU_DTYPES[self.dtype]
+        opts["dtype"] = self.dtype  # a name of the table's choices
         return _pvpack.Loader(ds, opts)
 
     def next(self, core: Any) -> Any:
@@ -387,25 +438,12 @@ class Loader:
     usable. Errors from C are :class:`pvpack.Error`.
     """
 
-    def __init__(self, source: Union[PathLike, Dataset], batch_size: int = 256,
-                 size: Union[int, Tuple[int, int]] = 224, pipeline: str = "train",
-                 threads: Optional[int] = None, seed: int = 0, order: str = "shuffle",
-                 drop_last: bool = False, rank: Optional[int] = None,
-                 world_size: Optional[int] = None, device: Any = "cpu", dtype: Any = "float32",
-                 layout: str = "NCHW", mean: Sequence[float] = IMAGENET_MEAN,
-                 std: Sequence[float] = IMAGENET_STD, *, prefetch: int = 4, epoch: int = 0,
-                 on_error: str = "fail", verify_checksums: bool = False,
-                 scale: Tuple[float, float] = (0.08, 1.0),
-                 ratio: Tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0), flip_prob: float = 0.5,
-                 eval_resize: int = 256, filter: str = "bilinear", block_records: int = 1024,
-                 block_group: int = 16, rank_drop: bool = False, output: str = "auto",
-                 hold_limit: Optional[int] = None, depth: int = 3,
-                 host_memory: str = "pinned", max_record_pixels: Optional[int] = None,
-                 max_record_bytes: Optional[int] = None,
-                 max_decoder_memory: Optional[int] = None,
-                 max_scans: Optional[int] = None) -> None:
-        limits = dict(max_record_pixels=max_record_pixels, max_record_bytes=max_record_bytes,
-                      max_decoder_memory=max_decoder_memory, max_scans=max_scans)
+    def __init__(self, source: Union[PathLike, Dataset], *args: Any, **kwargs: Any) -> None:
+        a = _SIGNATURE.bind(self, source, *args, **kwargs)
+        a.apply_defaults()
+        kw = dict(a.arguments)
+        del kw["self"], kw["source"]
+        limits = {k: kw.pop(k) for k in _LIMITS}
         if isinstance(source, Dataset):
             given = [k for k, v in limits.items() if v is not None]
             if given:
@@ -414,8 +452,9 @@ class Loader:
             self.dataset: Dataset = source
         else:
             self.dataset = Dataset(source, **limits)
+        device, output = kw.pop("device"), kw.pop("output")
         dev, dev_index = _device_name(device)
-        dt = _dtype_name(dtype)
+        dt = _dtype_name(kw.pop("dtype"))
         if output not in ("auto", "torch", "numpy", "dlpack"):
             raise ValueError(f"output must be 'auto', 'torch', 'numpy' or 'dlpack', "
                              f"not {output!r}")
@@ -423,39 +462,50 @@ class Loader:
             output = "torch" if importlib.util.find_spec("torch") is not None else "numpy"
             if dev == "cuda" and (output == "numpy" or not _torch_has_cuda()):
                 output = "dlpack"
-        self._source = _make_source(dev, dev_index, dt, output, depth, host_memory)
-        self.rank, self.world_size = _rank_world(rank, world_size)
-        h, w = _pair("size", size)
+        self._source = _make_source(dev, dev_index, dt, output, kw.pop("depth"),
+                                    kw.pop("host_memory"))
+        self.rank, self.world_size = _rank_world(kw.pop("rank"), kw.pop("world_size"))
+        hold_limit = kw.pop("hold_limit")
+        h, w = _pair("size", kw.pop("size"))
+        layout = kw["layout"]
+        if not isinstance(layout, str):
+            raise ValueError(f"layout must be 'NCHW' or 'NHWC', not {layout!r}")
+        threads = kw["threads"]
         if threads is not None:
-            threads = _int("threads", threads, 1, 1024)
+            threads = _int("threads", threads, _PY_MIN["threads"], _TABLE["threads"]["max"])
         er_max = _pvpack.eval_resize_max(h, w)  # the C loader's bound, PV_EVAL_RESIZE_MAX
-        opts: Dict[str, Any] = dict(
-            batch_size=_int("batch_size", batch_size, 1, 1 << 20), height=h, width=w,
-            pipeline=_choice("pipeline", pipeline, _PIPELINES),
-            eval_resize=_int("eval_resize", eval_resize, 1, er_max),
-            scale_min=float(scale[0]), scale_max=float(scale[1]), ratio_min=float(ratio[0]),
-            ratio_max=float(ratio[1]), flip_prob=float(flip_prob),
-            filter=_choice("filter", filter, _FILTERS), threads=threads or 0,
-            prefetch=_int("prefetch", prefetch, 1, 1024), seed=_int("seed", seed, 0, _U64),
-            epoch=_int("epoch", epoch, 0, _U64), start_batch=0,
-            drop_last=int(bool(drop_last)), order=_choice("order", order, _ORDERS),
-            block_records=_int("block_records", block_records, 1, _U32),
-            block_group=_int("block_group", block_group, 1, _U32), rank=self.rank,
-            world_size=self.world_size, rank_drop=int(bool(rank_drop)),
-            layout=_choice("layout", layout, _LAYOUTS),
-            mean=[float(x) for x in mean], std=[float(x) for x in std],
-            on_error=_choice("on_error", on_error, _ON_ERROR),
-            verify_checksums=int(bool(verify_checksums)),
-            hold_limit=-1 if hold_limit is None else _int("hold_limit", hold_limit, 0, 2**31 - 1))
+        kw["eval_resize"] = _int("eval_resize", kw["eval_resize"], _PY_MIN["eval_resize"], er_max)
+        for k in ("block_records", "block_group"):
+            kw[k] = _int(k, kw[k], _PY_MIN[k], _TABLE[k]["max"])
+        # The rest is checked by the library, against the table.
+        opts: Dict[str, Any] = dict(height=h, width=w, threads=threads or 0, rank=self.rank,
+                                    world_size=self.world_size,
+                                    hold_limit=-1 if hold_limit is None else
+                                    _int("hold_limit", hold_limit, 0, 2**31 - 1))
+        for k, v in kw.items():
+            if k in _GROUPS and k not in opts:
+                try:
+                    parts = tuple(v)
+                except TypeError:
+                    raise TypeError(f"{k} must be a sequence of {len(_GROUPS[k])} numbers, "
+                                    f"not {v!r}") from None
+                if len(parts) != len(_GROUPS[k]):
+                    raise ValueError(f"{k} must have {len(_GROUPS[k])} values, not {v!r}")
+                opts.update(zip(_GROUPS[k], parts))
+            elif k not in opts:
+                opts[k] = v
+        batch_size, seed, epoch = kw["batch_size"], kw["seed"], kw["epoch"]
+        pipeline, order, drop_last = kw["pipeline"], kw["order"], kw["drop_last"]
         self._core = self._source.create(self.dataset._ds, opts)
-        self.batch_size, self.size, self.seed = opts["batch_size"], (h, w), opts["seed"]
+        self.batch_size, self.size, self.seed = operator.index(batch_size), (h, w), \
+            operator.index(seed)
         self.pipeline, self.order, self.layout = pipeline, order, layout.upper()
         self.dtype, self.device, self.output = dt, self._source.device, output
         self.drop_last = bool(drop_last)
-        self._epoch = opts["epoch"]    # epoch of the current / last iteration
+        self._epoch = operator.index(epoch)  # epoch of the current / last iteration
         self._next_batch = 0           # next batch of _epoch to hand out
         self._fresh = True             # the next iter() starts at (_epoch, _next_batch)
-        self._core_pos = (opts["epoch"], 0)  # where the C loader is positioned
+        self._core_pos = (self._epoch, 0)  # where the C loader is positioned
         self._iter_gen = 0
         self._closed = False
 
@@ -594,3 +644,40 @@ class Loader:
                 f"layout={self.layout!r}, device={self.device!r}, "
                 f"rank={self.rank}/{self.world_size}, "
                 f"{len(self)} batches/epoch)")
+
+
+def _loader_signature() -> inspect.Signature:
+    P = inspect.Parameter
+    params = [P("self", P.POSITIONAL_OR_KEYWORD), P("source", P.POSITIONAL_OR_KEYWORD)]
+    defaults = dict(_KEYWORDS, **_PY_ONLY)
+    for k in _POSITIONAL:
+        params.append(P(k, P.POSITIONAL_OR_KEYWORD, default=defaults[k]))
+    for k, d in defaults.items():
+        if k not in _POSITIONAL:
+            params.append(P(k, P.KEYWORD_ONLY, default=d))
+    for k in _LIMITS:
+        params.append(P(k, P.KEYWORD_ONLY, default=None))
+    return inspect.Signature(params)
+
+
+def _loader_doc() -> str:
+    """The keywords' section of Loader's docstring, from the table."""
+    lines = ["", "    Keywords from the loader options table (``_pvpack.options('loader')``,",
+             "    the C loader's defaults and ranges; ``pvpack bench`` has the same",
+             "    options as flags where it has them):", ""]
+    for k, d in _KEYWORDS.items():
+        entries = [_TABLE[n] for n in _GROUPS.get(k, (k,))]
+        o = entries[0]
+        text = o["help"]
+        if o["kind"] == "choice":
+            text += "; one of " + ", ".join(repr(c) for c in o["choices"])
+        elif o["kind"] == "int" and o["max"] < 2**63:
+            text += f"; {_PY_MIN.get(k, o['min'])}..{o['max']}"
+        lines.append(textwrap.fill(f"{k}: {text} (default {d!r}).", width=80,
+                                   initial_indent=" " * 8, subsequent_indent=" " * 12))
+    return "\n".join(lines) + "\n"
+
+
+_SIGNATURE = _loader_signature()
+Loader.__init__.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
+Loader.__doc__ = (Loader.__doc__ or "") + _loader_doc()

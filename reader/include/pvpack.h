@@ -41,6 +41,7 @@
 #include "pv_filter.h"
 #include "pv_format.h"
 #include "pv_limits.h"
+#include "pv_option.h"
 #include "pv_status.h"
 #include "pv_version.h"
 
@@ -303,14 +304,37 @@ typedef struct pv_loader_options {
   pv_layout layout;         /* default NHWC */
   pv_dtype dtype;           /* default UINT8 */
   float mean[3], std[3];    /* FLOAT32: (x/255 - mean) / std; default
-                               ImageNet's (0.485, 0.456, 0.406),
-                               (0.229, 0.224, 0.225) */
+                               ImageNet's, PV_IMAGENET_MEAN and
+                               PV_IMAGENET_STD */
   pv_on_error on_error;     /* default FAIL */
   int verify_checksums;     /* check each record's XXH3 before decoding */
   pv_allocator allocator;
 } pv_loader_options;
 
+/* ImageNet's per-channel mean and standard deviation in the 0..1 scale
+ * (torchvision's Normalize), the defaults of mean and std above; written
+ * here only (Python's pvpack.IMAGENET_MEAN reads the loader's table). Use
+ * as an initializer: float m[3] = {PV_IMAGENET_MEAN}. */
+#define PV_IMAGENET_MEAN 0.485, 0.456, 0.406
+#define PV_IMAGENET_STD 0.229, 0.224, 0.225
+
+/* The defaults of every option above, from the table that
+ * pv_loader_option_info exposes. */
 PV_API void pv_loader_options_init(pv_loader_options *o);
+
+/* The options table of pv_loader_options (pv_option.h): entry i or NULL
+ * when i >= pv_loader_option_count(). Every field but size and allocator.
+ * `pvpack bench` has a flag for the entries flagged PV_OPTION_CLI. */
+PV_API size_t pv_loader_option_count(void);
+PV_API const pv_option_info *pv_loader_option_info(size_t i);
+
+/* The checks pv_loader_create makes of its options: every field of the
+ * table within its range (BOOL fields: any value), then scale 0 < min <=
+ * max <= 1, ratio 0 < min <= max, block_records and block_group >= 1 with
+ * the BLOCKS order, std > 0 with FLOAT32, eval_resize at most
+ * PV_EVAL_RESIZE_MAX(height, width). PV_OK or PV_ERR_INVALID_ARG with err
+ * (may be NULL) naming the option. */
+PV_API pv_status pv_loader_options_check(const pv_loader_options *o, char *err, size_t errcap);
 
 /* The largest eval_resize pv_loader_create accepts for an output of h x w:
  * 4096, or 4 x the longer output side when that is more. (Resizing the
