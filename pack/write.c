@@ -27,6 +27,11 @@
 #include "build.h"
 #include "cpus.h"
 #include "pack_util.h"
+#include "pv_format.h"
+#include "pv_pack.h"
+
+_Static_assert(PV_CODEC_COUNT <= PV_PACK_CODEC_SLOTS, "pv_build_summary.codec_records is too small");
+_Static_assert(PV_CODEC_COUNT < PV_PACK_CODEC_AUTO, "PV_PACK_CODEC_AUTO must not be a codec byte");
 
 /* ---- the pool ---------------------------------------------------------------- */
 
@@ -332,7 +337,7 @@ pv_status pv__write_shards(const pv__plan *p, uint64_t first, uint64_t end, cons
       s->labels[s->records] = f->label;
       s->class_counts[f->label]++;
       s->records++;
-      sum->codec_records[r.codec]++;
+      sum->codec_records[r.codec]++; /* r.codec < PV_CODEC_COUNT <= slots */
       if (r.flags & PV_RECORD_FLAG_ORIGINAL) sum->original_records++;
       sum->images++;
     }

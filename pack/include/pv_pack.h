@@ -40,7 +40,12 @@ typedef enum pv_resize_policy {
  * at most auto_threshold bytes (small images: JPEG saves little there and
  * costs a lossy generation and decode time), else JPEG. Like FFCV's
  * 'smart' mode, but lossless-compressed instead of raw. */
-#define PV_PACK_CODEC_AUTO 3
+#define PV_PACK_CODEC_AUTO 255 /* not a codec byte: new codecs never collide */
+
+/* Room for per-codec counts in pv_build_summary: the format's codecs
+ * (PV_CODEC_COUNT, pv_format.h) fit, with room for new ones without a
+ * change of layout. */
+#define PV_PACK_CODEC_SLOTS 8
 
 /* Log levels passed to pv_build_options.log. */
 typedef enum pv_log_level { PV_LOG_INFO = 0, PV_LOG_WARN = 1, PV_LOG_SKIP = 2 } pv_log_level;
@@ -113,7 +118,8 @@ typedef struct pv_build_summary {
   uint32_t shards;
   uint64_t bytes_in;     /* bytes of source files read */
   uint64_t bytes_out;    /* bytes of shards and index written */
-  uint64_t codec_records[3]; /* records per pv_codec */
+  uint64_t codec_records[PV_PACK_CODEC_SLOTS]; /* records per pv_codec byte
+                                                  (the first PV_CODEC_COUNT used) */
   uint64_t original_records; /* of which stored as original JPEG bytes */
   double seconds;
   int threads;               /* worker threads started (0 if it failed first) */

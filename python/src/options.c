@@ -382,16 +382,22 @@ PyObject *py_build(PyObject *mod, PyObject *args, PyObject *kw) {
     goto out_sync;
   }
   pv_build_summary *s = &j->summary;
-  result = Py_BuildValue(
-      "{s:K,s:K,s:K,s:I,s:I,s:K,s:K,s:{s:K,s:K,s:K},s:K,s:d,s:O&}", "files",
-      (unsigned long long)s->files, "images", (unsigned long long)s->images, "skipped",
-      (unsigned long long)s->skipped, "classes", s->classes, "shards", s->shards, "bytes_in",
-      (unsigned long long)s->bytes_in, "bytes_out", (unsigned long long)s->bytes_out, "codecs",
-      "raw", (unsigned long long)s->codec_records[PV_CODEC_RAW], "jpeg",
-      (unsigned long long)s->codec_records[PV_CODEC_JPEG], "zstd",
-      (unsigned long long)s->codec_records[PV_CODEC_ZSTD], "original",
-      (unsigned long long)s->original_records, "seconds", s->seconds, "out",
-      PyUnicode_DecodeFSDefault, j->out);
+  /* Records per codec, by the format's codec names (every codec, so a new
+   * one appears here without a change). */
+  PyObject *codecs = PyDict_New();
+  for (int c = 0; codecs && c < PV_CODEC_COUNT; c++) {
+    PyObject *n = PyLong_FromUnsignedLongLong((unsigned long long)s->codec_records[c]);
+    if (!n || PyDict_SetItemString(codecs, pv_codec_name(c), n) != 0) Py_CLEAR(codecs);
+    Py_XDECREF(n);
+  }
+  if (codecs)
+    result = Py_BuildValue(
+        "{s:K,s:K,s:K,s:I,s:I,s:K,s:K,s:N,s:K,s:d,s:O&}", "files", (unsigned long long)s->files,
+        "images", (unsigned long long)s->images, "skipped", (unsigned long long)s->skipped,
+        "classes", s->classes, "shards", s->shards, "bytes_in", (unsigned long long)s->bytes_in,
+        "bytes_out", (unsigned long long)s->bytes_out, "codecs", codecs, "original",
+        (unsigned long long)s->original_records, "seconds", s->seconds, "out",
+        PyUnicode_DecodeFSDefault, j->out);
 out_sync:
   pthread_mutex_destroy(&j->mu);
   pthread_cond_destroy(&j->cv);
