@@ -102,7 +102,7 @@ int cmd_bench(int argc, char **argv) {
            first_batch, s.decode_resize_s, s.convert_s, s.wait_s,
            s.samples ? s.decode_resize_s / s.samples * 1e6 : 0.0);
   } else {
-    printf("pvpack bench %s: %s pipeline, %ux%u, batch %u, %d threads, %d epochs\n", dir,
+    printf("pvpack bench %s: %s pipeline, %ux%u, batch %u, %d thread(s), %d epochs\n", dir,
            pipes[o.pipeline], o.height, o.width, o.batch_size, threads, epochs);
     printf("  %.1f images/s (%" PRIu64 " images in %.3f s; first batch after %.3f s)\n", ips,
            images, el, first_batch);

@@ -50,8 +50,9 @@ static void print_build_summary(const char *out, const pv_build_summary *s) {
   printf("\n");
   printf("  bytes    %s in, %s out (%.2fx)\n", in, ob,
          s->bytes_in ? (double)s->bytes_out / (double)s->bytes_in : 0.0);
-  printf("  time     %.2f s, %.0f images/s, %d threads\n", s->seconds,
-         s->seconds > 0 ? (double)(s->images + s->skipped) / s->seconds : 0.0, s->threads);
+  printf("  time     %.2f s, %.0f images/s, %d thread%s\n", s->seconds,
+         s->seconds > 0 ? (double)(s->images + s->skipped) / s->seconds : 0.0, s->threads,
+         s->threads == 1 ? "" : "s");
 }
 
 int cmd_build(int argc, char **argv) {

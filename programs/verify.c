@@ -129,9 +129,9 @@ int cmd_verify(int argc, char **argv) {
     cli_human_bytes(s.bytes_checked, b, sizeof b);
     printf("OK ");
     pv__put_escaped(stdout, dir, strlen(dir));
-    printf(": %u shards, %" PRIu64 " records, %s checked%s in %.3f s (%.2f GB/s, %d threads)\n",
+    printf(": %u shards, %" PRIu64 " records, %s checked%s in %.3f s (%.2f GB/s, %d thread%s)\n",
            s.shards_checked, s.records_checked, b, o.decode ? " and decoded" : "", s.seconds, gbs,
-           s.threads);
+           s.threads, s.threads == 1 ? "" : "s");
   } else if (rc == EXIT_DAMAGE) {
     printf("DAMAGED ");
     pv__put_escaped(stdout, dir, strlen(dir));
