@@ -18,6 +18,7 @@
 #include "encode.h"
 #include "jpeg_dec.h"
 #include "jpeg_splice.h"
+#include "read_limits.h"
 
 /* One JPEG decode request and its result. It lives in the context, so
  * nothing the setjmp-ing function modifies is one of its locals (C11
@@ -71,12 +72,7 @@ pv_status pv__codec_fail(pv__codec_ctx *c, pv_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-/* The same into err[cap] (may be NULL). */
-pv_status pv__codec_failf(char *err, size_t cap, pv_status st, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+/* pv__codec_failf (the same into err[cap]): read_limits.h. */
 
 /* Grows *buf to at least need bytes (contents not kept); 0 on success. */
 int pv__codec_grow(void **buf, size_t *cap, size_t need);

@@ -25,15 +25,6 @@ const pv__codec *pv__codec_get(int id) {
 
 /* ---- shared helpers ------------------------------------------------------------ */
 
-pv_status pv__codec_failf(char *err, size_t cap, pv_status st, const char *fmt, ...) {
-  if (err && cap) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-  }
-  return st;
-}
 
 pv_status pv__codec_fail(pv__codec_ctx *c, pv_status st, const char *fmt, ...) {
   va_list ap;

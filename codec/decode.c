@@ -76,23 +76,7 @@ static void jpeg_limits(const pv_decode_opts *o, pv_limits *L) {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static pv_status failf(char *err, size_t cap, pv_status st, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
 
-/* Writes one line into err (when given) and returns st, so that error paths
- * read "return failf(...)". */
-static pv_status failf(char *err, size_t cap, pv_status st, const char *fmt, ...) {
-  if (err && cap) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-  }
-  return st;
-}
 
 static uint16_t rd16(const uint8_t *p, int le) {
   return le ? (uint16_t)(p[0] | p[1] << 8) : (uint16_t)(p[0] << 8 | p[1]);
@@ -106,12 +90,12 @@ static uint32_t rd32(const uint8_t *p, int le) {
 /* Refuses an image over the caller's pixel limit, from its header size. */
 static pv_status check_limit(uint32_t w, uint32_t h, const pv_decode_opts *o, char *err,
                              size_t cap) {
-  if (w == 0 || h == 0) return failf(err, cap, PV_ERR_DECODE, "image has zero size %ux%u", w, h);
+  if (w == 0 || h == 0) return pv__codec_failf(err, cap, PV_ERR_DECODE, "image has zero size %ux%u", w, h);
   if (o->max_pixels && (uint64_t)w * h > o->max_pixels)
-    return failf(err, cap, PV_ERR_LIMIT, "image %ux%u exceeds the pixel limit %llu", w, h,
+    return pv__codec_failf(err, cap, PV_ERR_LIMIT, "image %ux%u exceeds the pixel limit %llu", w, h,
                  (unsigned long long)o->max_pixels);
   if ((uint64_t)w * h > SIZE_MAX / 4)
-    return failf(err, cap, PV_ERR_LIMIT, "image %ux%u is too large for this machine", w, h);
+    return pv__codec_failf(err, cap, PV_ERR_LIMIT, "image %ux%u is too large for this machine", w, h);
   return PV_OK;
 }
 
@@ -119,7 +103,7 @@ static pv_status check_limit(uint32_t w, uint32_t h, const pv_decode_opts *o, ch
 static pv_status alloc_image(pv_image *img, uint32_t w, uint32_t h, char *err, size_t cap) {
   img->pixels = malloc((size_t)w * h * 3);
   if (!img->pixels)
-    return failf(err, cap, PV_ERR_NOMEM, "out of memory for a %ux%u image", w, h);
+    return pv__codec_failf(err, cap, PV_ERR_NOMEM, "out of memory for a %ux%u image", w, h);
   img->width = w;
   img->height = h;
   return PV_OK;
@@ -203,7 +187,7 @@ static pv_status apply_orientation(pv_image *img, int o, char *err, size_t cap) 
   const size_t W = img->width, H = img->height;
   const uint8_t *src = img->pixels;
   uint8_t *dst = malloc(W * H * 3);
-  if (!dst) return failf(err, cap, PV_ERR_NOMEM, "out of memory applying EXIF orientation");
+  if (!dst) return pv__codec_failf(err, cap, PV_ERR_NOMEM, "out of memory applying EXIF orientation");
   int swap = o >= 5;
   size_t ow = swap ? H : W, oh = swap ? W : H;
   /* For output row oy: start pixel in src and the src step (in pixels,
@@ -324,7 +308,7 @@ static void jpeg_run(jpeg_job *j) {
     char why[200];
     if ((j->st = pv__limit_jpeg_header(&j->limits, &f, j->buf, j->len, why, sizeof why)) !=
         PV_OK) {
-      j->st = failf(j->err, j->errcap, j->st, "%s", why);
+      j->st = pv__codec_failf(j->err, j->errcap, j->st, "%s", why);
       return;
     }
   }
@@ -340,7 +324,7 @@ static void jpeg_run(jpeg_job *j) {
     cmyk = 1;
     break;
   default:
-    j->st = failf(j->err, j->errcap, PV_ERR_UNSUPPORTED, "JPEG: unsupported color space %d",
+    j->st = pv__codec_failf(j->err, j->errcap, PV_ERR_UNSUPPORTED, "JPEG: unsupported color space %d",
                   (int)ci->jpeg_color_space);
     return;
   }
@@ -351,7 +335,7 @@ static void jpeg_run(jpeg_job *j) {
   ci->scale_denom = 8;
   jpeg_start_decompress(ci);
   if (ci->output_components != (cmyk ? 4 : 3)) {
-    j->st = failf(j->err, j->errcap, PV_ERR_DECODE, "JPEG: unexpected %d output components",
+    j->st = pv__codec_failf(j->err, j->errcap, PV_ERR_DECODE, "JPEG: unexpected %d output components",
                   ci->output_components);
     return;
   }
@@ -360,7 +344,7 @@ static void jpeg_run(jpeg_job *j) {
   if (cmyk) {
     j->cmyk = malloc((size_t)w * 4);
     if (!j->cmyk) {
-      j->st = failf(j->err, j->errcap, PV_ERR_NOMEM, "out of memory");
+      j->st = pv__codec_failf(j->err, j->errcap, PV_ERR_NOMEM, "out of memory");
       return;
     }
     while (ci->output_scanline < h) {
@@ -372,7 +356,7 @@ static void jpeg_run(jpeg_job *j) {
   } else {
     j->rows = malloc((size_t)h * sizeof *j->rows);
     if (!j->rows) {
-      j->st = failf(j->err, j->errcap, PV_ERR_NOMEM, "out of memory");
+      j->st = pv__codec_failf(j->err, j->errcap, PV_ERR_NOMEM, "out of memory");
       return;
     }
     for (uint32_t y = 0; y < h; y++) j->rows[y] = j->img.pixels + (size_t)y * w * 3;
@@ -381,7 +365,7 @@ static void jpeg_run(jpeg_job *j) {
         break;
   }
   if (ci->output_scanline < h) {
-    j->st = failf(j->err, j->errcap, PV_ERR_DECODE, "JPEG: decoder stopped at row %u of %u",
+    j->st = pv__codec_failf(j->err, j->errcap, PV_ERR_DECODE, "JPEG: decoder stopped at row %u of %u",
                   ci->output_scanline, h);
     return;
   }
@@ -393,9 +377,9 @@ static void jpeg_run(jpeg_job *j) {
 static pv_status jpeg_job_do(jpeg_job *j) {
   j->st = PV_ERR_DECODE;
   if ((unsigned long)j->len != j->len)
-    return failf(j->err, j->errcap, PV_ERR_LIMIT, "JPEG file too large");
+    return pv__codec_failf(j->err, j->errcap, PV_ERR_LIMIT, "JPEG file too large");
   if (pv__jdec_create(&j->jd) != PV_OK)
-    return failf(j->err, j->errcap, PV_ERR_NOMEM, "JPEG: out of memory");
+    return pv__codec_failf(j->err, j->errcap, PV_ERR_NOMEM, "JPEG: out of memory");
   jpeg_run(j);
   pv__jdec_destroy(&j->jd);
   free(j->rows);
@@ -440,11 +424,11 @@ static pv_status probe_jpeg(const uint8_t *buf, size_t len, pv_src_info *info, c
 /* ---- PNG (libspng) ----------------------------------------------------------- */
 
 static pv_status png_fail(int rc, char *err, size_t cap) {
-  if (rc == SPNG_EMEM) return failf(err, cap, PV_ERR_NOMEM, "PNG: out of memory");
-  if (rc == SPNG_ECHUNK_CRC) return failf(err, cap, PV_ERR_DECODE, "PNG CRC error");
+  if (rc == SPNG_EMEM) return pv__codec_failf(err, cap, PV_ERR_NOMEM, "PNG: out of memory");
+  if (rc == SPNG_ECHUNK_CRC) return pv__codec_failf(err, cap, PV_ERR_DECODE, "PNG CRC error");
   if (rc == SPNG_EOF || rc == SPNG_EIDAT_TOO_SHORT)
-    return failf(err, cap, PV_ERR_DECODE, "PNG: premature end of data (%s)", spng_strerror(rc));
-  return failf(err, cap, PV_ERR_DECODE, "PNG: %s", spng_strerror(rc));
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "PNG: premature end of data (%s)", spng_strerror(rc));
+  return pv__codec_failf(err, cap, PV_ERR_DECODE, "PNG: %s", spng_strerror(rc));
 }
 
 /* Opens a PNG context with strict checks and safety limits and reads the
@@ -452,7 +436,7 @@ static pv_status png_fail(int rc, char *err, size_t cap) {
 static pv_status png_open(const uint8_t *buf, size_t len, spng_ctx **ctxp,
                           struct spng_ihdr *ihdr, int *orientation, char *err, size_t cap) {
   spng_ctx *ctx = spng_ctx_new(0);
-  if (!ctx) return failf(err, cap, PV_ERR_NOMEM, "PNG: out of memory");
+  if (!ctx) return pv__codec_failf(err, cap, PV_ERR_NOMEM, "PNG: out of memory");
   int rc;
   if ((rc = spng_set_crc_action(ctx, SPNG_CRC_ERROR, SPNG_CRC_ERROR)) ||
       (rc = spng_set_chunk_limits(ctx, PV_PNG_CHUNK_LIMIT, PV_PNG_CHUNK_LIMIT)) ||
@@ -505,7 +489,7 @@ static pv_status decode_png(const uint8_t *buf, size_t len, const pv_decode_opts
     goto out_ctx;
   }
   if (need != (size_t)ihdr.width * ihdr.height * 3) {
-    st = failf(err, cap, PV_ERR_DECODE, "PNG: unexpected decoded size %zu", need);
+    st = pv__codec_failf(err, cap, PV_ERR_DECODE, "PNG: unexpected decoded size %zu", need);
     goto out_ctx;
   }
   if ((st = alloc_image(&img, ihdr.width, ihdr.height, err, cap)) != PV_OK) goto out_ctx;
@@ -566,16 +550,16 @@ static pv_status probe_webp(const uint8_t *buf, size_t len, pv_src_info *info, c
   WebPBitstreamFeatures f;
   VP8StatusCode s = WebPGetFeatures(buf, len, &f);
   if (s != VP8_STATUS_OK)
-    return failf(err, cap, s == VP8_STATUS_OUT_OF_MEMORY ? PV_ERR_NOMEM : PV_ERR_DECODE,
+    return pv__codec_failf(err, cap, s == VP8_STATUS_OUT_OF_MEMORY ? PV_ERR_NOMEM : PV_ERR_DECODE,
                  "WebP: %s", webp_status_name(s));
   if (f.width <= 0 || f.height <= 0)
-    return failf(err, cap, PV_ERR_DECODE, "WebP: bad size %dx%d", f.width, f.height);
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "WebP: bad size %dx%d", f.width, f.height);
   info->format = PV_SRC_WEBP;
   info->width = (uint32_t)f.width;
   info->height = (uint32_t)f.height;
   info->orientation = webp_orientation(buf, len);
   if (f.has_animation)
-    return failf(err, cap, PV_ERR_UNSUPPORTED, "animated WebP is not supported");
+    return pv__codec_failf(err, cap, PV_ERR_UNSUPPORTED, "animated WebP is not supported");
   return PV_OK;
 }
 
@@ -589,7 +573,7 @@ static pv_status decode_webp(const uint8_t *buf, size_t len, const pv_decode_opt
   if ((st = alloc_image(&img, info.width, info.height, err, cap)) != PV_OK) return st;
   WebPDecoderConfig cfg;
   if (!WebPInitDecoderConfig(&cfg)) {
-    st = failf(err, cap, PV_ERR_DECODE, "WebP: library version mismatch");
+    st = pv__codec_failf(err, cap, PV_ERR_DECODE, "WebP: library version mismatch");
     goto out_img;
   }
   cfg.output.colorspace = MODE_RGB; /* alpha dropped, as convert('RGB') */
@@ -600,7 +584,7 @@ static pv_status decode_webp(const uint8_t *buf, size_t len, const pv_decode_opt
   VP8StatusCode s = WebPDecode(buf, len, &cfg);
   WebPFreeDecBuffer(&cfg.output); /* external memory: frees nothing of ours */
   if (s != VP8_STATUS_OK) {
-    st = failf(err, cap, s == VP8_STATUS_OUT_OF_MEMORY ? PV_ERR_NOMEM : PV_ERR_DECODE,
+    st = pv__codec_failf(err, cap, s == VP8_STATUS_OUT_OF_MEMORY ? PV_ERR_NOMEM : PV_ERR_DECODE,
                "WebP: %s", webp_status_name(s));
     goto out_img;
   }
@@ -697,7 +681,7 @@ static pv_status tiff_open(const uint8_t *buf, size_t len, tiff_mem *m, TIFF **t
   m->buf = buf;
   m->size = len;
   TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
-  if (!opts) return failf(err, cap, PV_ERR_NOMEM, "TIFF: out of memory");
+  if (!opts) return pv__codec_failf(err, cap, PV_ERR_NOMEM, "TIFF: out of memory");
   TIFFOpenOptionsSetMaxSingleMemAlloc(opts, PV_TIFF_MAX_ALLOC);
   TIFFOpenOptionsSetErrorHandlerExtR(opts, tiff_on_error, m);
   TIFFOpenOptionsSetWarningHandlerExtR(opts, tiff_on_warning, m);
@@ -706,7 +690,7 @@ static pv_status tiff_open(const uint8_t *buf, size_t len, tiff_mem *m, TIFF **t
                               tiff_close, tiff_size, tiff_map, tiff_unmap, opts);
   TIFFOpenOptionsFree(opts);
   if (!t)
-    return failf(err, cap, PV_ERR_DECODE, "TIFF: %s", m->failed ? m->msg : "cannot open");
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "TIFF: %s", m->failed ? m->msg : "cannot open");
   *tp = t;
   return PV_OK;
 }
@@ -715,7 +699,7 @@ static pv_status tiff_header(TIFF *t, tiff_mem *m, pv_src_info *info, char *err,
   uint32_t w = 0, h = 0;
   uint16_t orient = ORIENTATION_TOPLEFT;
   if (!TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w) || !TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h))
-    return failf(err, cap, PV_ERR_DECODE, "TIFF: %s", m->failed ? m->msg : "no image size");
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "TIFF: %s", m->failed ? m->msg : "no image size");
   TIFFGetFieldDefaulted(t, TIFFTAG_ORIENTATION, &orient);
   info->format = PV_SRC_TIFF;
   info->width = w;
@@ -751,11 +735,11 @@ static pv_status decode_tiff(const uint8_t *buf, size_t len, const pv_decode_opt
   if ((st = tiff_header(t, &m, &info, err, cap)) != PV_OK) goto out_tiff;
   if ((st = check_limit(info.width, info.height, o, err, cap)) != PV_OK) goto out_tiff;
   if (!TIFFRGBAImageOK(t, emsg)) {
-    st = failf(err, cap, PV_ERR_UNSUPPORTED, "TIFF: %s", emsg);
+    st = pv__codec_failf(err, cap, PV_ERR_UNSUPPORTED, "TIFF: %s", emsg);
     goto out_tiff;
   }
   if (!TIFFRGBAImageBegin(&ri, t, 1, emsg)) {
-    st = failf(err, cap, PV_ERR_DECODE, "TIFF: %s", m.failed ? m.msg : emsg);
+    st = pv__codec_failf(err, cap, PV_ERR_DECODE, "TIFF: %s", m.failed ? m.msg : emsg);
     goto out_tiff;
   }
   /* Orientation is applied (or not) by us, for all formats alike. */
@@ -763,12 +747,12 @@ static pv_status decode_tiff(const uint8_t *buf, size_t len, const pv_decode_opt
   ri.orientation = ORIENTATION_TOPLEFT;
   raster = malloc((size_t)info.width * info.height * sizeof *raster);
   if (!raster) {
-    st = failf(err, cap, PV_ERR_NOMEM, "out of memory for a %ux%u image", info.width,
+    st = pv__codec_failf(err, cap, PV_ERR_NOMEM, "out of memory for a %ux%u image", info.width,
                info.height);
     goto out_rgba;
   }
   if (!TIFFRGBAImageGet(&ri, raster, info.width, info.height) || m.failed) {
-    st = failf(err, cap, PV_ERR_DECODE, "TIFF: %s", m.failed ? m.msg : "read error");
+    st = pv__codec_failf(err, cap, PV_ERR_DECODE, "TIFF: %s", m.failed ? m.msg : "read error");
     goto out_rgba;
   }
   if ((st = alloc_image(&img, info.width, info.height, err, cap)) != PV_OK) goto out_rgba;
@@ -810,7 +794,7 @@ static int64_t s32le(const uint8_t *p) {
 }
 
 static pv_status bmp_header(const uint8_t *b, size_t n, stb_hdr *hd, char *err, size_t cap) {
-  if (n < 26) return failf(err, cap, PV_ERR_DECODE, "BMP: truncated header");
+  if (n < 26) return pv__codec_failf(err, cap, PV_ERR_DECODE, "BMP: truncated header");
   uint32_t off = rd32(b + 10, 1), hsz = rd32(b + 14, 1), comp = 0, bpp;
   int64_t w, h;
   if (hsz == 12) {
@@ -818,23 +802,23 @@ static pv_status bmp_header(const uint8_t *b, size_t n, stb_hdr *hd, char *err, 
     h = rd16(b + 20, 1);
     bpp = rd16(b + 24, 1);
   } else if (hsz == 40 || hsz == 56 || hsz == 108 || hsz == 124) {
-    if (n < 34) return failf(err, cap, PV_ERR_DECODE, "BMP: truncated header");
+    if (n < 34) return pv__codec_failf(err, cap, PV_ERR_DECODE, "BMP: truncated header");
     w = s32le(b + 18);
     h = s32le(b + 22);
     bpp = rd16(b + 28, 1);
     comp = rd32(b + 30, 1);
   } else {
-    return failf(err, cap, PV_ERR_UNSUPPORTED, "BMP: unsupported header size %u", hsz);
+    return pv__codec_failf(err, cap, PV_ERR_UNSUPPORTED, "BMP: unsupported header size %u", hsz);
   }
   if (comp == 1 || comp == 2)
-    return failf(err, cap, PV_ERR_UNSUPPORTED, "BMP: RLE compression is not supported");
+    return pv__codec_failf(err, cap, PV_ERR_UNSUPPORTED, "BMP: RLE compression is not supported");
   if (comp != 0 && comp != 3)
-    return failf(err, cap, PV_ERR_UNSUPPORTED, "BMP: compression %u is not supported", comp);
+    return pv__codec_failf(err, cap, PV_ERR_UNSUPPORTED, "BMP: compression %u is not supported", comp);
   if (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32)
-    return failf(err, cap, PV_ERR_DECODE, "BMP: bad bit depth %u", bpp);
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "BMP: bad bit depth %u", bpp);
   if (h < 0) h = -h; /* top-down */
   if (w <= 0 || h <= 0 || w > (1 << 24) || h > (1 << 24))
-    return failf(err, cap, PV_ERR_DECODE, "BMP: bad size %lldx%lld", (long long)w, (long long)h);
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "BMP: bad size %lldx%lld", (long long)w, (long long)h);
   hd->w = (uint32_t)w;
   hd->h = (uint32_t)h;
   hd->need = (uint64_t)off + ((uint64_t)w * bpp + 31) / 32 * 4 * (uint64_t)h;
@@ -862,19 +846,19 @@ static int64_t pnm_field(const uint8_t *b, size_t n, size_t *pos) {
 }
 
 static pv_status pnm_header(const uint8_t *b, size_t n, stb_hdr *hd, char *err, size_t cap) {
-  if (n < 3) return failf(err, cap, PV_ERR_DECODE, "PNM: truncated header");
+  if (n < 3) return pv__codec_failf(err, cap, PV_ERR_DECODE, "PNM: truncated header");
   if (b[1] != '5' && b[1] != '6')
-    return failf(err, cap, PV_ERR_UNSUPPORTED,
+    return pv__codec_failf(err, cap, PV_ERR_UNSUPPORTED,
                  "PNM P%c (plain or bitmap) is not supported, only P5 and P6", b[1]);
   size_t p = 2;
   int64_t w = pnm_field(b, n, &p), h = pnm_field(b, n, &p), maxv = pnm_field(b, n, &p);
   if (w < 0 || h < 0 || maxv < 0 || p >= n || !is_pnm_space(b[p]))
-    return failf(err, cap, PV_ERR_DECODE, "PNM: bad or truncated header");
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "PNM: bad or truncated header");
   p++; /* the single whitespace before the samples */
   if (w == 0 || h == 0 || w > (1 << 24) || h > (1 << 24))
-    return failf(err, cap, PV_ERR_DECODE, "PNM: bad size %lldx%lld", (long long)w, (long long)h);
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "PNM: bad size %lldx%lld", (long long)w, (long long)h);
   if (maxv < 1 || maxv > 65535)
-    return failf(err, cap, PV_ERR_DECODE, "PNM: bad maxval %lld", (long long)maxv);
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "PNM: bad maxval %lld", (long long)maxv);
   hd->w = (uint32_t)w;
   hd->h = (uint32_t)h;
   hd->maxval = (uint32_t)maxv;
@@ -889,13 +873,13 @@ static pv_status stb_header(pv_src_format f, const uint8_t *b, size_t n, stb_hdr
   pv_status st = f == PV_SRC_BMP ? bmp_header(b, n, hd, err, cap) : pnm_header(b, n, hd, err, cap);
   if (st != PV_OK) return st;
   if (n > INT_MAX)
-    return failf(err, cap, PV_ERR_LIMIT, "%s file too large", f == PV_SRC_BMP ? "BMP" : "PNM");
+    return pv__codec_failf(err, cap, PV_ERR_LIMIT, "%s file too large", f == PV_SRC_BMP ? "BMP" : "PNM");
   int x, y, c;
   if (!stbi_info_from_memory(b, (int)n, &x, &y, &c))
-    return failf(err, cap, PV_ERR_DECODE, "%s: %s", f == PV_SRC_BMP ? "BMP" : "PNM",
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "%s: %s", f == PV_SRC_BMP ? "BMP" : "PNM",
                  stbi_failure_reason() ? stbi_failure_reason() : "bad header");
   if ((uint32_t)x != hd->w || (uint32_t)(y < 0 ? -(int64_t)y : y) != hd->h) /* BMP top-down: -h */
-    return failf(err, cap, PV_ERR_DECODE, "%s: inconsistent header",
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "%s: inconsistent header",
                  f == PV_SRC_BMP ? "BMP" : "PNM");
   return PV_OK;
 }
@@ -908,7 +892,7 @@ static pv_status decode_stb(pv_src_format f, const uint8_t *b, size_t n, const p
   if (st != PV_OK) return st;
   if ((st = check_limit(hd.w, hd.h, o, err, cap)) != PV_OK) return st;
   if (n < hd.need)
-    return failf(err, cap, PV_ERR_DECODE, "%s: truncated pixel data (%zu bytes, need %llu)", name,
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "%s: truncated pixel data (%zu bytes, need %llu)", name,
                  n, (unsigned long long)hd.need);
   int x, y, c;
   pv_image img = {0};
@@ -922,7 +906,7 @@ static pv_status decode_stb(pv_src_format f, const uint8_t *b, size_t n, const p
     size_t cnt = (size_t)hd.w * hd.h;
     if ((uint32_t)x != hd.w || (uint32_t)y != hd.h || (c != 1 && c != 3)) {
       stbi_image_free(px);
-      return failf(err, cap, PV_ERR_DECODE, "%s: inconsistent size", name);
+      return pv__codec_failf(err, cap, PV_ERR_DECODE, "%s: inconsistent size", name);
     }
     if ((st = alloc_image(&img, hd.w, hd.h, err, cap)) != PV_OK) {
       stbi_image_free(px);
@@ -943,7 +927,7 @@ static pv_status decode_stb(pv_src_format f, const uint8_t *b, size_t n, const p
     if (!px) goto out_stb_fail;
     if ((uint32_t)x != hd.w || (uint32_t)y != hd.h) {
       stbi_image_free(px);
-      return failf(err, cap, PV_ERR_DECODE, "%s: inconsistent size", name);
+      return pv__codec_failf(err, cap, PV_ERR_DECODE, "%s: inconsistent size", name);
     }
     if ((st = alloc_image(&img, hd.w, hd.h, err, cap)) != PV_OK) {
       stbi_image_free(px);
@@ -964,7 +948,7 @@ static pv_status decode_stb(pv_src_format f, const uint8_t *b, size_t n, const p
   return PV_OK;
 out_stb_fail:;
   const char *why = stbi_failure_reason();
-  return failf(err, cap, why && !strcmp(why, "outofmem") ? PV_ERR_NOMEM : PV_ERR_DECODE,
+  return pv__codec_failf(err, cap, why && !strcmp(why, "outofmem") ? PV_ERR_NOMEM : PV_ERR_DECODE,
                "%s: %s", name, why ? why : "decode failed");
 }
 
@@ -973,7 +957,7 @@ out_stb_fail:;
 pv_status pv__probe_image(const uint8_t *buf, size_t len, pv_src_info *info, char *err,
                           size_t errcap) {
   if (err && errcap) err[0] = '\0';
-  if (!info || (!buf && len)) return failf(err, errcap, PV_ERR_INVALID_ARG, "invalid argument");
+  if (!info || (!buf && len)) return pv__codec_failf(err, errcap, PV_ERR_INVALID_ARG, "invalid argument");
   memset(info, 0, sizeof *info);
   info->orientation = 1;
   pv_src_format f = pv__sniff(buf, len);
@@ -994,7 +978,7 @@ pv_status pv__probe_image(const uint8_t *buf, size_t len, pv_src_info *info, cha
   }
   case PV_SRC_UNKNOWN: break;
   }
-  return failf(err, errcap, PV_ERR_UNSUPPORTED,
+  return pv__codec_failf(err, errcap, PV_ERR_UNSUPPORTED,
                len == 0 ? "empty file" : "not a recognised image format");
 }
 
@@ -1002,10 +986,10 @@ pv_status pv__decode_image(const uint8_t *buf, size_t len, const pv_decode_opts 
                            pv_image *out, char *err, size_t errcap) {
   static const pv_decode_opts defaults = {0};
   if (err && errcap) err[0] = '\0';
-  if (!out) return failf(err, errcap, PV_ERR_INVALID_ARG, "invalid argument");
+  if (!out) return pv__codec_failf(err, errcap, PV_ERR_INVALID_ARG, "invalid argument");
   out->pixels = NULL;
   out->width = out->height = 0;
-  if (!buf && len) return failf(err, errcap, PV_ERR_INVALID_ARG, "invalid argument");
+  if (!buf && len) return pv__codec_failf(err, errcap, PV_ERR_INVALID_ARG, "invalid argument");
   if (!opts) opts = &defaults;
   pv_src_format f = pv__sniff(buf, len);
   switch (f) {
@@ -1017,6 +1001,6 @@ pv_status pv__decode_image(const uint8_t *buf, size_t len, const pv_decode_opts 
   case PV_SRC_PNM: return decode_stb(f, buf, len, opts, out, err, errcap);
   case PV_SRC_UNKNOWN: break;
   }
-  return failf(err, errcap, PV_ERR_UNSUPPORTED,
+  return pv__codec_failf(err, errcap, PV_ERR_UNSUPPORTED,
                len == 0 ? "empty file" : "not a recognised image format");
 }

@@ -11,13 +11,8 @@
 
 /* pv_limits_init: limits_options.c, from the table. */
 
-static pv_status failf(pv_status st, char *err, size_t cap, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
 
-static pv_status failf(pv_status st, char *err, size_t cap, const char *fmt, ...) {
+pv_status pv__codec_failf(char *err, size_t cap, pv_status st, const char *fmt, ...) {
   if (err && cap) {
     va_list ap;
     va_start(ap, fmt);
@@ -46,11 +41,11 @@ pv_status pv__limit_record(const pv_limits *L, uint32_t width, uint32_t height, 
                            char *err, size_t cap) {
   const uint64_t px = (uint64_t)width * height;
   if (L->max_record_pixels && px > L->max_record_pixels)
-    return failf(PV_ERR_LIMIT, err, cap, "%ux%u = %llu pixels, over max_record_pixels %llu",
+    return pv__codec_failf(err, cap, PV_ERR_LIMIT, "%ux%u = %llu pixels, over max_record_pixels %llu",
                  width, height, (unsigned long long)px,
                  (unsigned long long)L->max_record_pixels);
   if (L->max_record_bytes && length > L->max_record_bytes)
-    return failf(PV_ERR_LIMIT, err, cap, "payload of %llu bytes, over max_record_bytes %llu",
+    return pv__codec_failf(err, cap, PV_ERR_LIMIT, "payload of %llu bytes, over max_record_bytes %llu",
                  (unsigned long long)length, (unsigned long long)L->max_record_bytes);
   return PV_OK;
 }
@@ -135,7 +130,7 @@ uint64_t pv__jpeg_count_scans(const uint8_t *p, size_t n, uint64_t stop_after) {
 
 pv_status pv__limit_jpeg_scans(const pv_limits *L, uint64_t scans, char *err, size_t cap) {
   if (L->max_scans && scans > L->max_scans)
-    return failf(PV_ERR_LIMIT, err, cap, "JPEG has more than %u scans (max_scans %u)",
+    return pv__codec_failf(err, cap, PV_ERR_LIMIT, "JPEG has more than %u scans (max_scans %u)",
                  L->max_scans, L->max_scans);
   return PV_OK;
 }
@@ -144,7 +139,7 @@ pv_status pv__limit_jpeg_header(const pv_limits *L, const pv_jpeg_facts *f, cons
                                 size_t n, char *err, size_t cap) {
   const uint64_t need = pv__jpeg_decoder_memory(f);
   if (L->max_decoder_memory && need > L->max_decoder_memory)
-    return failf(PV_ERR_LIMIT, err, cap,
+    return pv__codec_failf(err, cap, PV_ERR_LIMIT,
                  "JPEG %ux%u (%d components%s) needs about %llu MiB of decoder memory, over "
                  "max_decoder_memory %llu MiB",
                  f->width, f->height, f->components,
@@ -177,21 +172,21 @@ uint64_t pv__decoder_memory_for_pixels(uint64_t max_pixels) {
 pv_status pv__zstd_check(const pv_limits *L, const uint8_t *p, size_t n, uint64_t content,
                          char *err, size_t cap) {
   if (!p || n < 5)
-    return failf(PV_ERR_DECODE, err, cap, "zstd: payload of %zu bytes holds no frame header", n);
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd: payload of %zu bytes holds no frame header", n);
   const uint32_t magic = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
                          (uint32_t)p[3] << 24;
   if ((magic & 0xFFFFFFF0u) == 0x184D2A50u)
-    return failf(PV_ERR_DECODE, err, cap,
+    return pv__codec_failf(err, cap, PV_ERR_DECODE,
                  "zstd: payload starts with a skippable frame (must be one zstd frame)");
   if (magic != PV_ZSTD_MAGIC)
-    return failf(PV_ERR_DECODE, err, cap, "zstd: bad frame magic %08x", magic);
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd: bad frame magic %08x", magic);
   const uint8_t fhd = p[4];
   const unsigned fcs_flag = fhd >> 6, single = fhd >> 5 & 1, dict_flag = fhd & 3;
-  if (fhd & 0x08) return failf(PV_ERR_DECODE, err, cap, "zstd: reserved frame header bit set");
+  if (fhd & 0x08) return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd: reserved frame header bit set");
   static const uint8_t dict_bytes[4] = {0, 1, 2, 4}, fcs_bytes[4] = {0, 2, 4, 8};
   const size_t fcs_len = fcs_flag == 0 && single ? 1 : fcs_bytes[fcs_flag];
   const size_t hdr = 5 + (single ? 0 : 1) + dict_bytes[dict_flag] + fcs_len;
-  if (n < hdr) return failf(PV_ERR_DECODE, err, cap, "zstd: truncated frame header");
+  if (n < hdr) return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd: truncated frame header");
   size_t pos = 5;
   uint64_t window = 0;
   if (!single) {
@@ -201,13 +196,13 @@ pv_status pv__zstd_check(const pv_limits *L, const uint8_t *p, size_t n, uint64_
   }
   uint32_t dict = 0;
   for (unsigned i = 0; i < dict_bytes[dict_flag]; i++) dict |= (uint32_t)p[pos++] << (8 * i);
-  if (dict) return failf(PV_ERR_DECODE, err, cap, "zstd: frame needs dictionary %u", dict);
-  if (!fcs_len) return failf(PV_ERR_DECODE, err, cap, "zstd: frame declares no content size");
+  if (dict) return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd: frame needs dictionary %u", dict);
+  if (!fcs_len) return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd: frame declares no content size");
   uint64_t fcs = 0;
   for (size_t i = 0; i < fcs_len; i++) fcs |= (uint64_t)p[pos++] << (8 * i);
   if (fcs_len == 2) fcs += 256;
   if (fcs != content || ZSTD_getFrameContentSize(p, n) != (unsigned long long)content)
-    return failf(PV_ERR_DECODE, err, cap, "zstd frame holds %llu bytes, expected %llu",
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd frame holds %llu bytes, expected %llu",
                  (unsigned long long)fcs, (unsigned long long)content);
   if (single) window = fcs;
   /* A streaming decoder keeps min(window, content) bytes of history plus a
@@ -215,7 +210,7 @@ pv_status pv__zstd_check(const pv_limits *L, const uint8_t *p, size_t n, uint64_
    * rule is the same for every path. */
   const uint64_t mem = (window < fcs ? window : fcs) + 2ull * PV_ZSTD_BLOCK_MAX;
   if (L->max_decoder_memory && mem > L->max_decoder_memory)
-    return failf(PV_ERR_LIMIT, err, cap,
+    return pv__codec_failf(err, cap, PV_ERR_LIMIT,
                  "zstd frame window needs %llu MiB of decoder memory, over max_decoder_memory "
                  "%llu MiB",
                  (unsigned long long)(mem >> 20),
@@ -227,30 +222,30 @@ pv_status pv__zstd_check(const pv_limits *L, const uint8_t *p, size_t n, uint64_
   const uint64_t bmax = window < PV_ZSTD_BLOCK_MAX ? window : PV_ZSTD_BLOCK_MAX;
   size_t at = hdr;
   for (;;) {
-    if (n - at < 3) return failf(PV_ERR_DECODE, err, cap, "zstd: truncated block header");
+    if (n - at < 3) return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd: truncated block header");
     const uint32_t bh = (uint32_t)p[at] | (uint32_t)p[at + 1] << 8 | (uint32_t)p[at + 2] << 16;
     const uint32_t type = bh >> 1 & 3, bsize = bh >> 3;
     at += 3;
-    if (type == 3) return failf(PV_ERR_DECODE, err, cap, "zstd: reserved block type");
+    if (type == 3) return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd: reserved block type");
     if (bsize > bmax)
-      return failf(PV_ERR_DECODE, err, cap,
+      return pv__codec_failf(err, cap, PV_ERR_DECODE,
                    "zstd: block of %u bytes over the frame's maximum block size %llu", bsize,
                    (unsigned long long)bmax);
     const size_t body = type == 1 ? 1 : bsize; /* RLE: one byte, repeated */
-    if (n - at < body) return failf(PV_ERR_DECODE, err, cap, "zstd: truncated block");
+    if (n - at < body) return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd: truncated block");
     at += body;
     if (bh & 1) break; /* Last_Block */
   }
   if (fhd & 0x04) { /* Content_Checksum */
-    if (n - at < 4) return failf(PV_ERR_DECODE, err, cap, "zstd: truncated checksum");
+    if (n - at < 4) return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd: truncated checksum");
     at += 4;
   }
   const size_t fsz = ZSTD_findFrameCompressedSize(p, n);
-  if (ZSTD_isError(fsz)) return failf(PV_ERR_DECODE, err, cap, "zstd: %s", ZSTD_getErrorName(fsz));
+  if (ZSTD_isError(fsz)) return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd: %s", ZSTD_getErrorName(fsz));
   if (fsz != at)
-    return failf(PV_ERR_DECODE, err, cap, "zstd: frame of %zu bytes, zstd says %zu", at, fsz);
+    return pv__codec_failf(err, cap, PV_ERR_DECODE, "zstd: frame of %zu bytes, zstd says %zu", at, fsz);
   if (at != n)
-    return failf(PV_ERR_DECODE, err, cap,
+    return pv__codec_failf(err, cap, PV_ERR_DECODE,
                  "zstd: %zu bytes after the frame (must be one frame and nothing else)", n - at);
   return PV_OK;
 }

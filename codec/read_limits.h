@@ -126,4 +126,12 @@ pv_status pv__zstd_check(const pv_limits *L, const uint8_t *p, size_t n, uint64_
  * default pixel limit. */
 uint64_t pv__decoder_memory_for_pixels(uint64_t max_pixels);
 
+/* Writes one line into err[cap] (when err is not NULL) and returns st, so
+ * that every error path of codec/ reads "return pv__codec_failf(...)". */
+pv_status pv__codec_failf(char *err, size_t cap, pv_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 #endif /* PV_READ_LIMITS_H */
