@@ -44,9 +44,11 @@ static int demo_image(const char *path, uint32_t w, uint32_t h, uint32_t seed, t
 void demo_usage(FILE *f) {
   fprintf(f, "usage: pvpack demo [DIR]\n"
              "Generates a demo ImageFolder (4 classes x 100 JPEGs) in DIR/imagefolder\n"
-             "(default DIR: pvpack-demo), packs it into DIR/imagefolder.pvpack, verifies it\n"
-             "and reads it back. DIR must not exist, be empty, or hold only what an earlier\n"
-             "demo wrote; demo never deletes or overwrites a file.\n");
+             "(default DIR: pvpack-demo), packs it into DIR/imagefolder.pvpack, verifies it,\n"
+             "reads it back, and streams 3 epochs through the batch loader (the train\n"
+             "pipeline, as `pvpack bench`) with its throughput. DIR must not exist, be\n"
+             "empty, or hold only what an earlier demo wrote; demo never deletes or\n"
+             "overwrites a file.\n");
 }
 
 /* May demo write into base? Yes when it does not exist, is empty, or holds
@@ -175,6 +177,14 @@ int cmd_demo(int argc, char **argv) {
     fflush(stdout);
     char *iargv[] = {"info", out, NULL};
     rc = cmd_info(2, iargv);
+  }
+  if (rc == 0) {
+    /* The point of it all: epochs streamed through the batch loader (train
+     * pipeline: RandomResizedCrop 224 + flip, decoded on all usable CPUs). */
+    printf("6. pvpack bench %s --epochs 3 --batch-size 64\n", out);
+    fflush(stdout);
+    char *benchv[] = {"bench", out, "--epochs", "3", "--batch-size", "64", NULL};
+    rc = cmd_bench(6, benchv);
   }
   return rc;
 }
