@@ -37,7 +37,7 @@ typedef struct argp {
 
 /* Flags made from an options table (pv_option.h): table(i) is entry i, NULL
  * past the end (pv_build_option_info, pv_loader_option_info,
- * pv_limits_option_info). cli_table_opt: when a.argv[a.i] is the flag of an
+ * pv_limits_option_info, pv_verify_option_info). cli_table_opt: when a.argv[a.i] is the flag of an
  * entry flagged PV_OPTION_CLI, parses its value into opts (exits with a
  * usage error naming the flag on a bad one) and returns 1.
  * cli_table_usage: the --help lines of those entries, with their choices

@@ -6,21 +6,18 @@
 
 #include "cli.h"
 
+/* The options are pv_verify_options' table (reader/verify_options.h, through
+ * pv_verify_option_info) and the limits pv_limits' table: flags, help,
+ * ranges and defaults all come from them. */
 void verify_usage(FILE *f) {
-  fprintf(f,
-          "usage: pvpack verify DIR [--decode] [--threads N] [--json] [--max-problems N]\n"
-          "                     [limits]\n"
-          "  --decode            also decode every record, within these limits (a record\n"
-          "                      over one is a problem, PV_ERR_LIMIT, as the loader refuses\n"
-          "                      it):\n");
+  fprintf(f, "usage: pvpack verify DIR [--decode] [--threads N] [--json] [--max-problems N]\n"
+             "                     [limits]\n");
+  cli_table_usage(f, pv_verify_option_info);
+  fprintf(f, "  --json                  one JSON object on stdout\n"
+             "limits (records are decoded within these with --decode):\n");
   cli_limits_usage(f);
-  fprintf(f,
-          "  --threads N         (default: the CPUs this process may use)\n"
-          "  --json              one JSON object on stdout\n"
-          "  --max-problems N    list at most N problems (default 100; 0 = all); all\n"
-          "                      are counted\n"
-          "exit status: 0 clean, 1 damage found, 2 usage or I/O error, or DIR is not a\n"
-          "pvpack dataset\n");
+  fprintf(f, "exit status: 0 clean, 1 damage found, 2 usage or I/O error, or DIR is not a\n"
+             "pvpack dataset\n");
 }
 typedef struct vjson {
   FILE *f;
@@ -47,19 +44,13 @@ int cmd_verify(int argc, char **argv) {
   int json = 0;
   argp a = {argc, 0, argv, NULL, argv[0], ""};
   for (a.i = 1; a.i < argc; a.i++) {
-    const char *v;
     if (cli_opt_is(&a, "-h") || cli_opt_is(&a, "--help")) {
       verify_usage(stdout);
       return 0;
     } else if (cli_limit_opt(&a, &o.limits)) {
-    } else if (cli_opt_is(&a, "--decode")) {
-      o.decode = 1;
+    } else if (cli_table_opt(&a, pv_verify_option_info, &o)) {
     } else if (cli_opt_is(&a, "--json")) {
       json = 1;
-    } else if (cli_opt_is(&a, "--threads")) {
-      if (!cli_parse_int(v = cli_opt_value(&a), 0, 256, &o.threads)) cli_bad_value(&a, v);
-    } else if (cli_opt_is(&a, "--max-problems")) {
-      if (!cli_parse_int(v = cli_opt_value(&a), 0, 1 << 30, &o.max_problems)) cli_bad_value(&a, v);
     } else if (argv[a.i][0] == '-') {
       fprintf(stderr, "pvpack verify: unknown option %s\n", argv[a.i]);
       return EXIT_USAGE;

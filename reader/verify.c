@@ -51,13 +51,9 @@
 #include "pv_verify.h"
 #include "pvpack.h"
 #include "shard_map.h"
+#include "verify_options.h"
 
-void pv_verify_options_init(pv_verify_options *o) {
-  memset(o, 0, sizeof *o);
-  o->size = sizeof *o;
-  o->max_problems = 100;
-  pv_limits_init(&o->limits);
-}
+/* pv_verify_options_init and the option checks: verify_options.c. */
 
 /* Shards mapped at once (each window: map, check structure, hash, unmap). */
 #define VERIFY_WINDOW 64u
@@ -458,6 +454,18 @@ pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_su
                                          &o.limits) != PV_OK))
     return PV_ERR_INVALID_ARG;
   if (!dir) return PV_ERR_INVALID_ARG;
+  {
+    /* The ranges of the options table (verify_options.h), before anything
+     * is read; summary->error says which option. */
+    char oerr[256];
+    if (pv__verify_options_check(&o, oerr, sizeof oerr) != PV_OK) {
+      if (summary) {
+        memset(summary, 0, sizeof *summary);
+        snprintf(summary->error, sizeof summary->error, "%s", oerr);
+      }
+      return PV_ERR_INVALID_ARG;
+    }
+  }
   double t0 = now_s();
   vstate s;
   memset(&s, 0, sizeof s);

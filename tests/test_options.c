@@ -1,6 +1,6 @@
 /* test_options.c - the options tables (issue 10, item 4): pv_build_options,
- * pv_loader_options and pv_limits each have one table (pv_option.h) from
- * which *_init, the range checks of pv_build / pv_loader_create, the CLI's
+ * pv_loader_options, pv_limits and pv_verify_options each have one table (pv_option.h) from
+ * which *_init, the range checks of pv_build / pv_loader_create / pv_verify, the CLI's
  * flags and --help, and the Python keywords come. Here: every default
  * passes its own check, a value out of a row's range is refused by the
  * setters and by the validate function the library calls, the command's
@@ -18,6 +18,7 @@
 
 #include "pv_option.h"
 #include "pv_pack.h"
+#include "pv_verify.h"
 #include "pvpack.h"
 #include "testutil.h"
 
@@ -37,6 +38,18 @@ static void init_loader(void *p) { pv_loader_options_init(p); }
 static void init_limits(void *p) { pv_limits_init(p); }
 static pv_status check_build(const void *p) { return pv_build_options_check(p, NULL, 0); }
 static pv_status check_loader(const void *p) { return pv_loader_options_check(p, NULL, 0); }
+static void init_verify(void *p) { pv_verify_options_init(p); }
+/* pv_verify has no separate validate function: it checks the options before
+ * it looks at the directory, so a missing one gives PV_ERR_NOT_FOUND for
+ * valid options and PV_ERR_INVALID_ARG (the option named in summary.error)
+ * for others. */
+static pv_status check_verify(const void *p) {
+  pv_verify_summary sum;
+  pv_status st = pv_verify("/nonexistent-pvpack-verify-dir", p, &sum);
+  if (st == PV_ERR_NOT_FOUND) return PV_OK;
+  if (st == PV_ERR_INVALID_ARG) assert_true(sum.error[0] != 0);
+  return st;
+}
 
 static const table k_tables[] = {
     {"build", pv_build_option_info, pv_build_option_count, sizeof(pv_build_options), init_build,
@@ -45,6 +58,8 @@ static const table k_tables[] = {
      init_loader, check_loader},
     {"limits", pv_limits_option_info, pv_limits_option_count, sizeof(pv_limits), init_limits,
      NULL},
+    {"verify", pv_verify_option_info, pv_verify_option_count, sizeof(pv_verify_options),
+     init_verify, check_verify},
 };
 #define N_TABLES (sizeof k_tables / sizeof *k_tables)
 
@@ -176,6 +191,26 @@ static void test_out_of_range_is_refused(void **state) {
   assert_int_equal(pv_build_options_check(&o, NULL, 0), PV_OK);
 }
 
+/* pv_verify checks its options before it reads anything: a negative count
+ * (which it took as "all" / "the CPUs" before the table) is refused, the
+ * option named in summary.error, the summary zeroed. */
+static void test_verify_checks_its_options(void **state) {
+  (void)state;
+  const char *names[] = {"threads", "max_problems"};
+  for (size_t k = 0; k < 2; k++) {
+    pv_verify_options o;
+    pv_verify_options_init(&o);
+    if (k == 0) o.threads = -1;
+    else o.max_problems = -1;
+    pv_verify_summary sum;
+    memset(&sum, 0xab, sizeof sum);
+    assert_int_equal(pv_verify("/nonexistent-pvpack-verify-dir", &o, &sum), PV_ERR_INVALID_ARG);
+    assert_non_null(strstr(sum.error, names[k]));
+    assert_int_equal(sum.problems, 0);
+    assert_int_equal(sum.records_checked, 0);
+  }
+}
+
 /* The command line's value syntax, as the setters parse it. */
 static void test_text_values(void **state) {
   (void)state;
@@ -233,7 +268,7 @@ static void test_text_values(void **state) {
 
 /* The --help of each command lists the flag of every row flagged
  * PV_OPTION_CLI, with the default the table gives; every build row is a
- * flag of `pvpack build`. */
+ * flag of `pvpack build`, every verify row one of `pvpack verify`. */
 static void test_cli_help_lists_every_entry(void **state) {
   (void)state;
   struct {
@@ -241,7 +276,7 @@ static void test_cli_help_lists_every_entry(void **state) {
     table_fn info;
   } cases[] = {{"build", pv_build_option_info},  {"bench", pv_loader_option_info},
                {"bench", pv_limits_option_info}, {"verify", pv_limits_option_info},
-               {"get", pv_limits_option_info}};
+               {"get", pv_limits_option_info},   {"verify", pv_verify_option_info}};
   for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
     char *out = NULL;
     const char *argv[] = {cases[c].cmd, "--help", NULL};
@@ -250,8 +285,9 @@ static void test_cli_help_lists_every_entry(void **state) {
     int listed = 0;
     for (size_t i = 0; cases[c].info(i); i++) {
       const pv_option_info *o = cases[c].info(i);
-      if (cases[c].info == pv_build_option_info && !(o->flags & PV_OPTION_CLI))
-        fail_msg("build option %s has no flag", o->name);
+      if ((cases[c].info == pv_build_option_info || cases[c].info == pv_verify_option_info) &&
+          !(o->flags & PV_OPTION_CLI))
+        fail_msg("%s option %s has no flag", cases[c].cmd, o->name);
       if (!(o->flags & PV_OPTION_CLI)) continue;
       char flag[96], line[128], def[64];
       pv_option_flag(o, flag, sizeof flag);
@@ -279,6 +315,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults_pass_their_checks),
       cmocka_unit_test(test_out_of_range_is_refused),
+      cmocka_unit_test(test_verify_checks_its_options),
       cmocka_unit_test(test_text_values),
       cmocka_unit_test(test_cli_help_lists_every_entry),
   };

@@ -1,14 +1,15 @@
 /* pv_option.h - descriptions of the fields of pvpack's options structs.
  *
  * Every options struct whose fields a person sets (pv_build_options in
- * pv_pack.h, pv_loader_options in pvpack.h, pv_limits in pv_limits.h) has one
- * table, kept inside the library as an X-macro next to the code that uses
- * the struct (pack/build_options.h, reader/loader_options.h,
- * codec/limits_options.h). The library's *_init, its range checks, the
+ * pv_pack.h, pv_loader_options in pvpack.h, pv_limits in pv_limits.h,
+ * pv_verify_options in pv_verify.h) has one table, kept inside the library
+ * as an X-macro next to the code that uses the struct
+ * (pack/build_options.h, reader/loader_options.h, codec/limits_options.h,
+ * reader/verify_options.h). The library's *_init, its range checks, the
  * `pvpack` command's flags and --help text, and the Python keywords are all
  * made from that table, so an option is spelled once. The table is exposed
  * through accessors (pv_build_option_info(i), pv_loader_option_info(i),
- * pv_limits_option_info(i): NULL past the end) that return the descriptor
+ * pv_limits_option_info(i), pv_verify_option_info(i): NULL past the end) that return the descriptor
  * below, and it is read and written through the generic functions of this
  * header. A caller compiled against an older header sees newer options too:
  * the descriptors, not the caller's code, carry the field's offset and size.
@@ -54,9 +55,9 @@ typedef struct pv_option_choice {
 
 /* flags */
 #define PV_OPTION_CLI 0x1u /* the `pvpack` command has a flag for it (build:
-                              every build option; bench: the loader options
-                              a benchmark varies; verify, get and bench: every
-                              limit) */
+                              every build option; verify: every verify
+                              option; bench: the loader options a benchmark
+                              varies; verify, get and bench: every limit) */
 
 typedef struct pv_option_info {
   const char *name;  /* "jpeg_restart": the Python keyword (see above) */

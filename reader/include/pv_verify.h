@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pv_option.h"
 #include "pv_status.h"
 #include "pvpack.h"
 
@@ -25,8 +26,9 @@ extern "C" {
 typedef struct pv_verify_options {
   size_t size;
   int decode;      /* also decode every record */
-  int threads;     /* 0 = the CPUs this process may use, as pv_build */
-  int max_problems; /* stop listing after this many (still counts); default 100 */
+  int threads;     /* 0 = the CPUs this process may use, as pv_build; 0..256 */
+  int max_problems; /* stop listing after this many (still counts); default
+                       100; 0 = list all; 0..2^30 */
   /* Called once per problem found, from one thread at a time. NULL = stderr. */
   void (*problem)(void *ctx, const char *file, int64_t record, const char *source_path,
                   pv_status status, const char *what);
@@ -39,6 +41,14 @@ typedef struct pv_verify_options {
 } pv_verify_options;
 
 PV_API void pv_verify_options_init(pv_verify_options *o);
+
+/* The options table of pv_verify_options (pv_option.h): entry i or NULL
+ * when i >= pv_verify_option_count(). decode, threads and max_problems (the
+ * limits are pv_limits_option_info's). pv_verify_options_init stores the
+ * entries' defaults; pv_verify refuses a value out of an entry's range with
+ * PV_ERR_INVALID_ARG (summary->error names the option). */
+PV_API size_t pv_verify_option_count(void);
+PV_API const pv_option_info *pv_verify_option_info(size_t i);
 
 typedef struct pv_verify_summary {
   uint64_t records_checked;
@@ -65,7 +75,8 @@ typedef struct pv_verify_summary {
  * dataset: not a directory, or a directory with neither an index.pvi that
  * starts with the index magic nor any shard-NNNNN.pvs, such as an
  * ImageFolder or an empty folder), PV_ERR_IO, PV_ERR_NOMEM or
- * PV_ERR_INVALID_ARG. Problems beyond max_problems are counted in
+ * PV_ERR_INVALID_ARG (an option out of its table's range: summary->error
+ * names it). Problems beyond max_problems are counted in
  * summary->problems but not passed to the callback.
  * When it hit a resource limit (the index counts more than PV_MAX_SHARDS
  * shards, or a shard could not be mapped: mmap ENOMEM, vm.max_map_count or
