@@ -447,6 +447,9 @@ static pv_status index_counts_run(void *arg) {
 
 pv_status pv_verify(const char *dir, const pv_verify_options *opts, pv_verify_summary *summary) {
   pv_verify_options o;
+  /* Every return fills the summary: a caller may read it whatever the
+   * status. */
+  if (summary) memset(summary, 0, sizeof *summary);
   /* A caller built against an older, smaller struct: its fields, our
    * defaults for the rest (opts_copy.h); its limits by their own size. */
   if (PV__OPTS_COPY(&o, pv_verify_options_init, opts) != PV_OK ||
