@@ -58,6 +58,15 @@ pv_status pv__plan_make(const char *src, const char *src_abs, const pv_build_opt
                         pv__plan *p, pv_build_summary *sum, char *err, size_t cap);
 void pv__plan_free(pv__plan *p); /* accepts a zeroed plan */
 
+/* Part k of n (0 <= k < n, n >= 1) of a plan of `jobs` jobs: the contiguous
+ * slice [*first, *end) of the pack-time order, first = floor(k*jobs/n),
+ * end = floor((k+1)*jobs/n), computed without overflow for every jobs and
+ * every n up to UINT32_MAX. The n slices are disjoint, cover [0, jobs) in
+ * order and differ in size by at most one job; they depend only on (jobs,
+ * k, n), so every part of a build computes the same cut. Returns PV_OK, or
+ * PV_ERR_INVALID_ARG (n == 0 or k >= n; *first = *end = 0). */
+pv_status pv__plan_part(uint64_t jobs, uint32_t k, uint32_t n, uint64_t *first, uint64_t *end);
+
 /* The options section's text (build.c, with the options). malloc'ed; NULL
  * when out of memory. */
 char *pv__build_options_text(const pv_build_options *o, const char *src_abs);
