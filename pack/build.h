@@ -132,11 +132,12 @@ void pv__shards_free(pv__shards *s); /* accepts a zeroed struct */
 /* ---- index (index.c) ------------------------------------------------------- */
 
 /* Writes dir/index.pvi for plan p and its written shards s (fsynced), and
- * warns about classes left without a record. Adds the index's bytes to
+ * (warn_empty) warns about classes left without a record (a part of a
+ * build does not: most classes may lie in other parts). Adds the index's bytes to
  * sum->bytes_out. Returns PV_OK, PV_ERR_LIMIT (the index's limits),
  * PV_ERR_IO, PV_ERR_NOMEM. */
 pv_status pv__write_index(const pv__plan *p, const pv__shards *s, const char *dir,
-                          pv_build_summary *sum, char *err, size_t cap);
+                          int warn_empty, pv_build_summary *sum, char *err, size_t cap);
 
 /* ---- shared by the stages (build.c) ---------------------------------------- */
 

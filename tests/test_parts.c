@@ -1,11 +1,19 @@
 /* test_parts.c - building a dataset in parts (issue 11): the plan's slicing
- * (pv__plan_part, pack/plan.c). */
+ * (pv__plan_part, pack/plan.c), pv_build_part (pack/part.c): the part
+ * directories, the completion record, reruns, refusals, stale temporary
+ * directories, K and N from the environment, and `pvpack build --part`. */
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "build.h"
+#include "pv_pack.h"
+#include "pvpack.h"
 
 /* Every job in exactly one part, parts contiguous and in order, sizes within
  * one of each other, for N = 1..17 and n = 0..100. */
@@ -73,11 +81,315 @@ static void test_slices_invalid(void **state) {
   assert_int_equal(pv__plan_part(10, 7, 3, &first, &end), PV_ERR_INVALID_ARG);
 }
 
+/* ---- pv_build_part ---------------------------------------------------------- */
+
+#define NIMG 23
+#define NCLS 3
+
+static void quiet_log(void *ctx, pv_log_level lv, const char *line) {
+  (void)lv;
+  if (ctx) {
+    char *buf = ctx;
+    size_t n = strlen(buf);
+    snprintf(buf + n, 4096 - n, "%s\n", line);
+  }
+}
+
+static void part_opts(pv_build_options *o, char *logbuf) {
+  pv_build_options_init(o);
+  o->progress = 0;
+  o->log = quiet_log;
+  o->log_ctx = logbuf;
+  o->shard_bytes = 4096; /* several shards per part */
+  o->threads = 2;
+}
+
+typedef struct tree {
+  char *root, *src, *out, *whole;
+} tree;
+
+static void tree_new(tree *t) {
+  t->root = pvt_mkdtemp("parts");
+  t->src = pvt_join(t->root, "src");
+  t->out = pvt_join(t->root, "out");
+  t->whole = pvt_join(t->root, "whole");
+  assert_int_equal(pvt_write_jpeg_tree(t->src, NIMG, NCLS, 40, 30, 30, 20, 90), 0);
+}
+
+static void tree_free(tree *t) {
+  pvt_rmrf(t->root);
+  free(t->root);
+  free(t->src);
+  free(t->out);
+  free(t->whole);
+}
+
+static char *part_dir(const tree *t, uint32_t k, uint32_t n) {
+  char rel[64];
+  snprintf(rel, sizeof rel, "parts/%u-of-%u", k, n);
+  return pvt_join(t->out, rel);
+}
+
+/* Parts built in the order 2, 0, 1 each hold their slice: opened as a
+ * dataset (its partial index), the parts' records in part order are the
+ * whole build's records in order (paths, labels, payload bytes). */
+static void test_parts_match_whole_build(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  pv_build_options o;
+  part_opts(&o, NULL);
+  pv_build_summary s;
+  char err[512];
+  assert_int_equal(pv_build(t.src, t.whole, &o, &s, err, sizeof err), PV_OK);
+  const uint32_t order[3] = {2, 0, 1};
+  for (int i = 0; i < 3; i++) {
+    pv_status st = pv_build_part(t.src, t.out, &o, order[i], 3, &s, err, sizeof err);
+    if (st != PV_OK) fail_msg("part %u: %s: %s", order[i], pv_strerror(st), err);
+    assert_int_equal(s.files, NIMG);
+  }
+  pv_dataset *whole;
+  assert_int_equal(pv_dataset_open(t.whole, NULL, &whole, err, sizeof err), PV_OK);
+  uint64_t g = 0;
+  for (uint32_t k = 0; k < 3; k++) {
+    char *pd = part_dir(&t, k, 3);
+    char *rec = pvt_join(pd, "part.txt");
+    struct stat sb;
+    assert_int_equal(stat(rec, &sb), 0);
+    pv_dataset *ds;
+    pv_status st = pv_dataset_open(pd, NULL, &ds, err, sizeof err);
+    if (st != PV_OK) fail_msg("%s: %s", pd, err);
+    uint64_t first, end;
+    assert_int_equal(pv__plan_part(NIMG, k, 3, &first, &end), PV_OK);
+    assert_int_equal(pv_dataset_record_count(ds), end - first);
+    assert_true(pv_dataset_shard_count(ds) >= 1);
+    for (uint64_t i = 0; i < pv_dataset_record_count(ds); i++, g++) {
+      pv_record a, b;
+      assert_int_equal(pv_dataset_record(ds, i, &a), PV_OK);
+      assert_int_equal(pv_dataset_record(whole, g, &b), PV_OK);
+      assert_int_equal(a.label, b.label);
+      assert_int_equal(a.length, b.length);
+      assert_int_equal(a.width, b.width);
+      assert_int_equal(a.height, b.height);
+      assert_memory_equal(a.data, b.data, a.length);
+      uint32_t la, lb;
+      const char *pa = pv_dataset_source_path(ds, i, &la), *pb = pv_dataset_source_path(whole, g, &lb);
+      assert_int_equal(la, lb);
+      assert_memory_equal(pa, pb, la);
+    }
+    pv_dataset_close(ds);
+    free(rec);
+    free(pd);
+  }
+  assert_int_equal(g, pv_dataset_record_count(whole));
+  pv_dataset_close(whole);
+  tree_free(&t);
+}
+
+static ino_t inode_of(const char *path) {
+  struct stat sb;
+  assert_int_equal(stat(path, &sb), 0);
+  return sb.st_ino;
+}
+
+/* A completed part reruns as a no-op that says so; --force repacks it; a
+ * part of another plan (tree changed, other options, other N is another
+ * directory) is refused; stale temporary directories are removed. */
+static void test_part_rerun_force_refuse(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  char logbuf[4096] = "";
+  pv_build_options o;
+  part_opts(&o, logbuf);
+  pv_build_summary s;
+  char err[512];
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 1, 2, &s, err, sizeof err), PV_OK);
+  assert_true(s.images > 0);
+  char *pd = part_dir(&t, 1, 2);
+  ino_t ino = inode_of(pd);
+  logbuf[0] = 0;
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 1, 2, &s, err, sizeof err), PV_OK);
+  assert_int_equal(s.images, 0);
+  assert_non_null(strstr(logbuf, "already complete"));
+  assert_true(inode_of(pd) == ino);
+
+  /* other options: refused, naming the part, left as it was */
+  pv_build_options o2;
+  part_opts(&o2, NULL);
+  o2.seed = 7;
+  assert_int_equal(pv_build_part(t.src, t.out, &o2, 1, 2, &s, err, sizeof err), PV_ERR_EXISTS);
+  assert_non_null(strstr(err, "1-of-2"));
+  assert_non_null(strstr(err, "another plan"));
+  assert_true(inode_of(pd) == ino);
+
+  /* the tree changed (one file's modification time): refused */
+  char *img = pvt_join(t.src, "class0/img000.jpg");
+  struct timespec ts[2] = {{1000000000, 0}, {1000000000, 0}};
+  assert_int_equal(utimensat(AT_FDCWD, img, ts, 0), 0);
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 1, 2, &s, err, sizeof err), PV_ERR_EXISTS);
+  assert_true(inode_of(pd) == ino);
+
+  /* --force repacks it */
+  o.force = 1;
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 1, 2, &s, err, sizeof err), PV_OK);
+  assert_true(s.images > 0);
+  o.force = 0;
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 1, 2, &s, err, sizeof err), PV_OK);
+  assert_int_equal(s.images, 0); /* complete for the changed tree now */
+
+  /* a killed run's temporary directory is removed by the next run; a
+   * foreign file in it keeps it (never a recursive delete) */
+  char *stale = pvt_join(t.out, "parts/0-of-2.tmp-AbC123");
+  char *stale_shard = pvt_join(stale, "shard-00000.pvs");
+  assert_int_equal(pvt_mkdirs(stale, 1), 0);
+  assert_int_equal(pvt_write_file(stale_shard, "x", 1), 0);
+  char *kept = pvt_join(t.out, "parts/0-of-2.tmp-XyZ789");
+  char *kept_file = pvt_join(kept, "notes.txt");
+  assert_int_equal(pvt_mkdirs(kept, 1), 0);
+  assert_int_equal(pvt_write_file(kept_file, "mine", 4), 0);
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 0, 2, &s, err, sizeof err), PV_OK);
+  struct stat sb;
+  assert_int_not_equal(stat(stale, &sb), 0);
+  assert_int_equal(stat(kept_file, &sb), 0);
+
+  /* invalid k/n */
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 2, 2, &s, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 0, 0, &s, err, sizeof err), PV_ERR_INVALID_ARG);
+  /* never inside the source */
+  char *inside = pvt_join(t.src, "class0/out");
+  assert_int_equal(pv_build_part(t.src, inside, &o, 0, 2, &s, err, sizeof err), PV_ERR_INVALID_ARG);
+  free(inside);
+  free(kept);
+  free(kept_file);
+  free(stale);
+  free(stale_shard);
+  free(img);
+  free(pd);
+  tree_free(&t);
+}
+
+/* More parts than files: the empty parts are complete too. */
+static void test_part_empty_slice(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  pv_build_options o;
+  part_opts(&o, NULL);
+  pv_build_summary s;
+  char err[512];
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 0, 40, &s, err, sizeof err), PV_OK);
+  assert_int_equal(s.images, 0);
+  char *pd = part_dir(&t, 0, 40);
+  pv_dataset *ds;
+  assert_int_equal(pv_dataset_open(pd, NULL, &ds, err, sizeof err), PV_OK);
+  assert_int_equal(pv_dataset_record_count(ds), 0);
+  pv_dataset_close(ds);
+  free(pd);
+  tree_free(&t);
+}
+
+static void clear_env(void) {
+  unsetenv("SLURM_ARRAY_TASK_ID");
+  unsetenv("SLURM_ARRAY_TASK_COUNT");
+  unsetenv("SLURM_ARRAY_TASK_MIN");
+  unsetenv("SLURM_ARRAY_TASK_MAX");
+  unsetenv("JOB_COMPLETION_INDEX");
+}
+
+static void test_part_from_env(void **state) {
+  (void)state;
+  uint32_t k = 99, n = 99;
+  char err[256];
+  clear_env();
+  assert_int_equal(pv_part_from_env(4, &k, &n, err, sizeof err), PV_ERR_INVALID_ARG);
+  setenv("SLURM_ARRAY_TASK_ID", "3", 1);
+  setenv("SLURM_ARRAY_TASK_COUNT", "4", 1);
+  assert_int_equal(pv_part_from_env(0, &k, &n, err, sizeof err), PV_OK);
+  assert_int_equal(k, 3);
+  assert_int_equal(n, 4);
+  assert_int_equal(pv_part_from_env(5, &k, &n, err, sizeof err), PV_ERR_INVALID_ARG);
+  unsetenv("SLURM_ARRAY_TASK_COUNT");
+  setenv("SLURM_ARRAY_TASK_ID", "12", 1);
+  setenv("SLURM_ARRAY_TASK_MIN", "10", 1);
+  setenv("SLURM_ARRAY_TASK_MAX", "14", 1);
+  assert_int_equal(pv_part_from_env(0, &k, &n, err, sizeof err), PV_OK);
+  assert_int_equal(k, 2);
+  assert_int_equal(n, 5);
+  setenv("SLURM_ARRAY_TASK_COUNT", "3", 1); /* --array=10-14:2 */
+  assert_int_equal(pv_part_from_env(0, &k, &n, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_non_null(strstr(err, "contiguous"));
+  setenv("SLURM_ARRAY_TASK_ID", "x1", 1);
+  assert_int_equal(pv_part_from_env(0, &k, &n, err, sizeof err), PV_ERR_INVALID_ARG);
+  clear_env();
+  setenv("JOB_COMPLETION_INDEX", "1", 1);
+  assert_int_equal(pv_part_from_env(0, &k, &n, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_int_equal(pv_part_from_env(3, &k, &n, err, sizeof err), PV_OK);
+  assert_int_equal(k, 1);
+  assert_int_equal(n, 3);
+  assert_int_equal(pv_part_from_env(1, &k, &n, err, sizeof err), PV_ERR_INVALID_ARG);
+  clear_env();
+
+  assert_int_equal(pv_part_parse("2/5", &k, &n, err, sizeof err), PV_OK);
+  assert_int_equal(k, 2);
+  assert_int_equal(n, 5);
+  const char *bad[] = {"5/5", "0/0", "-1/3", "1/", "/3", "1/3x", "1 /3", "3", "", "0/70000"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    if (pv_part_parse(bad[i], &k, &n, err, sizeof err) != PV_ERR_INVALID_ARG)
+      fail_msg("'%s' accepted", bad[i]);
+}
+
+/* The CLI: --part K/N; --parts N with K from the Slurm environment; an
+ * explicit --part wins over the environment. */
+static void test_part_cli(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  char *outp = NULL;
+  const char *a1[] = {"build", t.src, "-o", t.out, "--part", "0/2", "--quiet", NULL};
+  int rc = pvt_run_cli(&outp, a1);
+  if (rc != 0) fail_msg("rc %d: %s", rc, outp ? outp : "");
+  assert_non_null(strstr(outp, "part 0 of 2"));
+  free(outp);
+  clear_env();
+  setenv("SLURM_ARRAY_TASK_ID", "1", 1);
+  setenv("SLURM_ARRAY_TASK_COUNT", "2", 1);
+  const char *a2[] = {"build", t.src, "-o", t.out, "--parts", "2", "--quiet", NULL};
+  rc = pvt_run_cli(&outp, a2);
+  if (rc != 0) fail_msg("rc %d: %s", rc, outp ? outp : "");
+  assert_non_null(strstr(outp, "part 1 of 2"));
+  free(outp);
+  char *p1 = part_dir(&t, 1, 2), *p0 = part_dir(&t, 0, 2);
+  struct stat sb;
+  assert_int_equal(stat(p1, &sb), 0);
+  assert_int_equal(stat(p0, &sb), 0);
+  /* --part wins over SLURM_ARRAY_TASK_ID=1 */
+  const char *a3[] = {"build", t.src, "-o", t.out, "--part", "0/3", "--quiet", NULL};
+  rc = pvt_run_cli(&outp, a3);
+  if (rc != 0) fail_msg("rc %d: %s", rc, outp ? outp : "");
+  assert_non_null(strstr(outp, "part 0 of 3"));
+  free(outp);
+  clear_env();
+  const char *a4[] = {"build", t.src, "-o", t.out, "--parts", "2", NULL};
+  rc = pvt_run_cli(&outp, a4);
+  assert_int_not_equal(rc, 0);
+  assert_non_null(strstr(outp, "SLURM_ARRAY_TASK_ID"));
+  free(outp);
+  free(p0);
+  free(p1);
+  tree_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_slices_cover_once),
       cmocka_unit_test(test_slices_large),
       cmocka_unit_test(test_slices_invalid),
+      cmocka_unit_test(test_parts_match_whole_build),
+      cmocka_unit_test(test_part_rerun_force_refuse),
+      cmocka_unit_test(test_part_empty_slice),
+      cmocka_unit_test(test_part_from_env),
+      cmocka_unit_test(test_part_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
