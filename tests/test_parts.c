@@ -14,6 +14,10 @@
 #include "build.h"
 #include "pv_pack.h"
 #include "pvpack.h"
+#include "pv_verify.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 /* Every job in exactly one part, parts contiguous and in order, sizes within
  * one of each other, for N = 1..17 and n = 0..100. */
@@ -380,6 +384,258 @@ static void test_part_cli(void **state) {
   tree_free(&t);
 }
 
+/* ---- pv_merge ---------------------------------------------------------------- */
+
+static void upd64(XXH3_state_t *h, uint64_t v) {
+  uint8_t b[8];
+  pv_store64(b, v);
+  XXH3_64bits_update(h, b, 8);
+}
+
+/* Every batch of two epochs of the train pipeline, seed 1234, hashed. */
+static uint64_t loader_hash(const char *dir) {
+  pv_dataset *ds;
+  char err[256];
+  assert_int_equal(pv_dataset_open(dir, NULL, &ds, err, sizeof err), PV_OK);
+  pv_loader_options o;
+  pv_loader_options_init(&o);
+  o.batch_size = 5;
+  o.height = 32;
+  o.width = 24;
+  o.pipeline = PV_PIPELINE_TRAIN;
+  o.threads = 2;
+  o.seed = 1234;
+  pv_loader *l;
+  assert_int_equal(pv_loader_create(ds, &o, &l, err, sizeof err), PV_OK);
+  XXH3_state_t *h = XXH3_createState();
+  XXH3_64bits_reset(h);
+  uint64_t batches = 0;
+  for (uint64_t e = 0; e < 2; e++) {
+    assert_int_equal(pv_loader_set_epoch(l, e, 0), PV_OK);
+    pv_batch *b;
+    while (pv_loader_next(l, &b) == PV_OK && b) {
+      size_t per = b->images_bytes / b->batch_size;
+      XXH3_64bits_update(h, b->images, per * b->count);
+      for (uint32_t i = 0; i < b->count; i++) {
+        upd64(h, (uint64_t)b->labels[i]);
+        upd64(h, b->records[i]);
+      }
+      batches++;
+      pv_loader_release(l, b);
+    }
+  }
+  assert_true(batches > 0);
+  pv_loader_destroy(l);
+  pv_dataset_close(ds);
+  uint64_t d = XXH3_64bits_digest(h);
+  XXH3_freeState(h);
+  return d;
+}
+
+static void assert_same_records(const char *a_dir, const char *b_dir) {
+  pv_dataset *a, *b;
+  char err[256];
+  assert_int_equal(pv_dataset_open(a_dir, NULL, &a, err, sizeof err), PV_OK);
+  assert_int_equal(pv_dataset_open(b_dir, NULL, &b, err, sizeof err), PV_OK);
+  assert_int_equal(pv_dataset_record_count(a), pv_dataset_record_count(b));
+  assert_int_equal(pv_dataset_class_count(a), pv_dataset_class_count(b));
+  assert_int_equal(pv_dataset_skipped_count(a), pv_dataset_skipped_count(b));
+  for (uint64_t i = 0; i < pv_dataset_record_count(a); i++) {
+    pv_record x, y;
+    assert_int_equal(pv_dataset_record(a, i, &x), PV_OK);
+    assert_int_equal(pv_dataset_record(b, i, &y), PV_OK);
+    assert_int_equal(x.label, y.label);
+    assert_int_equal(x.length, y.length);
+    assert_int_equal(x.width, y.width);
+    assert_int_equal(x.height, y.height);
+    assert_int_equal(x.codec, y.codec);
+    assert_int_equal(x.flags, y.flags);
+    assert_memory_equal(x.data, y.data, x.length);
+    uint32_t lx, ly;
+    const char *px = pv_dataset_source_path(a, i, &lx), *py = pv_dataset_source_path(b, i, &ly);
+    assert_int_equal(lx, ly);
+    assert_memory_equal(px, py, lx);
+  }
+  pv_dataset_close(a);
+  pv_dataset_close(b);
+}
+
+static void assert_same_file(const char *a_dir, const char *b_dir, const char *name) {
+  char *pa = pvt_join(a_dir, name), *pb = pvt_join(b_dir, name);
+  size_t la = 0, lb = 0;
+  uint8_t *x = pvt_read_file(pa, &la), *y = pvt_read_file(pb, &lb);
+  if (!x || !y) fail_msg("%s: missing in %s or %s", name, a_dir, b_dir);
+  assert_int_equal(la, lb);
+  assert_memory_equal(x, y, la);
+  free(x);
+  free(y);
+  free(pa);
+  free(pb);
+}
+
+static void build_parts(const tree *t, const char *out, const uint32_t *order, uint32_t count,
+                        uint32_t n, int threads) {
+  pv_build_options o;
+  part_opts(&o, NULL);
+  o.threads = threads;
+  pv_build_summary s;
+  char err[512];
+  for (uint32_t i = 0; i < count; i++) {
+    pv_status st = pv_build_part(t->src, out, &o, order[i], n, &s, err, sizeof err);
+    if (st != PV_OK) fail_msg("part %u/%u: %s: %s", order[i], n, pv_strerror(st), err);
+  }
+}
+
+/* One build vs N=3 parts in two orders (and thread counts) + merge: the
+ * same records, bit-identical loader batches, verify clean, the two merged
+ * datasets byte-identical, the skip reports merged. */
+static void test_merge_equals_whole(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  char *bad = pvt_join(t.src, "class1/zz_broken.jpg");
+  assert_int_equal(pvt_write_file(bad, "not a jpeg", 10), 0);
+  pv_build_options o;
+  part_opts(&o, NULL);
+  pv_build_summary s;
+  char err[512];
+  assert_int_equal(pv_build(t.src, t.whole, &o, &s, err, sizeof err), PV_OK);
+  assert_int_equal(s.skipped, 1);
+  char *out2 = pvt_join(t.root, "out2");
+  const uint32_t o1[3] = {2, 0, 1}, o2[3] = {1, 2, 0};
+  build_parts(&t, t.out, o1, 3, 3, 1);
+  build_parts(&t, out2, o2, 3, 3, 2);
+  pv_status st = pv_merge(t.out, &s, err, sizeof err);
+  if (st != PV_OK) fail_msg("merge: %s: %s", pv_strerror(st), err);
+  assert_int_equal(s.images, NIMG);
+  assert_int_equal(s.skipped, 1);
+  assert_int_equal(pv_merge(out2, &s, err, sizeof err), PV_OK);
+
+  assert_same_records(t.whole, t.out);
+  assert_same_records(t.whole, out2);
+  assert_true(loader_hash(t.whole) == loader_hash(t.out));
+  assert_true(loader_hash(t.out) == loader_hash(out2));
+
+  pv_verify_options vo;
+  pv_verify_options_init(&vo);
+  pv_verify_summary vs;
+  assert_int_equal(pv_verify(t.out, &vo, &vs), PV_OK);
+  assert_int_equal(vs.problems, 0);
+  assert_int_equal(vs.records_checked, NIMG);
+
+  /* byte-identical whatever order the parts ran in */
+  pv_dataset *ds;
+  assert_int_equal(pv_dataset_open(t.out, NULL, &ds, err, sizeof err), PV_OK);
+  uint32_t shards = pv_dataset_shard_count(ds);
+  pv_dataset_close(ds);
+  assert_true(shards >= 3);
+  assert_same_file(t.out, out2, PV_INDEX_FILENAME);
+  assert_same_file(t.out, out2, PV_REPORT_FILENAME);
+  for (uint32_t k = 0; k < shards; k++) {
+    char name[32];
+    snprintf(name, sizeof name, PV_SHARD_NAME_FMT, k);
+    assert_same_file(t.out, out2, name);
+  }
+  /* the skip report names the broken file once; the parts are gone */
+  char *rp = pvt_join(t.out, PV_REPORT_FILENAME);
+  size_t rl = 0;
+  char *rep = (char *)pvt_read_file(rp, &rl);
+  assert_non_null(rep);
+  char *hit = strstr(rep, "zz_broken.jpg");
+  assert_non_null(hit);
+  assert_null(strstr(hit + 1, "zz_broken.jpg"));
+  char *parts = pvt_join(t.out, "parts");
+  struct stat sb;
+  assert_int_not_equal(stat(parts, &sb), 0);
+  /* a second merge has no parts left to merge */
+  assert_int_equal(pv_merge(t.out, &s, err, sizeof err), PV_ERR_NOT_FOUND);
+  free(parts);
+  free(rep);
+  free(rp);
+  free(bad);
+  pvt_rmrf(out2);
+  free(out2);
+  tree_free(&t);
+}
+
+static int has_index(const char *out) {
+  char *p = pvt_join(out, PV_INDEX_FILENAME);
+  struct stat sb;
+  int r = stat(p, &sb) == 0;
+  free(p);
+  return r;
+}
+
+/* A missing part, a part of another plan (other options; the tree changed)
+ * and parts of another N are refused, naming the part; nothing that opens
+ * as a dataset is left and the parts stay as they were. */
+static void test_merge_refusals(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  pv_build_options o;
+  part_opts(&o, NULL);
+  pv_build_summary s;
+  char err[512];
+  const uint32_t some[2] = {0, 2};
+  build_parts(&t, t.out, some, 2, 3, 2);
+  assert_int_equal(pv_merge(t.out, &s, err, sizeof err), PV_ERR_NOT_FOUND);
+  assert_non_null(strstr(err, "1-of-3"));
+  assert_false(has_index(t.out));
+
+  /* part 1 with another seed */
+  pv_build_options o2;
+  part_opts(&o2, NULL);
+  o2.seed = 99;
+  assert_int_equal(pv_build_part(t.src, t.out, &o2, 1, 3, &s, err, sizeof err), PV_OK);
+  assert_int_equal(pv_merge(t.out, &s, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_non_null(strstr(err, "1-of-3"));
+  assert_non_null(strstr(err, "another plan"));
+  assert_false(has_index(t.out));
+
+  /* the tree changed, part 1 rebuilt after it: refused */
+  char *img = pvt_join(t.src, "class2/img002.jpg");
+  struct timespec ts[2] = {{1000000000, 0}, {1000000000, 0}};
+  assert_int_equal(utimensat(AT_FDCWD, img, ts, 0), 0);
+  o.force = 1;
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 1, 3, &s, err, sizeof err), PV_OK);
+  assert_int_equal(pv_merge(t.out, &s, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_non_null(strstr(err, "another plan"));
+  assert_false(has_index(t.out));
+  char *p0 = part_dir(&t, 0, 3), *p0s = pvt_join(p0, "shard-00000.pvs");
+  struct stat sb;
+  assert_int_equal(stat(p0s, &sb), 0); /* the parts are intact */
+
+  /* parts of another N */
+  char *out3 = pvt_join(t.root, "out3");
+  const uint32_t all[3] = {0, 1, 2};
+  build_parts(&t, out3, all, 3, 3, 2);
+  assert_int_equal(pv_build_part(t.src, out3, &o, 0, 2, &s, err, sizeof err), PV_OK);
+  assert_int_equal(pv_merge(out3, &s, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_non_null(strstr(err, "another N"));
+  assert_false(has_index(out3));
+
+  /* the CLI: merge OUT after the parts */
+  char *out4 = pvt_join(t.root, "out4");
+  build_parts(&t, out4, all, 3, 3, 2);
+  char *outp = NULL;
+  const char *a1[] = {"merge", out4, NULL};
+  int rc = pvt_run_cli(&outp, a1);
+  if (rc != 0) fail_msg("rc %d: %s", rc, outp ? outp : "");
+  assert_non_null(strstr(outp, "merged"));
+  free(outp);
+  const char *a2[] = {"verify", out4, NULL};
+  rc = pvt_run_cli(&outp, a2);
+  if (rc != 0) fail_msg("verify rc %d: %s", rc, outp ? outp : "");
+  free(outp);
+  free(out4);
+  free(out3);
+  free(p0);
+  free(p0s);
+  free(img);
+  tree_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_slices_cover_once),
@@ -390,6 +646,8 @@ int main(void) {
       cmocka_unit_test(test_part_empty_slice),
       cmocka_unit_test(test_part_from_env),
       cmocka_unit_test(test_part_cli),
+      cmocka_unit_test(test_merge_equals_whole),
+      cmocka_unit_test(test_merge_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

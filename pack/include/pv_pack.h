@@ -176,6 +176,25 @@ PV_API pv_status pv_build_part(const char *src, const char *out_dir, const pv_bu
                                uint32_t k, uint32_t n, pv_build_summary *summary, char *err,
                                size_t errcap);
 
+/* Merges the N parts of out_dir/parts/ (pv_build_part) into a dataset in
+ * out_dir: checks that parts 0..N-1 are all complete, of one N and one
+ * plan fingerprint (a missing part: PV_ERR_NOT_FOUND; another N or another
+ * plan: PV_ERR_INVALID_ARG, err names the part), then moves the shards
+ * into out_dir with global numbering (only their headers and footers are
+ * rewritten, never a payload byte), writes report.txt (the parts' reports
+ * in part order) and index.pvi last, and removes the emptied parts. A
+ * marker (parts/merge.txt) makes a killed merge resumable: run it again;
+ * until the index is renamed into place out_dir holds nothing that opens
+ * as a dataset. The result does not depend on the order the parts were
+ * built in. summary (may be NULL): images, skipped, classes, shards,
+ * bytes_out. Returns PV_OK; PV_ERR_NOT_FOUND; PV_ERR_INVALID_ARG;
+ * PV_ERR_EXISTS (out_dir already holds an index.pvi, or a shard name it
+ * needs); PV_ERR_EMPTY (no record in any part); PV_ERR_CORRUPT,
+ * PV_ERR_CHECKSUM, PV_ERR_TRUNCATED, PV_ERR_VERSION (a part's files);
+ * PV_ERR_LIMIT; PV_ERR_IO; PV_ERR_NOMEM. */
+PV_API pv_status pv_merge(const char *out_dir, pv_build_summary *summary, char *err,
+                          size_t errcap);
+
 /* Parses "K/N" (decimal, 0 <= K < N <= PV_MAX_PARTS). PV_OK or
  * PV_ERR_INVALID_ARG (err, may be NULL, says why). */
 PV_API pv_status pv_part_parse(const char *text, uint32_t *k, uint32_t *n, char *err,
