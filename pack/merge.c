@@ -341,6 +341,24 @@ pv_status pv_merge(const char *out_dir, pv_build_summary *summary, char *err, si
                        pp[0].fp, n);
     pj(path, sizeof path, "%s/%s", parts, MERGE_MARKER);
     if (lstat(path, &sb) != 0) {
+      /* A fresh merge: OUT must hold no dataset file yet (never overwrite
+       * what pvpack did not write; a resumed merge's files are its own). */
+      DIR *od = opendir(out_dir);
+      if (!od) {
+        snprintf(err, errcap, "%s: %s", out_dir, strerror(errno));
+        st = PV_ERR_IO;
+        goto out;
+      }
+      struct dirent *oe;
+      while ((oe = readdir(od)))
+        if (pv__is_dataset_file_name(oe->d_name)) {
+          pj(err, errcap, "%s/%s exists already, and pvpack's merge did not write it", out_dir,
+             oe->d_name);
+          st = PV_ERR_EXISTS;
+          break;
+        }
+      closedir(od);
+      if (st != PV_OK) goto out;
       if ((st = write_file_at(parts, MERGE_MARKER, text, (size_t)len, err, errcap)) != PV_OK ||
           (st = pv__fsync_path(parts, NULL, err, errcap)) != PV_OK)
         goto out;

@@ -636,6 +636,66 @@ static void test_merge_refusals(void **state) {
   tree_free(&t);
 }
 
+/* A merge killed after its marker and its first shard's rename (the state
+ * kill -9 leaves there: shard 0 of part 0 keeps its numbers) leaves
+ * nothing that opens as a dataset; a rerun finishes it, byte-identical to
+ * an uninterrupted merge. A foreign file of a dataset name in OUT stops a
+ * fresh merge before anything moves. */
+static void test_merge_resume(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  pv_build_summary s;
+  char err[512];
+  const uint32_t all[3] = {0, 1, 2};
+  char *clean = pvt_join(t.root, "clean");
+  build_parts(&t, clean, all, 3, 3, 2);
+  assert_int_equal(pv_merge(clean, &s, err, sizeof err), PV_OK);
+
+  build_parts(&t, t.out, all, 3, 3, 2);
+  char *marker = pvt_join(t.out, "parts/merge.txt");
+  assert_int_equal(pvt_write_file(marker, "pvpack merge 1\n", 15), 0);
+  char *src0 = pvt_join(t.out, "parts/0-of-3/shard-00000.pvs");
+  char *dst0 = pvt_join(t.out, "shard-00000.pvs");
+  assert_int_equal(rename(src0, dst0), 0);
+  pv_dataset *ds;
+  assert_int_not_equal(pv_dataset_open(t.out, NULL, &ds, err, sizeof err), PV_OK);
+  pv_status st = pv_merge(t.out, &s, err, sizeof err);
+  if (st != PV_OK) fail_msg("resumed merge: %s: %s", pv_strerror(st), err);
+  assert_same_file(clean, t.out, PV_INDEX_FILENAME);
+  assert_int_equal(pv_dataset_open(t.out, NULL, &ds, err, sizeof err), PV_OK);
+  uint32_t shards = pv_dataset_shard_count(ds);
+  pv_dataset_close(ds);
+  for (uint32_t k = 0; k < shards; k++) {
+    char name[32];
+    snprintf(name, sizeof name, PV_SHARD_NAME_FMT, k);
+    assert_same_file(clean, t.out, name);
+  }
+
+  /* a foreign report.txt in OUT: refused, kept, the parts untouched */
+  char *out5 = pvt_join(t.root, "out5");
+  build_parts(&t, out5, all, 3, 3, 2);
+  char *foreign = pvt_join(out5, "report.txt");
+  assert_int_equal(pvt_write_file(foreign, "mine", 4), 0);
+  assert_int_equal(pv_merge(out5, &s, err, sizeof err), PV_ERR_EXISTS);
+  assert_non_null(strstr(err, "report.txt"));
+  size_t fl = 0;
+  uint8_t *fb = pvt_read_file(foreign, &fl);
+  assert_int_equal(fl, 4);
+  free(fb);
+  char *p0s = pvt_join(out5, "parts/0-of-3/shard-00000.pvs");
+  struct stat sb;
+  assert_int_equal(stat(p0s, &sb), 0);
+  free(p0s);
+  free(foreign);
+  free(out5);
+  free(marker);
+  free(src0);
+  free(dst0);
+  free(clean);
+  tree_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_slices_cover_once),
@@ -648,6 +708,7 @@ int main(void) {
       cmocka_unit_test(test_part_cli),
       cmocka_unit_test(test_merge_equals_whole),
       cmocka_unit_test(test_merge_refusals),
+      cmocka_unit_test(test_merge_resume),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
