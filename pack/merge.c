@@ -298,6 +298,23 @@ pv_status pv_merge(const char *out_dir, pv_build_summary *summary, char *err, si
   }
   pj(path, sizeof path, "%s/%s", out_dir, PV_INDEX_FILENAME);
   struct stat sb;
+  char marker[PATH_CAP];
+  pj(marker, sizeof marker, "%s/%s", parts, MERGE_MARKER);
+  if (lstat(path, &sb) == 0 && lstat(marker, &sb) == 0) {
+    /* Killed after its index went into place: the dataset is complete (a
+     * fresh merge refuses an OUT with an index, so this one is ours); only
+     * the cleanup of step 5 is left. */
+    for (uint32_t k = 0; k < n; k++) {
+      char pd[PATH_CAP];
+      pj(pd, sizeof pd, "%s/%u-of-%u", parts, k, n);
+      pj(dst, sizeof dst, "%s/%s", pd, PART_RECORD);
+      unlink(dst);
+      pv__remove_dataset_dir(pd);
+    }
+    unlink(marker);
+    rmdir(parts);
+    return PV_OK;
+  }
   if (lstat(path, &sb) == 0) {
     snprintf(err, errcap, "%s already holds a dataset (%s)", out_dir, PV_INDEX_FILENAME);
     return PV_ERR_EXISTS;

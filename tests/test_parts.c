@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -696,6 +699,66 @@ static void test_merge_resume(void **state) {
   tree_free(&t);
 }
 
+/* kill -9 during the merge, at a different moment each round: until the
+ * merge is done OUT does not open as a dataset; a rerun then finishes it
+ * (or finds it finished), byte-identical to an uninterrupted merge. */
+static void test_merge_kill9(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  pv_build_summary s;
+  char err[512];
+  const uint32_t all[3] = {0, 1, 2};
+  char *clean = pvt_join(t.root, "clean");
+  build_parts(&t, clean, all, 3, 3, 2);
+  assert_int_equal(pv_merge(clean, &s, err, sizeof err), PV_OK);
+  int interrupted = 0;
+  for (int round = 0; round < 8; round++) {
+    char name[32];
+    snprintf(name, sizeof name, "kill%d", round);
+    char *out = pvt_join(t.root, name);
+    build_parts(&t, out, all, 3, 3, 2);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      char e2[512];
+      _exit(pv_merge(out, NULL, e2, sizeof e2) == PV_OK ? 0 : 1);
+    }
+    struct timespec d = {0, (long)round * 150000L}; /* 0 .. 1.05 ms */
+    nanosleep(&d, NULL);
+    kill(pid, SIGKILL);
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    pv_dataset *ds;
+    char *ix = pvt_join(out, PV_INDEX_FILENAME);
+    struct stat sb;
+    int done = stat(ix, &sb) == 0;
+    if (!done) assert_int_not_equal(pv_dataset_open(out, NULL, &ds, err, sizeof err), PV_OK);
+    char *parts = pvt_join(out, "parts");
+    int parts_left = stat(parts, &sb) == 0;
+    if (parts_left) interrupted++;
+    pv_status st = pv_merge(out, &s, err, sizeof err);
+    /* killed after it had finished: nothing is left to merge */
+    if (!(st == PV_ERR_NOT_FOUND && done && !parts_left) && st != PV_OK)
+      fail_msg("round %d: rerun: %s: %s", round, pv_strerror(st), err);
+    assert_int_not_equal(stat(parts, &sb), 0); /* cleaned up */
+    assert_same_file(clean, out, PV_INDEX_FILENAME);
+    assert_int_equal(pv_dataset_open(out, NULL, &ds, err, sizeof err), PV_OK);
+    uint32_t shards = pv_dataset_shard_count(ds);
+    pv_dataset_close(ds);
+    for (uint32_t k = 0; k < shards; k++) {
+      snprintf(name, sizeof name, PV_SHARD_NAME_FMT, k);
+      assert_same_file(clean, out, name);
+    }
+    free(parts);
+    free(ix);
+    free(out);
+  }
+  print_message("kill -9: %d of 8 rounds left a merge to finish\n", interrupted);
+  free(clean);
+  tree_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_slices_cover_once),
@@ -709,6 +772,7 @@ int main(void) {
       cmocka_unit_test(test_merge_equals_whole),
       cmocka_unit_test(test_merge_refusals),
       cmocka_unit_test(test_merge_resume),
+      cmocka_unit_test(test_merge_kill9),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
