@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "build.h"
 #include "pack_util.h"
 #include "pv_format.h"
 #include "pv_pack.h"
@@ -329,6 +330,15 @@ pv_status pv_merge(const char *out_dir, pv_build_summary *summary, char *err, si
                "): the tree, the options or N changed between parts; rebuild it with --force",
                pp[k].dir, pp[0].dir, pp[k].fp, pp[0].fp);
       st = PV_ERR_INVALID_ARG;
+      goto out;
+    }
+    uint64_t want_first = 0, want_end = 0;
+    pv__plan_part(pp[0].jobs, k, n, &want_first, &want_end);
+    if (pp[k].first != want_first || pp[k].end != want_end ||
+        pp[k].records > pp[k].end - pp[k].first) {
+      snprintf(err, errcap, "%s: its jobs [%" PRIu64 ", %" PRIu64 ") are not part %u of %u's", pp[k].dir,
+               pp[k].first, pp[k].end, k, n);
+      st = PV_ERR_CORRUPT;
       goto out;
     }
     if (pp[k].v.header.class_count != pp[0].v.header.class_count) {

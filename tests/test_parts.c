@@ -542,8 +542,12 @@ static void test_merge_equals_whole(void **state) {
   /* the skip report names the broken file once; the parts are gone */
   char *rp = pvt_join(t.out, PV_REPORT_FILENAME);
   size_t rl = 0;
-  char *rep = (char *)pvt_read_file(rp, &rl);
+  uint8_t *raw = pvt_read_file(rp, &rl);
+  assert_non_null(raw);
+  char *rep = calloc(1, rl + 1); /* pvt_read_file's bytes are not a string */
   assert_non_null(rep);
+  memcpy(rep, raw, rl);
+  free(raw);
   char *hit = strstr(rep, "zz_broken.jpg");
   assert_non_null(hit);
   assert_null(strstr(hit + 1, "zz_broken.jpg"));
