@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -763,6 +764,78 @@ static void test_merge_kill9(void **state) {
   tree_free(&t);
 }
 
+/* kill -9 during a part, at a different moment each round: no part
+ * directory exists until it is complete; the rerun packs it cleanly (the
+ * killed run's temporary directory removed), byte-identical to a part that
+ * was never interrupted. */
+static void test_part_kill9(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  pv_build_summary s;
+  char err[512];
+  const uint32_t one[1] = {1};
+  char *clean = pvt_join(t.root, "clean");
+  build_parts(&t, clean, one, 1, 3, 1);
+  char *cpd = pvt_join(clean, "parts/1-of-3");
+  int interrupted = 0;
+  for (int round = 0; round < 6; round++) {
+    char name[32];
+    snprintf(name, sizeof name, "pkill%d", round);
+    char *out = pvt_join(t.root, name);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      pv_build_options o;
+      part_opts(&o, NULL);
+      o.threads = 1;
+      char e2[512];
+      _exit(pv_build_part(t.src, out, &o, 1, 3, NULL, e2, sizeof e2) == PV_OK ? 0 : 1);
+    }
+    struct timespec d = {0, (long)round * 2000000L}; /* 0 .. 10 ms */
+    nanosleep(&d, NULL);
+    kill(pid, SIGKILL);
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    char *pd = pvt_join(out, "parts/1-of-3"), *rec = pvt_join(pd, "part.txt");
+    struct stat sb;
+    if (stat(pd, &sb) == 0)
+      assert_int_equal(stat(rec, &sb), 0); /* there only complete */
+    else
+      interrupted++;
+    pv_build_options o;
+    part_opts(&o, NULL);
+    pv_status st = pv_build_part(t.src, out, &o, 1, 3, &s, err, sizeof err);
+    if (st != PV_OK) fail_msg("round %d: rerun: %s: %s", round, pv_strerror(st), err);
+    assert_same_file(cpd, pd, PV_INDEX_FILENAME);
+    assert_same_file(cpd, pd, "part.txt");
+    pv_dataset *ds;
+    assert_int_equal(pv_dataset_open(pd, NULL, &ds, err, sizeof err), PV_OK);
+    uint32_t shards = pv_dataset_shard_count(ds);
+    pv_dataset_close(ds);
+    for (uint32_t k = 0; k < shards; k++) {
+      snprintf(name, sizeof name, PV_SHARD_NAME_FMT, k);
+      assert_same_file(cpd, pd, name);
+    }
+    /* no temporary directory is left behind */
+    char *parts = pvt_join(out, "parts");
+    DIR *dd = opendir(parts);
+    assert_non_null(dd);
+    struct dirent *de;
+    while ((de = readdir(dd)))
+      if (strstr(de->d_name, ".tmp-")) fail_msg("round %d: %s left", round, de->d_name);
+    closedir(dd);
+    free(parts);
+    free(rec);
+    free(pd);
+    free(out);
+  }
+  print_message("kill -9: %d of 6 rounds killed the part before it completed\n", interrupted);
+  free(cpd);
+  free(clean);
+  tree_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_slices_cover_once),
@@ -777,6 +850,7 @@ int main(void) {
       cmocka_unit_test(test_merge_refusals),
       cmocka_unit_test(test_merge_resume),
       cmocka_unit_test(test_merge_kill9),
+      cmocka_unit_test(test_part_kill9),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
