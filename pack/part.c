@@ -213,10 +213,17 @@ pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_opt
       sum.images = 0;
       goto out; /* PV_OK */
     }
+    if (!ok) { /* not pvpack's: never replaced, whatever force says */
+      snprintf(err, errcap,
+               "refusing to replace %s: it is not a complete pvpack part (no readable %s)", final,
+               PART_RECORD);
+      st = PV_ERR_EXISTS;
+      goto out;
+    }
     if (!o.force) {
       snprintf(err, errcap,
                "%s holds a part %s (use --force to repack it)", final,
-               ok ? "of another plan: the tree, the options or N changed" : "pvpack cannot read");
+               "of another plan: the tree, the options or N changed");
       st = PV_ERR_EXISTS;
       goto out;
     }

@@ -261,6 +261,19 @@ static void test_part_rerun_force_refuse(void **state) {
   assert_int_not_equal(stat(stale, &sb), 0);
   assert_int_equal(stat(kept_file, &sb), 0);
 
+  /* a K-of-N directory that is not pvpack's: refused even with --force, kept */
+  char *foreign_dir = pvt_join(t.out, "parts/3-of-4");
+  char *foreign = pvt_join(foreign_dir, "notes.txt");
+  assert_int_equal(pvt_mkdirs(foreign_dir, 1), 0);
+  assert_int_equal(pvt_write_file(foreign, "mine", 4), 0);
+  o.force = 1;
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 3, 4, &s, err, sizeof err), PV_ERR_EXISTS);
+  assert_non_null(strstr(err, "not a complete pvpack part"));
+  o.force = 0;
+  assert_int_equal(stat(foreign, &sb), 0);
+  free(foreign);
+  free(foreign_dir);
+
   /* invalid k/n */
   assert_int_equal(pv_build_part(t.src, t.out, &o, 2, 2, &s, err, sizeof err), PV_ERR_INVALID_ARG);
   assert_int_equal(pv_build_part(t.src, t.out, &o, 0, 0, &s, err, sizeof err), PV_ERR_INVALID_ARG);

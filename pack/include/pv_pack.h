@@ -167,7 +167,8 @@ PV_API pv_status pv_build(const char *src, const char *out_dir, const pv_build_o
  * A part already complete for the same fingerprint is left as it is
  * (PV_OK, a log line says so, summary->images = 0); one of another
  * fingerprint is refused (PV_ERR_EXISTS) unless opts->force, which repacks
- * it. summary: the part's figures (files and classes: the whole tree's).
+ * it; a <k>-of-<n> that is not a complete part (no readable part.txt) is
+ * never replaced (PV_ERR_EXISTS). summary: the part's figures (files and classes: the whole tree's).
  * Returns PV_OK; PV_ERR_INVALID_ARG; PV_ERR_NOT_FOUND; PV_ERR_EMPTY (no
  * image file in the tree); PV_ERR_EXISTS; PV_ERR_SKIPPED (strict);
  * PV_ERR_CANCELLED; PV_ERR_LIMIT; PV_ERR_IO; PV_ERR_NOMEM. A part with no
