@@ -143,7 +143,9 @@ int cmd_build(int argc, char **argv) {
   pv_status st = parted ? pv_build_part(src, out, &o, pk, pn, &s, err, sizeof err)
                         : pv_build(src, out, &o, &s, err, sizeof err);
   int rc = 0;
-  if (st == PV_OK && parted) {
+  if (st == PV_OK && parted && s.threads == 0) { /* pv_build_part: the write stage did not run */
+    printf("part %u of %u of %s: already complete for this plan; nothing to do\n", pk, pn, out);
+  } else if (st == PV_OK && parted) {
     printf("part %u of %u of %s: %" PRIu64 " packed, %" PRIu64 " skipped, %u shards\n", pk, pn,
            out, s.images, s.skipped, s.shards);
   } else if (st == PV_OK) {

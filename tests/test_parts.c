@@ -372,6 +372,10 @@ static void test_part_cli(void **state) {
   if (rc != 0) fail_msg("rc %d: %s", rc, outp ? outp : "");
   assert_non_null(strstr(outp, "part 0 of 2"));
   free(outp);
+  rc = pvt_run_cli(&outp, a1); /* rerun: a no-op that says so, even with --quiet */
+  if (rc != 0) fail_msg("rc %d: %s", rc, outp ? outp : "");
+  assert_non_null(strstr(outp, "already complete"));
+  free(outp);
   clear_env();
   setenv("SLURM_ARRAY_TASK_ID", "1", 1);
   setenv("SLURM_ARRAY_TASK_COUNT", "2", 1);

@@ -165,7 +165,7 @@ PV_API pv_status pv_build(const char *src, const char *out_dir, const pv_build_o
  * out_dir and out_dir/parts are created when missing. out_dir must not be
  * src, above it or inside it (PV_ERR_INVALID_ARG).
  * A part already complete for the same fingerprint is left as it is
- * (PV_OK, a log line says so, summary->images = 0); one of another
+ * (PV_OK, a log line says so, summary->images = 0 and summary->threads = 0); one of another
  * fingerprint is refused (PV_ERR_EXISTS) unless opts->force, which repacks
  * it; a <k>-of-<n> that is not a complete part (no readable part.txt) is
  * never replaced (PV_ERR_EXISTS). summary: the part's figures (files and classes: the whole tree's).
