@@ -266,7 +266,7 @@ pv_status pv_build(const char *src, const char *out_dir, const pv_build_options 
     st = PV_ERR_EMPTY;
     goto out;
   }
-  if ((st = pv__write_index(&plan, &shards, tmpdir, &sum, err, errcap)) != PV_OK) goto out;
+  if ((st = pv__write_index(&plan, &shards, tmpdir, 1, &sum, err, errcap)) != PV_OK) goto out;
   {
     char *leftover = NULL;
     if ((st = pv__commit_dir(tmpdir, out_dir, o.force, &leftover, err, errcap)) != PV_OK) goto out;

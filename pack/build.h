@@ -58,6 +58,15 @@ pv_status pv__plan_make(const char *src, const char *src_abs, const pv_build_opt
                         pv__plan *p, pv_build_summary *sum, char *err, size_t cap);
 void pv__plan_free(pv__plan *p); /* accepts a zeroed plan */
 
+/* Part k of n (0 <= k < n, n >= 1) of a plan of `jobs` jobs: the contiguous
+ * slice [*first, *end) of the pack-time order, first = floor(k*jobs/n),
+ * end = floor((k+1)*jobs/n), computed without overflow for every jobs and
+ * every n up to UINT32_MAX. The n slices are disjoint, cover [0, jobs) in
+ * order and differ in size by at most one job; they depend only on (jobs,
+ * k, n), so every part of a build computes the same cut. Returns PV_OK, or
+ * PV_ERR_INVALID_ARG (n == 0 or k >= n; *first = *end = 0). */
+pv_status pv__plan_part(uint64_t jobs, uint32_t k, uint32_t n, uint64_t *first, uint64_t *end);
+
 /* The options section's text (build.c, with the options). malloc'ed; NULL
  * when out of memory. */
 char *pv__build_options_text(const pv_build_options *o, const char *src_abs);
@@ -123,11 +132,12 @@ void pv__shards_free(pv__shards *s); /* accepts a zeroed struct */
 /* ---- index (index.c) ------------------------------------------------------- */
 
 /* Writes dir/index.pvi for plan p and its written shards s (fsynced), and
- * warns about classes left without a record. Adds the index's bytes to
+ * (warn_empty) warns about classes left without a record (a part of a
+ * build does not: most classes may lie in other parts). Adds the index's bytes to
  * sum->bytes_out. Returns PV_OK, PV_ERR_LIMIT (the index's limits),
  * PV_ERR_IO, PV_ERR_NOMEM. */
 pv_status pv__write_index(const pv__plan *p, const pv__shards *s, const char *dir,
-                          pv_build_summary *sum, char *err, size_t cap);
+                          int warn_empty, pv_build_summary *sum, char *err, size_t cap);
 
 /* ---- shared by the stages (build.c) ---------------------------------------- */
 

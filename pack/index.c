@@ -10,10 +10,10 @@
 #include "pack_util.h"
 
 pv_status pv__write_index(const pv__plan *p, const pv__shards *s, const char *dir,
-                          pv_build_summary *sum, char *err, size_t cap) {
+                          int warn_empty, pv_build_summary *sum, char *err, size_t cap) {
   const pv_walk_result *walk = &p->walk;
   for (uint32_t c = 0; c < walk->class_count; c++)
-    if (s->class_counts[c] == 0 && walk->class_file_count[c] > 0)
+    if (warn_empty && s->class_counts[c] == 0 && walk->class_file_count[c] > 0)
       pv__build_log(p->o, PV_LOG_WARN, "warning: class '%s' has no packable image (all skipped)",
                     walk->classes[c]);
   pv_index_input in = {0};

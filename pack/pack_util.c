@@ -300,8 +300,8 @@ static int path_within(const char *inner, const char *outer) {
   return !strncmp(inner, outer, n) && (inner[n] == 0 || inner[n] == '/');
 }
 
-pv_status pv__check_output(const char *src_abs, const char *out_dir, int force, char *err,
-                           size_t cap) {
+static pv_status check_output(const char *src_abs, const char *out_dir, int force,
+                              int relation_only, char *err, size_t cap) {
   struct stat src_st, out_lst, out_st;
   char *out_real = NULL, *copy = NULL;
   pv_status st = PV_OK;
@@ -366,6 +366,7 @@ pv_status pv__check_output(const char *src_abs, const char *out_dir, int force, 
     st = PV_ERR_INVALID_ARG;
     goto out;
   }
+  if (relation_only) goto out;
   if (exists && !force) {
     snprintf(err, cap, "%s already exists (use --force to replace it)", out_dir);
     st = PV_ERR_EXISTS;
@@ -386,4 +387,13 @@ out:
   free(out_real);
   free(copy);
   return st;
+}
+
+pv_status pv__check_output(const char *src_abs, const char *out_dir, int force, char *err,
+                           size_t cap) {
+  return check_output(src_abs, out_dir, force, 0, err, cap);
+}
+
+pv_status pv__check_output_place(const char *src_abs, const char *out_dir, char *err, size_t cap) {
+  return check_output(src_abs, out_dir, 0, 1, err, cap);
 }

@@ -72,4 +72,10 @@ int pv__remove_dataset_dir(const char *dir);
 pv_status pv__check_output(const char *src_abs, const char *out_dir, int force, char *err,
                            size_t cap);
 
+/* The placement half of pv__check_output alone: out_dir (existing or not,
+ * an absent one needs an existing parent) is not the source, above it or
+ * inside it. Whether it exists and what it holds is the caller's business
+ * (a part of a build writes into an OUT that other parts share). */
+pv_status pv__check_output_place(const char *src_abs, const char *out_dir, char *err, size_t cap);
+
 #endif

@@ -100,3 +100,18 @@ void pv__plan_free(pv__plan *p) {
   pv__walk_free(&p->walk);
   memset(p, 0, sizeof *p);
 }
+
+/* floor(k * jobs / n) without the 128-bit product: jobs = q*n + r, so
+ * k*jobs/n = k*q + k*r/n exactly, and k*r < n*n <= 2^64 fits (k, r < n). */
+static uint64_t part_bound(uint64_t jobs, uint64_t k, uint64_t n) {
+  uint64_t q = jobs / n, r = jobs % n;
+  return k * q + (k * r) / n;
+}
+
+pv_status pv__plan_part(uint64_t jobs, uint32_t k, uint32_t n, uint64_t *first, uint64_t *end) {
+  *first = *end = 0;
+  if (n == 0 || k >= n) return PV_ERR_INVALID_ARG;
+  *first = part_bound(jobs, k, n);
+  *end = k + 1 == n ? jobs : part_bound(jobs, (uint64_t)k + 1, n);
+  return PV_OK;
+}

@@ -13,7 +13,12 @@ void build_usage(FILE *f) {
           "usage: pvpack build SRC [-o OUT] [options]\n"
           "  -o, --output DIR        output directory (default: SRC.pvpack beside SRC)\n");
   cli_table_usage(f, pv_build_option_info);
-  fprintf(f, "  --quiet                 no progress, no per-file lines; only the summary\n");
+  fprintf(f, "  --quiet                 no progress, no per-file lines; only the summary\n"
+             "  --part K/N              build part K of N (0-based) into OUT/parts/K-of-N/, for\n"
+             "                          packing on many machines; then `pvpack merge OUT`\n"
+             "  --parts N               the same, K from SLURM_ARRAY_TASK_ID (less\n"
+             "                          SLURM_ARRAY_TASK_MIN) or JOB_COMPLETION_INDEX; --part\n"
+             "                          wins\n");
 }
 
 typedef struct cli_log {
@@ -60,6 +65,7 @@ int cmd_build(int argc, char **argv) {
   pv_build_options_init(&o);
   const char *src = NULL, *out = NULL;
   int quiet = 0;
+  const char *part = NULL, *parts = NULL;
   argp a = {argc, 0, argv, NULL, argv[0], ""};
   for (a.i = 1; a.i < argc; a.i++) {
     if (cli_opt_is(&a, "-h") || cli_opt_is(&a, "--help")) {
@@ -68,6 +74,10 @@ int cmd_build(int argc, char **argv) {
     } else if (cli_opt_is(&a, "-o") || cli_opt_is(&a, "--output")) {
       out = cli_opt_value(&a);
     } else if (cli_table_opt(&a, pv_build_option_info, &o)) {
+    } else if (cli_opt_is(&a, "--part")) {
+      if (!(part = cli_opt_value(&a))) return EXIT_USAGE;
+    } else if (cli_opt_is(&a, "--parts")) {
+      if (!(parts = cli_opt_value(&a))) return EXIT_USAGE;
     } else if (cli_opt_is(&a, "--quiet") || cli_opt_is(&a, "-q")) {
       quiet = 1;
     } else if (argv[a.i][0] == '-' && argv[a.i][1]) {
@@ -84,6 +94,42 @@ int cmd_build(int argc, char **argv) {
     build_usage(stderr);
     return EXIT_USAGE;
   }
+  uint32_t pk = 0, pn = 0;
+  int parted = part || parts;
+  if (parted) {
+    char perr[256] = "";
+    pv_status ps = PV_OK;
+    if (part) {
+      ps = pv_part_parse(part, &pk, &pn, perr, sizeof perr);
+      if (ps == PV_OK && parts) {
+        uint32_t k2, n2;
+        char t[48];
+        snprintf(t, sizeof t, "0/%s", parts);
+        if (pv_part_parse(t, &k2, &n2, NULL, 0) != PV_OK || n2 != pn) {
+          snprintf(perr, sizeof perr, "--part %s and --parts %s disagree", part, parts);
+          ps = PV_ERR_INVALID_ARG;
+        }
+      }
+    } else {
+      uint32_t k2, n2;
+      char t[48];
+      snprintf(t, sizeof t, "0/%s", parts);
+      ps = pv_part_parse(t, &k2, &n2, NULL, 0);
+      if (ps != PV_OK)
+        snprintf(perr, sizeof perr, "--parts '%.20s': expected N, 1 <= N <= %u", parts,
+                 PV_MAX_PARTS);
+      else
+        ps = pv_part_from_env(n2, &pk, &pn, perr, sizeof perr);
+    }
+    if (ps != PV_OK) {
+      fprintf(stderr, "pvpack build: %s\n", perr);
+      return EXIT_USAGE;
+    }
+    if (!out) {
+      fprintf(stderr, "pvpack build: --part/--parts need -o OUT (the directory every part shares)\n");
+      return EXIT_USAGE;
+    }
+  }
   if (quiet) o.progress = 0;
   cli_log lg = {quiet, 0};
   o.log = cli_logger;
@@ -94,9 +140,15 @@ int cmd_build(int argc, char **argv) {
   if (!out) out = def;
   pv_build_summary s;
   char err[1024] = "";
-  pv_status st = pv_build(src, out, &o, &s, err, sizeof err);
+  pv_status st = parted ? pv_build_part(src, out, &o, pk, pn, &s, err, sizeof err)
+                        : pv_build(src, out, &o, &s, err, sizeof err);
   int rc = 0;
-  if (st == PV_OK) {
+  if (st == PV_OK && parted && s.threads == 0) { /* pv_build_part: the write stage did not run */
+    printf("part %u of %u of %s: already complete for this plan; nothing to do\n", pk, pn, out);
+  } else if (st == PV_OK && parted) {
+    printf("part %u of %u of %s: %" PRIu64 " packed, %" PRIu64 " skipped, %u shards\n", pk, pn,
+           out, s.images, s.skipped, s.shards);
+  } else if (st == PV_OK) {
     print_build_summary(out, &s);
     if (s.skipped) printf("  report   %s/%s lists the skipped files\n", out, PV_REPORT_FILENAME);
   } else {

@@ -79,6 +79,8 @@ void cli_usage(FILE *f);
 /* One file per command: its usage text and its entry point. */
 int cmd_build(int argc, char **argv);
 void build_usage(FILE *f);
+int cmd_merge(int argc, char **argv);
+void merge_usage(FILE *f);
 int cmd_verify(int argc, char **argv);
 void verify_usage(FILE *f);
 int cmd_info(int argc, char **argv);

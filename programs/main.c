@@ -23,6 +23,7 @@ void cli_usage(FILE *f) {
           "\n"
           "commands:\n"
           "  build SRC [-o OUT]   pack an ImageFolder tree (default OUT: SRC.pvpack)\n"
+          "  merge OUT            merge the parts of OUT/parts/ (build --part K/N) into OUT\n"
           "  verify DIR           check every byte of a dataset (exit 0 clean, 1 damage, 2 error)\n"
           "  info DIR             counts, classes, codecs, sizes, build options\n"
           "  get DIR N [-o FILE]  write record N as an image file; print label and source\n"
@@ -40,6 +41,7 @@ static const cli_command k_commands[] = {
     {"info", cmd_info, info_usage},        {"get", cmd_get, get_usage},
     {"bench", cmd_bench, bench_usage},     {"demo", cmd_demo, demo_usage},
     {"version", cmd_version, version_usage}, {"help", cmd_help, help_usage},
+    {"merge", cmd_merge, merge_usage},
 };
 
 const cli_command *cli_find_command(const char *name) {

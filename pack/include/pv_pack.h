@@ -147,6 +147,70 @@ typedef struct pv_build_summary {
 PV_API pv_status pv_build(const char *src, const char *out_dir, const pv_build_options *opts,
                           pv_build_summary *summary, char *err, size_t errcap);
 
+/* The most parts a build may be cut into (pv_build_part). */
+#define PV_MAX_PARTS 65536u
+
+/* Builds part k of n (0 <= k < n <= PV_MAX_PARTS) of the dataset that
+ * pv_build(src, out_dir, opts) would write, for packing on many machines
+ * that see the same src and out_dir (then `pvpack merge`, pv_merge). Every
+ * part walks the whole tree and makes the same plan; part k packs the
+ * contiguous slice [floor(k*jobs/n), floor((k+1)*jobs/n)) of the pack-time
+ * order into out_dir/parts/<k>-of-<n>/ (shards numbered from 0, report.txt,
+ * a partial index.pvi, and part.txt: the completion record naming the
+ * plan's fingerprint: the options text with the seed, n, and every file's
+ * path, label, size and modification time). It is written into
+ * out_dir/parts/<k>-of-<n>.tmp-XXXXXX and renamed into place, so the part
+ * directory exists only complete; temporary directories of killed runs of
+ * this part are removed first (only the files pvpack writes in them).
+ * out_dir and out_dir/parts are created when missing. out_dir must not be
+ * src, above it or inside it (PV_ERR_INVALID_ARG).
+ * A part already complete for the same fingerprint is left as it is
+ * (PV_OK, a log line says so, summary->images = 0 and summary->threads = 0); one of another
+ * fingerprint is refused (PV_ERR_EXISTS) unless opts->force, which repacks
+ * it; a <k>-of-<n> that is not a complete part (no readable part.txt) is
+ * never replaced (PV_ERR_EXISTS). summary: the part's figures (files and classes: the whole tree's).
+ * Returns PV_OK; PV_ERR_INVALID_ARG; PV_ERR_NOT_FOUND; PV_ERR_EMPTY (no
+ * image file in the tree); PV_ERR_EXISTS; PV_ERR_SKIPPED (strict);
+ * PV_ERR_CANCELLED; PV_ERR_LIMIT; PV_ERR_IO; PV_ERR_NOMEM. A part with no
+ * record (more parts than files, or all its files skipped) is complete. */
+PV_API pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_options *opts,
+                               uint32_t k, uint32_t n, pv_build_summary *summary, char *err,
+                               size_t errcap);
+
+/* Merges the N parts of out_dir/parts/ (pv_build_part) into a dataset in
+ * out_dir: checks that parts 0..N-1 are all complete, of one N and one
+ * plan fingerprint (a missing part: PV_ERR_NOT_FOUND; another N or another
+ * plan: PV_ERR_INVALID_ARG, err names the part), then moves the shards
+ * into out_dir with global numbering (only their headers and footers are
+ * rewritten, never a payload byte), writes report.txt (the parts' reports
+ * in part order) and index.pvi last, and removes the emptied parts. A
+ * marker (parts/merge.txt) makes a killed merge resumable: run it again;
+ * until the index is renamed into place out_dir holds nothing that opens
+ * as a dataset. The result does not depend on the order the parts were
+ * built in. summary (may be NULL): images, skipped, classes, shards,
+ * bytes_out. Returns PV_OK; PV_ERR_NOT_FOUND; PV_ERR_INVALID_ARG;
+ * PV_ERR_EXISTS (out_dir already holds an index.pvi, or a shard name it
+ * needs); PV_ERR_EMPTY (no record in any part); PV_ERR_CORRUPT,
+ * PV_ERR_CHECKSUM, PV_ERR_TRUNCATED, PV_ERR_VERSION (a part's files);
+ * PV_ERR_LIMIT; PV_ERR_IO; PV_ERR_NOMEM. */
+PV_API pv_status pv_merge(const char *out_dir, pv_build_summary *summary, char *err,
+                          size_t errcap);
+
+/* Parses "K/N" (decimal, 0 <= K < N <= PV_MAX_PARTS). PV_OK or
+ * PV_ERR_INVALID_ARG (err, may be NULL, says why). */
+PV_API pv_status pv_part_parse(const char *text, uint32_t *k, uint32_t *n, char *err,
+                               size_t errcap);
+
+/* K and N from the environment of a job array: SLURM_ARRAY_TASK_ID, less
+ * SLURM_ARRAY_TASK_MIN (default 0), with N from SLURM_ARRAY_TASK_COUNT, or
+ * MAX - MIN + 1, or parts (a step array is refused); else
+ * JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) with N = parts (needed).
+ * parts (0 = not given) must agree with what the environment says.
+ * Returns PV_OK or PV_ERR_INVALID_ARG (err names the variable). Reads the
+ * environment: not thread-safe against setenv. */
+PV_API pv_status pv_part_from_env(uint32_t parts, uint32_t *k, uint32_t *n, char *err,
+                                  size_t errcap);
+
 /* Default output directory for src (malloc'ed): "/data/train/" ->
  * "/data/train.pvpack". NULL on allocation failure. */
 PV_API char *pv_default_output_dir(const char *src);

@@ -53,7 +53,8 @@ def _signature() -> inspect.Signature:
     params = [P("src", P.POSITIONAL_OR_KEYWORD), P("out", P.POSITIONAL_OR_KEYWORD, default=None)]
     for o in _TABLE:
         params.append(P(o["name"], P.KEYWORD_ONLY, default=_PY_DEFAULTS.get(o["name"], o["default"])))
-    params += [P("quiet", P.KEYWORD_ONLY, default=False), P("log", P.KEYWORD_ONLY, default=None)]
+    params += [P("quiet", P.KEYWORD_ONLY, default=False), P("log", P.KEYWORD_ONLY, default=None),
+               P("part", P.KEYWORD_ONLY, default=None)]
     return inspect.Signature(params, return_annotation=BuildSummary)
 
 
@@ -86,6 +87,11 @@ def build(src: PathLike, out: Optional[PathLike] = None, **options: Any) -> Buil
     src, out = args.pop("src"), args.pop("out")
     quiet: bool = bool(args.pop("quiet"))
     log: Optional[Callable[[str, str], None]] = args.pop("log")
+    part = args.pop("part")
+    if part is not None:
+        if out is None:
+            raise ValueError("part=(k, n) needs out (the directory every part shares)")
+        part = tuple(part)
     threads = args["threads"]
     if threads is None:
         args["threads"] = 0
@@ -102,8 +108,25 @@ def build(src: PathLike, out: Optional[PathLike] = None, **options: Any) -> Buil
                 print(line, file=sys.stderr)
     src_s = os.fspath(src)
     out_s = os.fspath(out) if out is not None else _pvpack.default_output_dir(src_s)
-    r = _pvpack.build(src_s, out_s, args, log)
+    r = _pvpack.build(src_s, out_s, args, log, part)
     return BuildSummary(**r)
+
+
+def merge(out: PathLike) -> Dict[str, int]:
+    """Merge the parts in ``out/parts/`` (written by ``build(src, out,
+    part=(k, n))`` for k in range(n)) into the dataset ``out``, like ``pvpack
+    merge OUT``: refuses a missing part and parts of other plans; rewrites only
+    shard headers, footers and the index; a killed merge is finished by calling
+    it again. Releases the GIL; no global state.
+
+    Returns:
+        dict: images, skipped, classes, shards, bytes_out.
+
+    Raises:
+        pvpack.Error: PV_ERR_NOT_FOUND (a part missing), PV_ERR_INVALID_ARG
+            (parts of another plan or N), PV_ERR_EXISTS (out holds a dataset).
+    """
+    return _pvpack.merge(os.fspath(out))
 
 
 build.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
@@ -120,6 +143,10 @@ build.__doc__ = """Pack the ImageFolder tree ``src`` into a dataset directory, l
         quiet: no progress and no per-file lines (warnings still print).
         log: called as ``log(level, line)`` (level 'info', 'warn' or 'skip')
             for each message instead of printing it to stderr.
+        part: ``(k, n)`` to build part k of n (0 <= k < n) into
+            ``out/parts/k-of-n/`` (then ``pvpack.merge(out)``); a plain
+            function call, so a Ray task, a Spark ``foreach`` or a Dask
+            delayed call can run it. A part already complete is left as is.
 
     Out-of-range values raise ValueError, values of the wrong type TypeError,
     as the library checks them (the command line's own checks).

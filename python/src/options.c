@@ -288,6 +288,8 @@ typedef struct build_job {
   char err[1024];
   volatile sig_atomic_t cancel;
   PyObject *log; /* callable or NULL */
+  int parted;    /* pv_build_part(part_k, part_n) instead of pv_build */
+  uint32_t part_k, part_n;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int done;
@@ -306,7 +308,9 @@ static void build_log(void *ctx, pv_log_level level, const char *line) {
 
 static void *build_thread(void *arg) {
   build_job *j = arg;
-  j->status = pv_build(j->src, j->out, &j->o, &j->summary, j->err, sizeof j->err);
+  j->status = j->parted ? pv_build_part(j->src, j->out, &j->o, j->part_k, j->part_n,
+                                        &j->summary, j->err, sizeof j->err)
+                        : pv_build(j->src, j->out, &j->o, &j->summary, j->err, sizeof j->err);
   pthread_mutex_lock(&j->mu);
   j->done = 1;
   pthread_cond_broadcast(&j->cv);
@@ -315,11 +319,32 @@ static void *build_thread(void *arg) {
 }
 
 PyObject *py_build(PyObject *mod, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"src", "out", "options", "log", NULL};
-  PyObject *src_b, *out_b = NULL, *d, *log = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O&O!|O", kwlist, PyUnicode_FSConverter, &src_b,
-                                   PyUnicode_FSConverter, &out_b, &PyDict_Type, &d, &log))
+  static char *kwlist[] = {"src", "out", "options", "log", "part", NULL};
+  PyObject *src_b, *out_b = NULL, *d, *log = Py_None, *part = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O&O!|OO", kwlist, PyUnicode_FSConverter, &src_b,
+                                   PyUnicode_FSConverter, &out_b, &PyDict_Type, &d, &log, &part))
     return NULL;
+  unsigned long long pk = 0, pn = 0;
+  if (part != Py_None) {
+    PyObject *ko = NULL, *no = NULL;
+    if (!PyTuple_Check(part) || PyTuple_GET_SIZE(part) != 2 ||
+        !PyLong_Check(ko = PyTuple_GET_ITEM(part, 0)) || !PyLong_Check(no = PyTuple_GET_ITEM(part, 1)) ||
+        PyBool_Check(ko) || PyBool_Check(no)) {
+      PyErr_SetString(PyExc_TypeError, "part must be a tuple (k, n) of ints");
+      Py_DECREF(src_b);
+      Py_DECREF(out_b);
+      return NULL;
+    }
+    pk = PyLong_AsUnsignedLongLong(ko);
+    pn = PyLong_AsUnsignedLongLong(no);
+    if (PyErr_Occurred() || pn == 0 || pn > PV_MAX_PARTS || pk >= pn) {
+      PyErr_Clear();
+      PyErr_Format(PyExc_ValueError, "part must be (k, n) with 0 <= k < n <= %u", PV_MAX_PARTS);
+      Py_DECREF(src_b);
+      Py_DECREF(out_b);
+      return NULL;
+    }
+  }
   build_job *j = PyMem_RawCalloc(1, sizeof *j);
   PyObject *result = NULL;
   if (!j) {
@@ -340,6 +365,11 @@ PyObject *py_build(PyObject *mod, PyObject *args, PyObject *kw) {
     j->o.log_ctx = j;
   }
   j->o.cancel = &j->cancel;
+  if (part != Py_None) {
+    j->parted = 1;
+    j->part_k = (uint32_t)pk;
+    j->part_n = (uint32_t)pn;
+  }
   pthread_mutex_init(&j->mu, NULL);
   pthread_cond_init(&j->cv, NULL);
   pthread_t t;
@@ -411,3 +441,26 @@ out_args:
   return result;
 }
 
+
+/* merge(out) -> dict: pv_merge without the GIL. */
+PyObject *py_merge(PyObject *mod, PyObject *args) {
+  (void)mod;
+  PyObject *out_b;
+  if (!PyArg_ParseTuple(args, "O&", PyUnicode_FSConverter, &out_b)) return NULL;
+  pv_build_summary s;
+  char err[1024] = "";
+  pv_status st;
+  const char *out = PyBytes_AS_STRING(out_b);
+  Py_BEGIN_ALLOW_THREADS
+  st = pv_merge(out, &s, err, sizeof err);
+  Py_END_ALLOW_THREADS
+  PyObject *result = NULL;
+  if (st != PV_OK)
+    raise_status(st, err);
+  else
+    result = Py_BuildValue("{s:K,s:K,s:I,s:I,s:K}", "images", (unsigned long long)s.images,
+                           "skipped", (unsigned long long)s.skipped, "classes", s.classes,
+                           "shards", s.shards, "bytes_out", (unsigned long long)s.bytes_out);
+  Py_DECREF(out_b);
+  return result;
+}

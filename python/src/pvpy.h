@@ -190,5 +190,6 @@ int loader_options_from_dict(PyObject *d, pv_loader_options *o, int *hold,
                              const char *const *skip);
 PyObject *py_options(PyObject *mod, PyObject *arg);
 PyObject *py_build(PyObject *mod, PyObject *args, PyObject *kw);
+PyObject *py_merge(PyObject *mod, PyObject *args);
 
 #endif /* PVPY_H */

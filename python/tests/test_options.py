@@ -22,11 +22,13 @@ from pvpack import _pvpack
 
 # pvpack build: flags that are not options of the build, and their Python
 # counterparts.
-BUILD_CLI_ONLY = {"--output"}            # Python: the second argument, `out`
+BUILD_CLI_ONLY = {"--output",             # Python: the second argument, `out`
+                  "--parts"}              # K from a job array's environment; Python: part=(k, n)
 BUILD_PY_ONLY = {"src", "out", "log"}    # src/out: arguments; log: a callback
 # Python defaults that are not the command's: None means "the command's
 # default" (threads: all CPUs, the CLI's 0; progress: auto).
-BUILD_PY_DEFAULTS = {"threads": None, "progress": None}
+# part: None, the command without --part (one whole build).
+BUILD_PY_DEFAULTS = {"threads": None, "progress": None, "part": None}
 
 # pvpack bench is a benchmark: it has the loader options a benchmark varies
 # (PV_OPTION_CLI in reader/loader_options.h) and its own --epochs, --json and

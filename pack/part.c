@@ -1,0 +1,361 @@
+/* part.c - one part of a build cut into N (pv_build_part, pv_pack.h).
+ *
+ * Every part walks the same tree and makes the same plan (pv__plan_make);
+ * part k packs the jobs pv__plan_part(jobs, k, n) gives it into
+ * OUT/parts/<k>-of-<n>/: its shards (numbered from 0, records from 0, the
+ * plan's dataset id), its report.txt, a partial index.pvi (the records'
+ * paths and labels, the class counts, the skipped lines and shard refs of
+ * the part: what a merge needs, read back with format/'s validator) and,
+ * last, part.txt, the completion record naming the plan's fingerprint.
+ * Everything is written into OUT/parts/<k>-of-<n>.tmp-XXXXXX and renamed
+ * into place, so a part directory exists only complete.
+ *
+ * The fingerprint is XXH3-64 of: the options text (which holds the seed and
+ * every option that changes the bytes), n, and for every file of the walk
+ * in torchvision order its path, label, size and modification time. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "opts_copy.h"
+#include "pack_util.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#define PART_RECORD "part.txt"
+#define PART_MAGIC "pvpack part 1\n"
+
+static pv_status plan_fingerprint(const pv__plan *p, uint32_t n, uint64_t *fp, char *err,
+                                  size_t cap) {
+  XXH3_state_t *hs = XXH3_createState();
+  if (!hs) return PV_ERR_NOMEM;
+  XXH3_64bits_reset(hs);
+  XXH3_64bits_update(hs, PART_MAGIC, strlen(PART_MAGIC));
+  XXH3_64bits_update(hs, p->options_text, strlen(p->options_text) + 1);
+  uint8_t le[8];
+  pv_store64(le, n);
+  XXH3_64bits_update(hs, le, 8);
+  int dfd = open(p->src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) {
+    snprintf(err, cap, "%s: %s", p->src, strerror(errno));
+    XXH3_freeState(hs);
+    return PV_ERR_IO;
+  }
+  for (size_t i = 0; i < p->walk.file_count; i++) {
+    const pv_walk_file *f = &p->walk.files[i];
+    struct stat sb;
+    uint8_t rec[28];
+    memset(rec, 0, sizeof rec);
+    if (fstatat(dfd, f->relpath, &sb, 0) == 0) { /* a vanished file: zeros */
+      pv_store64(rec, (uint64_t)sb.st_size);
+      pv_store64(rec + 8, (uint64_t)sb.st_mtim.tv_sec);
+      pv_store64(rec + 16, (uint64_t)sb.st_mtim.tv_nsec);
+    }
+    pv_store32(rec + 24, f->label);
+    XXH3_64bits_update(hs, f->relpath, strlen(f->relpath) + 1);
+    XXH3_64bits_update(hs, rec, sizeof rec);
+  }
+  close(dfd);
+  *fp = XXH3_64bits_digest(hs);
+  XXH3_freeState(hs);
+  return PV_OK;
+}
+
+/* Reads dir/part.txt's "plan" line into *fp; 0 when it is there and well
+ * formed, else -1. The file is ours, but read as untrusted: bounded. */
+static int read_part_record(const char *dir, uint64_t *fp) {
+  char path[4096], buf[1024];
+  if (snprintf(path, sizeof path, "%s/%s", dir, PART_RECORD) >= (int)sizeof path) return -1;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return -1;
+  ssize_t r = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (r <= 0) return -1;
+  buf[r] = 0;
+  if (strncmp(buf, PART_MAGIC, strlen(PART_MAGIC))) return -1;
+  const char *pl = strstr(buf, "\nplan ");
+  if (!pl) return -1;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(pl + 6, &end, 16);
+  if (errno || end == pl + 6 || *end != '\n') return -1;
+  *fp = v;
+  return 0;
+}
+
+/* Removes a part directory pvpack wrote (dataset files and part.txt only,
+ * then rmdir: never recursive). 0 when it is gone. */
+static int remove_part_dir(const char *dir) {
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/%s", dir, PART_RECORD) < (int)sizeof path) unlink(path);
+  return pv__remove_dataset_dir(dir);
+}
+
+/* Removes OUT/parts/<name>.tmp-XXXXXX directories left by killed runs of
+ * this part (pvpack's own: only their dataset files and part.txt). */
+static void remove_stale_tmp(const char *parts, const char *name) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "%s.tmp-", name);
+  size_t pn = strlen(pat);
+  char cmd[4096];
+  DIR *d = opendir(parts);
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d)))
+    if (!strncmp(de->d_name, pat, pn) && strlen(de->d_name) == pn + 6 &&
+        snprintf(cmd, sizeof cmd, "%s/%s", parts, de->d_name) < (int)sizeof cmd)
+      remove_part_dir(cmd);
+  closedir(d);
+}
+
+static int mkdir_if_missing(const char *dir, char *err, size_t cap) {
+  if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
+    struct stat sb;
+    if (lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) return 0;
+    snprintf(err, cap, "%s exists and is not a directory", dir);
+    return -1;
+  }
+  snprintf(err, cap, "cannot create %s: %s", dir, strerror(errno));
+  return -1;
+}
+
+static pv_status write_part_record(const char *dir, uint32_t k, uint32_t n, uint64_t fp,
+                                   const pv__plan *p, uint64_t first, uint64_t end,
+                                   const pv__shards *s, char *err, size_t cap) {
+  char text[1024];
+  int len = snprintf(text, sizeof text,
+                     PART_MAGIC "part %" PRIu32 "\nparts %" PRIu32 "\nplan %016" PRIx64
+                                "\ndataset_id %016" PRIx64 "\njobs %" PRIu64 "\nfirst %" PRIu64
+                                "\nend %" PRIu64 "\nrecords %" PRIu64 "\nshards %" PRIu32
+                                "\nskipped %" PRIu64 "\n",
+                     k, n, fp, p->dataset_id, p->jobs, first, end, s->records, s->shard_count,
+                     s->skipped_count);
+  int fd = pv__create_file(dir, PART_RECORD, err, cap);
+  if (fd < 0) return PV_ERR_IO;
+  uint64_t off = 0;
+  pv_status st = pv__write_all(fd, text, (size_t)len, &off, err, cap);
+  if (st != PV_OK) {
+    close(fd);
+    return st;
+  }
+  return pv__fsync_close(fd, err, cap);
+}
+
+pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_options *opts,
+                        uint32_t k, uint32_t n, pv_build_summary *summary, char *err,
+                        size_t errcap) {
+  pv_build_options o;
+  pv_build_summary sum;
+  char ebuf[512] = "";
+  if (!err) {
+    err = ebuf;
+    errcap = sizeof ebuf;
+  }
+  err[0] = 0;
+  memset(&sum, 0, sizeof sum);
+  if (summary) memset(summary, 0, sizeof *summary);
+  if (!src || !out_dir || !opts) return PV_ERR_INVALID_ARG;
+  if (n == 0 || k >= n || n > PV_MAX_PARTS) {
+    snprintf(err, errcap, "part %" PRIu32 " of %" PRIu32 ": need 0 <= K < N <= %u", k, n,
+             PV_MAX_PARTS);
+    return PV_ERR_INVALID_ARG;
+  }
+  if (PV__OPTS_COPY(&o, pv_build_options_init, opts) != PV_OK) {
+    snprintf(err, errcap, "options not initialised with pv_build_options_init (size %zu)",
+             opts->size);
+    return PV_ERR_INVALID_ARG;
+  }
+  if (pv_build_options_check(&o, err, errcap) != PV_OK) return PV_ERR_INVALID_ARG;
+  double t0 = pv__build_now();
+  pv_status st = PV_OK;
+  char *src_abs = NULL, *tmpdir = NULL, *parts = NULL, *final = NULL, *aside = NULL;
+  char name[48];
+  pv__plan plan;
+  pv__shards shards;
+  memset(&plan, 0, sizeof plan);
+  memset(&shards, 0, sizeof shards);
+  snprintf(name, sizeof name, "%" PRIu32 "-of-%" PRIu32, k, n);
+
+  if (!(src_abs = realpath(src, NULL))) {
+    snprintf(err, errcap, "%s: %s", src, strerror(errno));
+    st = errno == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
+    goto out;
+  }
+  if ((st = pv__check_output_place(src_abs, out_dir, err, errcap)) != PV_OK) goto out;
+  size_t need = strlen(out_dir) + 8 + sizeof name;
+  if (!(parts = malloc(need)) || !(final = malloc(need + 1))) {
+    st = PV_ERR_NOMEM;
+    goto out;
+  }
+  snprintf(parts, need, "%s/parts", out_dir);
+  snprintf(final, need + 1, "%s/%s", parts, name);
+  if ((st = pv__plan_make(src, src_abs, &o, &plan, &sum, err, errcap)) != PV_OK) goto out;
+  uint64_t fp = 0, first = 0, end = 0;
+  if ((st = plan_fingerprint(&plan, n, &fp, err, errcap)) != PV_OK) goto out;
+  pv__plan_part(plan.jobs, k, n, &first, &end);
+
+  struct stat sb;
+  int have = lstat(final, &sb) == 0;
+  if (have) {
+    uint64_t old = 0;
+    int ok = S_ISDIR(sb.st_mode) && read_part_record(final, &old) == 0;
+    if (ok && old == fp && !o.force) {
+      pv__build_log(&o, PV_LOG_INFO, "part %s of %s is already complete for this plan; nothing to do",
+                    name, out_dir);
+      sum.images = 0;
+      goto out; /* PV_OK */
+    }
+    if (!ok) { /* not pvpack's: never replaced, whatever force says */
+      snprintf(err, errcap,
+               "refusing to replace %s: it is not a complete pvpack part (no readable %s)", final,
+               PART_RECORD);
+      st = PV_ERR_EXISTS;
+      goto out;
+    }
+    if (!o.force) {
+      snprintf(err, errcap,
+               "%s holds a part %s (use --force to repack it)", final,
+               "of another plan: the tree, the options or N changed");
+      st = PV_ERR_EXISTS;
+      goto out;
+    }
+  }
+  if (mkdir_if_missing(out_dir, err, errcap) || mkdir_if_missing(parts, err, errcap)) {
+    st = PV_ERR_IO;
+    goto out;
+  }
+  remove_stale_tmp(parts, name);
+  if ((st = pv__make_tmpdir(final, &tmpdir, err, errcap)) != PV_OK) goto out;
+  if ((st = pv__write_shards(&plan, first, end, tmpdir, &shards, &sum, err, errcap)) != PV_OK)
+    goto out;
+  if ((st = pv__write_index(&plan, &shards, tmpdir, 0, &sum, err, errcap)) != PV_OK) goto out;
+  if ((st = write_part_record(tmpdir, k, n, fp, &plan, first, end, &shards, err, errcap)) != PV_OK)
+    goto out;
+  if ((st = pv__fsync_path(tmpdir, NULL, err, errcap)) != PV_OK) goto out;
+  if (have) { /* --force: the old part aside, the new one in, the old one removed */
+    if ((st = pv__make_tmpdir(final, &aside, err, errcap)) != PV_OK) goto out;
+    if (rename(final, aside) != 0) { /* replaces the empty directory just made */
+      snprintf(err, errcap, "cannot move %s aside: %s", final, strerror(errno));
+      rmdir(aside);
+      st = PV_ERR_IO;
+      goto out;
+    }
+  }
+  if (rename(tmpdir, final) != 0) {
+    snprintf(err, errcap, "cannot rename %s to %s: %s", tmpdir, final, strerror(errno));
+    st = PV_ERR_IO;
+    goto out;
+  }
+  free(tmpdir);
+  tmpdir = NULL;
+  if (aside && remove_part_dir(aside) != 0)
+    pv__build_log(&o, PV_LOG_WARN, "warning: kept %s (the replaced part): files pvpack did not write appeared in it", aside);
+  st = pv__fsync_path(parts, NULL, err, errcap);
+
+out:
+  if (tmpdir) remove_part_dir(tmpdir);
+  sum.seconds = pv__build_now() - t0;
+  if (summary) *summary = sum;
+  pv__shards_free(&shards);
+  pv__plan_free(&plan);
+  free(tmpdir);
+  free(aside);
+  free(src_abs);
+  free(parts);
+  free(final);
+  return st;
+}
+
+/* A decimal in [0, UINT32_MAX], nothing else (no sign, no spaces). */
+static int parse_u32(const char *s, uint32_t *v) {
+  if (!s || *s < '0' || *s > '9') return -1;
+  uint64_t x = 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9') return -1;
+    x = x * 10 + (uint64_t)(*s - '0');
+    if (x > UINT32_MAX) return -1;
+  }
+  *v = (uint32_t)x;
+  return 0;
+}
+
+pv_status pv_part_parse(const char *text, uint32_t *k, uint32_t *n, char *err, size_t errcap) {
+  char buf[32];
+  const char *slash = text ? strchr(text, '/') : NULL;
+  if (!slash || (size_t)(slash - text) >= sizeof buf) goto bad;
+  memcpy(buf, text, (size_t)(slash - text));
+  buf[slash - text] = 0;
+  if (parse_u32(buf, k) || parse_u32(slash + 1, n) || *n == 0 || *k >= *n || *n > PV_MAX_PARTS)
+    goto bad;
+  return PV_OK;
+bad:
+  if (err) snprintf(err, errcap, "part '%.40s': expected K/N with 0 <= K < N <= %u", text ? text : "",
+                    PV_MAX_PARTS);
+  return PV_ERR_INVALID_ARG;
+}
+
+pv_status pv_part_from_env(uint32_t parts, uint32_t *k, uint32_t *n, char *err, size_t errcap) {
+  const char *id = getenv("SLURM_ARRAY_TASK_ID");
+  const char *cnt = getenv("SLURM_ARRAY_TASK_COUNT");
+  const char *mn = getenv("SLURM_ARRAY_TASK_MIN"), *mx = getenv("SLURM_ARRAY_TASK_MAX");
+  const char *jci = getenv("JOB_COMPLETION_INDEX");
+  uint32_t v_id = 0, v_cnt = 0, v_min = 0, v_max = 0, nn = 0;
+  if (id) {
+    if (parse_u32(id, &v_id) || (mn && parse_u32(mn, &v_min)) || (mx && parse_u32(mx, &v_max)) ||
+        (cnt && parse_u32(cnt, &v_cnt))) {
+      snprintf(err, errcap, "SLURM_ARRAY_TASK_* variables are not decimal numbers");
+      return PV_ERR_INVALID_ARG;
+    }
+    if (mx && v_max < v_min) {
+      snprintf(err, errcap, "SLURM_ARRAY_TASK_MAX %u is below SLURM_ARRAY_TASK_MIN %u", v_max,
+               v_min);
+      return PV_ERR_INVALID_ARG;
+    }
+    if (mx && cnt && (uint64_t)v_max - v_min + 1 != v_cnt) {
+      snprintf(err, errcap,
+               "the Slurm array is not contiguous (MIN %u, MAX %u, COUNT %u): use "
+               "--array=0-%u, or --part K/N",
+               v_min, v_max, v_cnt, v_cnt ? v_cnt - 1 : 0);
+      return PV_ERR_INVALID_ARG;
+    }
+    nn = cnt ? v_cnt : mx ? v_max - v_min + 1 : parts;
+    if (v_id < v_min || (parts && nn && nn != parts)) {
+      snprintf(err, errcap,
+               "SLURM_ARRAY_TASK_ID %u with an array of %u tasks does not fit --parts %u", v_id,
+               nn, parts);
+      return PV_ERR_INVALID_ARG;
+    }
+    *k = v_id - v_min;
+    *n = nn;
+  } else if (jci) {
+    if (parse_u32(jci, &v_id)) {
+      snprintf(err, errcap, "JOB_COMPLETION_INDEX '%.20s' is not a decimal number", jci);
+      return PV_ERR_INVALID_ARG;
+    }
+    if (!parts) {
+      snprintf(err, errcap, "JOB_COMPLETION_INDEX gives K only: add --parts N (the Job's completions)");
+      return PV_ERR_INVALID_ARG;
+    }
+    *k = v_id;
+    *n = parts;
+  } else {
+    snprintf(err, errcap,
+             "no part given: --part K/N, or --parts N with SLURM_ARRAY_TASK_ID or "
+             "JOB_COMPLETION_INDEX in the environment");
+    return PV_ERR_INVALID_ARG;
+  }
+  if (*n == 0 || *k >= *n || *n > PV_MAX_PARTS) {
+    snprintf(err, errcap, "part %u of %u from the environment: need 0 <= K < N <= %u", *k, *n,
+             PV_MAX_PARTS);
+    return PV_ERR_INVALID_ARG;
+  }
+  return PV_OK;
+}
