@@ -9,11 +9,7 @@ static const pv_option_info k_options[] = {PV__LIMITS_OPTIONS(ROW)};
 #undef ROW
 #define N_OPTIONS (sizeof k_options / sizeof *k_options)
 
-size_t pv_limits_option_count(void) { return N_OPTIONS; }
-
-const pv_option_info *pv_limits_option_info(size_t i) {
-  return i < N_OPTIONS ? &k_options[i] : NULL;
-}
+PV__OPTION_ACCESSORS(pv_limits, k_options)
 
 void pv_limits_init(pv_limits *l) {
   if (!l) return;

@@ -61,6 +61,15 @@
    PV__OPT_VAL_##kind_(d_, lo_, hi_),                                                           \
    .choices = (choices_)},
 
+/* The public descriptors of one table: defines PREFIX_option_count() and
+ * PREFIX_option_info(i) (declared PV_API in the module's public header) over
+ * the static array T, so each options module states them in one line. */
+#define PV__OPTION_ACCESSORS(PREFIX, T)                                                         \
+  size_t PREFIX##_option_count(void) { return sizeof T / sizeof *T; }                          \
+  const pv_option_info *PREFIX##_option_info(size_t i) {                                       \
+    return i < sizeof T / sizeof *T ? &T[i] : NULL;                                            \
+  }
+
 /* Stores every default of the n rows of t into opts (which the caller has
  * zeroed and whose size field it sets). */
 void pv__options_init(const pv_option_info *t, size_t n, void *opts);

@@ -31,11 +31,7 @@ static const char *const k_keys[] = {PV__BUILD_OPTIONS(KEY)};
 #undef KEY
 #define N_OPTIONS (sizeof k_options / sizeof *k_options)
 
-size_t pv_build_option_count(void) { return N_OPTIONS; }
-
-const pv_option_info *pv_build_option_info(size_t i) {
-  return i < N_OPTIONS ? &k_options[i] : NULL;
-}
+PV__OPTION_ACCESSORS(pv_build, k_options)
 
 void pv_build_options_init(pv_build_options *o) {
   if (!o) return;

@@ -26,11 +26,7 @@ static const pv_option_info k_options[] = {PV__LOADER_OPTIONS(ROW)};
 #undef ROW
 #define N_OPTIONS (sizeof k_options / sizeof *k_options)
 
-size_t pv_loader_option_count(void) { return N_OPTIONS; }
-
-const pv_option_info *pv_loader_option_info(size_t i) {
-  return i < N_OPTIONS ? &k_options[i] : NULL;
-}
+PV__OPTION_ACCESSORS(pv_loader, k_options)
 
 void pv_loader_options_init(pv_loader_options *o) {
   if (!o) return;

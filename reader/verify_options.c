@@ -10,11 +10,7 @@ static const pv_option_info k_options[] = {PV__VERIFY_OPTIONS(ROW)};
 #undef ROW
 #define N_OPTIONS (sizeof k_options / sizeof *k_options)
 
-size_t pv_verify_option_count(void) { return N_OPTIONS; }
-
-const pv_option_info *pv_verify_option_info(size_t i) {
-  return i < N_OPTIONS ? &k_options[i] : NULL;
-}
+PV__OPTION_ACCESSORS(pv_verify, k_options)
 
 void pv_verify_options_init(pv_verify_options *o) {
   if (!o) return;
