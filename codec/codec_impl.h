@@ -76,5 +76,11 @@ pv_status pv__codec_fail(pv__codec_ctx *c, pv_status st, const char *fmt, ...)
 
 /* Grows *buf to at least need bytes (contents not kept); 0 on success. */
 int pv__codec_grow(void **buf, size_t *cap, size_t need);
+/* For codecs that only decode whole images (raw, zstd): PV_OK when rq is a
+ * full-scale, non-empty rectangle inside p, else PV_ERR_INVALID_ARG. */
+pv_status pv__region_inside(pv__codec_ctx *c, const pv__payload *p, const pv__region_req *rq);
+/* Hands back the whole image at pixels (rows of p->width * 3 bytes) as the
+ * region; returns PV_OK. */
+pv_status pv__region_whole(const pv__payload *p, const uint8_t *pixels, pv__region *out);
 
 #endif /* PV_CODEC_IMPL_H */

@@ -45,16 +45,9 @@ static pv_status raw_region(pv__codec_ctx *c, const pv__payload *p, const pv__re
                             pv__region *out) {
   pv_status st = raw_validate(c, p);
   if (st != PV_OK) return st;
-  if (rq->scale_num != 8 || !rq->w || !rq->h || (uint64_t)rq->x + rq->w > p->width ||
-      (uint64_t)rq->y + rq->h > p->height)
-    return pv__codec_fail(c, PV_ERR_INVALID_ARG, "region outside the image");
+  if ((st = pv__region_inside(c, p, rq)) != PV_OK) return st;
   /* The whole image: its rows are the payload's. */
-  out->pixels = p->data;
-  out->stride = (size_t)p->width * 3;
-  out->x = out->y = 0;
-  out->w = p->width;
-  out->h = p->height;
-  return PV_OK;
+  return pv__region_whole(p, p->data, out);
 }
 
 const pv__codec pv__codec_raw = {

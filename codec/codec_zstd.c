@@ -90,19 +90,12 @@ static pv_status zstd_region(pv__codec_ctx *c, const pv__payload *p, const pv__r
   /* Checked (and its window bounded) before the buffer is sized. */
   pv_status st = zstd_validate(c, p);
   if (st != PV_OK) return st;
-  if (rq->scale_num != 8 || !rq->w || !rq->h || (uint64_t)rq->x + rq->w > p->width ||
-      (uint64_t)rq->y + rq->h > p->height)
-    return pv__codec_fail(c, PV_ERR_INVALID_ARG, "region outside the image");
+  if ((st = pv__region_inside(c, p, rq)) != PV_OK) return st;
   const uint64_t size = (uint64_t)p->width * p->height * 3;
   if ((size_t)size != size || pv__codec_grow((void **)&c->buf, &c->buf_cap, (size_t)size))
     return pv__codec_fail(c, PV_ERR_NOMEM, "out of memory");
   if ((st = zstd_decompress(c, p, c->buf, (size_t)p->width * 3)) != PV_OK) return st;
-  out->pixels = c->buf;
-  out->stride = (size_t)p->width * 3;
-  out->x = out->y = 0;
-  out->w = p->width;
-  out->h = p->height;
-  return PV_OK;
+  return pv__region_whole(p, c->buf, out);
 }
 
 const pv__codec pv__codec_zstd = {

@@ -146,3 +146,19 @@ void pv__codec_enc_destroy(pv__codec_enc *e) {
   ZSTD_freeCCtx(e->zstd);
   free(e);
 }
+
+pv_status pv__region_inside(pv__codec_ctx *c, const pv__payload *p, const pv__region_req *rq) {
+  if (rq->scale_num != 8 || !rq->w || !rq->h || (uint64_t)rq->x + rq->w > p->width ||
+      (uint64_t)rq->y + rq->h > p->height)
+    return pv__codec_fail(c, PV_ERR_INVALID_ARG, "region outside the image");
+  return PV_OK;
+}
+
+pv_status pv__region_whole(const pv__payload *p, const uint8_t *pixels, pv__region *out) {
+  out->pixels = pixels;
+  out->stride = (size_t)p->width * 3;
+  out->x = out->y = 0;
+  out->w = p->width;
+  out->h = p->height;
+  return PV_OK;
+}
