@@ -49,6 +49,7 @@ cleanup() {
   rc=$?
   set +e
   if [ -n "${SLURM_CONF:-}" ] && [ -n "${ctld:-}" ]; then
+    # shellcheck disable=SC2086 # unset ids vanish
     scancel --quiet ${array:-} ${merge:-} 2>/dev/null
   fi
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do  # slurmd, slurmctld, then munged
