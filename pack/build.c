@@ -79,13 +79,26 @@ static void target_size(const pv_build_options *o, uint32_t w, uint32_t h, uint3
 
 void pv__encode_job(const pv__plan *b, worker_ctx *w, uint64_t job, job_result *r) {
   const pv_build_options *o = b->o;
-  const pv_walk_file *f = &b->walk.files[b->order[job]];
+  const pv_walk_file *f = pv__plan_file(b, job);
   pv_image img = {0}, small = {0};
   uint8_t *file = NULL;
   size_t flen = 0;
   char err[200];
 
-  pv_status st = pv__read_file(b->src, f->relpath, o->max_file_bytes, &file, &flen, err, sizeof err);
+  const pv__file_stamp *want = pv__plan_stamp(b, job);
+  pv__file_stamp got;
+  pv_status st = pv__read_file_stamped(b->src, f->relpath, o->max_file_bytes, &file, &flen,
+                                       want ? &got : NULL, err, sizeof err);
+  /* A part built from a plan file: the file must be what the plan listed
+   * (its fingerprint says so); a changed, vanished or new file fails the
+   * part (write.c), never becomes a skip the one-machine build would not
+   * have. */
+  if (want && (got.present != want->present || got.size != want->size ||
+               got.mtime_sec != want->mtime_sec || got.mtime_nsec != want->mtime_nsec)) {
+    reasonf(r, PV_ERR_CHANGED, "%s since the plan was made (size or modification time)",
+            !got.present ? "gone or unreadable" : !want->present ? "appeared" : "changed");
+    goto out;
+  }
   if (st != PV_OK) {
     reasonf(r, st, "%s", err);
     return;

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "codec.h"
+#include "pack_util.h"
 #include "pv_format.h"
 #include "pv_pack.h"
 #include "resample.h"
@@ -45,7 +46,22 @@ typedef struct pv__plan {
   uint64_t jobs;             /* walk.file_count */
   char *options_text;        /* the index's options section (NUL-terminated) */
   uint64_t dataset_id;       /* XXH3 of options_text and the jobs' paths and labels */
+  /* A part's plan read from a plan file (plan_file.c) holds only its slice:
+   * walk.files and order cover jobs [job_base, job_base + walk.file_count)
+   * of the `jobs` of the whole plan, and stamps (one per slice job, NULL
+   * for a walked plan) what each file was when the plan was made. */
+  uint64_t job_base;
+  pv__file_stamp *stamps;
 } pv__plan;
+
+/* The source file of job `job` of the plan (job_base <= job < job_base + the
+ * files it holds), and what the plan recorded of it (NULL: nothing). */
+static inline const pv_walk_file *pv__plan_file(const pv__plan *p, uint64_t job) {
+  return &p->walk.files[p->order[job - p->job_base]];
+}
+static inline const pv__file_stamp *pv__plan_stamp(const pv__plan *p, uint64_t job) {
+  return p->stamps ? &p->stamps[job - p->job_base] : NULL;
+}
 
 /* Plans the build of the ImageFolder tree at src_abs (src: the name the
  * user gave, for messages) under options o (checked; borrowed by the plan,
@@ -66,6 +82,45 @@ void pv__plan_free(pv__plan *p); /* accepts a zeroed plan */
  * k, n), so every part of a build computes the same cut. Returns PV_OK, or
  * PV_ERR_INVALID_ARG (n == 0 or k >= n; *first = *end = 0). */
 pv_status pv__plan_part(uint64_t jobs, uint32_t k, uint32_t n, uint64_t *first, uint64_t *end);
+
+/* ---- plan files (plan_file.c): list the tree once for all parts ------------ */
+
+/* The fingerprint of an n-part build of plan p (part.txt's "plan"): XXH3-64
+ * of the options text (the seed and every option that changes the bytes),
+ * n, and for every file of the walk in torchvision order its path, label,
+ * size and modification time (stat'ed now; zeros for a vanished file).
+ * When stamps is not NULL (walk.file_count entries, walk order), what was
+ * stat'ed is stored there. */
+pv_status pv__plan_fingerprint(const pv__plan *p, uint32_t n, uint64_t *fp, pv__file_stamp *stamps,
+                               char *err, size_t cap);
+
+/* Writes dir/<k>-of-<n>.pvl for k < n: each the slice pv__plan_part gives
+ * part k, in pack-time order, with what a part needs to build it without
+ * listing the tree (options text, classes, fingerprint fp, dataset id,
+ * every file's path, label and stamp; stamps in walk order), each file
+ * checksummed and fsynced. */
+pv_status pv__plan_files_write(const pv__plan *p, uint32_t n, uint64_t fp,
+                               const pv__file_stamp *stamps, const char *dir, char *err,
+                               size_t cap);
+
+/* Reads plan file `path` as part k of n of a build of src_abs under options
+ * o (checked), into *p (a slice plan: see pv__plan) and *fp. The file is
+ * untrusted: bounded, checksummed, every field validated (paths relative,
+ * inside their class folder, no "." or ".." component; labels below the
+ * class count; the slice is pv__plan_part's). Refused with
+ * PV_ERR_INVALID_ARG when it was made for other options (the first line
+ * that differs is named), PV_ERR_CORRUPT when damaged, PV_ERR_NOT_FOUND
+ * when missing. *p is to be freed with pv__plan_free whatever the status. */
+pv_status pv__plan_file_read(const char *path, uint32_t k, uint32_t n, const pv_build_options *o,
+                             const char *src_abs, pv__plan *p, uint64_t *fp,
+                             pv_build_summary *sum, char *err, size_t cap);
+
+/* Removes a plan directory pvpack wrote (its <k>-of-<n>.pvl regular files,
+ * then rmdir: never recursive). 0 when it is gone (or was never there). */
+int pv__remove_plan_dir(const char *dir);
+
+/* Reads only the fingerprint and N of plan file `path`; PV_OK or a status. */
+pv_status pv__plan_file_peek(const char *path, uint64_t *fp, uint32_t *n);
 
 /* The options section's text (build.c, with the options). malloc'ed; NULL
  * when out of memory. */

@@ -22,23 +22,40 @@ static char *join(const char *a, const char *b) {
   return p;
 }
 
+void pv__file_stamp_of(const struct stat *sb, pv__file_stamp *stamp) {
+  stamp->size = (uint64_t)sb->st_size;
+  stamp->mtime_sec = (uint64_t)sb->st_mtim.tv_sec;
+  stamp->mtime_nsec = (uint32_t)sb->st_mtim.tv_nsec;
+  stamp->present = 1;
+}
+
 pv_status pv__read_file(const char *root, const char *rel, uint64_t max_bytes, uint8_t **buf,
                         size_t *len, char *err, size_t cap) {
+  return pv__read_file_stamped(root, rel, max_bytes, buf, len, NULL, err, cap);
+}
+
+pv_status pv__read_file_stamped(const char *root, const char *rel, uint64_t max_bytes,
+                                uint8_t **buf, size_t *len, pv__file_stamp *stamp, char *err,
+                                size_t cap) {
   *buf = NULL;
   *len = 0;
+  if (stamp) memset(stamp, 0, sizeof *stamp);
   char *path = join(root, rel);
   if (!path) return PV_ERR_NOMEM;
   pv_status st = PV_OK;
   /* O_NONBLOCK: a FIFO by an image's name must not block the build in
    * open(2); it is then refused as not a regular file. */
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  struct stat sb;
   if (fd < 0) {
     snprintf(err, cap, "cannot open: %s", strerror(errno));
+    if (stamp && stat(path, &sb) == 0) pv__file_stamp_of(&sb, stamp); /* there, unreadable */
     free(path);
     return PV_ERR_IO;
   }
-  struct stat sb;
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+  int stat_rc = fstat(fd, &sb);
+  if (stat_rc == 0 && stamp) pv__file_stamp_of(&sb, stamp);
+  if (stat_rc != 0 || !S_ISREG(sb.st_mode)) {
     snprintf(err, cap, "not a regular file");
     st = PV_ERR_IO;
     goto out;
@@ -74,6 +91,17 @@ out:
   close(fd);
   free(path);
   return st;
+}
+
+pv_status pv__mkdir_if_missing(const char *dir, char *err, size_t cap) {
+  if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
+    struct stat sb;
+    if (lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) return PV_OK;
+    snprintf(err, cap, "%s exists and is not a directory", dir);
+    return PV_ERR_IO;
+  }
+  snprintf(err, cap, "cannot create %s: %s", dir, strerror(errno));
+  return PV_ERR_IO;
 }
 
 int pv__create_file(const char *dir, const char *name, char *err, size_t cap) {

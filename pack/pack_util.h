@@ -17,6 +17,24 @@
 pv_status pv__read_file(const char *root, const char *rel, uint64_t max_bytes, uint8_t **buf,
                         size_t *len, char *err, size_t cap);
 
+/* What a part's plan records of a source file, to tell a changed file:
+ * its size and modification time (all zero, present 0, for a file that
+ * could not be stat'ed). */
+typedef struct pv__file_stamp {
+  uint64_t size, mtime_sec;
+  uint32_t mtime_nsec, present;
+} pv__file_stamp;
+
+struct stat;
+/* The stamp of what stat(2) returned (present = 1). */
+void pv__file_stamp_of(const struct stat *sb, pv__file_stamp *stamp);
+
+/* pv__read_file, also filling *stamp (when not NULL) from the fstat of the
+ * file it read (zeroed when it could not be opened or stat'ed). */
+pv_status pv__read_file_stamped(const char *root, const char *rel, uint64_t max_bytes,
+                                uint8_t **buf, size_t *len, pv__file_stamp *stamp, char *err,
+                                size_t cap);
+
 /* Creates dir/name exclusively (mode 0666 less the umask, as open(2) and
  * fopen would); returns an fd or -1. */
 int pv__create_file(const char *dir, const char *name, char *err, size_t cap);
@@ -29,6 +47,10 @@ pv_status pv__fsync_path(const char *dir, const char *name, char *err, size_t ca
 /* fopen(dir/name, "wbx") (exclusive, mode 0666 less the umask), NULL with
  * err set on failure. */
 FILE *pv__fopen_in(const char *dir, const char *name, char *err, size_t cap);
+
+/* mkdir(dir) (0777 less the umask) unless it exists as a directory;
+ * PV_OK, or PV_ERR_IO (not a directory, or mkdir failed) with err set. */
+pv_status pv__mkdir_if_missing(const char *dir, char *err, size_t cap);
 
 /* Creates a fresh temporary directory next to out_dir (same file system,
  * so the final rename is atomic): "<out_dir>.tmp-XXXXXX", with mode 0777

@@ -97,6 +97,7 @@ nomem:
 void pv__plan_free(pv__plan *p) {
   free(p->order);
   free(p->options_text);
+  free(p->stamps);
   pv__walk_free(&p->walk);
   memset(p, 0, sizeof *p);
 }

@@ -545,3 +545,8 @@ void pv__walk_free(pv_walk_result *r) {
   }
   memset(r, 0, sizeof *r);
 }
+
+char *pv__walk_strdup(pv_walk_result *r, const char *s, size_t len) {
+  if (!r->arena__ && !(r->arena__ = calloc(1, sizeof(arena)))) return NULL;
+  return arena_join(r->arena__, s, len, 0, "", 0);
+}

@@ -71,6 +71,11 @@ pv_status pv__walk_imagefolder(const char *root, pv_walk_result *out,
 
 void pv__walk_free(pv_walk_result *r); /* accepts a zeroed or filled result */
 
+/* Copies len bytes of s and a NUL into r's string storage (created on first
+ * use, freed by pv__walk_free), for a result built from a saved listing
+ * (plan_file.c) rather than a walk. NULL when out of memory. */
+char *pv__walk_strdup(pv_walk_result *r, const char *s, size_t len);
+
 /* True when name has one of the ImageFolder extensions (case-insensitive). */
 int pv__has_image_extension(const char *name);
 

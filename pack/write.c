@@ -316,10 +316,16 @@ pv_status pv__write_shards(const pv__plan *p, uint64_t first, uint64_t end, cons
       snprintf(err, cap, "interrupted; no output written");
       goto out;
     }
-    const pv_walk_file *f = &p->walk.files[p->order[j]];
+    const pv_walk_file *f = pv__plan_file(p, j);
     sum->bytes_in += r.bytes_in;
+    if (r.status == PV_ERR_CHANGED) { /* a part from a plan file: the tree changed */
+      snprintf(err, cap, "%s/%s: %s; make the plan again (pvpack build --plan --force) and "
+               "rebuild every part", p->src, f->relpath, r.reason);
+      st = PV_ERR_CHANGED;
+      free(r.payload);
+      goto out;
+    }
     if (r.status != PV_OK) {
-      sum->skipped++;
       s->skipped_count++;
       fprintf(report, "skipped\t%s\t%s\n", f->relpath, r.reason);
       fprintf(skipped_f, "%s\t%s\n", f->relpath, r.reason);

@@ -18,7 +18,10 @@ void build_usage(FILE *f) {
              "                          packing on many machines; then `pvpack merge OUT`\n"
              "  --parts N               the same, K from SLURM_ARRAY_TASK_ID (less\n"
              "                          SLURM_ARRAY_TASK_MIN) or JOB_COMPLETION_INDEX; --part\n"
-             "                          wins\n");
+             "                          wins\n"
+             "  --plan                  with --parts N: list the tree once and write the plan\n"
+             "                          of every part into OUT/parts/plan/; the parts then\n"
+             "                          read it instead of each listing the whole tree\n");
 }
 
 typedef struct cli_log {
@@ -66,6 +69,7 @@ int cmd_build(int argc, char **argv) {
   const char *src = NULL, *out = NULL;
   int quiet = 0;
   const char *part = NULL, *parts = NULL;
+  int plan_only = 0;
   argp a = {argc, 0, argv, NULL, argv[0], ""};
   for (a.i = 1; a.i < argc; a.i++) {
     if (cli_opt_is(&a, "-h") || cli_opt_is(&a, "--help")) {
@@ -78,6 +82,8 @@ int cmd_build(int argc, char **argv) {
       if (!(part = cli_opt_value(&a))) return EXIT_USAGE;
     } else if (cli_opt_is(&a, "--parts")) {
       if (!(parts = cli_opt_value(&a))) return EXIT_USAGE;
+    } else if (cli_opt_is(&a, "--plan")) {
+      plan_only = 1;
     } else if (cli_opt_is(&a, "--quiet") || cli_opt_is(&a, "-q")) {
       quiet = 1;
     } else if (argv[a.i][0] == '-' && argv[a.i][1]) {
@@ -96,6 +102,21 @@ int cmd_build(int argc, char **argv) {
   }
   uint32_t pk = 0, pn = 0;
   int parted = part || parts;
+  if (plan_only) {
+    uint32_t k2;
+    char t[48];
+    snprintf(t, sizeof t, "0/%s", parts ? parts : "");
+    if (!parts || part || pv_part_parse(t, &k2, &pn, NULL, 0) != PV_OK) {
+      fprintf(stderr, "pvpack build: --plan needs --parts N (1 <= N <= %u) and no --part\n",
+              PV_MAX_PARTS);
+      return EXIT_USAGE;
+    }
+    if (!out) {
+      fprintf(stderr, "pvpack build: --plan needs -o OUT (the directory every part shares)\n");
+      return EXIT_USAGE;
+    }
+    parted = 0;
+  }
   if (parted) {
     char perr[256] = "";
     pv_status ps = PV_OK;
@@ -140,10 +161,19 @@ int cmd_build(int argc, char **argv) {
   if (!out) out = def;
   pv_build_summary s;
   char err[1024] = "";
-  pv_status st = parted ? pv_build_part(src, out, &o, pk, pn, &s, err, sizeof err)
-                        : pv_build(src, out, &o, &s, err, sizeof err);
+  pv_status st = plan_only ? pv_build_plan(src, out, &o, pn, &s, err, sizeof err)
+                 : parted  ? pv_build_part(src, out, &o, pk, pn, &s, err, sizeof err)
+                           : pv_build(src, out, &o, &s, err, sizeof err);
   int rc = 0;
-  if (st == PV_OK && parted && s.threads == 0) { /* pv_build_part: the write stage did not run */
+  if (st == PV_OK && plan_only) {
+    if (s.threads == 0)
+      printf("plan of %u parts of %s: already there for this tree and these options; nothing to do\n",
+             pn, out);
+    else
+      printf("planned %u parts of %s: %" PRIu64 " files, %u classes, %.2f s; now run pvpack build "
+             "--part K/N (or --parts %u) with the same options for K = 0..%u\n",
+             pn, out, s.files, s.classes, s.seconds, pn, pn - 1);
+  } else if (st == PV_OK && parted && s.threads == 0) { /* pv_build_part: the write stage did not run */
     printf("part %u of %u of %s: already complete for this plan; nothing to do\n", pk, pn, out);
   } else if (st == PV_OK && parted) {
     /* The threads: what a job's CPU allocation gave (affinity / cgroup quota). */

@@ -177,6 +177,28 @@ PV_API pv_status pv_build_part(const char *src, const char *out_dir, const pv_bu
                                uint32_t k, uint32_t n, pv_build_summary *summary, char *err,
                                size_t errcap);
 
+/* Lists the tree once for an n-part build (1 <= n <= PV_MAX_PARTS): makes
+ * the plan pv_build_part would make and writes, for every part k, the
+ * file out_dir/parts/plan/<k>-of-<n>.pvl holding part k's slice (paths,
+ * labels, sizes and modification times in pack-time order), the classes,
+ * the options text and the plan's fingerprint (spec/FORMAT.md, "Part
+ * plans"). pv_build_part then reads its own file instead of walking the
+ * tree and stat'ing every file, so N parts cost one listing, not N: what
+ * limits packing on many machines over a shared file system. A part built
+ * from the plan is the part a walked plan gives (same fingerprint, same
+ * bytes); its options must be the plan's (else PV_ERR_INVALID_ARG naming
+ * the first option line that differs), and a file that changed, vanished
+ * or appeared since the plan fails the part (PV_ERR_CHANGED, naming it).
+ * Written into a temporary directory and renamed into place, so the plan
+ * exists only complete. A plan already there with the same fingerprint and
+ * n is left as it is (PV_OK, summary->threads = 0); another is refused
+ * (PV_ERR_EXISTS) unless opts->force, which replaces it (only the plan
+ * files pvpack writes). pv_merge removes the plan with the parts.
+ * summary: files and classes of the tree. Returns PV_OK; the statuses of
+ * pv_build_part before it packs; PV_ERR_EXISTS. */
+PV_API pv_status pv_build_plan(const char *src, const char *out_dir, const pv_build_options *opts,
+                               uint32_t n, pv_build_summary *summary, char *err, size_t errcap);
+
 /* Merges the N parts of out_dir/parts/ (pv_build_part) into a dataset in
  * out_dir: checks that parts 0..N-1 are all complete, of one N and one
  * plan fingerprint (a missing part: PV_ERR_NOT_FOUND; another N or another

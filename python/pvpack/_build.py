@@ -81,6 +81,34 @@ def _describe(o: Dict[str, Any]) -> str:
 
 
 def build(src: PathLike, out: Optional[PathLike] = None, **options: Any) -> BuildSummary:
+    return _build(src, out, None, options)
+
+
+def plan(src: PathLike, out: PathLike, parts: int, **options: Any) -> BuildSummary:
+    """List the tree ``src`` once for a build in ``parts`` parts, like ``pvpack
+    build SRC -o OUT --parts N --plan``: writes ``out/parts/plan/`` (every
+    part's slice of the plan: paths, labels, sizes, modification times), which
+    ``build(src, out, part=(k, parts), **options)`` then reads instead of
+    listing the whole tree itself. Run it once (on the driver, or as a job
+    before the parts): N parts then cost one listing, not N. The parts must
+    get the same options (else pvpack.Error PV_ERR_INVALID_ARG naming the
+    option); a file changed since the plan fails its part (PV_ERR_CHANGED).
+    A plan already there for the same tree, options and N is kept; another
+    is refused (PV_ERR_EXISTS) unless ``force=True``. Options: those of :func:`build`, without part.
+    Releases the GIL; no global state.
+
+    Returns:
+        BuildSummary: files and classes of the tree.
+    """
+    if "part" in options:
+        raise TypeError("plan() takes parts=n, not part")
+    if isinstance(parts, bool) or not isinstance(parts, int):
+        raise TypeError("parts must be an int")
+    return _build(src, out, parts, options)
+
+
+def _build(src: PathLike, out: Optional[PathLike], plan_parts: Optional[int],
+           options: Dict[str, Any]) -> BuildSummary:
     a = _SIGNATURE.bind(src, out, **options)
     a.apply_defaults()
     args = dict(a.arguments)
@@ -108,7 +136,9 @@ def build(src: PathLike, out: Optional[PathLike] = None, **options: Any) -> Buil
                 print(line, file=sys.stderr)
     src_s = os.fspath(src)
     out_s = os.fspath(out) if out is not None else _pvpack.default_output_dir(src_s)
-    r = _pvpack.build(src_s, out_s, args, log, part)
+    if plan_parts is not None and out is None:
+        raise ValueError("plan() needs out (the directory every part shares)")
+    r = _pvpack.build(src_s, out_s, args, log, part, plan_parts)
     return BuildSummary(**r)
 
 

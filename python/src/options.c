@@ -289,6 +289,7 @@ typedef struct build_job {
   volatile sig_atomic_t cancel;
   PyObject *log; /* callable or NULL */
   int parted;    /* pv_build_part(part_k, part_n) instead of pv_build */
+  int planned;   /* pv_build_plan(part_n) instead of either */
   uint32_t part_k, part_n;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -308,9 +309,11 @@ static void build_log(void *ctx, pv_log_level level, const char *line) {
 
 static void *build_thread(void *arg) {
   build_job *j = arg;
-  j->status = j->parted ? pv_build_part(j->src, j->out, &j->o, j->part_k, j->part_n,
+  j->status = j->planned ? pv_build_plan(j->src, j->out, &j->o, j->part_n, &j->summary, j->err,
+                                         sizeof j->err)
+              : j->parted ? pv_build_part(j->src, j->out, &j->o, j->part_k, j->part_n,
                                         &j->summary, j->err, sizeof j->err)
-                        : pv_build(j->src, j->out, &j->o, &j->summary, j->err, sizeof j->err);
+              : pv_build(j->src, j->out, &j->o, &j->summary, j->err, sizeof j->err);
   pthread_mutex_lock(&j->mu);
   j->done = 1;
   pthread_cond_broadcast(&j->cv);
@@ -319,12 +322,29 @@ static void *build_thread(void *arg) {
 }
 
 PyObject *py_build(PyObject *mod, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"src", "out", "options", "log", "part", NULL};
-  PyObject *src_b, *out_b = NULL, *d, *log = Py_None, *part = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O&O!|OO", kwlist, PyUnicode_FSConverter, &src_b,
-                                   PyUnicode_FSConverter, &out_b, &PyDict_Type, &d, &log, &part))
+  static char *kwlist[] = {"src", "out", "options", "log", "part", "plan", NULL};
+  PyObject *src_b, *out_b = NULL, *d, *log = Py_None, *part = Py_None, *plan = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O&O!|OOO", kwlist, PyUnicode_FSConverter, &src_b,
+                                   PyUnicode_FSConverter, &out_b, &PyDict_Type, &d, &log, &part,
+                                   &plan))
     return NULL;
   unsigned long long pk = 0, pn = 0;
+  if (plan != Py_None) { /* plan=n: pv_build_plan */
+    if (!PyLong_Check(plan) || PyBool_Check(plan) || part != Py_None) {
+      PyErr_SetString(PyExc_TypeError, "plan must be an int n (and part None)");
+      Py_DECREF(src_b);
+      Py_DECREF(out_b);
+      return NULL;
+    }
+    pn = PyLong_AsUnsignedLongLong(plan);
+    if (PyErr_Occurred() || pn == 0 || pn > PV_MAX_PARTS) {
+      PyErr_Clear();
+      PyErr_Format(PyExc_ValueError, "parts must be 1 <= n <= %u", PV_MAX_PARTS);
+      Py_DECREF(src_b);
+      Py_DECREF(out_b);
+      return NULL;
+    }
+  }
   if (part != Py_None) {
     PyObject *ko = NULL, *no = NULL;
     if (!PyTuple_Check(part) || PyTuple_GET_SIZE(part) != 2 ||
@@ -365,8 +385,9 @@ PyObject *py_build(PyObject *mod, PyObject *args, PyObject *kw) {
     j->o.log_ctx = j;
   }
   j->o.cancel = &j->cancel;
-  if (part != Py_None) {
-    j->parted = 1;
+  if (part != Py_None || plan != Py_None) {
+    j->parted = part != Py_None;
+    j->planned = plan != Py_None;
     j->part_k = (uint32_t)pk;
     j->part_n = (uint32_t)pn;
   }
