@@ -10,9 +10,27 @@
  * Everything is written into OUT/parts/<k>-of-<n>.tmp-XXXXXX and renamed
  * into place, so a part directory exists only complete.
  *
+ * Duplicate attempts of one part may run at the same time (Spark
+ * speculation, a Ray retry beside a slow first attempt, a Slurm task started
+ * twice, on one machine or several that share OUT). Each attempt writes its
+ * own temporary directory and holds an flock on the attempt.lock file in it
+ * for as long as it lives, so a dead attempt's directory (its lock free) is
+ * told from a live one's (held). Two short critical sections take the part
+ * lock OUT/parts/<k>-of-<n>.lock: the birth of an attempt (sweeping dead
+ * attempts' directories, creating its own and locking it) and its commit
+ * (looking at <k>-of-<n> again, then rename-if-absent). The first attempt
+ * to commit places the part; a later one finds it complete from the same
+ * plan, discards its own copy and succeeds; both copies hold the same bytes
+ * (the plan is deterministic). The part lock file is unlinked by its holder
+ * before it unlocks (a waiter checks it locked the file still at that path),
+ * so none is left. Where the file system has no flock (ENOLCK, EOPNOTSUPP,
+ * ...), attempts still end well through rename-if-absent, but no directory
+ * of another attempt is removed (a live one cannot be told from a dead one).
+ *
  * The fingerprint is XXH3-64 of: the options text (which holds the seed and
  * every option that changes the bytes), n, and for every file of the walk
  * in torchvision order its path, label, size and modification time. */
+#define _GNU_SOURCE /* renameat2, RENAME_NOREPLACE */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +51,7 @@
 
 #define PART_RECORD "part.txt"
 #define PART_MAGIC "pvpack part 1\n"
+#define ATTEMPT_LOCK "attempt.lock"
 
 static pv_status plan_fingerprint(const pv__plan *p, uint32_t n, uint64_t *fp, char *err,
                                   size_t cap) {
@@ -91,29 +111,161 @@ static int read_part_record(const char *dir, uint64_t *fp) {
   return 0;
 }
 
-/* Removes a part directory pvpack wrote (dataset files and part.txt only,
- * then rmdir: never recursive). 0 when it is gone. */
+/* Removes a part directory pvpack wrote (dataset files, part.txt and
+ * attempt.lock only, then rmdir: never recursive). 0 when it is gone. */
 static int remove_part_dir(const char *dir) {
   char path[4096];
   if (snprintf(path, sizeof path, "%s/%s", dir, PART_RECORD) < (int)sizeof path) unlink(path);
+  if (snprintf(path, sizeof path, "%s/%s", dir, ATTEMPT_LOCK) < (int)sizeof path) unlink(path);
   return pv__remove_dataset_dir(dir);
 }
 
-/* Removes OUT/parts/<name>.tmp-XXXXXX directories left by killed runs of
- * this part (pvpack's own: only their dataset files and part.txt). */
-static void remove_stale_tmp(const char *parts, const char *name) {
+/* errno values of a file system that does not do flock. */
+static int no_flock(int e) {
+  return e == ENOLCK || e == EOPNOTSUPP || e == ENOSYS || e == EINVAL || e == EBADF;
+}
+
+/* The part lock, OUT/parts/<name>.lock: fd -1 when not held. */
+typedef struct part_lock {
+  int fd;
+  char path[4096];
+} part_lock;
+
+/* Takes the part lock (waits for it). Returns 0 held, 1 when the file
+ * system does not do flock (l->fd = -1: go on unlocked), -1 on an error
+ * (err says it). The holder unlinks the file before unlocking, so after
+ * flock the waiter checks the path still names the file it locked. */
+static int part_lock_take(const char *parts, const char *name, part_lock *l, char *err,
+                          size_t cap) {
+  l->fd = -1;
+  if (snprintf(l->path, sizeof l->path, "%s/%s.lock", parts, name) >= (int)sizeof l->path) {
+    snprintf(err, cap, "%s: path too long", parts);
+    return -1;
+  }
+  for (;;) {
+    int fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0) {
+      snprintf(err, cap, "cannot open the part lock %s: %s", l->path, strerror(errno));
+      return -1;
+    }
+    int r;
+    while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+    }
+    if (r != 0) {
+      int e = errno;
+      close(fd);
+      if (no_flock(e)) {
+        unlink(l->path); /* ours: a name under parts/ only pvpack writes */
+        return 1;
+      }
+      snprintf(err, cap, "cannot lock %s: %s", l->path, strerror(e));
+      return -1;
+    }
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && stat(l->path, &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino) {
+      l->fd = fd;
+      return 0;
+    }
+    close(fd); /* its holder unlinked it before unlocking: lock the new one */
+  }
+}
+
+static void part_lock_release(part_lock *l) {
+  if (l->fd < 0) return;
+  unlink(l->path);
+  close(l->fd);
+  l->fd = -1;
+}
+
+/* Removes the OUT/parts/<name>.tmp-XXXXXX directories of dead attempts of
+ * this part: those with no attempt.lock (killed before locking it or while
+ * committing or cleaning up; --force's old part moved aside) or with an
+ * attempt.lock no process holds. Only pvpack's files in them go; a
+ * directory where anything else appeared is kept. The caller holds the
+ * part lock (no attempt is being born meanwhile). Returns the number of
+ * live attempts' directories left (their lock held, or unknown: no flock). */
+static unsigned sweep_dead_attempts(const char *parts, const char *name) {
   char pat[64];
   snprintf(pat, sizeof pat, "%s.tmp-", name);
   size_t pn = strlen(pat);
-  char cmd[4096];
+  char dir[4096], lk[4200];
+  unsigned live = 0;
   DIR *d = opendir(parts);
-  if (!d) return;
+  if (!d) return 0;
   struct dirent *de;
-  while ((de = readdir(d)))
-    if (!strncmp(de->d_name, pat, pn) && strlen(de->d_name) == pn + 6 &&
-        snprintf(cmd, sizeof cmd, "%s/%s", parts, de->d_name) < (int)sizeof cmd)
-      remove_part_dir(cmd);
+  while ((de = readdir(d))) {
+    if (strncmp(de->d_name, pat, pn) || strlen(de->d_name) != pn + 6 ||
+        snprintf(dir, sizeof dir, "%s/%s", parts, de->d_name) >= (int)sizeof dir)
+      continue;
+    snprintf(lk, sizeof lk, "%s/%s", dir, ATTEMPT_LOCK);
+    int fd = open(lk, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+      if (errno == ENOENT) remove_part_dir(dir);
+      else live++;
+      continue;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+      remove_part_dir(dir); /* its attempt died: the kernel freed the lock */
+    else
+      live++; /* EWOULDBLOCK: alive; or no flock here: cannot tell, keep it */
+    close(fd);
+  }
   closedir(d);
+  return live;
+}
+
+unsigned pv__part_sweep(const char *parts, uint32_t k, uint32_t n) {
+  char name[48], err[256];
+  snprintf(name, sizeof name, "%" PRIu32 "-of-%" PRIu32, k, n);
+  part_lock l;
+  if (part_lock_take(parts, name, &l, err, sizeof err) != 0) return 0;
+  unsigned live = sweep_dead_attempts(parts, name);
+  part_lock_release(&l);
+  return live;
+}
+
+/* Creates and locks tmpdir/attempt.lock: held until the attempt ends (the
+ * fd is closed, or the process dies). -1 when it cannot be created. A file
+ * system without flock leaves it unlocked (sweepers then keep the
+ * directory). */
+static int attempt_lock_take(const char *tmpdir, char *err, size_t cap) {
+  char lk[4200];
+  snprintf(lk, sizeof lk, "%s/%s", tmpdir, ATTEMPT_LOCK);
+  int fd = open(lk, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+  if (fd < 0) {
+    snprintf(err, cap, "cannot create %s: %s", lk, strerror(errno));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0 && !no_flock(errno)) {
+    snprintf(err, cap, "cannot lock %s: %s", lk, strerror(errno));
+    close(fd);
+    unlink(lk);
+    return -1;
+  }
+  return fd;
+}
+
+/* rename(2), but never over an existing name where the system can say so
+ * (renameat2 RENAME_NOREPLACE; rename alone already fails over a non-empty
+ * directory, which a complete part always is). */
+static int rename_noreplace(const char *from, const char *to) {
+#if defined(__linux__) && defined(RENAME_NOREPLACE)
+  if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+#endif
+  return rename(from, to);
+}
+
+/* What <k>-of-<n> holds now. */
+enum final_state { FINAL_NONE, FINAL_SAME, FINAL_OTHER, FINAL_FOREIGN };
+
+static enum final_state final_state(const char *final, uint64_t fp) {
+  struct stat sb;
+  if (lstat(final, &sb) != 0) return FINAL_NONE;
+  uint64_t old = 0;
+  if (!S_ISDIR(sb.st_mode) || read_part_record(final, &old) != 0) return FINAL_FOREIGN;
+  return old == fp ? FINAL_SAME : FINAL_OTHER;
 }
 
 static int mkdir_if_missing(const char *dir, char *err, size_t cap) {
@@ -149,6 +301,34 @@ static pv_status write_part_record(const char *dir, uint32_t k, uint32_t n, uint
   return pv__fsync_close(fd, err, cap);
 }
 
+/* What <k>-of-<n>'s state means for a new attempt: PV_OK to go on (none,
+ * or another plan's with --force; or the same plan's without --force: the
+ * caller stops there, done, and this logs it); PV_ERR_EXISTS with err. */
+static pv_status check_final(const pv_build_options *o, enum final_state fs, const char *final,
+                             const char *name, const char *out_dir, char *err, size_t errcap) {
+  switch (fs) {
+  case FINAL_NONE:
+    return PV_OK;
+  case FINAL_SAME:
+    if (!o->force)
+      pv__build_log(o, PV_LOG_INFO,
+                    "part %s of %s is already complete for this plan; nothing to do", name,
+                    out_dir);
+    return PV_OK;
+  case FINAL_FOREIGN: /* not pvpack's: never replaced, whatever force says */
+    snprintf(err, errcap,
+             "refusing to replace %s: it is not a complete pvpack part (no readable %s)", final,
+             PART_RECORD);
+    return PV_ERR_EXISTS;
+  case FINAL_OTHER:
+    if (o->force) return PV_OK;
+    snprintf(err, errcap, "%s holds a part of another plan: the tree, the options or N changed "
+             "(use --force to repack it)", final);
+    return PV_ERR_EXISTS;
+  }
+  return PV_OK;
+}
+
 pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_options *opts,
                         uint32_t k, uint32_t n, pv_build_summary *summary, char *err,
                         size_t errcap) {
@@ -180,6 +360,10 @@ pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_opt
   char name[48];
   pv__plan plan;
   pv__shards shards;
+  part_lock plk = {.fd = -1};
+  int afd = -1, merged = 0;
+  char ixp[4200], lk[4200];
+  struct stat sb;
   memset(&plan, 0, sizeof plan);
   memset(&shards, 0, sizeof shards);
   snprintf(name, sizeof name, "%" PRIu32 "-of-%" PRIu32, k, n);
@@ -202,45 +386,72 @@ pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_opt
   if ((st = plan_fingerprint(&plan, n, &fp, err, errcap)) != PV_OK) goto out;
   pv__plan_part(plan.jobs, k, n, &first, &end);
 
-  struct stat sb;
-  int have = lstat(final, &sb) == 0;
-  if (have) {
-    uint64_t old = 0;
-    int ok = S_ISDIR(sb.st_mode) && read_part_record(final, &old) == 0;
-    if (ok && old == fp && !o.force) {
-      pv__build_log(&o, PV_LOG_INFO, "part %s of %s is already complete for this plan; nothing to do",
-                    name, out_dir);
-      sum.images = 0;
-      goto out; /* PV_OK */
-    }
-    if (!ok) { /* not pvpack's: never replaced, whatever force says */
-      snprintf(err, errcap,
-               "refusing to replace %s: it is not a complete pvpack part (no readable %s)", final,
-               PART_RECORD);
-      st = PV_ERR_EXISTS;
-      goto out;
-    }
-    if (!o.force) {
-      snprintf(err, errcap,
-               "%s holds a part %s (use --force to repack it)", final,
-               "of another plan: the tree, the options or N changed");
-      st = PV_ERR_EXISTS;
-      goto out;
-    }
+  snprintf(ixp, sizeof ixp, "%s/%s", out_dir, PV_INDEX_FILENAME);
+  int had_index = lstat(ixp, &sb) == 0;
+  enum final_state fs = final_state(final, fp);
+  if ((st = check_final(&o, fs, final, name, out_dir, err, errcap)) != PV_OK ||
+      (fs == FINAL_SAME && !o.force)) {
+    sum.images = 0; /* and sum.threads stays 0: the write stage did not run */
+    goto out;       /* refused, or PV_OK: already complete */
   }
   if (mkdir_if_missing(out_dir, err, errcap) || mkdir_if_missing(parts, err, errcap)) {
     st = PV_ERR_IO;
     goto out;
   }
-  remove_stale_tmp(parts, name);
+
+  /* birth, under the part lock: dead attempts swept, our directory made and
+   * locked (a sweeper never sees it unlocked), <k>-of-<n> looked at again */
+  if (part_lock_take(parts, name, &plk, err, errcap) < 0) {
+    st = PV_ERR_IO;
+    goto out;
+  }
+  if (plk.fd >= 0) sweep_dead_attempts(parts, name);
+  fs = final_state(final, fp);
+  if ((st = check_final(&o, fs, final, name, out_dir, err, errcap)) != PV_OK ||
+      (fs == FINAL_SAME && !o.force)) { /* another attempt committed meanwhile */
+    sum.images = 0;
+    goto out;
+  }
   if ((st = pv__make_tmpdir(final, &tmpdir, err, errcap)) != PV_OK) goto out;
+  if ((afd = attempt_lock_take(tmpdir, err, errcap)) < 0) {
+    st = PV_ERR_IO;
+    goto out;
+  }
+  part_lock_release(&plk);
+
   if ((st = pv__write_shards(&plan, first, end, tmpdir, &shards, &sum, err, errcap)) != PV_OK)
     goto out;
   if ((st = pv__write_index(&plan, &shards, tmpdir, 0, &sum, err, errcap)) != PV_OK) goto out;
   if ((st = write_part_record(tmpdir, k, n, fp, &plan, first, end, &shards, err, errcap)) != PV_OK)
     goto out;
   if ((st = pv__fsync_path(tmpdir, NULL, err, errcap)) != PV_OK) goto out;
-  if (have) { /* --force: the old part aside, the new one in, the old one removed */
+
+  /* commit, under the part lock: rename-if-absent */
+  if (part_lock_take(parts, name, &plk, err, errcap) < 0) {
+    st = PV_ERR_IO;
+    goto out;
+  }
+  fs = final_state(final, fp);
+  if (fs == FINAL_NONE && !had_index && lstat(ixp, &sb) == 0) {
+    /* merged while this attempt ran: a duplicate (the merge took the
+     * part another attempt placed); ours is not needed */
+    pv__build_log(&o, PV_LOG_INFO,
+                  "part %s of %s: %s already holds the merged dataset; this attempt's copy "
+                  "is discarded", name, out_dir, out_dir);
+    merged = 1;
+    goto out; /* PV_OK; tmpdir removed below */
+  }
+  if (fs == FINAL_SAME && !o.force) {
+    pv__build_log(&o, PV_LOG_INFO,
+                  "part %s of %s was completed by another attempt of the same plan; this "
+                  "attempt's identical copy is discarded", name, out_dir);
+    goto out; /* PV_OK */
+  }
+  if (fs == FINAL_FOREIGN || (fs == FINAL_OTHER && !o.force)) {
+    st = check_final(&o, fs, final, name, out_dir, err, errcap);
+    goto out;
+  }
+  if (fs != FINAL_NONE) { /* --force: the old part aside, the new one in, the old one removed */
     if ((st = pv__make_tmpdir(final, &aside, err, errcap)) != PV_OK) goto out;
     if (rename(final, aside) != 0) { /* replaces the empty directory just made */
       snprintf(err, errcap, "cannot move %s aside: %s", final, strerror(errno));
@@ -249,7 +460,9 @@ pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_opt
       goto out;
     }
   }
-  if (rename(tmpdir, final) != 0) {
+  snprintf(lk, sizeof lk, "%s/%s", tmpdir, ATTEMPT_LOCK);
+  unlink(lk); /* the fd keeps our lock; no sweeper looks while we hold the part lock */
+  if (rename_noreplace(tmpdir, final) != 0) {
     snprintf(err, errcap, "cannot rename %s to %s: %s", tmpdir, final, strerror(errno));
     st = PV_ERR_IO;
     goto out;
@@ -262,6 +475,9 @@ pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_opt
 
 out:
   if (tmpdir) remove_part_dir(tmpdir);
+  if (afd >= 0) close(afd); /* after the directory is gone: a sweeper keeps off until then */
+  part_lock_release(&plk);
+  if (merged) rmdir(parts); /* only when empty: the merge left it for us */
   sum.seconds = pv__build_now() - t0;
   if (summary) *summary = sum;
   pv__shards_free(&shards);
