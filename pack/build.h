@@ -67,13 +67,13 @@ void pv__plan_free(pv__plan *p); /* accepts a zeroed plan */
  * PV_ERR_INVALID_ARG (n == 0 or k >= n; *first = *end = 0). */
 pv_status pv__plan_part(uint64_t jobs, uint32_t k, uint32_t n, uint64_t *first, uint64_t *end);
 
-/* Under part k of n's lock (OUT/parts/<k>-of-<n>.lock, part.c), removes
- * the temporary directories of its dead attempts (killed, their
- * attempt.lock free): only the files pvpack writes in them, never a
- * directory where anything else appeared. parts: OUT/parts. Returns the
- * number of attempts' directories left (alive, or on a file system without
- * flock where live and dead cannot be told apart). */
-unsigned pv__part_sweep(const char *parts, uint32_t k, uint32_t n);
+/* Removes the temporary directories OUT/parts/<k>-of-<n>.tmp-XXXXXX of
+ * dead attempts of the parts of n (part.c: killed, their attempt.lock
+ * free), each under its part's lock: only the files pvpack writes in them,
+ * never a directory where anything else appeared. One scan of parts (OUT/
+ * parts). Returns the number of attempts' directories left (alive, or on a
+ * file system without flock where live and dead cannot be told apart). */
+unsigned pv__parts_sweep(const char *parts, uint32_t n);
 
 /* The options section's text (build.c, with the options). malloc'ed; NULL
  * when out of memory. */

@@ -178,50 +178,84 @@ static void part_lock_release(part_lock *l) {
   l->fd = -1;
 }
 
-/* Removes the OUT/parts/<name>.tmp-XXXXXX directories of dead attempts of
- * this part: those with no attempt.lock (killed before locking it or while
- * committing or cleaning up; --force's old part moved aside) or with an
- * attempt.lock no process holds. Only pvpack's files in them go; a
- * directory where anything else appeared is kept. The caller holds the
- * part lock (no attempt is being born meanwhile). Returns the number of
- * live attempts' directories left (their lock held, or unknown: no flock). */
+/* Removes dir, a temporary directory of an attempt of a part, when that
+ * attempt is dead: no attempt.lock (killed before locking it, or while
+ * committing or cleaning up; --force's old part moved aside) or an
+ * attempt.lock no process holds. Only pvpack's files in it go; a directory
+ * where anything else appeared is kept. The caller holds the part lock (no
+ * attempt is being born meanwhile). 1 when it is left to a live attempt
+ * (its lock held; or no flock here: live and dead cannot be told apart). */
+static unsigned sweep_one(const char *dir) {
+  char lk[4200];
+  snprintf(lk, sizeof lk, "%s/%s", dir, ATTEMPT_LOCK);
+  int fd = open(lk, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno != ENOENT) return 1;
+    remove_part_dir(dir);
+    return 0;
+  }
+  unsigned live = 0;
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+    remove_part_dir(dir); /* its attempt died: the kernel freed its lock */
+  else
+    live = 1; /* EWOULDBLOCK: alive; or no flock here: cannot tell, keep it */
+  close(fd);
+  return live;
+}
+
+/* Is d_name "<k>-of-<n>.tmp-XXXXXX", k < n (and n the given one)? */
+static int attempt_name(const char *d_name, uint32_t n, uint32_t *k) {
+  unsigned kk, nn;
+  int end = 0;
+  if (sscanf(d_name, "%u-of-%u.tmp-%n", &kk, &nn, &end) != 2 || end == 0 ||
+      strlen(d_name + end) != 6 || nn != n || kk >= nn)
+    return 0;
+  char canon[48];
+  snprintf(canon, sizeof canon, "%u-of-%u.tmp-", kk, nn);
+  if (strlen(canon) != (size_t)end || strncmp(canon, d_name, (size_t)end))
+    return 0; /* not the name pvpack writes ("01-of-3", "+1-of-3") */
+  *k = kk;
+  return 1;
+}
+
+/* Sweeps the dead attempts' directories of part `name` (the caller holds
+ * its lock). Returns how many directories were left to live attempts. */
 static unsigned sweep_dead_attempts(const char *parts, const char *name) {
-  char pat[64];
+  char pat[64], dir[4096];
   snprintf(pat, sizeof pat, "%s.tmp-", name);
   size_t pn = strlen(pat);
-  char dir[4096], lk[4200];
   unsigned live = 0;
   DIR *d = opendir(parts);
   if (!d) return 0;
   struct dirent *de;
-  while ((de = readdir(d))) {
-    if (strncmp(de->d_name, pat, pn) || strlen(de->d_name) != pn + 6 ||
-        snprintf(dir, sizeof dir, "%s/%s", parts, de->d_name) >= (int)sizeof dir)
-      continue;
-    snprintf(lk, sizeof lk, "%s/%s", dir, ATTEMPT_LOCK);
-    int fd = open(lk, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) {
-      if (errno == ENOENT) remove_part_dir(dir);
-      else live++;
-      continue;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-      remove_part_dir(dir); /* its attempt died: the kernel freed the lock */
-    else
-      live++; /* EWOULDBLOCK: alive; or no flock here: cannot tell, keep it */
-    close(fd);
-  }
+  while ((de = readdir(d)))
+    if (!strncmp(de->d_name, pat, pn) && strlen(de->d_name) == pn + 6 &&
+        snprintf(dir, sizeof dir, "%s/%s", parts, de->d_name) < (int)sizeof dir)
+      live += sweep_one(dir);
   closedir(d);
   return live;
 }
 
-unsigned pv__part_sweep(const char *parts, uint32_t k, uint32_t n) {
-  char name[48], err[256];
-  snprintf(name, sizeof name, "%" PRIu32 "-of-%" PRIu32, k, n);
-  part_lock l;
-  if (part_lock_take(parts, name, &l, err, sizeof err) != 0) return 0;
-  unsigned live = sweep_dead_attempts(parts, name);
-  part_lock_release(&l);
+unsigned pv__parts_sweep(const char *parts, uint32_t n) {
+  char dir[4096], name[48], err[256];
+  unsigned live = 0;
+  DIR *d = opendir(parts);
+  if (!d) return 0;
+  struct dirent *de;
+  uint32_t k;
+  while ((de = readdir(d))) {
+    if (!attempt_name(de->d_name, n, &k) ||
+        snprintf(dir, sizeof dir, "%s/%s", parts, de->d_name) >= (int)sizeof dir)
+      continue;
+    snprintf(name, sizeof name, "%" PRIu32 "-of-%" PRIu32, k, n);
+    part_lock l;
+    if (part_lock_take(parts, name, &l, err, sizeof err) == 0)
+      live += sweep_one(dir);
+    else
+      live++; /* no flock (or no lock to be had): cannot tell, keep it */
+    part_lock_release(&l);
+  }
+  closedir(d);
   return live;
 }
 

@@ -5,9 +5,9 @@
 
 SRC and OUT must be the same paths on every node (a shared file system). Each
 part is a Ray task holding C CPUs and packing with C threads. Ray reruns a
-failed task (max_retries); a rerun, or a duplicate attempt running beside a
-slow one, is safe: a complete part is a no-op, and attempts racing on one part
-leave one part with the same bytes (pvpack build --part).
+task whose worker or node died (max_retries); a rerun, or one running beside a
+first attempt that is not dead after all, is safe: a complete part is a no-op,
+and attempts racing on one part leave one part, same bytes (build --part).
 """
 import argparse
 import ast
