@@ -52,6 +52,7 @@
 #define PART_RECORD "part.txt"
 #define PART_MAGIC "pvpack part 1\n"
 #define ATTEMPT_LOCK "attempt.lock"
+#define MERGE_MARKER "merge.txt" /* merge.c's: a merge of OUT has begun */
 
 static pv_status plan_fingerprint(const pv__plan *p, uint32_t n, uint64_t *fp, char *err,
                                   size_t cap) {
@@ -335,6 +336,18 @@ static pv_status write_part_record(const char *dir, uint32_t k, uint32_t n, uint
   return pv__fsync_close(fd, err, cap);
 }
 
+/* Has a merge of out_dir taken the parts (parts/merge.txt: begun; index.pvi:
+ * done)? From then on part directories are being consumed (one may be seen
+ * without its part.txt) or gone. */
+static int merge_began(const char *out_dir, const char *parts) {
+  char path[4200];
+  struct stat sb;
+  snprintf(path, sizeof path, "%s/%s", parts, MERGE_MARKER);
+  if (lstat(path, &sb) == 0) return 1;
+  snprintf(path, sizeof path, "%s/%s", out_dir, PV_INDEX_FILENAME);
+  return lstat(path, &sb) == 0;
+}
+
 /* What <k>-of-<n>'s state means for a new attempt: PV_OK to go on (none,
  * or another plan's with --force; or the same plan's without --force: the
  * caller stops there, done, and this logs it); PV_ERR_EXISTS with err. */
@@ -396,8 +409,7 @@ pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_opt
   pv__shards shards;
   part_lock plk = {.fd = -1};
   int afd = -1, merged = 0;
-  char ixp[4200], lk[4200];
-  struct stat sb;
+  char lk[4200];
   memset(&plan, 0, sizeof plan);
   memset(&shards, 0, sizeof shards);
   snprintf(name, sizeof name, "%" PRIu32 "-of-%" PRIu32, k, n);
@@ -415,13 +427,12 @@ pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_opt
   }
   snprintf(parts, need, "%s/parts", out_dir);
   snprintf(final, need + 1, "%s/%s", parts, name);
+  int had_merge = merge_began(out_dir, parts); /* a merge began before this attempt */
   if ((st = pv__plan_make(src, src_abs, &o, &plan, &sum, err, errcap)) != PV_OK) goto out;
   uint64_t fp = 0, first = 0, end = 0;
   if ((st = plan_fingerprint(&plan, n, &fp, err, errcap)) != PV_OK) goto out;
   pv__plan_part(plan.jobs, k, n, &first, &end);
 
-  snprintf(ixp, sizeof ixp, "%s/%s", out_dir, PV_INDEX_FILENAME);
-  int had_index = lstat(ixp, &sb) == 0;
   enum final_state fs = final_state(final, fp);
   if ((st = check_final(&o, fs, final, name, out_dir, err, errcap)) != PV_OK ||
       (fs == FINAL_SAME && !o.force)) {
@@ -440,6 +451,13 @@ pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_opt
     goto out;
   }
   if (plk.fd >= 0) sweep_dead_attempts(parts, name);
+  if (!had_merge && merge_began(out_dir, parts)) {
+    merged = 1; /* the parts were merged (or are being) since this attempt began */
+    pv__build_log(&o, PV_LOG_INFO, "part %s of %s: a merge of %s began meanwhile; nothing to do",
+                  name, out_dir, out_dir);
+    sum.images = 0;
+    goto out;
+  }
   fs = final_state(final, fp);
   if ((st = check_final(&o, fs, final, name, out_dir, err, errcap)) != PV_OK ||
       (fs == FINAL_SAME && !o.force)) { /* another attempt committed meanwhile */
@@ -466,12 +484,13 @@ pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_opt
     goto out;
   }
   fs = final_state(final, fp);
-  if (fs == FINAL_NONE && !had_index && lstat(ixp, &sb) == 0) {
-    /* merged while this attempt ran: a duplicate (the merge took the
-     * part another attempt placed); ours is not needed */
+  if (!had_merge && merge_began(out_dir, parts)) {
+    /* a merge began while this attempt ran: a duplicate (the merge took the
+     * part another attempt placed, and may be consuming it now); ours is
+     * not needed */
     pv__build_log(&o, PV_LOG_INFO,
-                  "part %s of %s: %s already holds the merged dataset; this attempt's copy "
-                  "is discarded", name, out_dir, out_dir);
+                  "part %s of %s: a merge of %s began meanwhile; this attempt's copy is "
+                  "discarded", name, out_dir, out_dir);
     merged = 1;
     goto out; /* PV_OK; tmpdir removed below */
   }
@@ -511,7 +530,7 @@ out:
   if (tmpdir) remove_part_dir(tmpdir);
   if (afd >= 0) close(afd); /* after the directory is gone: a sweeper keeps off until then */
   part_lock_release(&plk);
-  if (merged) rmdir(parts); /* only when empty: the merge left it for us */
+  if (merged) rmdir(parts); /* only when empty: a merge that saw our directory left it */
   sum.seconds = pv__build_now() - t0;
   if (summary) *summary = sum;
   pv__shards_free(&shards);

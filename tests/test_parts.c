@@ -1170,6 +1170,81 @@ static void test_part_straggler_after_merge(void **state) {
   tree_free(&t);
 }
 
+/* Takes OUT/parts/1-of-3.lock as part.c does (the lock is ours once the
+ * path still names the file we locked). Returns the fd. */
+static int take_part_lock(const char *lkp) {
+  for (;;) {
+    int fd = open(lkp, O_RDWR | O_CREAT, 0666);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && stat(lkp, &b) == 0 && a.st_ino == b.st_ino) return fd;
+    close(fd);
+  }
+}
+
+/* An attempt reaching its commit while a merge is consuming the parts (the
+ * merge marker there, 1-of-3 emptied of its part.txt, as in the merge's
+ * last step): it discards its copy and succeeds, touching nothing else. */
+static void test_part_commit_during_merge(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  const uint32_t rest[2] = {0, 2};
+  build_parts(&t, t.out, rest, 2, 3, 1);
+  char *parts = pvt_join(t.out, "parts"), *lkp = pvt_join(parts, "1-of-3.lock");
+  int lfd = take_part_lock(lkp); /* its birth waits */
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(lfd);
+    pv_build_options o;
+    part_opts(&o, NULL);
+    o.threads = 1;
+    char e2[512];
+    pv_status st = pv_build_part(t.src, t.out, &o, 1, 3, NULL, e2, sizeof e2);
+    if (st != PV_OK) fprintf(stderr, "attempt: %s: %s\n", pv_strerror(st), e2);
+    _exit(st == PV_OK ? 0 : 1);
+  }
+  unlink(lkp);
+  close(lfd);
+  struct timespec d = {0, 200000L};
+  int born = 0;
+  char names[512];
+  for (int i = 0; i < 300000 && !born; i++) {
+    nanosleep(&d, NULL);
+    born = dir_entries(parts, names, sizeof names) > 0 && strstr(names, "1-of-3.tmp-") != NULL;
+  }
+  assert_true(born);
+  lfd = take_part_lock(lkp); /* its commit waits: the merge "runs" */
+  char *marker = pvt_join(parts, "merge.txt"), *pd = pvt_join(parts, "1-of-3");
+  char *sh = pvt_join(pd, "shard-00000.pvs");
+  assert_int_equal(pvt_write_file(marker, "pvpack merge 1\n", 15), 0);
+  assert_int_equal(pvt_mkdirs(pd, 1), 0);
+  assert_int_equal(pvt_write_file(sh, "being consumed", 14), 0);
+  unlink(lkp);
+  close(lfd);
+  int ws;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  assert_true(WIFEXITED(ws));
+  assert_int_equal(WEXITSTATUS(ws), 0);
+  /* its copy is gone; what the "merge" holds is as it was */
+  assert_int_equal(dir_entries(parts, names, sizeof names), 4);
+  assert_null(strstr(names, ".tmp-"));
+  assert_null(strstr(names, ".lock"));
+  size_t l = 0;
+  uint8_t *b = pvt_read_file(sh, &l);
+  assert_non_null(b);
+  assert_int_equal(l, 14);
+  free(b);
+  free(sh);
+  free(pd);
+  free(marker);
+  free(lkp);
+  free(parts);
+  tree_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_slices_cover_once),
@@ -1188,6 +1263,7 @@ int main(void) {
       cmocka_unit_test(test_part_duplicates_concurrent),
       cmocka_unit_test(test_part_attempt_sweep),
       cmocka_unit_test(test_part_straggler_after_merge),
+      cmocka_unit_test(test_part_commit_during_merge),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

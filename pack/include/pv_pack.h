@@ -169,8 +169,9 @@ PV_API pv_status pv_build(const char *src, const char *out_dir, const pv_build_o
  * renames its copy into place (under the short-held part lock
  * out_dir/parts/<k>-of-<n>.lock, unlinked after use) and the others find
  * the part complete from the same plan, discard their identical copy and
- * return PV_OK (a log line says so); an attempt that finds out_dir merged
- * meanwhile (an index.pvi appeared) discards its copy too. Only dead
+ * return PV_OK (a log line says so); an attempt that finds a merge of
+ * out_dir began after it started (parts/merge.txt or index.pvi appeared)
+ * stops or discards its copy too, with PV_OK. Only dead
  * attempts' directories (their lock free) are ever removed; on a file
  * system without flock none is, and duplicates still end with PV_OK.
  * out_dir and out_dir/parts are created when missing. out_dir must not be
