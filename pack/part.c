@@ -516,7 +516,16 @@ pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_opt
   snprintf(lk, sizeof lk, "%s/%s", tmpdir, ATTEMPT_LOCK);
   unlink(lk); /* the fd keeps our lock; no sweeper looks while we hold the part lock */
   if (rename_noreplace(tmpdir, final) != 0) {
-    snprintf(err, errcap, "cannot rename %s to %s: %s", tmpdir, final, strerror(errno));
+    int e = errno;
+    if ((e == EEXIST || e == ENOTEMPTY) && !aside && final_state(final, fp) == FINAL_SAME) {
+      /* placed just now by an attempt that could not take the part lock
+       * (a file system without flock): the same bytes, so ours goes */
+      pv__build_log(&o, PV_LOG_INFO,
+                    "part %s of %s was completed by another attempt of the same plan; this "
+                    "attempt's identical copy is discarded", name, out_dir);
+      goto out; /* PV_OK */
+    }
+    snprintf(err, errcap, "cannot rename %s to %s: %s", tmpdir, final, strerror(e));
     st = PV_ERR_IO;
     goto out;
   }
