@@ -122,6 +122,14 @@ int pv__remove_plan_dir(const char *dir);
 /* Reads only the fingerprint and N of plan file `path`; PV_OK or a status. */
 pv_status pv__plan_file_peek(const char *path, uint64_t *fp, uint32_t *n);
 
+/* Removes the temporary directories OUT/parts/<k>-of-<n>.tmp-XXXXXX of
+ * dead attempts of the parts of n (part.c: killed, their attempt.lock
+ * free), each under its part's lock: only the files pvpack writes in them,
+ * never a directory where anything else appeared. One scan of parts (OUT/
+ * parts). Returns the number of attempts' directories left (alive, or on a
+ * file system without flock where live and dead cannot be told apart). */
+unsigned pv__parts_sweep(const char *parts, uint32_t n);
+
 /* The options section's text (build.c, with the options). malloc'ed; NULL
  * when out of memory. */
 char *pv__build_options_text(const pv_build_options *o, const char *src_abs);

@@ -312,6 +312,7 @@ pv_status pv_merge(const char *out_dir, pv_build_summary *summary, char *err, si
       unlink(dst);
       pv__remove_dataset_dir(pd);
     }
+    pv__parts_sweep(parts, n);
     unlink(marker);
     rmdir(parts);
     return PV_OK;
@@ -553,6 +554,10 @@ pv_status pv_merge(const char *out_dir, pv_build_summary *summary, char *err, si
     unlink(path);
     pv__remove_dataset_dir(pp[k].dir);
   }
+  /* dead duplicate attempts of the parts (Spark speculation, retries): their
+   * directories go too; a live one's stays, and that attempt discards its
+   * copy (and removes parts/) when it finds the index */
+  pv__parts_sweep(parts, n);
   pj(path, sizeof path, "%s/%s", parts, MERGE_MARKER);
   unlink(path);
   rmdir(parts); /* only when empty */

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -856,6 +859,478 @@ static void test_part_kill9(void **state) {
   tree_free(&t);
 }
 
+/* ---- duplicate attempts of one part (issue 11: speculation, retries) ------ */
+
+/* Names in dir other than "." and ".." (a NULL-terminated list in *names,
+ * joined by spaces, for messages). */
+static int dir_entries(const char *dir, char *names, size_t cap) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  int n = 0;
+  names[0] = 0;
+  struct dirent *de;
+  while ((de = readdir(d)))
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+      size_t l = strlen(names);
+      snprintf(names + l, cap - l, "%s%s", l ? " " : "", de->d_name);
+      n++;
+    }
+  closedir(d);
+  return n;
+}
+
+static void assert_same_part(const char *a_pd, const char *b_pd) {
+  char err[512];
+  assert_same_file(a_pd, b_pd, PV_INDEX_FILENAME);
+  assert_same_file(a_pd, b_pd, PV_REPORT_FILENAME);
+  assert_same_file(a_pd, b_pd, "part.txt");
+  pv_dataset *ds;
+  assert_int_equal(pv_dataset_open(a_pd, NULL, &ds, err, sizeof err), PV_OK);
+  uint32_t shards = pv_dataset_shard_count(ds);
+  pv_dataset_close(ds);
+  for (uint32_t k = 0; k < shards; k++) {
+    char name[32];
+    snprintf(name, sizeof name, PV_SHARD_NAME_FMT, k);
+    assert_same_file(a_pd, b_pd, name);
+  }
+}
+
+static void assert_same_dataset(const char *a, const char *b) {
+  char err[512];
+  pv_dataset *ds;
+  assert_int_equal(pv_dataset_open(a, NULL, &ds, err, sizeof err), PV_OK);
+  uint32_t shards = pv_dataset_shard_count(ds);
+  pv_dataset_close(ds);
+  assert_same_file(a, b, PV_INDEX_FILENAME);
+  for (uint32_t k = 0; k < shards; k++) {
+    char name[32];
+    snprintf(name, sizeof name, PV_SHARD_NAME_FMT, k);
+    assert_same_file(a, b, name);
+  }
+}
+
+#define DUPS 4
+
+/* A file system without flock, for the tests below: this definition
+ * interposes libc's for the whole (statically linked) test program and its
+ * forked children; off, it is the system call. */
+static int no_flock_fs;
+int flock(int fd, int op) {
+  if (no_flock_fs) {
+    errno = ENOLCK;
+    return -1;
+  }
+  return (int)syscall(SYS_flock, fd, op);
+}
+
+/* With no_flock_fs, renameat2 (part.c's rename-if-absent) waits 200 ms
+ * first, so that duplicate attempts all look at <k>-of-<n> before any of
+ * them renames: the losers meet a rename that fails (EEXIST). */
+int renameat2(int ofd, const char *from, int nfd, const char *to, unsigned flags);
+int renameat2(int ofd, const char *from, int nfd, const char *to, unsigned flags) {
+  if (no_flock_fs) {
+    struct timespec d = {0, 200000000L};
+    nanosleep(&d, NULL);
+  }
+  return (int)syscall(SYS_renameat2, ofd, from, nfd, to, flags);
+}
+
+/* DUPS forked attempts of part 1 of 3 of t into out, released at once (a
+ * pipe closed under them): each must succeed; counts in *discarded those
+ * that threw their finished copy away and in *noop those that found the part
+ * complete before packing. */
+static void dup_round(const tree *t, const char *out, int round, int *discarded, int *noop) {
+  int gate[2], res[2];
+  assert_int_equal(pipe(gate), 0);
+  assert_int_equal(pipe(res), 0);
+  pid_t pids[DUPS];
+  for (int i = 0; i < DUPS; i++) {
+    pids[i] = fork();
+    assert_true(pids[i] >= 0);
+    if (pids[i] == 0) {
+      close(gate[1]);
+      close(res[0]);
+      char c;
+      while (read(gate[0], &c, 1) < 0) {
+      } /* EOF when the parent closes the gate */
+      pv_build_options o;
+      char logbuf[4096] = "";
+      part_opts(&o, logbuf);
+      o.threads = 1 + (i & 1);
+      char e2[512] = "";
+      pv_build_summary s2;
+      pv_status st = pv_build_part(t->src, out, &o, 1, 3, &s2, e2, sizeof e2);
+      char msg[700];
+      int len = snprintf(msg, sizeof msg, "%d %d %s|%s\n", (int)st,
+                         strstr(logbuf, "discarded") ? 1 : s2.threads == 0 ? 2 : 0,
+                         pv_strerror(st), e2);
+      if (write(res[1], msg, (size_t)len) != len) _exit(3);
+      _exit(st == PV_OK ? 0 : 1);
+    }
+  }
+  close(gate[0]);
+  close(res[1]);
+  close(gate[1]); /* go */
+  for (int i = 0; i < DUPS; i++) {
+    int ws;
+    assert_int_equal(waitpid(pids[i], &ws, 0), pids[i]);
+  }
+  char msgs[4096];
+  ssize_t got, off = 0;
+  while ((got = read(res[0], msgs + off, sizeof msgs - 1 - (size_t)off)) > 0) off += got;
+  msgs[off] = 0;
+  close(res[0]);
+  int lines = 0;
+  for (char *l = msgs; *l; lines++) {
+    char *nl = strchr(l, '\n');
+    if (!nl) break;
+    *nl = 0;
+    if (atoi(l) != PV_OK) fail_msg("round %d: an attempt failed: %s", round, l);
+    const char *how = strchr(l, ' ') + 1;
+    *discarded += *how == '1';
+    *noop += *how == '2';
+    l = nl + 1;
+  }
+  assert_int_equal(lines, DUPS);
+}
+
+/* DUPS attempts of part 1 of 3 at once, 5 rounds: every attempt succeeds,
+ * exactly parts/1-of-3 remains (no temporary directory, no lock file),
+ * byte-identical to a part built alone; the merged dataset is
+ * byte-identical to the usual one. */
+static void test_part_duplicates_concurrent(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  char *ref = pvt_join(t.root, "ref");
+  const uint32_t all[3] = {0, 1, 2}, others[2] = {2, 0};
+  build_parts(&t, ref, all, 3, 3, 1);
+  char *clean = pvt_join(t.root, "clean"); /* a kept copy of part 1 */
+  build_parts(&t, clean, all + 1, 1, 3, 1);
+  char *clean_pd = pvt_join(clean, "parts/1-of-3");
+  pv_build_summary s;
+  char err[512];
+  assert_int_equal(pv_merge(ref, &s, err, sizeof err), PV_OK);
+  int discarded = 0, noop = 0;
+  for (int round = 0; round < 5; round++) {
+    char name[32];
+    snprintf(name, sizeof name, "dup%d", round);
+    char *out = pvt_join(t.root, name);
+    dup_round(&t, out, round, &discarded, &noop);
+    char *parts = pvt_join(out, "parts"), names[1024];
+    if (dir_entries(parts, names, sizeof names) != 1 || strcmp(names, "1-of-3"))
+      fail_msg("round %d: parts/ holds '%s', not just 1-of-3", round, names);
+    char *pd = pvt_join(out, "parts/1-of-3");
+    assert_same_part(clean_pd, pd);
+    if (round == 4) { /* the rest of the parts, the merge: the usual bytes */
+      build_parts(&t, out, others, 2, 3, 2);
+      assert_int_equal(pv_merge(out, &s, err, sizeof err), PV_OK);
+      assert_same_dataset(ref, out);
+      struct stat sb;
+      assert_int_not_equal(stat(parts, &sb), 0);
+    }
+    free(pd);
+    free(parts);
+    free(out);
+  }
+  print_message("%d duplicate attempts discarded their copy, %d found the part complete\n",
+                discarded, noop);
+  assert_int_equal(discarded + noop, 5 * (DUPS - 1));
+  free(clean_pd);
+  free(clean);
+  free(ref);
+  tree_free(&t);
+}
+
+static int flock_back(void **state) { /* also when the test failed midway */
+  (void)state;
+  no_flock_fs = 0;
+  return 0;
+}
+
+/* The same on a file system without flock (ENOLCK): still every attempt
+ * succeeds (rename-if-absent, the losers discard), one part with the usual
+ * bytes, nothing of theirs left; a dead attempt's directory cannot be told
+ * from a live one's there, so it is kept. */
+static void test_part_duplicates_no_flock(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  char *clean = pvt_join(t.root, "clean");
+  const uint32_t one[1] = {1};
+  build_parts(&t, clean, one, 1, 3, 1);
+  char *clean_pd = pvt_join(clean, "parts/1-of-3");
+  int discarded = 0, noop = 0;
+  no_flock_fs = 1;
+  for (int round = 0; round < 3; round++) {
+    char name[32];
+    snprintf(name, sizeof name, "nolock%d", round);
+    char *out = pvt_join(t.root, name), *kept = NULL;
+    if (round == 2) { /* a dead attempt's directory, attempt.lock and all */
+      char *d = pvt_join(out, "parts/1-of-3.tmp-DEAD01");
+      assert_int_equal(pvt_mkdirs(d, 1), 0);
+      kept = pvt_join(d, "attempt.lock");
+      assert_int_equal(pvt_write_file(kept, "", 0), 0);
+      free(d);
+    }
+    dup_round(&t, out, round, &discarded, &noop);
+    char *parts = pvt_join(out, "parts"), names[1024];
+    const char *want = round == 2 ? "1-of-3 1-of-3.tmp-DEAD01" : "1-of-3";
+    int n = dir_entries(parts, names, sizeof names);
+    if (n != (round == 2 ? 2 : 1) ||
+        (strcmp(names, want) && strcmp(names, "1-of-3.tmp-DEAD01 1-of-3")))
+      fail_msg("round %d: parts/ holds '%s', not '%s'", round, names, want);
+    char *pd = pvt_join(out, "parts/1-of-3");
+    assert_same_part(clean_pd, pd);
+    free(pd);
+    free(parts);
+    free(kept);
+    free(out);
+  }
+  no_flock_fs = 0;
+  assert_int_equal(discarded + noop, 3 * (DUPS - 1));
+  free(clean_pd);
+  free(clean);
+  tree_free(&t);
+}
+
+/* Makes OUT/parts/1-of-3.tmp-<tag> with a stand-in shard and, if lock, an
+ * attempt.lock; returns its path. */
+static char *fake_attempt(const char *out, const char *tag, int lock) {
+  char rel[64];
+  snprintf(rel, sizeof rel, "parts/1-of-3.tmp-%s", tag);
+  char *dir = pvt_join(out, rel);
+  assert_int_equal(pvt_mkdirs(dir, 1), 0);
+  char *sh = pvt_join(dir, "shard-00000.pvs");
+  assert_int_equal(pvt_write_file(sh, "partial", 7), 0);
+  free(sh);
+  if (lock) {
+    char *lk = pvt_join(dir, "attempt.lock");
+    assert_int_equal(pvt_write_file(lk, "", 0), 0);
+    free(lk);
+  }
+  return dir;
+}
+
+/* The directories other attempts left: a dead attempt's (its attempt.lock
+ * free; or none) is removed by the next attempt of the part; a live one's
+ * (its lock held, here by this process through another open file) is
+ * kept; one holding a file pvpack does not write is kept with that file.
+ * After the merge, the dead attempts' directories are gone as well. */
+static void test_part_attempt_sweep(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  struct stat sb;
+  char *dead = fake_attempt(t.out, "DEAD01", 1), *nolock = fake_attempt(t.out, "NOLCK1", 0);
+  char *live = fake_attempt(t.out, "LIVE01", 1), *foreign = fake_attempt(t.out, "FORGN1", 0);
+  char *notes = pvt_join(foreign, "notes.txt");
+  assert_int_equal(pvt_write_file(notes, "mine", 4), 0);
+  char *live_lk = pvt_join(live, "attempt.lock");
+  int lfd = open(live_lk, O_RDWR);
+  assert_true(lfd >= 0);
+  assert_int_equal(flock(lfd, LOCK_EX | LOCK_NB), 0);
+
+  const uint32_t one[1] = {1}, rest[2] = {0, 2};
+  build_parts(&t, t.out, one, 1, 3, 1);
+  assert_int_not_equal(stat(dead, &sb), 0);
+  assert_int_not_equal(stat(nolock, &sb), 0);
+  if (stat(live, &sb) != 0) fail_msg("a live attempt's directory was removed");
+  assert_int_equal(stat(live_lk, &sb), 0);
+  assert_int_equal(stat(notes, &sb), 0);
+  char *lk = pvt_join(t.out, "parts/1-of-3.lock");
+  assert_int_not_equal(stat(lk, &sb), 0); /* the part lock is not left */
+
+  /* a second dead one appears; the live one dies (its lock freed) */
+  free(dead);
+  dead = fake_attempt(t.out, "DEAD02", 1);
+  close(lfd);
+  build_parts(&t, t.out, rest, 2, 3, 1);
+  pv_build_summary s;
+  char err[512];
+  assert_int_equal(pv_merge(t.out, &s, err, sizeof err), PV_OK);
+  assert_int_not_equal(stat(dead, &sb), 0);
+  assert_int_not_equal(stat(live, &sb), 0);
+  /* only the foreign directory is left under parts/ */
+  char *parts = pvt_join(t.out, "parts"), names[512];
+  assert_int_equal(dir_entries(parts, names, sizeof names), 1);
+  assert_string_equal(names, "1-of-3.tmp-FORGN1");
+  size_t nl = 0;
+  uint8_t *mine = pvt_read_file(notes, &nl);
+  assert_non_null(mine);
+  assert_int_equal(nl, 4);
+  free(mine);
+  free(parts);
+  free(lk);
+  free(live_lk);
+  free(notes);
+  free(dead);
+  free(nolock);
+  free(live);
+  free(foreign);
+  tree_free(&t);
+}
+
+/* An attempt still packing when the merge runs (a speculative duplicate):
+ * held at its commit by the part lock while its twin's part is placed and
+ * merged; it ends with success, discards its copy, and nothing is left
+ * under OUT but the dataset. */
+static void test_part_straggler_after_merge(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  char *twin = pvt_join(t.root, "twin");
+  const uint32_t one[1] = {1}, rest[2] = {0, 2};
+  build_parts(&t, twin, one, 1, 3, 1);
+  build_parts(&t, t.out, rest, 2, 3, 1);
+  char *parts = pvt_join(t.out, "parts");
+  char *lkp = pvt_join(parts, "1-of-3.lock");
+  /* hold the part lock first: the straggler's birth waits on it */
+  int lfd = open(lkp, O_RDWR | O_CREAT, 0666);
+  assert_true(lfd >= 0);
+  assert_int_equal(flock(lfd, LOCK_EX), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(lfd);
+    pv_build_options o;
+    part_opts(&o, NULL);
+    o.threads = 1;
+    char e2[512];
+    pv_status st = pv_build_part(t.src, t.out, &o, 1, 3, NULL, e2, sizeof e2);
+    if (st != PV_OK) fprintf(stderr, "straggler: %s: %s\n", pv_strerror(st), e2);
+    _exit(st == PV_OK ? 0 : 1);
+  }
+  /* let it be born: release, and wait for its attempt directory */
+  unlink(lkp); /* the lock protocol: its holder unlinks it, then unlocks */
+  close(lfd);
+  struct timespec d = {0, 200000L};
+  int born = 0;
+  for (int i = 0; i < 300000 && !born; i++) { /* up to a minute */
+    char names[512];
+    nanosleep(&d, NULL);
+    born = dir_entries(parts, names, sizeof names) > 0 && strstr(names, "1-of-3.tmp-") != NULL;
+  }
+  assert_true(born);
+  /* hold its commit: the part lock again, then the twin's part placed */
+  char *tpd = pvt_join(twin, "parts/1-of-3"), *pd = pvt_join(parts, "1-of-3");
+  struct stat sb, fsb;
+  for (;;) { /* part.c's protocol: the lock is ours once the path names it */
+    lfd = open(lkp, O_RDWR | O_CREAT, 0666);
+    assert_true(lfd >= 0);
+    assert_int_equal(flock(lfd, LOCK_EX), 0);
+    if (fstat(lfd, &fsb) == 0 && stat(lkp, &sb) == 0 && sb.st_ino == fsb.st_ino) break;
+    close(lfd);
+  }
+  if (stat(pd, &sb) == 0) /* it committed first (a slow machine): still no leftovers */
+    print_message("the straggler committed before the twin was placed\n");
+  else
+    assert_int_equal(rename(tpd, pd), 0);
+  unlink(lkp);
+  close(lfd);
+  /* merged while it packs or waits (the merge takes the part lock too) */
+  pv_build_summary s;
+  char err[512];
+  pv_status st = pv_merge(t.out, &s, err, sizeof err);
+  if (st != PV_OK) fail_msg("merge: %s: %s", pv_strerror(st), err);
+  int ws;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  assert_true(WIFEXITED(ws));
+  assert_int_equal(WEXITSTATUS(ws), 0);
+  if (stat(parts, &sb) == 0) {
+    char names[512];
+    dir_entries(parts, names, sizeof names);
+    fail_msg("parts/ is left, holding '%s'", names);
+  }
+  pv_verify_options vo;
+  pv_verify_options_init(&vo);
+  pv_verify_summary vs;
+  assert_int_equal(pv_verify(t.out, &vo, &vs), PV_OK);
+  assert_int_equal(vs.problems, 0);
+  assert_int_equal(vs.records_checked, NIMG);
+  free(tpd);
+  free(pd);
+  free(lkp);
+  free(parts);
+  free(twin);
+  tree_free(&t);
+}
+
+/* Takes OUT/parts/1-of-3.lock as part.c does (the lock is ours once the
+ * path still names the file we locked). Returns the fd. */
+static int take_part_lock(const char *lkp) {
+  for (;;) {
+    int fd = open(lkp, O_RDWR | O_CREAT, 0666);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && stat(lkp, &b) == 0 && a.st_ino == b.st_ino) return fd;
+    close(fd);
+  }
+}
+
+/* An attempt reaching its commit while a merge is consuming the parts (the
+ * merge marker there, 1-of-3 emptied of its part.txt, as in the merge's
+ * last step): it discards its copy and succeeds, touching nothing else. */
+static void test_part_commit_during_merge(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  const uint32_t rest[2] = {0, 2};
+  build_parts(&t, t.out, rest, 2, 3, 1);
+  char *parts = pvt_join(t.out, "parts"), *lkp = pvt_join(parts, "1-of-3.lock");
+  int lfd = take_part_lock(lkp); /* its birth waits */
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(lfd);
+    pv_build_options o;
+    part_opts(&o, NULL);
+    o.threads = 1;
+    char e2[512];
+    pv_status st = pv_build_part(t.src, t.out, &o, 1, 3, NULL, e2, sizeof e2);
+    if (st != PV_OK) fprintf(stderr, "attempt: %s: %s\n", pv_strerror(st), e2);
+    _exit(st == PV_OK ? 0 : 1);
+  }
+  unlink(lkp);
+  close(lfd);
+  struct timespec d = {0, 200000L};
+  int born = 0;
+  char names[512];
+  for (int i = 0; i < 300000 && !born; i++) {
+    nanosleep(&d, NULL);
+    born = dir_entries(parts, names, sizeof names) > 0 && strstr(names, "1-of-3.tmp-") != NULL;
+  }
+  assert_true(born);
+  lfd = take_part_lock(lkp); /* its commit waits: the merge "runs" */
+  char *marker = pvt_join(parts, "merge.txt"), *pd = pvt_join(parts, "1-of-3");
+  char *sh = pvt_join(pd, "shard-00000.pvs");
+  assert_int_equal(pvt_write_file(marker, "pvpack merge 1\n", 15), 0);
+  assert_int_equal(pvt_mkdirs(pd, 1), 0);
+  assert_int_equal(pvt_write_file(sh, "being consumed", 14), 0);
+  unlink(lkp);
+  close(lfd);
+  int ws;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  assert_true(WIFEXITED(ws));
+  assert_int_equal(WEXITSTATUS(ws), 0);
+  /* its copy is gone; what the "merge" holds is as it was */
+  assert_int_equal(dir_entries(parts, names, sizeof names), 4);
+  assert_null(strstr(names, ".tmp-"));
+  assert_null(strstr(names, ".lock"));
+  size_t l = 0;
+  uint8_t *b = pvt_read_file(sh, &l);
+  assert_non_null(b);
+  assert_int_equal(l, 14);
+  free(b);
+  free(sh);
+  free(pd);
+  free(marker);
+  free(lkp);
+  free(parts);
+  tree_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_slices_cover_once),
@@ -871,6 +1346,11 @@ int main(void) {
       cmocka_unit_test(test_merge_resume),
       cmocka_unit_test(test_merge_kill9),
       cmocka_unit_test(test_part_kill9),
+      cmocka_unit_test(test_part_duplicates_concurrent),
+      cmocka_unit_test_teardown(test_part_duplicates_no_flock, flock_back),
+      cmocka_unit_test(test_part_attempt_sweep),
+      cmocka_unit_test(test_part_straggler_after_merge),
+      cmocka_unit_test(test_part_commit_during_merge),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

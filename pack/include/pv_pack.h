@@ -162,6 +162,18 @@ PV_API pv_status pv_build(const char *src, const char *out_dir, const pv_build_o
  * out_dir/parts/<k>-of-<n>.tmp-XXXXXX and renamed into place, so the part
  * directory exists only complete; temporary directories of killed runs of
  * this part are removed first (only the files pvpack writes in them).
+ * Duplicate attempts of one part may run at once, on one machine or on
+ * several sharing out_dir (Spark speculation, an engine's retry beside a
+ * slow first attempt, a job started twice): each writes its own temporary
+ * directory, holding an flock on its attempt.lock; the first to finish
+ * renames its copy into place (under the short-held part lock
+ * out_dir/parts/<k>-of-<n>.lock, unlinked after use) and the others find
+ * the part complete from the same plan, discard their identical copy and
+ * return PV_OK (a log line says so); an attempt that finds a merge of
+ * out_dir began after it started (parts/merge.txt or index.pvi appeared)
+ * stops or discards its copy too, with PV_OK. Only dead
+ * attempts' directories (their lock free) are ever removed; on a file
+ * system without flock none is, and duplicates still end with PV_OK.
  * out_dir and out_dir/parts are created when missing. out_dir must not be
  * src, above it or inside it (PV_ERR_INVALID_ARG).
  * A part already complete for the same fingerprint is left as it is
@@ -205,7 +217,8 @@ PV_API pv_status pv_build_plan(const char *src, const char *out_dir, const pv_bu
  * plan: PV_ERR_INVALID_ARG, err names the part), then moves the shards
  * into out_dir with global numbering (only their headers and footers are
  * rewritten, never a payload byte), writes report.txt (the parts' reports
- * in part order) and index.pvi last, and removes the emptied parts. A
+ * in part order) and index.pvi last, and removes the emptied parts (and
+ * the directories of dead duplicate attempts, pv_build_part). A
  * marker (parts/merge.txt) makes a killed merge resumable: run it again;
  * until the index is renamed into place out_dir holds nothing that opens
  * as a dataset. The result does not depend on the order the parts were

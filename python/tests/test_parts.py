@@ -50,3 +50,39 @@ def test_merge_missing_part_and_bad_part(tree, tmp_path):
         pvpack.build(tree, out, quiet=True, part=("0", 2))
     with pytest.raises(ValueError):
         pvpack.build(tree, None, quiet=True, part=(0, 2))
+
+
+def _attempt(args):
+    tree, out, barrier = args
+    barrier.wait()  # all attempts start together
+    s = pvpack.build(tree, out, shard_size=40 * 1024, quiet=True, part=(1, 3))
+    return s.images
+
+
+def test_duplicate_attempts_at_once(tree, tmp_path):
+    # Spark speculation / an engine retry beside a slow first attempt: four
+    # processes build the same part at once; all succeed, one part remains
+    # (no temporary folder, no lock file), and the merge is the usual one.
+    import multiprocessing as mp
+    ctx = mp.get_context("fork")
+    ref = str(tmp_path / "ref")
+    for k in range(3):
+        pvpack.build(tree, ref, shard_size=40 * 1024, quiet=True, part=(k, 3))
+    pvpack.merge(ref)
+    for rnd in range(3):
+        out = str(tmp_path / f"out{rnd}")
+        barrier = ctx.Barrier(4)
+        procs = [ctx.Process(target=_attempt, args=((tree, out, barrier),)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(120)
+        assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+        assert os.listdir(os.path.join(out, "parts")) == ["1-of-3"]
+    for k in (0, 2):
+        pvpack.build(tree, out, shard_size=40 * 1024, quiet=True, part=(k, 3))
+    pvpack.merge(out)
+    assert sorted(os.listdir(out)) == sorted(os.listdir(ref))
+    for name in os.listdir(ref):
+        with open(os.path.join(ref, name), "rb") as a, open(os.path.join(out, name), "rb") as b:
+            assert a.read() == b.read(), name
