@@ -313,6 +313,8 @@ pv_status pv_merge(const char *out_dir, pv_build_summary *summary, char *err, si
       pv__remove_dataset_dir(pd);
     }
     pv__parts_sweep(parts, n);
+    pj(dst, sizeof dst, "%s/plan", parts);
+    pv__remove_plan_dir(dst);
     unlink(marker);
     rmdir(parts);
     return PV_OK;
@@ -558,6 +560,8 @@ pv_status pv_merge(const char *out_dir, pv_build_summary *summary, char *err, si
    * directories go too; a live one's stays, and that attempt discards its
    * copy (and removes parts/) when it finds the index */
   pv__parts_sweep(parts, n);
+  pj(path, sizeof path, "%s/plan", parts); /* build --plan's files, when there */
+  pv__remove_plan_dir(path);
   pj(path, sizeof path, "%s/%s", parts, MERGE_MARKER);
   unlink(path);
   rmdir(parts); /* only when empty */

@@ -326,6 +326,7 @@ pv_status pv__write_shards(const pv__plan *p, uint64_t first, uint64_t end, cons
       goto out;
     }
     if (r.status != PV_OK) {
+      sum->skipped++;
       s->skipped_count++;
       fprintf(report, "skipped\t%s\t%s\n", f->relpath, r.reason);
       fprintf(skipped_f, "%s\t%s\n", f->relpath, r.reason);

@@ -1331,6 +1331,277 @@ static void test_part_commit_during_merge(void **state) {
   tree_free(&t);
 }
 
+/* ---- plans made once (build --plan, pack/plan_file.c) --------------------- */
+
+static char *plan_file(const tree *t, uint32_t k, uint32_t n) {
+  char rel[64];
+  snprintf(rel, sizeof rel, "parts/plan/%u-of-%u.pvl", k, n);
+  return pvt_join(t->out, rel);
+}
+
+/* A plan made once, then the parts in a shuffled order with other thread
+ * counts, then merge: byte for byte the dataset of walked parts, the whole
+ * build's records; the plan is gone after the merge; a second plan step is
+ * a no-op, one with other options is refused unless forced. */
+static void test_plan_parts_equal_walked(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  char *bad = pvt_join(t.src, "class1/zz_broken.jpg");
+  assert_int_equal(pvt_write_file(bad, "not a jpeg", 10), 0);
+  pv_build_options o;
+  char logbuf[4096] = "";
+  part_opts(&o, logbuf);
+  pv_build_summary s;
+  char err[512];
+  assert_int_equal(pv_build(t.src, t.whole, &o, &s, err, sizeof err), PV_OK);
+  char *walked = pvt_join(t.root, "walked");
+  const uint32_t seq[4] = {0, 1, 2, 3}, shuf[4] = {3, 1, 0, 2};
+  build_parts(&t, walked, seq, 4, 4, 2);
+  assert_int_equal(pv_merge(walked, &s, err, sizeof err), PV_OK);
+
+  pv_status st = pv_build_plan(t.src, t.out, &o, 4, &s, err, sizeof err);
+  if (st != PV_OK) fail_msg("plan: %s: %s", pv_strerror(st), err);
+  assert_int_equal(s.files, NIMG + 1);
+  assert_int_equal(s.classes, NCLS);
+  assert_int_not_equal(s.threads, 0);
+  for (uint32_t k = 0; k < 4; k++) {
+    char *pf = plan_file(&t, k, 4);
+    struct stat sb;
+    assert_int_equal(stat(pf, &sb), 0);
+    free(pf);
+  }
+  /* again: a no-op; other options: refused, then replaced with force */
+  assert_int_equal(pv_build_plan(t.src, t.out, &o, 4, &s, err, sizeof err), PV_OK);
+  assert_int_equal(s.threads, 0);
+  pv_build_options o2 = o;
+  o2.seed = 99;
+  assert_int_equal(pv_build_plan(t.src, t.out, &o2, 4, &s, err, sizeof err), PV_ERR_EXISTS);
+  assert_int_equal(pv_build_plan(t.src, t.out, &o, 3, &s, err, sizeof err), PV_ERR_EXISTS);
+  o2.force = 1;
+  assert_int_equal(pv_build_plan(t.src, t.out, &o2, 4, &s, err, sizeof err), PV_OK);
+  /* parts with the first options now meet the forced plan's seed */
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 0, 4, &s, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_non_null(strstr(err, "seed=99"));
+  assert_non_null(strstr(err, "seed=0"));
+  o.force = 1;
+  assert_int_equal(pv_build_plan(t.src, t.out, &o, 4, &s, err, sizeof err), PV_OK);
+  o.force = 0;
+
+  build_parts(&t, t.out, shuf, 4, 4, 1);
+  assert_int_equal(pv_merge(t.out, &s, err, sizeof err), PV_OK);
+  assert_int_equal(s.images, NIMG);
+  assert_int_equal(s.skipped, 1);
+  assert_same_dataset(walked, t.out);
+  assert_same_file(walked, t.out, PV_REPORT_FILENAME);
+  assert_same_records(t.whole, t.out);
+  assert_true(loader_hash(t.whole) == loader_hash(t.out));
+  char *parts = pvt_join(t.out, "parts");
+  struct stat sb;
+  assert_int_not_equal(stat(parts, &sb), 0); /* plan and parts gone */
+  free(parts);
+  pvt_rmrf(walked);
+  free(walked);
+  free(bad);
+  tree_free(&t);
+}
+
+/* A part built from the plan does not list the tree: a class folder added
+ * after the plan is not seen (a walked part's plan would change), and the
+ * merged dataset is the one of the tree as planned. A file changed, removed
+ * or added among the planned ones fails the part that packs it with
+ * PV_ERR_CHANGED naming it; the other parts still build. */
+static void test_plan_tree_changes(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  pv_build_options o;
+  part_opts(&o, NULL);
+  pv_build_summary s;
+  char err[512];
+  assert_int_equal(pv_build(t.src, t.whole, &o, &s, err, sizeof err), PV_OK);
+  assert_int_equal(pv_build_plan(t.src, t.out, &o, 3, &s, err, sizeof err), PV_OK);
+  char *newcls = pvt_join(t.src, "zzz_new_class");
+  assert_int_equal(pvt_write_jpeg_tree(newcls, 2, 1, 20, 5, 20, 5, 90), 0);
+  const uint32_t all[3] = {0, 1, 2};
+  build_parts(&t, t.out, all, 3, 3, 2);
+  assert_int_equal(pv_merge(t.out, &s, err, sizeof err), PV_OK);
+  assert_same_records(t.whole, t.out);
+  pvt_rmrf(newcls);
+  free(newcls);
+
+  /* a file rewritten with other bytes (then put back, mtime too), then one
+   * removed: each time exactly one part fails, naming the file */
+  char *out2 = pvt_join(t.root, "out2");
+  assert_int_equal(pv_build_plan(t.src, out2, &o, 3, &s, err, sizeof err), PV_OK);
+  char *victim = pvt_join(t.src, "class1/img004.jpg");
+  char *gone = pvt_join(t.src, "class2/img005.jpg");
+  struct stat vst;
+  assert_int_equal(stat(victim, &vst), 0);
+  size_t vl = 0;
+  uint8_t *vb = pvt_read_file(victim, &vl);
+  assert_non_null(vb);
+  assert_int_equal(pvt_write_file(victim, vb, vl - 1), 0); /* another size */
+  for (int round = 0; round < 3; round++) {
+    if (round == 1) { /* the bytes and the modification time back: as planned */
+      assert_int_equal(pvt_write_file(victim, vb, vl), 0);
+      struct timespec ts[2] = {vst.st_atim, vst.st_mtim};
+      assert_int_equal(utimensat(AT_FDCWD, victim, ts, 0), 0);
+    }
+    if (round == 2) assert_int_equal(unlink(gone), 0);
+    const char *name = round == 0 ? "class1/img004.jpg" : "class2/img005.jpg";
+    const char *how = round == 0 ? "changed" : "gone";
+    int changed = 0, ok = 0;
+    for (uint32_t k = 0; k < 3; k++) {
+      char *pd = part_dir(&t, k, 3);
+      char *pd2 = pvt_join(out2, pd + strlen(t.out) + 1);
+      pvt_rmrf(pd2); /* rebuild every part each round */
+      pv_status st = pv_build_part(t.src, out2, &o, k, 3, &s, err, sizeof err);
+      struct stat sb;
+      if (st == PV_OK) {
+        ok++;
+        assert_int_equal(stat(pd2, &sb), 0);
+      } else {
+        assert_int_equal(st, PV_ERR_CHANGED);
+        changed++;
+        if (!strstr(err, name) || !strstr(err, how)) fail_msg("round %d: %s", round, err);
+        assert_int_not_equal(stat(pd2, &sb), 0); /* no part for a failed part */
+      }
+      free(pd);
+      free(pd2);
+    }
+    assert_int_equal(changed, round == 1 ? 0 : 1);
+    assert_int_equal(ok + changed, 3);
+  }
+  free(vb);
+  char *pp = pvt_join(out2, "parts");
+  char names[512];
+  assert_true(dir_entries(pp, names, sizeof names) >= 0);
+  assert_null(strstr(names, "tmp")); /* no attempt's directory left behind */
+  free(pp);
+  free(victim);
+  free(gone);
+  pvt_rmrf(out2);
+  free(out2);
+  tree_free(&t);
+}
+
+/* Plan files are read as untrusted: every damage below is refused with
+ * PV_ERR_CORRUPT and a message naming the file, never a crash; the part
+ * is not written. Checksums are recomputed, so the content is what fails. */
+static void plan_layout(const uint8_t *b, size_t len, size_t *entries_at) {
+  assert_true(len > 72);
+  uint32_t classes, ol;
+  memcpy(&classes, b + 16, 4);
+  memcpy(&ol, b + 20, 4);
+  size_t at = 64 + ol;
+  for (uint32_t c = 0; c < classes; c++) {
+    uint32_t l;
+    memcpy(&l, b + at, 4);
+    at += 4 + l;
+  }
+  *entries_at = at;
+}
+
+static void reseal(uint8_t *b, size_t len) {
+  uint64_t h = XXH3_64bits(b, len - 8);
+  memcpy(b + len - 8, &h, 8); /* little-endian hosts, as the test suite */
+}
+
+static void test_plan_hostile(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  pv_build_options o;
+  part_opts(&o, NULL);
+  pv_build_summary s;
+  char err[512];
+  assert_int_equal(pv_build_plan(t.src, t.out, &o, 2, &s, err, sizeof err), PV_OK);
+  char *pf = plan_file(&t, 0, 2);
+  size_t len = 0;
+  uint8_t *orig = pvt_read_file(pf, &len);
+  assert_non_null(orig);
+  size_t e0 = 0;
+  plan_layout(orig, len, &e0);
+  enum { CASES = 12 };
+  for (int c = 0; c < CASES; c++) {
+    uint8_t *b = malloc(len + 64);
+    assert_non_null(b);
+    memcpy(b, orig, len);
+    size_t l = len;
+    uint32_t v;
+    const char *want = NULL;
+    switch (c) {
+      case 0: l = len / 2; want = "checksum"; break;            /* cut short */
+      case 1: b[e0 + 40] ^= 1; want = "checksum"; break;        /* not resealed */
+      case 2: v = NCLS; memcpy(b + e0, &v, 4); want = "entry 0"; break; /* label */
+      case 3: memcpy(b + e0 + 32, "../", 3); want = "entry 0"; break;  /* escapes */
+      case 4: b[e0 + 32] = '/'; want = "entry 0"; break;         /* absolute */
+      case 5: memcpy(b + e0 + 32 + 6, "/../", 4); want = "entry 0"; break;
+      case 6: v = 0xFFFFFFF0u; memcpy(b + e0 + 4, &v, 4); want = "entry 0"; break;
+      case 7: v = 0x7FFFFFFFu; memcpy(b + 16, &v, 4); want = "header"; break;
+      case 8: { uint64_t j = 1ull << 50; memcpy(b + 24, &j, 8); want = "header"; break; }
+      case 9: v = 1; memcpy(b + 8, &v, 4); want = "part 1 of 2"; break; /* another k */
+      case 10: b[e0 + 32 + 1] = 0; want = "entry 0"; break;      /* NUL in path */
+      case 11: memcpy(b + l - 8, "12345678", 8); memset(b + l, 0, 8); l += 8; want = NULL; break;
+    }
+    if (c >= 2) reseal(b, l);
+    assert_int_equal(pvt_write_file(pf, b, l), 0);
+    pv_status st = pv_build_part(t.src, t.out, &o, 0, 2, &s, err, sizeof err);
+    if (st != PV_ERR_CORRUPT)
+      fail_msg("case %d: %s (%s), not PV_ERR_CORRUPT", c, pv_strerror(st), err);
+    assert_non_null(strstr(err, "0-of-2.pvl"));
+    if (want && !strstr(err, want)) fail_msg("case %d: '%s' lacks '%s'", c, err, want);
+    char *pd = part_dir(&t, 0, 2);
+    struct stat sb;
+    assert_int_not_equal(stat(pd, &sb), 0);
+    free(pd);
+    free(b);
+  }
+  /* the real file back: the part builds */
+  assert_int_equal(pvt_write_file(pf, orig, len), 0);
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 0, 2, &s, err, sizeof err), PV_OK);
+  /* a part of another N finds no plan for it */
+  assert_int_equal(pv_build_part(t.src, t.out, &o, 0, 3, &s, err, sizeof err), PV_ERR_NOT_FOUND);
+  assert_non_null(strstr(err, "another N"));
+  free(orig);
+  free(pf);
+  tree_free(&t);
+}
+
+/* `pvpack build --plan --parts N`, then `--part K/N` and merge through the
+ * CLI; --plan without --parts is a usage error. */
+static void test_plan_cli(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  char *out = NULL;
+  const char *plan[] = {"build", t.src, "-o", t.out, "--parts", "2", "--plan", "--quiet", NULL};
+  assert_int_equal(pvt_run_cli(&out, plan), 0);
+  assert_non_null(strstr(out, "planned 2 parts"));
+  free(out);
+  assert_int_equal(pvt_run_cli(&out, plan), 0);
+  assert_non_null(strstr(out, "already there"));
+  free(out);
+  const char *noparts[] = {"build", t.src, "-o", t.out, "--plan", NULL};
+  assert_int_equal(pvt_run_cli(&out, noparts), 2);
+  free(out);
+  for (int k = 0; k < 2; k++) {
+    char pk[8];
+    snprintf(pk, sizeof pk, "%d/2", k);
+    const char *part[] = {"build", t.src, "-o", t.out, "--part", pk, "--quiet", NULL};
+    assert_int_equal(pvt_run_cli(&out, part), 0);
+    free(out);
+  }
+  const char *merge[] = {"merge", t.out, NULL};
+  assert_int_equal(pvt_run_cli(&out, merge), 0);
+  free(out);
+  const char *verify[] = {"verify", t.out, NULL};
+  assert_int_equal(pvt_run_cli(&out, verify), 0);
+  free(out);
+  tree_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_slices_cover_once),
@@ -1351,6 +1622,10 @@ int main(void) {
       cmocka_unit_test(test_part_attempt_sweep),
       cmocka_unit_test(test_part_straggler_after_merge),
       cmocka_unit_test(test_part_commit_during_merge),
+      cmocka_unit_test(test_plan_parts_equal_walked),
+      cmocka_unit_test(test_plan_tree_changes),
+      cmocka_unit_test(test_plan_hostile),
+      cmocka_unit_test(test_plan_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,3 +86,38 @@ def test_duplicate_attempts_at_once(tree, tmp_path):
     for name in os.listdir(ref):
         with open(os.path.join(ref, name), "rb") as a, open(os.path.join(out, name), "rb") as b:
             assert a.read() == b.read(), name
+
+
+def test_plan_once_then_parts(tree, tmp_path):
+    # pvpack.plan lists the tree once (out/parts/plan/); the parts read their
+    # slice of it: the merged dataset is byte for byte the one of parts that
+    # each listed the tree, and the plan goes with the merge.
+    walked = str(tmp_path / "walked")
+    out = str(tmp_path / "out")
+    for k in range(3):
+        pvpack.build(tree, walked, shard_size=40 * 1024, quiet=True, part=(k, 3))
+    pvpack.merge(walked)
+    s = pvpack.plan(tree, out, 3, shard_size=40 * 1024, quiet=True)
+    assert s.files > 0 and s.classes > 0
+    assert sorted(os.listdir(os.path.join(out, "parts", "plan"))) == [
+        "0-of-3.pvl", "1-of-3.pvl", "2-of-3.pvl"]
+    assert pickle.loads(pickle.dumps(pvpack.plan)) is pvpack.plan
+    with pytest.raises(pvpack.Error) as e:  # parts must get the plan's options
+        pvpack.build(tree, out, shard_size=40 * 1024, seed=5, quiet=True, part=(0, 3))
+    assert e.value.status_name == "PV_ERR_INVALID_ARG"
+    assert "seed=5" in str(e.value)
+    with pytest.raises(pvpack.Error) as e:  # another plan is refused without force
+        pvpack.plan(tree, out, 3, seed=5, quiet=True)
+    assert e.value.status_name == "PV_ERR_EXISTS"
+    with pytest.raises(TypeError):
+        pvpack.plan(tree, out, 3, part=(0, 3))
+    with pytest.raises(ValueError):
+        pvpack.plan(tree, out, 0)
+    for k in (2, 0, 1):
+        pvpack.build(tree, out, shard_size=40 * 1024, quiet=True, part=(k, 3))
+    pvpack.merge(out)
+    assert not os.path.exists(os.path.join(out, "parts"))
+    assert sorted(os.listdir(out)) == sorted(os.listdir(walked))
+    for name in os.listdir(walked):
+        with open(os.path.join(walked, name), "rb") as a, open(os.path.join(out, name), "rb") as b:
+            assert a.read() == b.read(), name
