@@ -41,6 +41,7 @@ static char path[64];
 static int fd = -1;
 
 static void put(uint8_t **b, size_t *n, size_t *cap, const void *p, size_t len) {
+  if (!len) return;
   if (*n + len > *cap) {
     *cap = (*n + len) * 2;
     *b = realloc(*b, *cap);
