@@ -23,7 +23,8 @@ from pvpack import _pvpack
 # pvpack build: flags that are not options of the build, and their Python
 # counterparts.
 BUILD_CLI_ONLY = {"--output",             # Python: the second argument, `out`
-                  "--parts"}              # K from a job array's environment; Python: part=(k, n)
+                  "--parts",              # K from a job array's environment; Python: part=(k, n)
+                  "--plan"}               # Python: pvpack.plan(src, out, n, **options)
 BUILD_PY_ONLY = {"src", "out", "log"}    # src/out: arguments; log: a callback
 # Python defaults that are not the command's: None means "the command's
 # default" (threads: all CPUs, the CLI's 0; progress: auto).
