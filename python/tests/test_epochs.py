@@ -1,0 +1,197 @@
+"""pvpack.Loader's epochs and positions as torch users expect them (issue 12):
+iter() is positionless until the first next(), set_epoch keeps a restored
+position, eval / sequential pipelines do not shuffle, seed=None, the state's
+dataset identity and sequence options, opt-in sharding, the unrepeated split,
+record ids with a batch."""
+import hashlib
+import os
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+import pvpack
+from conftest import N_IMAGES
+
+
+def small(packed, **kw):
+    args = dict(batch_size=5, size=(24, 20), threads=2, dtype="uint8", layout="NHWC",
+                output="numpy", rank=0, world_size=1, seed=7)
+    args.update(kw)
+    return pvpack.Loader(packed, **args)
+
+
+def recs(batch_iter):
+    return [np.frombuffer(b.records, np.uint64).tolist() for b in batch_iter]
+
+
+def hashes(loader):
+    return [hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest() for x, _ in loader]
+
+
+def test_iter_is_positionless_until_next(packed):
+    """Two iter() calls, or iter() then set_epoch, consume nothing: epoch 0's
+    first batch comes first. A peek (next(iter(loader))) does not shift the
+    epochs either: the loop after it runs the whole epoch 0."""
+    ref = hashes(small(packed))
+    ld = small(packed)
+    iter(ld)
+    iter(ld)
+    assert hashes(ld) == ref  # epoch 0, complete
+    ld = small(packed)
+    it = iter(ld)
+    ld.set_epoch(0)
+    first = next(it)[0].copy()  # the iterator made before set_epoch runs epoch 0
+    assert hashlib.sha1(first.tobytes()).hexdigest() == ref[0]
+    ld = small(packed)
+    x, _ = next(iter(ld))  # a peek
+    del x
+    assert hashes(ld) == ref
+    ld.set_epoch(1)
+    e1 = hashes(ld)
+    assert e1 != ref and hashes(small(packed, epoch=1)) == e1
+
+
+def test_set_epoch_keeps_restored_position(packed):
+    """The README's resume loop: load_state_dict, then set_epoch(epoch) for the
+    epoch the state holds, resumes mid-epoch instead of replaying it."""
+    ld = small(packed)
+    ref = [recs(ld.batches()) for _ in range(2)]  # epochs 0 and 1
+    ld = small(packed)
+    it = ld.batches()
+    got = [np.frombuffer(next(it).records, np.uint64).tolist() for _ in range(3)]
+    state = ld.state_dict()
+    assert (state["epoch"], state["batch"]) == (0, 3)
+    fresh = small(packed)
+    fresh.load_state_dict(state)
+    seen = []
+    for epoch in range(state["epoch"], 2):
+        fresh.set_epoch(epoch)  # must keep batch 3 of epoch 0
+        seen.append(recs(fresh.batches()))
+    assert got + seen[0] == ref[0] and seen[1] == ref[1]
+    assert len(seen[0]) == len(ld) - 3
+    # another epoch than the state's starts that epoch from its start
+    fresh = small(packed)
+    fresh.load_state_dict(state)
+    fresh.set_epoch(1)
+    assert recs(fresh.batches()) == ref[1]
+
+
+def test_eval_and_none_do_not_shuffle(packed):
+    """pipeline='eval' / 'none' default to sequential order: every epoch
+    (limit_val_batches) sees the same records; shuffling is asked for."""
+    for pipeline in ("eval", "none"):
+        ld = small(packed, pipeline=pipeline, eval_resize=24)
+        assert ld.order == "sequential"
+        e0, e1 = recs(ld.batches()), recs(ld.batches())
+        assert e0 == e1 and [r for b in e0 for r in b] == list(range(N_IMAGES))
+    ld = small(packed, pipeline="eval", eval_resize=24, order="shuffle")
+    assert [r for b in recs(ld.batches()) for r in b] != list(range(N_IMAGES))
+    assert small(packed).order == "shuffle"
+
+
+def test_seed_none_draws_and_is_in_state_and_repr(packed, monkeypatch):
+    import sys
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1234)
+    ld = small(packed, seed=None)
+    assert ld.seed == 1234 and "seed=1234" in repr(ld)
+    assert ld.state_dict()["seed"] == 1234
+    torch.manual_seed(99)
+    assert small(packed, seed=None).seed == 99
+    # without torch imported: from the OS, a different one each time
+    monkeypatch.delitem(sys.modules, "torch")
+    seeds = {small(packed, seed=None).seed for _ in range(3)}
+    assert len(seeds) == 3
+    monkeypatch.undo()
+    # seed=None takes a restored state's seed (another process draws another)
+    src = small(packed, seed=5)
+    it = src.batches()
+    next(it)
+    state = src.state_dict()
+    ref = recs(small(packed, seed=5).batches())
+    torch.manual_seed(6)
+    ld = small(packed, seed=None)
+    ld.load_state_dict(state)
+    assert ld.seed == 5 and recs(ld.batches()) == ref[1:]
+    with pytest.raises(ValueError, match="seed"):
+        small(packed, seed=6).load_state_dict(state)
+
+
+def test_state_checks_dataset_identity_and_sequence_options(packed, tree, tmp_path):
+    """A state is refused on another build of the same record count, and on
+    options that change the sample or augmentation sequence."""
+    import shutil
+    state = small(packed).state_dict()
+    # a rebuilt dataset: same record count, one image changed
+    t2 = tmp_path / "tree2"
+    shutil.copytree(tree, t2)
+    f = sorted(p for p in t2.rglob("*") if p.is_file())[0]
+    data = bytearray(f.read_bytes())
+    f.write_bytes(bytes(data) + b"\0")  # a different file, the same image
+    other = pvpack.build(str(t2), str(tmp_path / "other.pvpack"), quiet=True).out
+    assert len(pvpack.Dataset(other)) == len(pvpack.Dataset(packed))
+    with pytest.raises(ValueError, match="dataset"):
+        small(other).load_state_dict(state)
+    small(packed).load_state_dict(state)  # the same build: fine
+    for kw, name in ((dict(size=(24, 24)), "height|width"), (dict(pipeline="none",
+                      order="shuffle"), "pipeline"), (dict(scale=(0.5, 1.0)), "scale"),
+                     (dict(drop_last=True), "drop_last"), (dict(ratio=(1.0, 1.0)), "ratio")):
+        with pytest.raises(ValueError, match=name):
+            small(packed, **kw).load_state_dict(state)
+    # a state that went through pickle (torch.save) still loads
+    small(packed).load_state_dict(pickle.loads(pickle.dumps(state)))
+
+
+def test_sharding_is_opt_in_and_loud(packed, monkeypatch):
+    """RANK / WORLD_SIZE alone do not shard (a full validation loader holds the
+    full set), with a ShardingWarning; distributed=True shards."""
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    kw = dict(batch_size=5, size=16, output="numpy", seed=2, threads=2)
+    with pytest.warns(pvpack.ShardingWarning, match="rank 0 of 4"):
+        ld = pvpack.Loader(packed, pipeline="eval", **kw)
+    assert (ld.rank, ld.world_size) == (0, 1) and ld.samples_per_epoch == N_IMAGES
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pvpack.Loader(packed, distributed=False, **kw).samples_per_epoch == N_IMAGES
+        ld = pvpack.Loader(packed, distributed=True, **kw)
+    assert (ld.rank, ld.world_size) == (0, 4) and ld.samples_per_epoch == (N_IMAGES + 3) // 4
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("WORLD_SIZE")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # single process: no warning
+        assert pvpack.Loader(packed, **kw).world_size == 1
+        assert pvpack.Loader(packed, distributed=True, **kw).world_size == 1
+
+
+def test_with_records_yields_record_ids(packed):
+    ld = small(packed, with_records=True)
+    ref = recs(small(packed).batches())
+    got = []
+    for x, y, r in ld:
+        assert r.dtype == np.int64 and r.shape == y.shape
+        got.append(r.tolist())
+    assert got == ref
+    ds = pvpack.Dataset(packed)
+    assert all(ds.label(i) == lab for x, y, r in small(packed, with_records=True)
+               for i, lab in zip(r.tolist(), y.tolist()))
+
+
+def test_sampler_and_batch_sampler(packed):
+    """loader.sampler / batch_sampler: set_epoch drives the loader, iterating
+    them gives the records of the loader's epoch; a SequentialSampler for
+    order='sequential' (what Lightning's overfit_batches asks for)."""
+    torch = pytest.importorskip("torch")
+    ld = small(packed)
+    assert isinstance(ld.sampler, torch.utils.data.Sampler)
+    assert not isinstance(ld.sampler, torch.utils.data.SequentialSampler)
+    assert ld.batch_sampler.sampler is ld.sampler
+    ld.sampler.set_epoch(3)
+    assert ld.epoch == 3 and len(ld.sampler) == N_IMAGES and len(ld.batch_sampler) == len(ld)
+    assert list(ld.batch_sampler) == recs(small(packed, epoch=3).batches())
+    assert recs(ld.batches()) == recs(small(packed, epoch=3).batches())
+    seq = small(packed, order="sequential")
+    assert isinstance(seq.sampler, torch.utils.data.SequentialSampler)
+    assert list(seq.sampler) == list(range(N_IMAGES))
