@@ -477,15 +477,26 @@ class Loader:
         pipeline: 'train' (RandomResizedCrop + flip), 'eval' (resize + center
             crop) or 'none' (whole image resized).
         threads: worker threads (None: all cores).
-        seed: seeds the shuffle and every augmentation draw.
+        seed: seeds the shuffle and every augmentation draw. None (default):
+            ``torch.initial_seed()`` when torch is imported (torch.manual_seed
+            and Lightning's seed_everything decide it), else 64 bits from the
+            OS; the seed used is ``loader.seed`` (in repr and the state).
         order: 'shuffle' (a new permutation every epoch), 'sequential', or
             'blocks' (shuffled blocks of neighbouring records, for data larger
-            than memory).
+            than memory). None (default): 'shuffle' for pipeline='train',
+            'sequential' for 'eval' and 'none'.
         drop_last: drop this rank's last incomplete batch.
         rank, world_size: this process's share, DistributedSampler-style
-            (every rank gets the same number of batches). Default: from
-            torch.distributed when it is initialized, else RANK/WORLD_SIZE,
-            else 0 and 1.
+            (every rank gets the same number of batches). Default: 0 and 1
+            (unsharded) unless ``distributed=True``.
+        distributed: sharding is opt-in, as DistributedSampler is. True: rank
+            and world size from torch.distributed when initialized, else
+            RANK / WORLD_SIZE, else 0 and 1. None (default) and False: every
+            sample on this rank; with None, a :class:`ShardingWarning` when
+            torch.distributed or RANK / WORLD_SIZE say there are several ranks.
+        with_records: yield ``(images, labels, record_ids)``: int64 record
+            numbers (``Dataset.source_path(i)``), e.g. to de-duplicate
+            predictions.
         device: 'cpu', 'cuda:N' (or an int N, or a torch.device), or 'cuda':
             the GPU given by LOCAL_RANK (torchrun's convention: one loader per
             GPU per process; 0 when unset). With a CUDA device the batches are
@@ -566,9 +577,15 @@ class Loader:
     ``CudaBatch`` objects with ``.images`` / ``.device_labels`` (DLPack),
     host ``.labels`` / ``.records``.
 
-    Epochs: each ``iter(loader)`` runs one epoch of ``len(loader)`` batches.
-    It runs the epoch set by :meth:`set_epoch` / :meth:`load_state_dict` (or
-    the constructor's), else the one after the previous iteration's. Every
+    Epochs: an iteration runs one epoch of ``len(loader)`` batches. ``iter()``
+    is cheap and positionless: the epoch is decided at its first ``next()``
+    (creating iterators, as Lightning does, or a ``next(iter(loader))`` peek
+    shifts nothing). It runs the epoch set by :meth:`set_epoch` /
+    :meth:`load_state_dict` (or the constructor's), from the restored batch;
+    after an iteration that handed out every batch, the next epoch; after one
+    that stopped early, the same epoch again from its start. ``sampler`` and
+    ``batch_sampler`` (torch samplers) have a ``set_epoch`` that sets the
+    loader's, which Lightning and Accelerate call each epoch. Every
     sample and augmentation depends only on (seed, epoch, position), so a run
     is bit-identical whatever ``threads`` is, and :meth:`state_dict` taken
     mid-epoch resumes exactly.
