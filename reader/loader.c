@@ -3,7 +3,8 @@
  * Sample sequence. For epoch e, this rank's k-th sample is at global
  * position p = k * world_size + rank (torch's DistributedSampler deal), and
  * its record is order(e, p mod N): padding repeats the sequence from its
- * start exactly as DistributedSampler pads. order() is computed, not
+ * start exactly as DistributedSampler pads (rank_drop: no padding, the tail
+ * dropped; rank_unrepeated: no padding, rank r stops at the last p < N). order() is computed, not
  * stored: a keyed Feistel network with cycle walking is a bijection on
  * [0, N) evaluated in O(1) per position, so a shuffle costs no memory, any
  * position (resume, a rank's share) is reachable directly, and the result is
@@ -527,7 +528,11 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
   l->n_records = n;
   l->rank = rank;
   l->world = world;
-  l->samples = o.rank_drop ? n / (uint64_t)world : (n + (uint64_t)world - 1) / (uint64_t)world;
+  if (o.rank_unrepeated) /* positions rank, rank + world, ... below n */
+    l->samples = (uint64_t)rank < n ? (n - (uint64_t)rank + (uint64_t)world - 1) / (uint64_t)world
+                                    : 0;
+  else
+    l->samples = o.rank_drop ? n / (uint64_t)world : (n + (uint64_t)world - 1) / (uint64_t)world;
   l->batches = o.drop_last ? l->samples / o.batch_size
                            : (l->samples + o.batch_size - 1) / o.batch_size;
   if (l->batches == 0) {

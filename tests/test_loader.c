@@ -185,6 +185,55 @@ static void test_rank_split(void **state) {
       }
 }
 
+/* rank_unrepeated: every record exactly once across the ranks, rank r at
+ * global positions r, r + W, ... (Lightning's UnrepeatedDistributedSampler),
+ * counts differing by at most one; refused with rank_drop. */
+static void test_rank_unrepeated(void **state) {
+  fixture *f = *state;
+  uint64_t n = pv_dataset_record_count(f->jpeg);
+  for (int order = 0; order <= PV_ORDER_BLOCKS; order++)
+    for (int world = 1; world <= 5; world++) {
+      uint32_t *count = calloc(n, sizeof *count);
+      uint64_t total = 0;
+      pv_loader_options o;
+      base_opts(&o);
+      o.order = (pv_order)order;
+      o.block_records = 5;
+      o.block_group = 2;
+      o.world_size = world;
+      o.rank = 0;
+      pv_loader *full = make(f->jpeg, &o); /* world ranks' positions, padded */
+      for (int r = 0; r < world; r++) {
+        o.rank = r;
+        o.rank_unrepeated = 1;
+        pv_loader *l = make(f->jpeg, &o);
+        uint64_t s = pv_loader_samples_per_epoch(l);
+        assert_int_equal(s, (n - (uint64_t)r + (uint64_t)world - 1) / (uint64_t)world);
+        for (uint64_t k = 0; k < s; k++) {
+          uint64_t rec = pv_loader_sample_record(l, 3, k);
+          count[rec]++;
+          /* the padded split's sample at the same position, minus the padding */
+          if (r == 0) assert_int_equal(rec, pv_loader_sample_record(full, 3, k));
+        }
+        assert_int_equal(pv_loader_sample_record(l, 3, s), UINT64_MAX);
+        total += s;
+        pv_loader_destroy(l);
+        o.rank_unrepeated = 0;
+      }
+      pv_loader_destroy(full);
+      assert_int_equal(total, n);
+      for (uint64_t i = 0; i < n; i++) assert_int_equal(count[i], 1);
+      free(count);
+    }
+  pv_loader_options o;
+  base_opts(&o);
+  o.rank_unrepeated = 1;
+  o.rank_drop = 1;
+  char err[256] = "";
+  assert_int_equal(pv_loader_options_check(&o, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_non_null(strstr(err, "rank_unrepeated"));
+}
+
 static void test_env_rank(void **state) {
   fixture *f = *state;
   setenv("RANK", "1", 1);
@@ -626,6 +675,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_orders_are_permutations),
       cmocka_unit_test(test_rank_split),
+      cmocka_unit_test(test_rank_unrepeated),
       cmocka_unit_test(test_env_rank),
       cmocka_unit_test(test_deterministic_across_threads),
       cmocka_unit_test(test_batch_contents),

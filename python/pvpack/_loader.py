@@ -523,6 +523,10 @@ class Loader:
         block_records, block_group: the 'blocks' order's parameters.
         rank_drop: drop the tail so ranks get equal counts instead of padding
             (DistributedSampler(drop_last=True)).
+        rank_unrepeated: every sample exactly once across the ranks, the
+            ranks' counts differing by at most one (Lightning's
+            UnrepeatedDistributedSampler): an evaluation split whose results
+            gathered from all ranks score each sample once.
         output: 'auto', 'torch', 'numpy' (CPU only) or 'dlpack' (CUDA only:
             yields the raw DLPack-capable device arrays, for CuPy, JAX, ...).
             'auto' is torch when importable (with CUDA, for device='cuda'),
@@ -724,6 +728,7 @@ class Loader:
                 "ratio": (o.get("ratio_min"), o.get("ratio_max")),
                 "flip_prob": o.get("flip_prob"), "filter": o.get("filter"),
                 "drop_last": self.drop_last, "rank_drop": bool(o.get("rank_drop")),
+                "rank_unrepeated": bool(o.get("rank_unrepeated")),
                 "block_records": o.get("block_records") if self.order == "blocks" else None,
                 "block_group": o.get("block_group") if self.order == "blocks" else None,
                 "on_error": o.get("on_error")}

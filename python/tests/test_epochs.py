@@ -195,3 +195,25 @@ def test_sampler_and_batch_sampler(packed):
     seq = small(packed, order="sequential")
     assert isinstance(seq.sampler, torch.utils.data.SequentialSampler)
     assert list(seq.sampler) == list(range(N_IMAGES))
+
+
+def test_unrepeated_eval_split(packed):
+    """rank_unrepeated: every sample exactly once across the ranks, unequal
+    counts (Lightning's UnrepeatedDistributedSampler), for evaluation whose
+    gathered results must score each sample once; record ids come along."""
+    W = 4
+    seen, counts = [], []
+    for r in range(W):
+        ld = small(packed, pipeline="eval", eval_resize=24, rank=r, world_size=W,
+                   rank_unrepeated=True, with_records=True)
+        got = [i for _, _, rs in ld for i in rs.tolist()]
+        assert len(got) == ld.samples_per_epoch
+        assert got == list(range(r, N_IMAGES, W))  # rank r: records r, r + W, ...
+        seen += got
+        counts.append(len(got))
+    assert sorted(seen) == list(range(N_IMAGES)) and sum(counts) == N_IMAGES
+    assert max(counts) - min(counts) == 1  # 47 over 4: 12, 12, 12, 11
+    # the padded default repeats a sample to even the counts out
+    assert small(packed, rank=3, world_size=W).samples_per_epoch == 12
+    with pytest.raises(pvpack.Error, match="rank_unrepeated"):
+        small(packed, rank=0, world_size=W, rank_unrepeated=True, rank_drop=True)

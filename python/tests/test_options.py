@@ -38,7 +38,7 @@ BUILD_PY_DEFAULTS = {"threads": None, "progress": None, "part": None}
 BENCH_ONLY = {"--epochs", "--json", "--batch"}
 LOADER_NOT_IN_BENCH = {
     "eval_resize", "scale", "ratio", "flip_prob", "filter", "epoch", "drop_last",
-    "block_records", "block_group", "rank", "world_size", "rank_drop", "mean", "std", "on_error",
+    "block_records", "block_group", "rank", "world_size", "rank_drop", "rank_unrepeated", "mean", "std", "on_error",
     "device", "output", "hold_limit", "depth", "host_memory", "distributed", "with_records"}
 # Loader's defaults give torch's convention (float32 NCHW, normalized);
 # bench's give the C loader's (uint8 NHWC). threads None = the CLI's 0.

@@ -309,6 +309,12 @@ typedef struct pv_loader_options {
   pv_on_error on_error;     /* default FAIL */
   int verify_checksums;     /* check each record's XXH3 before decoding */
   pv_allocator allocator;
+  int rank_unrepeated;      /* every sample exactly once across the ranks,
+                               no padding and no drop: rank r gets global
+                               positions r, r + world_size, ... < N, so the
+                               ranks' counts differ by at most one (Lightning's
+                               UnrepeatedDistributedSampler; for evaluation).
+                               Not with rank_drop. Default 0 */
 } pv_loader_options;
 
 /* ImageNet's per-channel mean and standard deviation in the 0..1 scale
