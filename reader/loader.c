@@ -117,8 +117,9 @@ typedef struct worker {
 
 struct pv_loader {
   const pv_dataset *ds;
-  pv_loader_options o;
-  uint64_t n_records;
+  pv_loader_options o;   /* o.indices: NULL, or our copy (indices) */
+  uint64_t n_records;    /* the order's domain: the dataset's records, or indices_count */
+  uint64_t *indices;     /* the subset's records (options.indices), or NULL */
   int rank, world;
   uint64_t samples;      /* per epoch for this rank */
   uint64_t batches;      /* per epoch for this rank */
@@ -234,12 +235,17 @@ static void epoch_setup(const pv_loader *l, uint64_t e, epoch_order *eo) {
   }
 }
 
+/* The dataset record at subset position j in [0, n_records). */
+static uint64_t subset_record(const pv_loader *l, uint64_t j) {
+  return l->indices ? l->indices[j] : j;
+}
+
 uint64_t pv_loader_sample_record(const pv_loader *l, uint64_t epoch, uint64_t k) {
   if (!l || k >= l->samples) return UINT64_MAX;
   epoch_order eo;
   epoch_setup(l, epoch, &eo);
   uint64_t p = k * (uint64_t)l->world + (uint64_t)l->rank;
-  return order_map(l, epoch, p % l->n_records, &eo);
+  return subset_record(l, order_map(l, epoch, p % l->n_records, &eo));
 }
 
 /* ---- per-sample work ----------------------------------------------------------- */
@@ -298,8 +304,9 @@ static pv_status sample_run(void *arg) {
                          j->out, stride);
 }
 
-/* Produces sample k (position p) of epoch e into dst. Returns PV_OK or the
- * failure, with a message naming shard, record and source path. */
+/* Produces sample k (position p) of epoch e, whose record is at subset
+ * position `record` (the record itself without indices), into dst. Returns
+ * PV_OK or the failure, with a message naming shard, record and source path. */
 static pv_status make_sample(worker *w, uint64_t e, uint64_t k, uint64_t record, void *dst,
                              int64_t *label, uint64_t *rec_out, uint32_t *replaced, char *msg,
                              size_t msgcap, double *t_dec, double *t_conv) {
@@ -311,7 +318,7 @@ static pv_status make_sample(worker *w, uint64_t e, uint64_t k, uint64_t record,
   pv_status st = PV_OK;
   *replaced = 0;
   for (int attempt = 0; attempt < 16; attempt++) {
-    uint64_t rec_no = (record + (uint64_t)attempt) % l->n_records;
+    uint64_t rec_no = subset_record(l, (record + (uint64_t)attempt) % l->n_records);
     pv_record r;
     double t0 = now_s();
     rng g = {hash3(o->seed, e, p)};
@@ -521,11 +528,40 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
     snprintf(err, errcap, "dataset has no records");
     return PV_ERR_EMPTY;
   }
+  if (!o.indices != !o.indices_count) {
+    snprintf(err, errcap, o.indices ? "indices: an empty list (no record to load)"
+                                    : "indices_count %llu without indices",
+             (unsigned long long)o.indices_count);
+    return o.indices ? PV_ERR_EMPTY : PV_ERR_INVALID_ARG;
+  }
+  if (o.indices_count > SIZE_MAX / sizeof(uint64_t)) {
+    snprintf(err, errcap, "indices_count %llu too large", (unsigned long long)o.indices_count);
+    return PV_ERR_INVALID_ARG;
+  }
+  for (uint64_t i = 0; i < o.indices_count; i++)
+    if (o.indices[i] >= n) {
+      snprintf(err, errcap, "indices[%llu] = %llu: the dataset has %llu records",
+               (unsigned long long)i, (unsigned long long)o.indices[i], (unsigned long long)n);
+      return PV_ERR_INVALID_ARG;
+    }
   pv_loader *l = calloc(1, sizeof *l);
   if (!l) return PV_ERR_NOMEM;
   l->ds = ds;
   l->o = o;
+  l->o.indices = NULL;
   l->n_records = n;
+  if (o.indices) {
+    l->indices = malloc((size_t)o.indices_count * sizeof *l->indices);
+    if (!l->indices) {
+      free(l);
+      snprintf(err, errcap, "out of memory copying %llu indices",
+               (unsigned long long)o.indices_count);
+      return PV_ERR_NOMEM;
+    }
+    memcpy(l->indices, o.indices, (size_t)o.indices_count * sizeof *l->indices);
+    l->o.indices = l->indices;
+    l->n_records = n = o.indices_count;
+  }
   l->rank = rank;
   l->world = world;
   if (o.rank_unrepeated) /* positions rank, rank + world, ... below n */
@@ -538,6 +574,7 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
   if (l->batches == 0) {
     snprintf(err, errcap, "rank %d gets %llu samples: no batch of %u (drop_last)", rank,
              (unsigned long long)l->samples, o.batch_size);
+    free(l->indices);
     free(l);
     return PV_ERR_EMPTY;
   }
@@ -632,6 +669,7 @@ void pv_loader_destroy(pv_loader *l) {
     }
   free(l->slots);
   free(l->threads);
+  free(l->indices);
   pthread_mutex_destroy(&l->mu);
   pthread_cond_destroy(&l->cv_work);
   pthread_cond_destroy(&l->cv_ready);

@@ -234,6 +234,58 @@ static void test_rank_unrepeated(void **state) {
   assert_non_null(strstr(err, "rank_unrepeated"));
 }
 
+/* indices: the loader visits exactly that list (in order with SEQUENTIAL, a
+ * permutation of it with SHUFFLE), copied at create; bad lists are refused. */
+static void test_indices_subset(void **state) {
+  fixture *f = *state;
+  uint64_t n = pv_dataset_record_count(f->jpeg);
+  uint64_t sub[6] = {n - 1, 2, 0, 2, 5, 1};
+  pv_loader_options o;
+  base_opts(&o);
+  o.batch_size = 4;
+  o.order = PV_ORDER_SEQUENTIAL;
+  o.indices = sub;
+  o.indices_count = 6;
+  pv_loader *l = make(f->jpeg, &o);
+  sub[0] = 0; /* copied: later changes do not matter */
+  assert_int_equal(pv_loader_samples_per_epoch(l), 6);
+  assert_int_equal(pv_loader_batches_per_epoch(l), 2);
+  uint64_t want[6] = {n - 1, 2, 0, 2, 5, 1}, k = 0;
+  pv_batch *b;
+  while (pv_loader_next(l, &b) == PV_OK && b) {
+    for (uint32_t i = 0; i < b->count; i++, k++) {
+      assert_int_equal(b->records[i], want[k]);
+      assert_int_equal(b->records[i], pv_loader_sample_record(l, 0, k));
+    }
+    pv_loader_release(l, b);
+  }
+  assert_int_equal(k, 6);
+  pv_loader_destroy(l);
+  sub[0] = n - 1;
+  o.order = PV_ORDER_SHUFFLE;
+  l = make(f->jpeg, &o);
+  uint32_t seen[8] = {0};
+  for (k = 0; k < 6; k++) {
+    uint64_t r = pv_loader_sample_record(l, 1, k);
+    for (int j = 0; j < 6; j++)
+      if (want[j] == r) seen[j]++;
+  }
+  assert_int_equal(seen[0] + seen[2] + seen[4] + seen[5], 4); /* n-1, 0, 5, 1 once */
+  assert_int_equal(seen[1], 2);                              /* 2 twice (listed twice) */
+  pv_loader_destroy(l);
+  pv_loader *bad = NULL;
+  char err[256] = "";
+  sub[3] = n; /* out of range */
+  assert_int_equal(pv_loader_create(f->jpeg, &o, &bad, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_non_null(strstr(err, "indices[3]"));
+  assert_null(bad);
+  o.indices_count = 0;
+  assert_int_equal(pv_loader_create(f->jpeg, &o, &bad, err, sizeof err), PV_ERR_EMPTY);
+  o.indices = NULL;
+  o.indices_count = 3;
+  assert_int_equal(pv_loader_create(f->jpeg, &o, &bad, err, sizeof err), PV_ERR_INVALID_ARG);
+}
+
 static void test_env_rank(void **state) {
   fixture *f = *state;
   setenv("RANK", "1", 1);
@@ -676,6 +728,7 @@ int main(void) {
       cmocka_unit_test(test_orders_are_permutations),
       cmocka_unit_test(test_rank_split),
       cmocka_unit_test(test_rank_unrepeated),
+      cmocka_unit_test(test_indices_subset),
       cmocka_unit_test(test_env_rank),
       cmocka_unit_test(test_deterministic_across_threads),
       cmocka_unit_test(test_batch_contents),

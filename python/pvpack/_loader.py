@@ -1,6 +1,7 @@
 """pvpack.Loader: the C batch loader as a PyTorch-style iterable."""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
 import operator
@@ -55,7 +56,7 @@ _POSITIONAL = ("batch_size", "size", "pipeline", "threads", "seed", "order", "dr
 # pv_cuda_loader_options, pvpack_cuda.h).
 _PY_ONLY: Dict[str, Any] = {"device": "cpu", "output": "auto", "hold_limit": None, "depth": 3,
                             "host_memory": "pinned", "distributed": None,
-                            "with_records": False}
+                            "with_records": False, "indices": None, "classes": None}
 
 
 def _keywords() -> Dict[str, Any]:
@@ -344,6 +345,49 @@ def _make_source(device: str, device_index: Optional[int], dtype: str, output: s
     return _CPUBatchSource(dtype, output)
 
 
+def _subset(ds: Dataset, indices: Any, classes: Any) -> Optional[np.ndarray]:
+    """Loader's indices= and classes=: the records an epoch visits, as a
+    read-only uint64 array (None: every record). indices: record numbers
+    (any integer sequence or array, 0 <= i < len(dataset), repeats allowed),
+    visited in this order with order='sequential' and shuffled otherwise.
+    classes: class names or labels; keeps the records (of indices, else of
+    the dataset, in record order) whose label is one of them."""
+    n = len(ds)
+    sel: Optional[np.ndarray] = None
+    if indices is not None:
+        a = np.asarray(indices)
+        if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+            raise TypeError("indices must be a 1-D sequence of integers (record numbers), "
+                            f"not {type(indices).__name__} of {a.dtype}")
+        if a.size and (int(a.min()) < 0 or int(a.max()) >= n):
+            bad = a[(a < 0) | (a >= n)][0]
+            raise ValueError(f"indices: record {int(bad)} out of range (dataset has {n})")
+        sel = a.astype(np.uint64)
+    if classes is not None:
+        if isinstance(classes, (str, int, np.integer)):
+            classes = [classes]
+        names = {c: i for i, c in enumerate(ds.classes)}
+        want = set()
+        for c in classes:
+            if isinstance(c, str):
+                if c not in names:
+                    raise ValueError(f"classes: no class {c!r} (the dataset has "
+                                     f"{len(names)}: {', '.join(list(names)[:5])}...)")
+                want.add(names[c])
+            else:
+                i = _int("classes", c, 0, len(names) - 1)
+                want.add(i)
+        labels = np.asarray(ds.targets, dtype=np.int64)
+        base = np.arange(n, dtype=np.uint64) if sel is None else sel
+        sel = base[np.isin(labels[base.astype(np.int64)], sorted(want))]
+    if sel is not None:
+        if sel.size == 0:
+            raise ValueError("indices / classes select no record")
+        sel = np.ascontiguousarray(sel, dtype=np.uint64)
+        sel.setflags(write=False)
+    return sel
+
+
 def _draw_seed() -> int:
     """seed=None: torch's initial seed when torch is imported (so
     torch.manual_seed / Lightning's seed_everything decide it, as they do a
@@ -497,6 +541,14 @@ class Loader:
         with_records: yield ``(images, labels, record_ids)``: int64 record
             numbers (``Dataset.source_path(i)``), e.g. to de-duplicate
             predictions.
+        indices: a subset of the records (record numbers; any integer
+            sequence or array), e.g. a train / val split of one packed tree
+            without a re-pack (FFCV's ``Loader(indices=...)``): visited in the
+            given order with ``order='sequential'``, shuffled (or in blocks)
+            otherwise; ranks, padding and ``on_error='replace'`` work within
+            it. ``len(loader)`` counts its batches. ``loader.indices`` has it.
+        classes: keep only the records of these classes (names or labels),
+            of ``indices`` when given.
         device: 'cpu', 'cuda:N' (or an int N, or a torch.device), or 'cuda':
             the GPU given by LOCAL_RANK (torchrun's convention: one loader per
             GPU per process; 0 when unset). With a CUDA device the batches are
@@ -628,6 +680,7 @@ class Loader:
         self.rank, self.world_size = _rank_world(kw.pop("rank"), kw.pop("world_size"),
                                                  kw.pop("distributed"))
         self.with_records = bool(kw.pop("with_records"))
+        subset = _subset(self.dataset, kw.pop("indices"), kw.pop("classes"))
         self._seed_was_none = kw["seed"] is None
         if kw["seed"] is None:
             kw["seed"] = _draw_seed()
@@ -664,6 +717,11 @@ class Loader:
                 opts[k] = v
         batch_size, seed, epoch = kw["batch_size"], kw["seed"], kw["epoch"]
         pipeline, order, drop_last = kw["pipeline"], kw["order"], kw["drop_last"]
+        if subset is not None:
+            opts["indices"] = subset.tobytes()
+        self.indices = subset  # the records an epoch visits (None: all), read-only
+        self._subset_id = None if subset is None else \
+            hashlib.sha1(subset.tobytes()).hexdigest()[:16]
         self._opts = dict(opts)
         self._core = self._source.create(self.dataset._ds, dict(opts))
         self.batch_size, self.size, self.seed = operator.index(batch_size), (h, w), \
@@ -731,7 +789,7 @@ class Loader:
                 "rank_unrepeated": bool(o.get("rank_unrepeated")),
                 "block_records": o.get("block_records") if self.order == "blocks" else None,
                 "block_group": o.get("block_group") if self.order == "blocks" else None,
-                "on_error": o.get("on_error")}
+                "on_error": o.get("on_error"), "indices": self._subset_id}
 
     def state_dict(self) -> Dict[str, Any]:
         """The position to resume from: the epoch and the number of batches of

@@ -275,6 +275,7 @@ static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw) {
   }
   self->l = l;
   self->o = o;
+  self->o.indices = NULL; /* pointed into the options dict; the loader has its copy */
   self->dataset = Py_NewRef(ds);
   return core_init(&self->core, o.prefetch, hold) ? 0 : -1;
 }

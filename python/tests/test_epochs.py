@@ -217,3 +217,54 @@ def test_unrepeated_eval_split(packed):
     assert small(packed, rank=3, world_size=W).samples_per_epoch == 12
     with pytest.raises(pvpack.Error, match="rank_unrepeated"):
         small(packed, rank=0, world_size=W, rank_unrepeated=True, rank_drop=True)
+
+
+def test_indices_subset_and_class_filter(packed):
+    """indices= (a subset in the given order, or shuffled) and classes= (a class
+    filter), as FFCV's Loader(indices=...): a train / val split of one packed
+    tree without a re-pack."""
+    ds = pvpack.Dataset(packed)
+    val = [40, 3, 17, 3, 9, 22, 31]  # any order, repeats allowed
+    ld = small(packed, indices=val, order="sequential")
+    assert ld.samples_per_epoch == len(val) and len(ld) == 2
+    got = [r for b in recs(ld.batches()) for r in b]
+    assert got == val
+    assert list(ld.indices) == val
+    # labels and images are those of the records
+    x, y = next(iter(small(packed, indices=[5], order="sequential", pipeline="none")))
+    full = small(packed, pipeline="none", order="sequential", batch_size=N_IMAGES)
+    fx, fy = next(iter(full))
+    assert np.array_equal(x[0], fx[5]) and y[0] == fy[5] == ds.label(5)
+    # shuffled: the subset's records, a new order each epoch, nothing else
+    train = [i for i in range(N_IMAGES) if i not in set(val)]
+    ld = small(packed, indices=train)
+    e0 = [r for b in recs(ld.batches()) for r in b]
+    e1 = [r for b in recs(ld.batches()) for r in b]
+    assert sorted(e0) == sorted(e1) == sorted(train) and e0 != e1 and e0 != sorted(train)
+    assert e0 == [ld.sample_record(0, k) for k in range(len(train))]
+    # ranks split the subset
+    parts = [[r for b in recs(small(packed, indices=train, rank=k, world_size=3,
+                                    rank_unrepeated=True).batches()) for r in b]
+             for k in range(3)]
+    assert sorted(sum(parts, [])) == sorted(train)
+    # class filter, alone or within indices
+    c = ds.classes[1]
+    want = [i for i in range(N_IMAGES) if ds.label(i) == 1]
+    ld = small(packed, classes=[c], order="sequential")
+    assert [r for b in recs(ld.batches()) for r in b] == want
+    assert list(small(packed, classes=1, indices=val, order="sequential").indices) == \
+        [i for i in val if ds.label(i) == 1]
+    # the state knows the subset
+    st = small(packed, indices=train).state_dict()
+    with pytest.raises(ValueError, match="indices"):
+        small(packed, indices=train[:-1] + [train[-1]]).load_state_dict(dict(st, options=dict(
+            st["options"], indices="0")))
+    with pytest.raises(ValueError, match="indices|records"):
+        small(packed).load_state_dict(st)
+    small(packed, indices=train).load_state_dict(st)
+    for bad, err in (([N_IMAGES], ValueError), ([-1], ValueError), ([1.5], TypeError),
+                     ([], ValueError)):
+        with pytest.raises(err):
+            small(packed, indices=bad)
+    with pytest.raises(ValueError, match="no class"):
+        small(packed, classes=["nope"])

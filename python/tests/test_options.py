@@ -39,7 +39,8 @@ BENCH_ONLY = {"--epochs", "--json", "--batch"}
 LOADER_NOT_IN_BENCH = {
     "eval_resize", "scale", "ratio", "flip_prob", "filter", "epoch", "drop_last",
     "block_records", "block_group", "rank", "world_size", "rank_drop", "rank_unrepeated", "mean", "std", "on_error",
-    "device", "output", "hold_limit", "depth", "host_memory", "distributed", "with_records"}
+    "device", "output", "hold_limit", "depth", "host_memory", "distributed", "with_records",
+    "indices", "classes"}
 # Loader's defaults give torch's convention (float32 NCHW, normalized);
 # bench's give the C loader's (uint8 NHWC). threads None = the CLI's 0.
 # seed None: drawn (torch.initial_seed() or the OS); order None: shuffle for
@@ -135,7 +136,7 @@ def test_loader_options_match_bench():
     table = {o["group"] or o["name"] for o in _pvpack.options("loader")} - {"start_batch"}
     assert set(py) - {"source"} - limits == table | {"device", "output", "hold_limit", "depth",
                                                       "host_memory", "distributed",
-                                                      "with_records"}
+                                                      "with_records", "indices", "classes"}
 
 
 @pytest.mark.parametrize("cmd", ["bench", "verify", "get"])

@@ -315,6 +315,14 @@ typedef struct pv_loader_options {
                                ranks' counts differ by at most one (Lightning's
                                UnrepeatedDistributedSampler; for evaluation).
                                Not with rank_drop. Default 0 */
+  const uint64_t *indices;  /* NULL (default): every record of the dataset.
+                               Else the records an epoch visits, indices_count
+                               of them (each < the record count; repeats
+                               allowed): in this order with order=SEQUENTIAL,
+                               shuffled / in blocks of this list otherwise;
+                               ranks, padding and on_error=REPLACE work within
+                               this list. Copied by pv_loader_create. */
+  uint64_t indices_count;
 } pv_loader_options;
 
 /* ImageNet's per-channel mean and standard deviation in the 0..1 scale
