@@ -286,6 +286,53 @@ static void test_indices_subset(void **state) {
   assert_int_equal(pv_loader_create(f->jpeg, &o, &bad, err, sizeof err), PV_ERR_INVALID_ARG);
 }
 
+/* pv_loader_set_epoch_rest: world 3 hands out b batches on every rank, then
+ * world 2 continues at first = b * batch_size * 3: together every record
+ * once, plus the padding of the rest; each rest sample is the record of its
+ * global position; the next epoch is a full one. */
+static void test_epoch_rest(void **state) {
+  fixture *f = *state;
+  uint64_t n = pv_dataset_record_count(f->jpeg);
+  uint32_t *count = calloc(n, sizeof *count);
+  pv_loader_options o;
+  base_opts(&o);
+  o.batch_size = 2;
+  o.world_size = 1;
+  pv_loader *one = make(f->jpeg, &o); /* global order: world 1 */
+  uint64_t first = 1 * 2 * 3;
+  assert_true(first < n);
+  for (int r = 0; r < 3; r++)
+    for (uint64_t k = 0; k < 2; k++) count[pv_loader_sample_record(one, 4, k * 3 + (uint64_t)r)]++;
+  uint64_t span = n - first, per = (span + 1) / 2, got = 0;
+  for (int r = 0; r < 2; r++) {
+    o.world_size = 2;
+    o.rank = r;
+    pv_loader *l = make(f->jpeg, &o);
+    assert_int_equal(pv_loader_set_epoch_rest(l, 4, first, 0), PV_OK);
+    assert_int_equal(pv_loader_epoch_batches(l), (per + 1) / 2);
+    uint64_t k = 0;
+    pv_batch *b;
+    while (pv_loader_next(l, &b) == PV_OK && b) {
+      for (uint32_t i = 0; i < b->count; i++, k++) {
+        uint64_t q = first + (k * 2 + (uint64_t)r) % span;
+        assert_int_equal(b->records[i], pv_loader_sample_record(one, 4, q));
+        if (k * 2 + (uint64_t)r < span) count[b->records[i]]++;
+      }
+      pv_loader_release(l, b);
+    }
+    assert_int_equal(k, per);
+    got += k;
+    assert_int_equal(pv_loader_set_epoch(l, 5, 0), PV_OK); /* a full epoch again */
+    assert_int_equal(pv_loader_epoch_batches(l), pv_loader_batches_per_epoch(l));
+    assert_int_equal(pv_loader_set_epoch_rest(l, 4, n, 0), PV_ERR_INVALID_ARG);
+    pv_loader_destroy(l);
+  }
+  assert_int_equal(got, 2 * per);
+  for (uint64_t i = 0; i < n; i++) assert_int_equal(count[i], 1);
+  pv_loader_destroy(one);
+  free(count);
+}
+
 static void test_env_rank(void **state) {
   fixture *f = *state;
   setenv("RANK", "1", 1);
@@ -729,6 +776,7 @@ int main(void) {
       cmocka_unit_test(test_rank_split),
       cmocka_unit_test(test_rank_unrepeated),
       cmocka_unit_test(test_indices_subset),
+      cmocka_unit_test(test_epoch_rest),
       cmocka_unit_test(test_env_rank),
       cmocka_unit_test(test_deterministic_across_threads),
       cmocka_unit_test(test_batch_contents),

@@ -738,7 +738,10 @@ class Loader:
         self._epoch = operator.index(epoch)
         self._next_batch = 0
         self._started = False
-        self._core_pos = (self._epoch, 0)  # where the C loader is positioned
+        # Elastic resume: the epoch's deal starts at this global position
+        # (pv_loader_set_epoch_rest), None: a full epoch.
+        self._rest: Optional[int] = None
+        self._core_pos: Tuple[int, int, Optional[int]] = (self._epoch, 0, None)
         self._iter_gen = 0             # bumped by iter(): older iterators are void
         self._run_gen = -1             # the generation of the running iteration
         self._sampler: Any = None
@@ -773,7 +776,7 @@ class Loader:
         iteration in progress ends (its next ``next()`` raises)."""
         e = _int("epoch", epoch, 0, _U64)
         if self._started or e != self._epoch:
-            self._epoch, self._next_batch, self._started = e, 0, False
+            self._epoch, self._next_batch, self._started, self._rest = e, 0, False, None
             self._run_gen = -1
 
     def _sequence_options(self) -> Dict[str, Any]:
@@ -795,11 +798,12 @@ class Loader:
         """The position to resume from: the epoch and the number of batches of
         it already handed out, the seed used, the dataset's identity, and the
         options that must match on resume."""
-        e, b = self._epoch, self._next_batch
-        if b >= len(self):
-            e, b = e + 1, 0  # finished: the next iteration starts the next epoch
+        e, b, base = self._epoch, self._next_batch, self._rest or 0
+        if b >= self._epoch_len():
+            e, b, base = e + 1, 0, 0  # finished: the next iteration starts the next epoch
         seq = self._sequence_options()
-        return {"version": _STATE_VERSION, "epoch": e, "batch": b, "seed": self.seed,
+        return {"version": _STATE_VERSION, "epoch": e, "batch": b, "base": base,
+                "seed": self.seed,
                 "batch_size": self.batch_size, "rank": self.rank,
                 "world_size": self.world_size, "order": self.order,
                 "batches_per_epoch": len(self), "records": len(self.dataset),
@@ -823,7 +827,7 @@ class Loader:
             raise ValueError(f"loader state is of dataset {state.get('dataset')!r}, this "
                              f"loader reads {mine['dataset']!r} ({self.dataset.root}): another "
                              "build; resuming would not be exact")
-        for k in ("batch_size", "world_size", "order", "records"):
+        for k in ("batch_size", "order", "records"):
             if state.get(k) != mine[k]:
                 raise ValueError(f"loader state has {k}={state.get(k)!r}, this loader has "
                                  f"{mine[k]!r}: resuming would not be exact")
@@ -841,12 +845,41 @@ class Loader:
                                  f"{self.seed!r}: resuming would not be exact")
             self._reseed(_int("seed", seed, 0, _U64))
         e, b = _int("epoch", state.get("epoch"), 0, _U64), _int("batch", state.get("batch"), 0)
-        if b > len(self):
-            raise ValueError(f"batch {b} out of range (epoch has {len(self)})")
-        if b == len(self):
-            e, b = e + 1, 0
-        self._epoch, self._next_batch, self._started = e, b, False
+        base = _int("base", state.get("base", 0), 0, self._positions() - 1)
+        w_old = _int("world_size", state.get("world_size"), 1)
+        rest: Optional[int] = base or None
+        if w_old != self.world_size:
+            # Elastic: every rank of the old run handed out b batches (they
+            # step together), i.e. global positions base .. first - 1.
+            if self.device != "cpu":
+                raise ValueError(f"loader state has world_size={w_old}, this loader has "
+                                 f"{self.world_size}: an elastic resume needs device='cpu'")
+            first = base + b * self.batch_size * w_old
+            e, b, rest = (e + 1, 0, None) if first >= self._positions() else (e, 0, first)
+        if b > self._epoch_len(rest):
+            raise ValueError(f"batch {b} out of range (epoch has {self._epoch_len(rest)})")
+        if b == self._epoch_len(rest):
+            e, b, rest = e + 1, 0, None
+        self._epoch, self._next_batch, self._started, self._rest = e, b, False, rest
         self._run_gen = -1
+
+    def _positions(self) -> int:
+        """The global positions of an epoch: the records (or indices)."""
+        return len(self.dataset) if self.indices is None else len(self.indices)
+
+    def _epoch_len(self, rest: Any = False) -> int:
+        """Batches of this rank in the current epoch (or of a deal starting at
+        global position `rest`): len(loader), or fewer in an elastic rest."""
+        if rest is False:
+            rest = self._rest
+        if not rest:
+            return len(self)
+        span, w, r = self._positions() - rest, self.world_size, self.rank
+        if self._opts.get("rank_unrepeated"):
+            n = (span - r + w - 1) // w if r < span else 0
+        else:
+            n = span // w if self._opts.get("rank_drop") else -(-span // w)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _reseed(self, seed: int) -> None:
         """Adopts a restored state's seed: a new C loader with it."""
@@ -855,7 +888,7 @@ class Loader:
         self._opts["seed"] = seed
         old = self._core
         self._core = self._source.create(self.dataset._ds, dict(self._opts))
-        self._core_pos = (self._opts["epoch"], 0)
+        self._core_pos = (self._opts["epoch"], 0, None)
         old.close()
         self.seed, self._seed_drawn = seed, False
 
@@ -887,16 +920,20 @@ class Loader:
             raise ValueError("Loader is closed")
         if gen != self._iter_gen:
             raise RuntimeError("the loader was re-iterated during this iteration")
+        rest = self._rest
         if not self._started:
             e, b = self._epoch, self._next_batch
-        elif self._next_batch >= len(self):
-            e, b = self._epoch + 1, 0
+        elif self._next_batch >= self._epoch_len():
+            e, b, rest = self._epoch + 1, 0, None
         else:
             e, b = self._epoch, 0
-        if (e, b) != self._core_pos:
-            self._core.set_epoch(e, b)
-        self._epoch, self._next_batch, self._started = e, b, True
-        self._core_pos = (e, b)
+        if (e, b, rest) != self._core_pos:
+            if rest:
+                self._core.set_epoch_rest(e, rest, b)
+            else:
+                self._core.set_epoch(e, b)
+        self._epoch, self._next_batch, self._started, self._rest = e, b, True, rest
+        self._core_pos = (e, b, rest)
         self._run_gen = gen
         return e
 
@@ -940,7 +977,7 @@ class Loader:
             if batch is None:
                 break
             self._next_batch = batch.index + 1
-            self._core_pos = (e, batch.index + 1)
+            self._core_pos = (e, batch.index + 1, self._rest)
             # The suspended generator must not keep the batch alive (its slot
             # goes back as soon as the caller drops its views): no local
             # refers to it across the yield.
@@ -951,7 +988,7 @@ class Loader:
         # between epochs); set_epoch(e + 1) then finds it already positioned.
         if gen == self._iter_gen and gen == self._run_gen and not self._closed:
             core.set_epoch(e + 1, 0)
-            self._core_pos = (e + 1, 0)
+            self._core_pos = (e + 1, 0, None)
 
     # ---- misc -------------------------------------------------------------
     def sample_record(self, epoch: int, k: int) -> int:

@@ -268,3 +268,84 @@ def test_indices_subset_and_class_filter(packed):
             small(packed, indices=bad)
     with pytest.raises(ValueError, match="no class"):
         small(packed, classes=["nope"])
+
+
+def samples(ld, nbatches=None):
+    """[(record, sha1 of its image)] of the next nbatches (None: the rest of
+    the epoch) of ld, and its state after them."""
+    out = []
+    for i, b in enumerate(ld.batches()):
+        img = np.asarray(b)
+        out += [(int(r), hashlib.sha1(img[j].tobytes()).hexdigest())
+                for j, r in enumerate(np.frombuffer(b.records, np.uint64))]
+        del img, b
+        if nbatches is not None and i + 1 == nbatches:
+            break
+    return out, ld.state_dict()
+
+
+def test_elastic_resume(packed):
+    """A state saved at world size 3 (every rank 2 batches in) resumes at world
+    size 2 and 4: every sample of the epoch no rank delivered is delivered
+    exactly once across the new ranks (plus the padding that evens the counts),
+    each with the record and augmentation of its global position, i.e. the
+    rest of the epoch in the same global order; the epoch after is a full one.
+    A state saved inside such a rest resumes at yet another world size."""
+    e, W, b = 2, 3, 2
+    kw = dict(epoch=e)
+    # position q of the global order: record and image of a world-1 loader's sample q
+    ref, _ = samples(small(packed, **kw))
+    before, states = [], []
+    for r in range(W):
+        got, st = samples(small(packed, rank=r, world_size=W, **kw), b)
+        before += got
+        states.append(st)
+    assert all((s["epoch"], s["batch"], s["base"]) == (e, b, 0) for s in states)
+    first = b * 5 * W  # 30 positions delivered
+    assert sorted(before) == sorted(ref[:first])
+    for W2 in (2, 4):
+        after, after_states = [], []
+        for r in range(W2):
+            ld = small(packed, rank=r, world_size=W2)
+            ld.load_state_dict(states[0])  # rank 0's checkpoint, as Lightning saves
+            ld.set_epoch(e)                # the README loop: keeps the position
+            got, _ = samples(ld)
+            span = N_IMAGES - first
+            want = [ref[first + (k * W2 + r) % span] for k in range(len(got))]
+            assert [x for x, _ in got] == [x for x, _ in want]
+            # images too, but for the padding (augmented as its own position,
+            # as the padding of a full epoch is)
+            real = [k for k in range(len(got)) if k * W2 + r < span]
+            assert [got[k] for k in real] == [want[k] for k in real]
+            assert len(real) >= len(got) - 1
+            after += got
+            nxt, _ = samples(ld)  # the next epoch: a full one at world size W2
+            assert [x for x, _ in nxt] == [small(packed, rank=r, world_size=W2, epoch=e + 1)
+                                           .sample_record(e + 1, k) for k in range(len(nxt))]
+        recs_all = [x for x, _ in before + after]
+        pad = -(-(N_IMAGES - first) // W2) * W2 - (N_IMAGES - first)
+        assert sorted(set(recs_all)) == list(range(N_IMAGES))
+        assert len(recs_all) == N_IMAGES + pad  # exactly once, plus the padding
+    # a state inside a rest (world 2, 1 batch into it) resumes at world 3
+    mid = []
+    for r in range(2):
+        ld = small(packed, rank=r, world_size=2)
+        ld.load_state_dict(states[0])
+        got, st = samples(ld, 1)
+        mid += got
+        if r == 0:
+            st0 = st
+    assert (st0["epoch"], st0["batch"], st0["base"]) == (e, 1, first)
+    rest = []
+    for r in range(3):
+        ld = small(packed, rank=r, world_size=3)
+        ld.load_state_dict(st0)
+        rest += samples(ld)[0]
+    done = before + mid + rest
+    assert sorted({x for x, _ in done}) == list(range(N_IMAGES))
+    assert len(done) - N_IMAGES == -(-(N_IMAGES - first - 10) // 3) * 3 - (N_IMAGES - first - 10)
+    # the same world size still resumes bit-exactly (not through the rest)
+    ld = small(packed, rank=1, world_size=W)
+    ld.load_state_dict(states[1])
+    full, _ = samples(small(packed, rank=1, world_size=W, **kw))
+    assert samples(ld)[0] == full[b * 5:]
