@@ -349,3 +349,36 @@ def test_elastic_resume(packed):
     ld.load_state_dict(states[1])
     full, _ = samples(small(packed, rank=1, world_size=W, **kw))
     assert samples(ld)[0] == full[b * 5:]
+
+
+def test_readme_resume_loop(packed):
+    """The README's resume loop, executed: restored at batch 3 of epoch 0, it
+    runs the 7 remaining batches of epoch 0 and then epoch 1 in full (before,
+    set_epoch discarded the position: 10 + 10)."""
+    import re
+    import types
+    readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+    text = open(readme, encoding="utf-8").read()
+    m = re.search(r"```python\n(\s*loader = pvpack.Loader\(\"/data/train.pvpack\", "
+                  r"batch_size=256\)\n\s*start = 0\n.*?)```", text, re.S)
+    assert m, "README has no resume loop"
+    code = "\n".join(line[2:] for line in m.group(1).splitlines())
+    code = code.replace('"/data/train.pvpack", batch_size=256',
+                        'PACKED, batch_size=5, size=16, threads=2, seed=7, output="numpy"')
+
+    class Counting(pvpack.Loader):
+        delivered = []
+
+        def __iter__(self):
+            for x in super().__iter__():
+                Counting.delivered.append((self.epoch, self._next_batch - 1))
+                yield x
+
+    src = pvpack.Loader(packed, batch_size=5, size=16, threads=2, seed=7, output="numpy")
+    it = iter(src)
+    for _ in range(3):
+        next(it)
+    ns = {"pvpack": types.SimpleNamespace(Loader=Counting), "PACKED": packed, "epochs": 2,
+          "ckpt": {"loader": src.state_dict()}}
+    exec(compile(code, "README.md", "exec"), ns)
+    assert Counting.delivered == [(0, b) for b in range(3, 10)] + [(1, b) for b in range(10)]
