@@ -398,6 +398,27 @@ def _draw_seed() -> int:
     return int.from_bytes(os.urandom(8), "little")
 
 
+def _shared_seed(rank: int, world_size: int) -> int:
+    """seed=None: _draw_seed(), the same on every rank of a sharded loader
+    (the ranks split one global order, so they must agree on it, as
+    DistributedSampler's fixed seed=0 makes them): rank 0's, broadcast over
+    torch.distributed -- a collective, so every rank must create the loader.
+    Without torch.distributed, a sharded loader needs an explicit seed."""
+    if world_size == 1:
+        return _draw_seed()
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        raise ValueError(f"seed=None with world_size={world_size}: the ranks must agree on "
+                         "the seed, and torch.distributed is not initialized to share rank "
+                         "0's; pass seed= (the same on every rank)")
+    if dist.get_world_size() != world_size or dist.get_rank() != rank:
+        raise ValueError(f"seed=None: rank {rank} of {world_size} is not torch.distributed's "
+                         f"rank {dist.get_rank()} of {dist.get_world_size()}; pass seed=")
+    box = [_draw_seed() if rank == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    return int(box[0])
+
+
 def _norm(v: Any) -> Any:
     """Lists (a state through JSON or torch.save) compare as tuples."""
     return tuple(_norm(x) for x in v) if isinstance(v, (list, tuple)) else v
@@ -524,7 +545,10 @@ class Loader:
         seed: seeds the shuffle and every augmentation draw. None (default):
             ``torch.initial_seed()`` when torch is imported (torch.manual_seed
             and Lightning's seed_everything decide it), else 64 bits from the
-            OS; the seed used is ``loader.seed`` (in repr and the state).
+            OS; the seed used is ``loader.seed`` (in repr and the state). A
+            sharded loader's ranks must agree: with seed=None they take rank
+            0's over torch.distributed (every rank creates its loader), and
+            without torch.distributed a sharded loader needs a seed.
         order: 'shuffle' (a new permutation every epoch), 'sequential', or
             'blocks' (shuffled blocks of neighbouring records, for data larger
             than memory). None (default): 'shuffle' for pipeline='train',
@@ -683,7 +707,7 @@ class Loader:
         subset = _subset(self.dataset, kw.pop("indices"), kw.pop("classes"))
         self._seed_was_none = kw["seed"] is None
         if kw["seed"] is None:
-            kw["seed"] = _draw_seed()
+            kw["seed"] = _shared_seed(self.rank, self.world_size)
         if kw["order"] is None:
             kw["order"] = "shuffle" if kw["pipeline"] == "train" else "sequential"
         hold_limit = kw.pop("hold_limit")

@@ -382,3 +382,38 @@ def test_readme_resume_loop(packed):
           "ckpt": {"loader": src.state_dict()}}
     exec(compile(code, "README.md", "exec"), ns)
     assert Counting.delivered == [(0, b) for b in range(3, 10)] + [(1, b) for b in range(10)]
+
+
+_RANK_SCRIPT = r"""
+import json, sys, warnings
+import numpy as np, torch, torch.distributed as dist
+import pvpack
+packed, store, rank = sys.argv[1], sys.argv[2], int(sys.argv[3])
+torch.manual_seed(100 + rank)            # every rank its own torch seed
+dist.init_process_group("gloo", init_method="file://" + store, rank=rank, world_size=2)
+ld = pvpack.Loader(packed, batch_size=5, size=16, threads=1, output="numpy",
+                   distributed=True)     # seed=None: rank 0's, shared
+recs = [int(r) for b in ld.batches() for r in np.frombuffer(b.records, np.uint64)]
+print(json.dumps({"seed": ld.seed, "world": ld.world_size, "recs": recs}))
+dist.destroy_process_group()
+"""
+
+
+def test_seed_none_is_shared_by_the_ranks(packed, tmp_path):
+    """Sharded with seed=None, the ranks take rank 0's seed (torch.distributed
+    broadcast), so their shares of one global order do not overlap; without
+    torch.distributed, a sharded loader asks for a seed."""
+    import json
+    import subprocess
+    import sys
+    pytest.importorskip("torch")
+    procs = [subprocess.Popen([sys.executable, "-c", _RANK_SCRIPT, packed,
+                               str(tmp_path / "store"), str(r)], stdout=subprocess.PIPE,
+                              text=True) for r in range(2)]
+    out = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert out[0]["seed"] == out[1]["seed"] == 100 and out[0]["world"] == 2
+    a, b = out[0]["recs"], out[1]["recs"]
+    assert len(a) == len(b) == 24 and len(set(a) | set(b)) == N_IMAGES  # one repeat: padding
+    with pytest.raises(ValueError, match="seed"):
+        pvpack.Loader(packed, rank=0, world_size=2, output="numpy")
