@@ -465,7 +465,8 @@ def _sampler_classes() -> Dict[str, Any]:
 
     class LoaderSampler(_Common, Sampler):  # type: ignore[misc,valid-type]
         """pvpack.Loader.sampler: this rank's record numbers of the loader's
-        current epoch; set_epoch sets the loader's epoch."""
+        current epoch (a full epoch's, also while an elastic rest runs);
+        set_epoch sets the loader's epoch."""
 
         def __init__(self, loader: "Loader") -> None:
             self._loader = loader
