@@ -843,11 +843,21 @@ class Loader:
         another dataset (its index differs, even with the same record count)
         or with a different seed, batch size, order, world size, size,
         pipeline, crop parameters, drop_last or rank_drop."""
-        if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
-            v = state.get("version") if isinstance(state, dict) else state
+        v = state.get("version") if isinstance(state, dict) else state
+        if v not in (1, _STATE_VERSION):
             raise ValueError(f"unknown loader state version {v!r} (this pvpack writes "
                              f"version {_STATE_VERSION})")
         mine = self.state_dict()
+        if v == 1:  # an older pvpack's: no dataset identity, no sequence options
+            warnings.warn("a version-1 pvpack loader state: it does not record the dataset's "
+                          "identity nor the size / pipeline / crop options, so those are not "
+                          "checked; the seed, batch size, order, world size and record count "
+                          "are", stacklevel=2)
+            if state.get("world_size") != self.world_size:
+                raise ValueError(f"loader state has world_size={state.get('world_size')!r}, "
+                                 f"this loader has {self.world_size!r}: resuming would not be "
+                                 "exact")
+            state = dict(state, dataset=mine["dataset"], options=mine["options"])
         if state.get("dataset") != mine["dataset"]:
             raise ValueError(f"loader state is of dataset {state.get('dataset')!r}, this "
                              f"loader reads {mine['dataset']!r} ({self.dataset.root}): another "

@@ -417,3 +417,23 @@ def test_seed_none_is_shared_by_the_ranks(packed, tmp_path):
     assert len(a) == len(b) == 24 and len(set(a) | set(b)) == N_IMAGES  # one repeat: padding
     with pytest.raises(ValueError, match="seed"):
         pvpack.Loader(packed, rank=0, world_size=2, output="numpy")
+
+
+def test_version_1_state_still_loads(packed):
+    """A state of the previous format (version 1: no dataset identity, no
+    sequence options) resumes, with a warning that those are not checked."""
+    ld = small(packed)
+    it = ld.batches()
+    next(it), next(it)
+    v2 = ld.state_dict()
+    v1 = {k: v2[k] for k in ("epoch", "batch", "seed", "batch_size", "rank", "world_size",
+                             "order", "batches_per_epoch", "records")}
+    v1["version"] = 1
+    fresh = small(packed)
+    with pytest.warns(UserWarning, match="version-1"):
+        fresh.load_state_dict(v1)
+    assert recs(fresh.batches()) == recs(small(packed).batches())[2:]
+    with pytest.raises(ValueError, match="seed"), pytest.warns(UserWarning):
+        small(packed, seed=8).load_state_dict(v1)
+    with pytest.raises(ValueError, match="version"):
+        small(packed).load_state_dict(dict(v1, version=7))
