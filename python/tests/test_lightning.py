@@ -1,7 +1,8 @@
 """pvpack.Loader under a real lightning.Trainer (issue 12): Lightning's epoch k
 is pvpack's epoch k on fit, on resume from an epoch-end and from a mid-epoch
 checkpoint, with reload_dataloaders_every_n_epochs; overfit_batches and
-limit_val_batches see the same batches every epoch.
+limit_val_batches see the same batches every epoch; under 2-process DDP the
+ranks share one global order.
 
 The DataModule is the README's (its code block is executed here). Skipped when
 lightning is not installed, unless PV_REQUIRE_LIGHTNING=1 (CI), where a missing
@@ -196,3 +197,78 @@ def test_seed_everything_decides_the_order(packed, tmp_path):
     L.seed_everything(1234)
     ld = pvpack.Loader(packed, **dict(KW, seed=None))
     assert ld.seed == 1234
+
+
+_DDP_SCRIPT = r'''
+import json, os, sys, warnings
+warnings.simplefilter("ignore")
+import torch, lightning as L
+import pvpack
+try:
+    import torch.distributed._shard.sharded_tensor  # noqa: F401
+except Exception:  # Debian's torch 1.13 on Python 3.11, as in test_lightning.py
+    L.LightningModule._register_sharded_tensor_state_dict_hooks_if_available = lambda self: None
+packed, out = sys.argv[1], sys.argv[2]
+
+
+class M(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(3 * 8 * 8, 4)
+
+    def training_step(self, batch, i):
+        x, y, r = batch
+        with open(os.path.join(out, f"rank{self.global_rank}.jsonl"), "a") as f:
+            f.write(json.dumps([self.current_epoch, r.tolist()]) + "\n")
+        return torch.nn.functional.cross_entropy(self.lin(x.flatten(1)), y % 4)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+class D(L.LightningDataModule):
+    def train_dataloader(self):  # no seed, no seed_everything: rank 0's is shared
+        ld = pvpack.Loader(packed, batch_size=5, size=8, threads=1, distributed=True,
+                           with_records=True)
+        with open(os.path.join(out, f"loader{ld.rank}.json"), "w") as f:
+            json.dump([ld.seed, ld.rank, ld.world_size], f)
+        return ld
+
+
+if __name__ == "__main__":
+    L.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=2, logger=False,
+              enable_progress_bar=False, enable_model_summary=False,
+              enable_checkpointing=False).fit(M(), datamodule=D())
+'''
+
+
+def test_ddp_two_ranks_share_one_order(packed, tmp_path):
+    """strategy='ddp_spawn' on 2 CPU processes: distributed=True takes
+    Lightning's process group, the ranks share rank 0's seed (no
+    seed_everything), each epoch k is pvpack's epoch k split as
+    DistributedSampler splits it: together every record, disjoint but for the
+    padding."""
+    import json
+    import subprocess
+    import sys
+    script = tmp_path / "ddp.py"
+    script.write_text(_DDP_SCRIPT)
+    p = subprocess.run([sys.executable, str(script), packed, str(tmp_path)], timeout=300,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    info = [json.loads((tmp_path / f"loader{r}.json").read_text()) for r in range(2)]
+    seed = info[0][0]
+    assert info == [[seed, 0, 2], [seed, 1, 2]]
+    seen = {}
+    for r in range(2):
+        for line in (tmp_path / f"rank{r}.jsonl").read_text().splitlines():
+            e, recs = json.loads(line)
+            seen.setdefault((e, r), []).extend(recs)
+    for e in range(2):
+        for r in range(2):
+            ref = pvpack.Loader(packed, batch_size=5, size=8, rank=r, world_size=2, seed=seed,
+                                output="numpy")
+            assert seen[(e, r)] == [ref.sample_record(e, k) for k in range(ref.samples_per_epoch)]
+        both = seen[(e, 0)] + seen[(e, 1)]
+        assert set(both) == set(range(N_IMAGES)) and len(both) == N_IMAGES + 1
+    assert seen[(0, 0)] != seen[(1, 0)]
