@@ -15,6 +15,7 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 PKGS=(build-essential cmake pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libzstd-dev
       libxxhash-dev libcmocka-dev libspng-dev libwebp-dev libtiff-dev libstb-dev
       python3-dev python3-numpy python3-pytest python3-pil python3-venv
+      python3-yaml  # test_k8s_manifest.py reads the Kubernetes examples
       # the binding's torch tests (torch 1.13 for the system Python: ~140 MB
       # download, ~35 s to install)
       python3-torch)

@@ -146,8 +146,10 @@ int cmd_build(int argc, char **argv) {
   if (st == PV_OK && parted && s.threads == 0) { /* pv_build_part: the write stage did not run */
     printf("part %u of %u of %s: already complete for this plan; nothing to do\n", pk, pn, out);
   } else if (st == PV_OK && parted) {
-    printf("part %u of %u of %s: %" PRIu64 " packed, %" PRIu64 " skipped, %u shards\n", pk, pn,
-           out, s.images, s.skipped, s.shards);
+    /* The threads: what a job's CPU allocation gave (affinity / cgroup quota). */
+    printf("part %u of %u of %s: %" PRIu64 " packed, %" PRIu64 " skipped, %u shards, "
+           "%.2f s, %d thread%s\n", pk, pn, out, s.images, s.skipped, s.shards, s.seconds, s.threads,
+           s.threads == 1 ? "" : "s");
   } else if (st == PV_OK) {
     print_build_summary(out, &s);
     if (s.skipped) printf("  report   %s/%s lists the skipped files\n", out, PV_REPORT_FILENAME);

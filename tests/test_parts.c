@@ -367,10 +367,13 @@ static void test_part_cli(void **state) {
   tree t;
   tree_new(&t);
   char *outp = NULL;
-  const char *a1[] = {"build", t.src, "-o", t.out, "--part", "0/2", "--quiet", NULL};
+  const char *a1[] = {"build", t.src, "-o", t.out, "--part", "0/2", "--quiet",
+                      "--threads", "1", NULL};
   int rc = pvt_run_cli(&outp, a1);
   if (rc != 0) fail_msg("rc %d: %s", rc, outp ? outp : "");
   assert_non_null(strstr(outp, "part 0 of 2"));
+  /* the part's line names its thread count (what a Slurm task's CPUs gave) */
+  assert_non_null(strstr(outp, " s, 1 thread\n"));
   free(outp);
   rc = pvt_run_cli(&outp, a1); /* rerun: a no-op that says so, even with --quiet */
   if (rc != 0) fail_msg("rc %d: %s", rc, outp ? outp : "");
