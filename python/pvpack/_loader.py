@@ -766,7 +766,7 @@ class Loader:
         # Elastic resume: the epoch's deal starts at this global position
         # (pv_loader_set_epoch_rest), None: a full epoch.
         self._rest: Optional[int] = None
-        self._core_pos: Tuple[int, int, Optional[int]] = (self._epoch, 0, None)
+        self._core_pos: Optional[Tuple[int, int, Optional[int]]] = (self._epoch, 0, None)
         self._iter_gen = 0             # bumped by iter(): older iterators are void
         self._run_gen = -1             # the generation of the running iteration
         self._sampler: Any = None
@@ -1008,8 +1008,13 @@ class Loader:
             if gen != self._iter_gen or gen != self._run_gen:
                 raise RuntimeError("the loader was re-iterated or repositioned "
                                    "(set_epoch / load_state_dict) during this iteration")
+            # Unknown until the bookkeeping below is done: Ctrl-C (or an
+            # error) can land after the C loader handed a batch out and before
+            # it is counted, and the next iteration must then reposition it.
+            self._core_pos = None
             batch = self._source.next(core)
             if batch is None:
+                self._core_pos = (e, self._next_batch, self._rest)
                 break
             self._next_batch = batch.index + 1
             self._core_pos = (e, batch.index + 1, self._rest)
@@ -1022,6 +1027,7 @@ class Loader:
         # Start the next epoch's work now (overlaps whatever the caller does
         # between epochs); set_epoch(e + 1) then finds it already positioned.
         if gen == self._iter_gen and gen == self._run_gen and not self._closed:
+            self._core_pos = None
             core.set_epoch(e + 1, 0)
             self._core_pos = (e + 1, 0, None)
 

@@ -437,3 +437,24 @@ def test_version_1_state_still_loads(packed):
         small(packed, seed=8).load_state_dict(v1)
     with pytest.raises(ValueError, match="version"):
         small(packed).load_state_dict(dict(v1, version=7))
+
+
+def test_interrupt_after_a_batch_left_c_loses_nothing(packed):
+    """Ctrl-C can land after the C loader handed a batch out and before the
+    binding counted it: the next iteration repositions the C loader and runs
+    the whole epoch (the batch the caller never got is not skipped), and the
+    state says nothing was delivered."""
+    ref = recs(small(packed).batches())
+    ld = small(packed)
+    real = ld._source.next
+
+    def next_then_interrupt(core):
+        real(core)  # the batch leaves the C loader...
+        raise KeyboardInterrupt  # ...and never reaches the caller
+
+    ld._source.next = next_then_interrupt
+    with pytest.raises(KeyboardInterrupt):
+        next(iter(ld))
+    del ld._source.next
+    assert (ld.state_dict()["epoch"], ld.state_dict()["batch"]) == (0, 0)
+    assert recs(ld.batches()) == ref
