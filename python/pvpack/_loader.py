@@ -548,8 +548,10 @@ class Loader:
             and Lightning's seed_everything decide it), else 64 bits from the
             OS; the seed used is ``loader.seed`` (in repr and the state). A
             sharded loader's ranks must agree: with seed=None they take rank
-            0's over torch.distributed (every rank creates its loader), and
-            without torch.distributed a sharded loader needs a seed.
+            0's over torch.distributed (broadcast_object_list: every rank
+            creates its loader; with NCCL after torch.cuda.set_device, as
+            torchrun scripts and Lightning do), and without torch.distributed
+            a sharded loader needs a seed.
         order: 'shuffle' (a new permutation every epoch), 'sequential', or
             'blocks' (shuffled blocks of neighbouring records, for data larger
             than memory). None (default): 'shuffle' for pipeline='train',
