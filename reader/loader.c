@@ -3,7 +3,8 @@
  * Sample sequence. For epoch e, this rank's k-th sample is at global
  * position p = k * world_size + rank (torch's DistributedSampler deal), and
  * its record is order(e, p mod N): padding repeats the sequence from its
- * start exactly as DistributedSampler pads. order() is computed, not
+ * start exactly as DistributedSampler pads (rank_drop: no padding, the tail
+ * dropped; rank_unrepeated: no padding, rank r stops at the last p < N). order() is computed, not
  * stored: a keyed Feistel network with cycle walking is a bijection on
  * [0, N) evaluated in O(1) per position, so a shuffle costs no memory, any
  * position (resume, a rank's share) is reachable directly, and the result is
@@ -116,8 +117,9 @@ typedef struct worker {
 
 struct pv_loader {
   const pv_dataset *ds;
-  pv_loader_options o;
-  uint64_t n_records;
+  pv_loader_options o;   /* o.indices: NULL, or our copy (indices) */
+  uint64_t n_records;    /* the order's domain: the dataset's records, or indices_count */
+  uint64_t *indices;     /* the subset's records (options.indices), or NULL */
   int rank, world;
   uint64_t samples;      /* per epoch for this rank */
   uint64_t batches;      /* per epoch for this rank */
@@ -125,6 +127,13 @@ struct pv_loader {
 
   /* epoch state (under mu) */
   uint64_t epoch, gen;
+  /* The current epoch's deal: this rank's sample k is at global position
+   * base + k * world + rank, its record at order position base + (k * world
+   * + rank) mod span; ep_samples / ep_batches of it. A full epoch: base 0,
+   * span n_records, samples, batches. An elastic rest
+   * (pv_loader_set_epoch_rest): base = the first position not delivered,
+   * span = n_records - base. */
+  uint64_t ep_base, ep_span, ep_samples, ep_batches;
   epoch_order eo;        /* order of the current epoch */
   uint64_t nblocks, last_block; /* BLOCKS (immutable) */
   uint64_t next_sample;  /* next sample (in this rank's sequence) to claim */
@@ -233,12 +242,30 @@ static void epoch_setup(const pv_loader *l, uint64_t e, epoch_order *eo) {
   }
 }
 
+/* The dataset record at subset position j in [0, n_records). */
+static uint64_t subset_record(const pv_loader *l, uint64_t j) {
+  return l->indices ? l->indices[j] : j;
+}
+
 uint64_t pv_loader_sample_record(const pv_loader *l, uint64_t epoch, uint64_t k) {
   if (!l || k >= l->samples) return UINT64_MAX;
   epoch_order eo;
   epoch_setup(l, epoch, &eo);
   uint64_t p = k * (uint64_t)l->world + (uint64_t)l->rank;
-  return order_map(l, epoch, p % l->n_records, &eo);
+  return subset_record(l, order_map(l, epoch, p % l->n_records, &eo));
+}
+
+/* This rank's share of `span` positions dealt over the ranks (padding,
+ * rank_drop or rank_unrepeated as configured). */
+static uint64_t share_of(const pv_loader *l, uint64_t span) {
+  uint64_t w = (uint64_t)l->world, r = (uint64_t)l->rank;
+  if (l->o.rank_unrepeated) return r < span ? (span - r + w - 1) / w : 0;
+  return l->o.rank_drop ? span / w : (span + w - 1) / w;
+}
+
+static uint64_t batches_of(const pv_loader *l, uint64_t samples) {
+  uint64_t bs = l->o.batch_size;
+  return l->o.drop_last ? samples / bs : (samples + bs - 1) / bs;
 }
 
 /* ---- per-sample work ----------------------------------------------------------- */
@@ -297,20 +324,23 @@ static pv_status sample_run(void *arg) {
                          j->out, stride);
 }
 
-/* Produces sample k (position p) of epoch e into dst. Returns PV_OK or the
- * failure, with a message naming shard, record and source path. */
-static pv_status make_sample(worker *w, uint64_t e, uint64_t k, uint64_t record, void *dst,
+/* Produces sample k (global position p = base + k * world + rank) of epoch
+ * e, whose record is at subset
+ * position `record` (the record itself without indices), into dst. Returns
+ * PV_OK or the failure, with a message naming shard, record and source path. */
+static pv_status make_sample(worker *w, uint64_t e, uint64_t base, uint64_t k, uint64_t record,
+                             void *dst,
                              int64_t *label, uint64_t *rec_out, uint32_t *replaced, char *msg,
                              size_t msgcap, double *t_dec, double *t_conv) {
   pv_loader *l = w->l;
   const pv_loader_options *o = &l->o;
-  uint64_t p = k * (uint64_t)l->world + (uint64_t)l->rank;
+  uint64_t p = base + k * (uint64_t)l->world + (uint64_t)l->rank;
   int direct = o->dtype == PV_DTYPE_UINT8 && o->layout == PV_LAYOUT_NHWC;
   uint8_t *out = direct ? dst : w->scratch;
   pv_status st = PV_OK;
   *replaced = 0;
   for (int attempt = 0; attempt < 16; attempt++) {
-    uint64_t rec_no = (record + (uint64_t)attempt) % l->n_records;
+    uint64_t rec_no = subset_record(l, (record + (uint64_t)attempt) % l->n_records);
     pv_record r;
     double t0 = now_s();
     rng g = {hash3(o->seed, e, p)};
@@ -417,16 +447,17 @@ static void *worker_main(void *arg) {
     l->next_sample++;
     l->inflight++;
     w->seq = atomic_load_explicit(&l->cancel_seq, memory_order_relaxed);
-    uint64_t e = l->epoch, gen = l->gen;
-    uint64_t record = order_map(l, e, (k * (uint64_t)l->world + (uint64_t)l->rank) % l->n_records,
-                                &l->eo);
+    uint64_t e = l->epoch, gen = l->gen, base = l->ep_base;
+    uint64_t record = order_map(
+        l, e, base + (k * (uint64_t)l->world + (uint64_t)l->rank) % l->ep_span, &l->eo);
     pthread_mutex_unlock(&l->mu);
 
     uint32_t i = (uint32_t)(k % l->o.batch_size);
     char msg[512] = "";
     uint32_t replaced = 0;
     double td = 0, tc = 0;
-    pv_status st = make_sample(w, e, k, record, (uint8_t *)s->batch.images + i * l->sample_bytes,
+    pv_status st = make_sample(w, e, base, k, record,
+                               (uint8_t *)s->batch.images + i * l->sample_bytes,
                                &s->batch.labels[i], &s->batch.records[i], &replaced, msg,
                                sizeof msg, &td, &tc);
 
@@ -476,15 +507,20 @@ static int env_int(const char *name, int def) {
   return (*end || x < 0 || x > 1 << 30) ? -2 : (int)x;
 }
 
-/* Resets epoch state to (epoch, start_batch); under mu, no work in flight. */
-static void start_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch) {
+/* Resets epoch state to (epoch, start_batch) of the deal that starts at
+ * global position base (0: a full epoch); under mu, no work in flight. */
+static void start_epoch(pv_loader *l, uint64_t epoch, uint64_t base, uint64_t start_batch) {
   l->epoch = epoch;
   l->gen++;
   epoch_setup(l, epoch, &l->eo);
-  uint64_t b0 = start_batch < l->batches ? start_batch : l->batches;
+  l->ep_base = base;
+  l->ep_span = l->n_records - base;
+  l->ep_samples = base ? share_of(l, l->ep_span) : l->samples;
+  l->ep_batches = base ? batches_of(l, l->ep_samples) : l->batches;
+  uint64_t b0 = start_batch < l->ep_batches ? start_batch : l->ep_batches;
   l->next_batch = l->next_assign = b0;
   l->next_sample = b0 * l->o.batch_size;
-  l->end_sample = l->o.drop_last ? l->batches * l->o.batch_size : l->samples;
+  l->end_sample = l->o.drop_last ? l->ep_batches * l->o.batch_size : l->ep_samples;
   for (uint32_t i = 0; i < l->nslots; i++)
     if (l->slots[i].state == SLOT_FILLING || l->slots[i].state == SLOT_READY)
       l->slots[i].state = SLOT_FREE;
@@ -520,19 +556,48 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
     snprintf(err, errcap, "dataset has no records");
     return PV_ERR_EMPTY;
   }
+  if (!o.indices != !o.indices_count) {
+    snprintf(err, errcap, o.indices ? "indices: an empty list (no record to load)"
+                                    : "indices_count %llu without indices",
+             (unsigned long long)o.indices_count);
+    return o.indices ? PV_ERR_EMPTY : PV_ERR_INVALID_ARG;
+  }
+  if (o.indices_count > SIZE_MAX / sizeof(uint64_t)) {
+    snprintf(err, errcap, "indices_count %llu too large", (unsigned long long)o.indices_count);
+    return PV_ERR_INVALID_ARG;
+  }
+  for (uint64_t i = 0; i < o.indices_count; i++)
+    if (o.indices[i] >= n) {
+      snprintf(err, errcap, "indices[%llu] = %llu: the dataset has %llu records",
+               (unsigned long long)i, (unsigned long long)o.indices[i], (unsigned long long)n);
+      return PV_ERR_INVALID_ARG;
+    }
   pv_loader *l = calloc(1, sizeof *l);
   if (!l) return PV_ERR_NOMEM;
   l->ds = ds;
   l->o = o;
+  l->o.indices = NULL;
   l->n_records = n;
+  if (o.indices) {
+    l->indices = malloc((size_t)o.indices_count * sizeof *l->indices);
+    if (!l->indices) {
+      free(l);
+      snprintf(err, errcap, "out of memory copying %llu indices",
+               (unsigned long long)o.indices_count);
+      return PV_ERR_NOMEM;
+    }
+    memcpy(l->indices, o.indices, (size_t)o.indices_count * sizeof *l->indices);
+    l->o.indices = l->indices;
+    l->n_records = n = o.indices_count;
+  }
   l->rank = rank;
   l->world = world;
-  l->samples = o.rank_drop ? n / (uint64_t)world : (n + (uint64_t)world - 1) / (uint64_t)world;
-  l->batches = o.drop_last ? l->samples / o.batch_size
-                           : (l->samples + o.batch_size - 1) / o.batch_size;
+  l->samples = share_of(l, n); /* rank_unrepeated: positions rank, rank + world, ... < n */
+  l->batches = batches_of(l, l->samples);
   if (l->batches == 0) {
     snprintf(err, errcap, "rank %d gets %llu samples: no batch of %u (drop_last)", rank,
              (unsigned long long)l->samples, o.batch_size);
+    free(l->indices);
     free(l);
     return PV_ERR_EMPTY;
   }
@@ -583,7 +648,7 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
     pv__sampler_set_cancel(ws[t].sampler, worker_cancelled, &ws[t]);
   }
   pthread_mutex_lock(&l->mu);
-  start_epoch(l, o.epoch, o.start_batch);
+  start_epoch(l, o.epoch, 0, o.start_batch);
   pthread_mutex_unlock(&l->mu);
   for (int t = 0; t < nthreads; t++) {
     if (pthread_create(&l->threads[t], NULL, worker_main, &ws[t]) != 0) break;
@@ -627,6 +692,7 @@ void pv_loader_destroy(pv_loader *l) {
     }
   free(l->slots);
   free(l->threads);
+  free(l->indices);
   pthread_mutex_destroy(&l->mu);
   pthread_cond_destroy(&l->cv_work);
   pthread_cond_destroy(&l->cv_ready);
@@ -638,7 +704,7 @@ pv_status pv_loader_next(pv_loader *l, pv_batch **out) {
   *out = NULL;
   pthread_mutex_lock(&l->mu);
   uint64_t b = l->next_batch;
-  if (b >= l->batches || b * l->o.batch_size >= l->end_sample) {
+  if (b >= l->ep_batches || b * l->o.batch_size >= l->end_sample) {
     pthread_mutex_unlock(&l->mu);
     return PV_OK; /* end of epoch */
   }
@@ -691,7 +757,7 @@ void pv_loader_release(pv_loader *l, pv_batch *b) {
  * the next batch is ready or failed, or every slot is with the caller. */
 static int next_is_ready(pv_loader *l) {
   uint64_t b = l->next_batch;
-  if (b >= l->batches || b * l->o.batch_size >= l->end_sample) return 1;
+  if (b >= l->ep_batches || b * l->o.batch_size >= l->end_sample) return 1;
   slot *s = slot_of(l, l->gen, b);
   if (s) return s->state == SLOT_READY;
   for (uint32_t i = 0; i < l->nslots; i++)
@@ -753,8 +819,33 @@ void pv_loader_free_detached(pv_loader *l, void *images) {
   if (l && images) l->o.allocator.free(l->o.allocator.ctx, images, l->sample_bytes * l->o.batch_size);
 }
 
+static pv_status restart(pv_loader *l, uint64_t epoch, uint64_t base, uint64_t start_batch);
+
 pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch) {
   if (!l) return PV_ERR_INVALID_ARG;
+  return restart(l, epoch, 0, start_batch);
+}
+
+pv_status pv_loader_set_epoch_rest(pv_loader *l, uint64_t epoch, uint64_t first,
+                                   uint64_t start_batch) {
+  if (!l) return PV_ERR_INVALID_ARG;
+  if (first >= l->n_records) {
+    set_error(l, "first position %llu out of range: an epoch has %llu positions",
+              (unsigned long long)first, (unsigned long long)l->n_records);
+    return PV_ERR_INVALID_ARG;
+  }
+  return restart(l, epoch, first, start_batch);
+}
+
+uint64_t pv_loader_epoch_batches(const pv_loader *l) {
+  if (!l) return 0;
+  pthread_mutex_lock((pthread_mutex_t *)&l->mu);
+  uint64_t b = l->ep_batches;
+  pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
+  return b;
+}
+
+static pv_status restart(pv_loader *l, uint64_t epoch, uint64_t base, uint64_t start_batch) {
   pthread_mutex_lock(&l->mu);
   /* Let samples in flight land (they check the generation and are dropped);
    * a JPEG decode among them gives up at its next progress step. */
@@ -766,7 +857,7 @@ pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch
     nanosleep(&ts, NULL);
     pthread_mutex_lock(&l->mu);
   }
-  start_epoch(l, epoch, start_batch);
+  start_epoch(l, epoch, base, start_batch);
   pthread_cond_broadcast(&l->cv_work);
   pthread_mutex_unlock(&l->mu);
   return PV_OK;

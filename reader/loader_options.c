@@ -47,6 +47,7 @@ pv_status pv_loader_options_check(const pv_loader_options *o, char *err, size_t 
   if (!(o->scale_min > 0 && o->scale_min <= o->scale_max && o->scale_max <= 1.0))
     BAD("scale must satisfy 0 < min <= max <= 1");
   if (!(o->ratio_min > 0 && o->ratio_min <= o->ratio_max)) BAD("ratio must satisfy 0 < min <= max");
+  if (o->rank_drop && o->rank_unrepeated) BAD("rank_drop and rank_unrepeated exclude each other");
   if (o->order == PV_ORDER_BLOCKS && (o->block_records == 0 || o->block_group == 0))
     BAD("block_records and block_group must be >= 1");
   if (o->dtype == PV_DTYPE_FLOAT32)

@@ -68,6 +68,9 @@
   X(rank_drop, rank_drop, NULL, int, BOOL, 0, 0, 1, NULL, 0, NULL,                                \
     "drop the tail so that every rank gets the same count (DistributedSampler(drop_last=True)) " \
     "instead of padding by repeating from the start")                                             \
+  X(rank_unrepeated, rank_unrepeated, NULL, int, BOOL, 0, 0, 1, NULL, 0, NULL,                    \
+    "every sample exactly once across the ranks, counts differing by at most one (Lightning's "   \
+    "UnrepeatedDistributedSampler, for evaluation); not with rank_drop")                          \
   X(layout, layout, NULL, pv_layout, CHOICE, PV_LAYOUT_NHWC, 0, 0, pv__layout_choices,            \
     PV_OPTION_CLI, "L", "the image layout of a batch")                                            \
   X(dtype, dtype, NULL, pv_dtype, CHOICE, PV_DTYPE_UINT8, 0, 0, pv__dtype_choices,                \

@@ -88,7 +88,7 @@ static void test_loader_older_size(void **state) {
   /* Control: a full-size struct's allocator is used. */
   assert_int_equal(one_batch(f->ds, &o, PV_OK), 3);
   assert_true(c.allocs > 0);
-  /* A caller from before `allocator` (the last field) existed: its fields
+  /* A caller from before `allocator` (then the last field) existed: its fields
    * (batch_size) are used, the allocator is the default (aligned malloc),
    * whatever lies in the bytes past its size. */
   c.allocs = 0;

@@ -185,6 +185,154 @@ static void test_rank_split(void **state) {
       }
 }
 
+/* rank_unrepeated: every record exactly once across the ranks, rank r at
+ * global positions r, r + W, ... (Lightning's UnrepeatedDistributedSampler),
+ * counts differing by at most one; refused with rank_drop. */
+static void test_rank_unrepeated(void **state) {
+  fixture *f = *state;
+  uint64_t n = pv_dataset_record_count(f->jpeg);
+  for (int order = 0; order <= PV_ORDER_BLOCKS; order++)
+    for (int world = 1; world <= 5; world++) {
+      uint32_t *count = calloc(n, sizeof *count);
+      uint64_t total = 0;
+      pv_loader_options o;
+      base_opts(&o);
+      o.order = (pv_order)order;
+      o.block_records = 5;
+      o.block_group = 2;
+      o.world_size = world;
+      o.rank = 0;
+      pv_loader *full = make(f->jpeg, &o); /* world ranks' positions, padded */
+      for (int r = 0; r < world; r++) {
+        o.rank = r;
+        o.rank_unrepeated = 1;
+        pv_loader *l = make(f->jpeg, &o);
+        uint64_t s = pv_loader_samples_per_epoch(l);
+        assert_int_equal(s, (n - (uint64_t)r + (uint64_t)world - 1) / (uint64_t)world);
+        for (uint64_t k = 0; k < s; k++) {
+          uint64_t rec = pv_loader_sample_record(l, 3, k);
+          count[rec]++;
+          /* the padded split's sample at the same position, minus the padding */
+          if (r == 0) assert_int_equal(rec, pv_loader_sample_record(full, 3, k));
+        }
+        assert_int_equal(pv_loader_sample_record(l, 3, s), UINT64_MAX);
+        total += s;
+        pv_loader_destroy(l);
+        o.rank_unrepeated = 0;
+      }
+      pv_loader_destroy(full);
+      assert_int_equal(total, n);
+      for (uint64_t i = 0; i < n; i++) assert_int_equal(count[i], 1);
+      free(count);
+    }
+  pv_loader_options o;
+  base_opts(&o);
+  o.rank_unrepeated = 1;
+  o.rank_drop = 1;
+  char err[256] = "";
+  assert_int_equal(pv_loader_options_check(&o, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_non_null(strstr(err, "rank_unrepeated"));
+}
+
+/* indices: the loader visits exactly that list (in order with SEQUENTIAL, a
+ * permutation of it with SHUFFLE), copied at create; bad lists are refused. */
+static void test_indices_subset(void **state) {
+  fixture *f = *state;
+  uint64_t n = pv_dataset_record_count(f->jpeg);
+  uint64_t sub[6] = {n - 1, 2, 0, 2, 5, 1};
+  pv_loader_options o;
+  base_opts(&o);
+  o.batch_size = 4;
+  o.order = PV_ORDER_SEQUENTIAL;
+  o.indices = sub;
+  o.indices_count = 6;
+  pv_loader *l = make(f->jpeg, &o);
+  sub[0] = 0; /* copied: later changes do not matter */
+  assert_int_equal(pv_loader_samples_per_epoch(l), 6);
+  assert_int_equal(pv_loader_batches_per_epoch(l), 2);
+  uint64_t want[6] = {n - 1, 2, 0, 2, 5, 1}, k = 0;
+  pv_batch *b;
+  while (pv_loader_next(l, &b) == PV_OK && b) {
+    for (uint32_t i = 0; i < b->count; i++, k++) {
+      assert_int_equal(b->records[i], want[k]);
+      assert_int_equal(b->records[i], pv_loader_sample_record(l, 0, k));
+    }
+    pv_loader_release(l, b);
+  }
+  assert_int_equal(k, 6);
+  pv_loader_destroy(l);
+  sub[0] = n - 1;
+  o.order = PV_ORDER_SHUFFLE;
+  l = make(f->jpeg, &o);
+  uint32_t seen[8] = {0};
+  for (k = 0; k < 6; k++) {
+    uint64_t r = pv_loader_sample_record(l, 1, k);
+    for (int j = 0; j < 6; j++)
+      if (want[j] == r) seen[j]++;
+  }
+  assert_int_equal(seen[0] + seen[2] + seen[4] + seen[5], 4); /* n-1, 0, 5, 1 once */
+  assert_int_equal(seen[1], 2);                              /* 2 twice (listed twice) */
+  pv_loader_destroy(l);
+  pv_loader *bad = NULL;
+  char err[256] = "";
+  sub[3] = n; /* out of range */
+  assert_int_equal(pv_loader_create(f->jpeg, &o, &bad, err, sizeof err), PV_ERR_INVALID_ARG);
+  assert_non_null(strstr(err, "indices[3]"));
+  assert_null(bad);
+  o.indices_count = 0;
+  assert_int_equal(pv_loader_create(f->jpeg, &o, &bad, err, sizeof err), PV_ERR_EMPTY);
+  o.indices = NULL;
+  o.indices_count = 3;
+  assert_int_equal(pv_loader_create(f->jpeg, &o, &bad, err, sizeof err), PV_ERR_INVALID_ARG);
+}
+
+/* pv_loader_set_epoch_rest: world 3 hands out b batches on every rank, then
+ * world 2 continues at first = b * batch_size * 3: together every record
+ * once, plus the padding of the rest; each rest sample is the record of its
+ * global position; the next epoch is a full one. */
+static void test_epoch_rest(void **state) {
+  fixture *f = *state;
+  uint64_t n = pv_dataset_record_count(f->jpeg);
+  uint32_t *count = calloc(n, sizeof *count);
+  pv_loader_options o;
+  base_opts(&o);
+  o.batch_size = 2;
+  o.world_size = 1;
+  pv_loader *one = make(f->jpeg, &o); /* global order: world 1 */
+  uint64_t first = 1 * 2 * 3;
+  assert_true(first < n);
+  for (int r = 0; r < 3; r++)
+    for (uint64_t k = 0; k < 2; k++) count[pv_loader_sample_record(one, 4, k * 3 + (uint64_t)r)]++;
+  uint64_t span = n - first, per = (span + 1) / 2, got = 0;
+  for (int r = 0; r < 2; r++) {
+    o.world_size = 2;
+    o.rank = r;
+    pv_loader *l = make(f->jpeg, &o);
+    assert_int_equal(pv_loader_set_epoch_rest(l, 4, first, 0), PV_OK);
+    assert_int_equal(pv_loader_epoch_batches(l), (per + 1) / 2);
+    uint64_t k = 0;
+    pv_batch *b;
+    while (pv_loader_next(l, &b) == PV_OK && b) {
+      for (uint32_t i = 0; i < b->count; i++, k++) {
+        uint64_t q = first + (k * 2 + (uint64_t)r) % span;
+        assert_int_equal(b->records[i], pv_loader_sample_record(one, 4, q));
+        if (k * 2 + (uint64_t)r < span) count[b->records[i]]++;
+      }
+      pv_loader_release(l, b);
+    }
+    assert_int_equal(k, per);
+    got += k;
+    assert_int_equal(pv_loader_set_epoch(l, 5, 0), PV_OK); /* a full epoch again */
+    assert_int_equal(pv_loader_epoch_batches(l), pv_loader_batches_per_epoch(l));
+    assert_int_equal(pv_loader_set_epoch_rest(l, 4, n, 0), PV_ERR_INVALID_ARG);
+    pv_loader_destroy(l);
+  }
+  assert_int_equal(got, 2 * per);
+  for (uint64_t i = 0; i < n; i++) assert_int_equal(count[i], 1);
+  pv_loader_destroy(one);
+  free(count);
+}
+
 static void test_env_rank(void **state) {
   fixture *f = *state;
   setenv("RANK", "1", 1);
@@ -626,6 +774,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_orders_are_permutations),
       cmocka_unit_test(test_rank_split),
+      cmocka_unit_test(test_rank_unrepeated),
+      cmocka_unit_test(test_indices_subset),
+      cmocka_unit_test(test_epoch_rest),
       cmocka_unit_test(test_env_rank),
       cmocka_unit_test(test_deterministic_across_threads),
       cmocka_unit_test(test_batch_contents),

@@ -17,9 +17,9 @@ Replace ``ImageFolder`` + ``DataLoader`` with two lines::
 """
 from ._pvpack import Error, version as _c_version
 from ._dataset import Dataset
-from ._loader import Loader, IMAGENET_MEAN, IMAGENET_STD
+from ._loader import Loader, ShardingWarning, IMAGENET_MEAN, IMAGENET_STD
 from ._build import build, merge, plan, BuildSummary
 
 __version__ = _c_version
 __all__ = ["Dataset", "Loader", "build", "merge", "plan", "BuildSummary", "Error", "IMAGENET_MEAN",
-           "IMAGENET_STD", "__version__"]
+           "IMAGENET_STD", "ShardingWarning", "__version__"]

@@ -1,12 +1,14 @@
 """pvpack.Loader: the C batch loader as a PyTorch-style iterable."""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
 import operator
 import os
 import sys
 import textwrap
+import warnings
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -29,9 +31,13 @@ IMAGENET_STD: Tuple[float, float, float] = tuple(_TABLE["std"]["default"])  # ty
 # purpose (python/tests/test_options.py checks there are no others):
 #   start_batch is not a keyword: resume with load_state_dict();
 #   threads=None (default) is the table's 0 (all CPUs), and 0 is refused;
-#   rank / world_size None (default): torch.distributed, else RANK /
-#     WORLD_SIZE, else 0 and 1 (the table's -1 asks the C loader for the
-#     environment only);
+#   seed=None (default): drawn once per Loader, from torch.initial_seed()
+#     when torch is imported, else from the OS (the table's default is 0);
+#   order=None (default): 'shuffle' for pipeline='train', 'sequential' for
+#     'eval' and 'none' (the table's default is shuffle for every pipeline);
+#   rank / world_size None (default): not sharded (0 and 1) unless
+#     distributed=True asks for torch.distributed / RANK / WORLD_SIZE (the
+#     table's -1 asks the C loader for the environment);
 #   dtype 'float32' and layout 'NCHW' by default (torch's ToTensor +
 #     Normalize), where the C loader and `pvpack bench` default to uint8 NHWC;
 #     dtype also takes NumPy / torch dtypes and, on CUDA, float16 / bfloat16;
@@ -40,7 +46,8 @@ IMAGENET_STD: Tuple[float, float, float] = tuple(_TABLE["std"]["default"])  # ty
 #     parameters unless order='blocks').
 _NOT_KEYWORDS = ("start_batch",)
 _PY_DEFAULTS: Dict[str, Any] = {"threads": None, "rank": None, "world_size": None,
-                                "dtype": "float32", "layout": "NCHW"}
+                                "dtype": "float32", "layout": "NCHW", "seed": None,
+                                "order": None}
 _PY_MIN = {"threads": 1, "eval_resize": 1, "block_records": 1, "block_group": 1}
 # The first parameters, positional as well (their order is the API).
 _POSITIONAL = ("batch_size", "size", "pipeline", "threads", "seed", "order", "drop_last", "rank",
@@ -48,7 +55,8 @@ _POSITIONAL = ("batch_size", "size", "pipeline", "threads", "seed", "order", "dr
 # Keywords of Loader that are not loader options (the CUDA ones are
 # pv_cuda_loader_options, pvpack_cuda.h).
 _PY_ONLY: Dict[str, Any] = {"device": "cpu", "output": "auto", "hold_limit": None, "depth": 3,
-                            "host_memory": "pinned"}
+                            "host_memory": "pinned", "distributed": None,
+                            "with_records": False, "indices": None, "classes": None}
 
 
 def _keywords() -> Dict[str, Any]:
@@ -75,7 +83,7 @@ _CPU_DTYPES = tuple(_TABLE["dtype"]["choices"])
 _CUDA_ONLY_DTYPES = ("float16", "bfloat16")
 _CUDA_DTYPES = {"uint8": 0, "float32": 1, "float16": 2, "bfloat16": 3}
 _HOST_MEMORY = {"pinned": 0, "write_combined": 1, "pageable": 2}
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 
 
 def _int(name: str, value: Any, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
@@ -153,24 +161,55 @@ def _resolve_cuda_device(index: Optional[int]) -> int:
     return d
 
 
-def _rank_world(rank: Optional[int], world_size: Optional[int]) -> Tuple[int, int]:
-    """Rank and world size: explicit, else torch.distributed when initialized,
-    else the RANK / WORLD_SIZE environment variables, else (0, 1)."""
+class ShardingWarning(UserWarning):
+    """A Loader was made unsharded (every sample on this rank) in a process
+    that torch.distributed or RANK / WORLD_SIZE say is one of several ranks."""
+
+
+def _distributed_env() -> Optional[Tuple[int, int, str]]:
+    """(rank, world size, where from): torch.distributed when initialized,
+    else the RANK / WORLD_SIZE environment variables, else None."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), "torch.distributed"
+    if not os.environ.get("WORLD_SIZE") and not os.environ.get("RANK"):
+        return None
+    try:
+        r = int(os.environ.get("RANK", "") or 0)
+        w = int(os.environ.get("WORLD_SIZE", "") or 1)
+    except ValueError:
+        raise ValueError(f"RANK={os.environ.get('RANK')!r} / WORLD_SIZE="
+                         f"{os.environ.get('WORLD_SIZE')!r} are not integers") from None
+    return r, w, "RANK / WORLD_SIZE"
+
+
+def _rank_world(rank: Optional[int], world_size: Optional[int],
+                distributed: Optional[bool] = None) -> Tuple[int, int]:
+    """Rank and world size. Sharding is opt-in, as DistributedSampler is:
+    explicit rank and world_size; else distributed=True: torch.distributed
+    when initialized, else RANK / WORLD_SIZE, else (0, 1); else (0, 1), every
+    sample on this rank -- with a ShardingWarning when distributed is None
+    (not given) and the process is one of several ranks (distributed=False
+    says "unsharded on purpose")."""
     if (rank is None) != (world_size is None):
         raise ValueError("give both rank and world_size, or neither")
+    if distributed is not None and not isinstance(distributed, bool):
+        raise TypeError(f"distributed must be True, False or None, not {distributed!r}")
     if rank is not None and world_size is not None:
         r, w = _int("rank", rank), _int("world_size", world_size)
     else:
-        dist = sys.modules.get("torch.distributed")
-        if dist is not None and dist.is_available() and dist.is_initialized():
-            r, w = dist.get_rank(), dist.get_world_size()
+        env = _distributed_env()
+        if distributed:
+            r, w = (env[0], env[1]) if env else (0, 1)
         else:
-            try:
-                r = int(os.environ.get("RANK", "") or 0)
-                w = int(os.environ.get("WORLD_SIZE", "") or 1)
-            except ValueError:
-                raise ValueError(f"RANK={os.environ.get('RANK')!r} / WORLD_SIZE="
-                                 f"{os.environ.get('WORLD_SIZE')!r} are not integers") from None
+            if env is not None and env[1] > 1 and distributed is None:
+                warnings.warn(
+                    f"pvpack.Loader is not sharded: {env[2]} say this is rank {env[0]} of "
+                    f"{env[1]}, and this loader gives every sample to this rank (as a DataLoader "
+                    "without DistributedSampler). Pass distributed=True (or rank=, "
+                    "world_size=) to take this rank's share, or distributed=False to say "
+                    "the full dataset is meant", ShardingWarning, stacklevel=3)
+            r, w = 0, 1
     if w < 1 or not 0 <= r < w:
         raise ValueError(f"rank {r} / world size {w} invalid")
     return r, w
@@ -306,6 +345,173 @@ def _make_source(device: str, device_index: Optional[int], dtype: str, output: s
     return _CPUBatchSource(dtype, output)
 
 
+def _subset(ds: Dataset, indices: Any, classes: Any) -> Optional[np.ndarray]:
+    """Loader's indices= and classes=: the records an epoch visits, as a
+    read-only uint64 array (None: every record). indices: record numbers
+    (any integer sequence or array, 0 <= i < len(dataset), repeats allowed),
+    visited in this order with order='sequential' and shuffled otherwise.
+    classes: class names or labels; keeps the records (of indices, else of
+    the dataset, in record order) whose label is one of them."""
+    n = len(ds)
+    sel: Optional[np.ndarray] = None
+    if indices is not None:
+        a = np.asarray(indices)
+        if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+            raise TypeError("indices must be a 1-D sequence of integers (record numbers), "
+                            f"not {type(indices).__name__} of {a.dtype}")
+        if a.size and (int(a.min()) < 0 or int(a.max()) >= n):
+            bad = a[(a < 0) | (a >= n)][0]
+            raise ValueError(f"indices: record {int(bad)} out of range (dataset has {n})")
+        sel = a.astype(np.uint64)
+    if classes is not None:
+        if isinstance(classes, (str, int, np.integer)):
+            classes = [classes]
+        names = {c: i for i, c in enumerate(ds.classes)}
+        want = set()
+        for c in classes:
+            if isinstance(c, str):
+                if c not in names:
+                    raise ValueError(f"classes: no class {c!r} (the dataset has "
+                                     f"{len(names)}: {', '.join(list(names)[:5])}...)")
+                want.add(names[c])
+            else:
+                i = _int("classes", c, 0, len(names) - 1)
+                want.add(i)
+        labels = np.asarray(ds.targets, dtype=np.int64)
+        base = np.arange(n, dtype=np.uint64) if sel is None else sel
+        sel = base[np.isin(labels[base.astype(np.int64)], sorted(want))]
+    if sel is not None:
+        if sel.size == 0:
+            raise ValueError("indices / classes select no record")
+        sel = np.ascontiguousarray(sel, dtype=np.uint64)
+        sel.setflags(write=False)
+    return sel
+
+
+def _draw_seed() -> int:
+    """seed=None: torch's initial seed when torch is imported (so
+    torch.manual_seed / Lightning's seed_everything decide it, as they do a
+    DataLoader's shuffle), else 64 bits from the OS."""
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "initial_seed"):
+        return int(torch.initial_seed()) & _U64
+    return int.from_bytes(os.urandom(8), "little")
+
+
+def _shared_seed(rank: int, world_size: int) -> int:
+    """seed=None: _draw_seed(), the same on every rank of a sharded loader
+    (the ranks split one global order, so they must agree on it, as
+    DistributedSampler's fixed seed=0 makes them): rank 0's, broadcast over
+    torch.distributed -- a collective, so every rank must create the loader.
+    Without torch.distributed, a sharded loader needs an explicit seed."""
+    if world_size == 1:
+        return _draw_seed()
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        raise ValueError(f"seed=None with world_size={world_size}: the ranks must agree on "
+                         "the seed, and torch.distributed is not initialized to share rank "
+                         "0's; pass seed= (the same on every rank)")
+    if dist.get_world_size() != world_size or dist.get_rank() != rank:
+        raise ValueError(f"seed=None: rank {rank} of {world_size} is not torch.distributed's "
+                         f"rank {dist.get_rank()} of {dist.get_world_size()}; pass seed=")
+    box = [_draw_seed() if rank == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    return int(box[0])
+
+
+def _norm(v: Any) -> Any:
+    """Lists (a state through JSON or torch.save) compare as tuples."""
+    return tuple(_norm(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
+def _dataset_identity(ds: Dataset) -> str:
+    """The dataset's identity: its index's header checksum (the index
+    trailer's copy: an XXH3 over the header, which holds the checksums of
+    every section -- records, their checksums, labels, paths), with its
+    record count. A rebuild with any record changed differs."""
+    path = os.path.join(str(ds.root), "index.pvi")
+    try:
+        with open(path, "rb") as f:
+            f.seek(-16, os.SEEK_END)
+            tail = f.read(16)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read the index trailer: {e}") from None
+    if len(tail) != 16 or tail[8:] != b"PVIXEND\x01":
+        raise ValueError(f"{path}: no index trailer (truncated?)")
+    return f"{int.from_bytes(tail[:8], 'little'):016x}:{len(ds)}"
+
+
+_SAMPLER_CLASSES: Dict[str, Any] = {}
+
+
+def _sampler_classes() -> Dict[str, Any]:
+    """Loader.sampler's and batch_sampler's classes: torch's Sampler,
+    SequentialSampler and BatchSampler subclasses when torch is importable
+    (Lightning tells a SequentialSampler apart), else plain classes."""
+    if _SAMPLER_CLASSES:
+        return _SAMPLER_CLASSES
+    try:
+        from torch.utils.data import BatchSampler, Sampler, SequentialSampler
+    except ImportError:
+        Sampler = SequentialSampler = BatchSampler = object  # type: ignore
+
+    class _Common:
+        def set_epoch(self, epoch: int) -> None:
+            self._loader.set_epoch(epoch)
+
+        @property
+        def epoch(self) -> int:
+            return self._loader.epoch
+
+    class LoaderSampler(_Common, Sampler):  # type: ignore[misc,valid-type]
+        """pvpack.Loader.sampler: this rank's record numbers of the loader's
+        current epoch (a full epoch's, also while an elastic rest runs);
+        set_epoch sets the loader's epoch."""
+
+        def __init__(self, loader: "Loader") -> None:
+            self._loader = loader
+            self.data_source = loader.dataset
+
+        def __iter__(self) -> Iterator[int]:
+            ld, e = self._loader, self._loader.epoch
+            return (ld.sample_record(e, k) for k in range(ld.samples_per_epoch))
+
+        def __len__(self) -> int:
+            return self._loader.samples_per_epoch
+
+    class LoaderSequentialSampler(LoaderSampler, SequentialSampler):  # type: ignore
+        """Loader.sampler of order='sequential'."""
+
+    class LoaderBatchSampler(_Common, BatchSampler):  # type: ignore[misc,valid-type]
+        """pvpack.Loader.batch_sampler: batches of record numbers."""
+
+        def __init__(self, loader: "Loader") -> None:
+            self._loader = loader
+            self.sampler = loader.sampler
+            self.batch_size, self.drop_last = loader.batch_size, loader.drop_last
+
+        def __iter__(self) -> Iterator[Any]:
+            it = iter(self.sampler)
+            for _ in range(len(self)):
+                yield [r for _, r in zip(range(self.batch_size), it)]
+
+        def __len__(self) -> int:
+            return len(self._loader)
+
+    _SAMPLER_CLASSES.update(sampler=LoaderSampler, sequential=LoaderSequentialSampler,
+                            batch=LoaderBatchSampler)
+    return _SAMPLER_CLASSES
+
+
+def _make_sampler(loader: "Loader") -> Any:
+    c = _sampler_classes()
+    return c["sequential" if loader.order == "sequential" else "sampler"](loader)
+
+
+def _make_batch_sampler(loader: "Loader") -> Any:
+    return _sampler_classes()["batch"](loader)
+
+
 class Loader:
     """Batches of decoded, augmented images from C worker threads.
 
@@ -337,15 +543,39 @@ class Loader:
         pipeline: 'train' (RandomResizedCrop + flip), 'eval' (resize + center
             crop) or 'none' (whole image resized).
         threads: worker threads (None: all cores).
-        seed: seeds the shuffle and every augmentation draw.
+        seed: seeds the shuffle and every augmentation draw. None (default):
+            ``torch.initial_seed()`` when torch is imported (torch.manual_seed
+            and Lightning's seed_everything decide it), else 64 bits from the
+            OS; the seed used is ``loader.seed`` (in repr and the state). A
+            sharded loader's ranks must agree: with seed=None they take rank
+            0's over torch.distributed (broadcast_object_list: every rank
+            creates its loader; with NCCL after torch.cuda.set_device, as
+            torchrun scripts and Lightning do), and without torch.distributed
+            a sharded loader needs a seed.
         order: 'shuffle' (a new permutation every epoch), 'sequential', or
             'blocks' (shuffled blocks of neighbouring records, for data larger
-            than memory).
+            than memory). None (default): 'shuffle' for pipeline='train',
+            'sequential' for 'eval' and 'none'.
         drop_last: drop this rank's last incomplete batch.
         rank, world_size: this process's share, DistributedSampler-style
-            (every rank gets the same number of batches). Default: from
-            torch.distributed when it is initialized, else RANK/WORLD_SIZE,
-            else 0 and 1.
+            (every rank gets the same number of batches). Default: 0 and 1
+            (unsharded) unless ``distributed=True``.
+        distributed: sharding is opt-in, as DistributedSampler is. True: rank
+            and world size from torch.distributed when initialized, else
+            RANK / WORLD_SIZE, else 0 and 1. None (default) and False: every
+            sample on this rank; with None, a :class:`ShardingWarning` when
+            torch.distributed or RANK / WORLD_SIZE say there are several ranks.
+        with_records: yield ``(images, labels, record_ids)``: int64 record
+            numbers (``Dataset.source_path(i)``), e.g. to de-duplicate
+            predictions.
+        indices: a subset of the records (record numbers; any integer
+            sequence or array), e.g. a train / val split of one packed tree
+            without a re-pack (FFCV's ``Loader(indices=...)``): visited in the
+            given order with ``order='sequential'``, shuffled (or in blocks)
+            otherwise; ranks, padding and ``on_error='replace'`` work within
+            it. ``len(loader)`` counts its batches. ``loader.indices`` has it.
+        classes: keep only the records of these classes (names or labels),
+            of ``indices`` when given.
         device: 'cpu', 'cuda:N' (or an int N, or a torch.device), or 'cuda':
             the GPU given by LOCAL_RANK (torchrun's convention: one loader per
             GPU per process; 0 when unset). With a CUDA device the batches are
@@ -372,6 +602,10 @@ class Loader:
         block_records, block_group: the 'blocks' order's parameters.
         rank_drop: drop the tail so ranks get equal counts instead of padding
             (DistributedSampler(drop_last=True)).
+        rank_unrepeated: every sample exactly once across the ranks, the
+            ranks' counts differing by at most one (Lightning's
+            UnrepeatedDistributedSampler): an evaluation split whose results
+            gathered from all ranks score each sample once.
         output: 'auto', 'torch', 'numpy' (CPU only) or 'dlpack' (CUDA only:
             yields the raw DLPack-capable device arrays, for CuPy, JAX, ...).
             'auto' is torch when importable (with CUDA, for device='cuda'),
@@ -426,9 +660,15 @@ class Loader:
     ``CudaBatch`` objects with ``.images`` / ``.device_labels`` (DLPack),
     host ``.labels`` / ``.records``.
 
-    Epochs: each ``iter(loader)`` runs one epoch of ``len(loader)`` batches.
-    It runs the epoch set by :meth:`set_epoch` / :meth:`load_state_dict` (or
-    the constructor's), else the one after the previous iteration's. Every
+    Epochs: an iteration runs one epoch of ``len(loader)`` batches. ``iter()``
+    is cheap and positionless: the epoch is decided at its first ``next()``
+    (creating iterators, as Lightning does, or a ``next(iter(loader))`` peek
+    shifts nothing). It runs the epoch set by :meth:`set_epoch` /
+    :meth:`load_state_dict` (or the constructor's), from the restored batch;
+    after an iteration that handed out every batch, the next epoch; after one
+    that stopped early, the same epoch again from its start. ``sampler`` and
+    ``batch_sampler`` (torch samplers) have a ``set_epoch`` that sets the
+    loader's, which Lightning and Accelerate call each epoch. Every
     sample and augmentation depends only on (seed, epoch, position), so a run
     is bit-identical whatever ``threads`` is, and :meth:`state_dict` taken
     mid-epoch resumes exactly.
@@ -464,7 +704,15 @@ class Loader:
                 output = "dlpack"
         self._source = _make_source(dev, dev_index, dt, output, kw.pop("depth"),
                                     kw.pop("host_memory"))
-        self.rank, self.world_size = _rank_world(kw.pop("rank"), kw.pop("world_size"))
+        self.rank, self.world_size = _rank_world(kw.pop("rank"), kw.pop("world_size"),
+                                                 kw.pop("distributed"))
+        self.with_records = bool(kw.pop("with_records"))
+        subset = _subset(self.dataset, kw.pop("indices"), kw.pop("classes"))
+        self._seed_was_none = kw["seed"] is None
+        if kw["seed"] is None:
+            kw["seed"] = _shared_seed(self.rank, self.world_size)
+        if kw["order"] is None:
+            kw["order"] = "shuffle" if kw["pipeline"] == "train" else "sequential"
         hold_limit = kw.pop("hold_limit")
         h, w = _pair("size", kw.pop("size"))
         layout = kw["layout"]
@@ -496,17 +744,36 @@ class Loader:
                 opts[k] = v
         batch_size, seed, epoch = kw["batch_size"], kw["seed"], kw["epoch"]
         pipeline, order, drop_last = kw["pipeline"], kw["order"], kw["drop_last"]
-        self._core = self._source.create(self.dataset._ds, opts)
+        if subset is not None:
+            opts["indices"] = subset.tobytes()
+        self.indices = subset  # the records an epoch visits (None: all), read-only
+        self._subset_id = None if subset is None else \
+            hashlib.sha1(subset.tobytes()).hexdigest()[:16]
+        self._opts = dict(opts)
+        self._core = self._source.create(self.dataset._ds, dict(opts))
         self.batch_size, self.size, self.seed = operator.index(batch_size), (h, w), \
             operator.index(seed)
+        self._seed_drawn = self._seed_was_none
         self.pipeline, self.order, self.layout = pipeline, order, layout.upper()
         self.dtype, self.device, self.output = dt, self._source.device, output
         self.drop_last = bool(drop_last)
-        self._epoch = operator.index(epoch)  # epoch of the current / last iteration
-        self._next_batch = 0           # next batch of _epoch to hand out
-        self._fresh = True             # the next iter() starts at (_epoch, _next_batch)
-        self._core_pos = (self._epoch, 0)  # where the C loader is positioned
-        self._iter_gen = 0
+        # The position (see "Epochs"): the next batch to hand out is batch
+        # _next_batch of epoch _epoch; _started: an iteration has handed out
+        # batches from it (so a new iteration starts the epoch again, or the
+        # next one when all were handed out), else the next iteration starts
+        # exactly there (a new loader, set_epoch, load_state_dict).
+        self._epoch = operator.index(epoch)
+        self._next_batch = 0
+        self._started = False
+        # Elastic resume: the epoch's deal starts at this global position
+        # (pv_loader_set_epoch_rest), None: a full epoch.
+        self._rest: Optional[int] = None
+        self._core_pos: Optional[Tuple[int, int, Optional[int]]] = (self._epoch, 0, None)
+        self._iter_gen = 0             # bumped by iter(): older iterators are void
+        self._run_gen = -1             # the generation of the running iteration
+        self._sampler: Any = None
+        self._batch_sampler: Any = None
+        self._identity = _dataset_identity(self.dataset)
         self._closed = False
 
     # ---- sizes ------------------------------------------------------------
@@ -526,78 +793,233 @@ class Loader:
 
     # ---- positioning ------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
-        """Make the next ``iter(loader)`` run epoch ``epoch`` from its start
-        (as DistributedSampler.set_epoch). An iteration in progress ends."""
-        self._epoch, self._next_batch, self._fresh = _int("epoch", epoch, 0, _U64), 0, True
-        self._iter_gen += 1
+        """Make the next iteration run epoch ``epoch`` (as
+        DistributedSampler.set_epoch; Lightning calls it through
+        :attr:`sampler`). When the loader already stands at the start of
+        that epoch's remaining batches -- a fresh loader, or one restored by
+        :meth:`load_state_dict` to a position inside ``epoch`` -- the
+        position is kept, so ``load_state_dict(s)`` then ``set_epoch(e)``
+        resumes. Otherwise the epoch starts from its first batch, and an
+        iteration in progress ends (its next ``next()`` raises)."""
+        e = _int("epoch", epoch, 0, _U64)
+        if self._started or e != self._epoch:
+            self._epoch, self._next_batch, self._started, self._rest = e, 0, False, None
+            self._run_gen = -1
+
+    def _sequence_options(self) -> Dict[str, Any]:
+        """The options that decide which sample (and which augmentation) is
+        at each position: a resumed state must have the same."""
+        o = self._opts
+        return {"height": o["height"], "width": o["width"], "pipeline": self.pipeline,
+                "eval_resize": o.get("eval_resize"), "scale": (o.get("scale_min"),
+                                                                o.get("scale_max")),
+                "ratio": (o.get("ratio_min"), o.get("ratio_max")),
+                "flip_prob": o.get("flip_prob"), "filter": o.get("filter"),
+                "drop_last": self.drop_last, "rank_drop": bool(o.get("rank_drop")),
+                "rank_unrepeated": bool(o.get("rank_unrepeated")),
+                "block_records": o.get("block_records") if self.order == "blocks" else None,
+                "block_group": o.get("block_group") if self.order == "blocks" else None,
+                "on_error": o.get("on_error"), "indices": self._subset_id}
 
     def state_dict(self) -> Dict[str, Any]:
         """The position to resume from: the epoch and the number of batches of
-        it already handed out, plus the options that must match on resume."""
-        e, b = self._epoch, self._next_batch
-        if not self._fresh and b >= len(self):
-            e, b = e + 1, 0  # finished: the next iter() starts the next epoch
-        return {"version": _STATE_VERSION, "epoch": e, "batch": b, "seed": self.seed,
+        it already handed out, the seed used, the dataset's identity, and the
+        options that must match on resume."""
+        e, b, base = self._epoch, self._next_batch, self._rest or 0
+        if b >= self._epoch_len():
+            e, b, base = e + 1, 0, 0  # finished: the next iteration starts the next epoch
+        seq = self._sequence_options()
+        return {"version": _STATE_VERSION, "epoch": e, "batch": b, "base": base,
+                "seed": self.seed,
                 "batch_size": self.batch_size, "rank": self.rank,
                 "world_size": self.world_size, "order": self.order,
-                "batches_per_epoch": len(self), "records": len(self.dataset)}
+                "batches_per_epoch": len(self), "records": len(self.dataset),
+                "dataset": self._identity, "options": seq}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Resume: the next ``iter(loader)`` continues at batch ``state['batch']``
+        """Resume: the next iteration continues at batch ``state['batch']``
         of epoch ``state['epoch']``, yielding exactly what the interrupted run
-        would have yielded. Raises ValueError when the state was made with a
-        different seed, batch size, order, world size or dataset size."""
-        if state.get("version") != _STATE_VERSION:
-            raise ValueError(f"unknown loader state version {state.get('version')!r}")
+        would have yielded (``set_epoch`` with that epoch keeps the position).
+        A loader made with ``seed=None`` takes the state's seed; otherwise
+        the seeds must match. Raises ValueError when the state was made on
+        another dataset (its index differs, even with the same record count)
+        or with a different seed, batch size, order, world size, size,
+        pipeline, crop parameters, drop_last or rank_drop."""
+        v = state.get("version") if isinstance(state, dict) else state
+        if v not in (1, _STATE_VERSION):
+            raise ValueError(f"unknown loader state version {v!r} (this pvpack writes "
+                             f"version {_STATE_VERSION})")
         mine = self.state_dict()
-        for k in ("seed", "batch_size", "world_size", "order", "records"):
+        if v == 1:  # an older pvpack's: no dataset identity, no sequence options
+            warnings.warn("a version-1 pvpack loader state: it does not record the dataset's "
+                          "identity nor the size / pipeline / crop options, so those are not "
+                          "checked; the seed, batch size, order, world size and record count "
+                          "are", stacklevel=2)
+            if state.get("world_size") != self.world_size:
+                raise ValueError(f"loader state has world_size={state.get('world_size')!r}, "
+                                 f"this loader has {self.world_size!r}: resuming would not be "
+                                 "exact")
+            state = dict(state, dataset=mine["dataset"], options=mine["options"])
+        if state.get("dataset") != mine["dataset"]:
+            raise ValueError(f"loader state is of dataset {state.get('dataset')!r}, this "
+                             f"loader reads {mine['dataset']!r} ({self.dataset.root}): another "
+                             "build; resuming would not be exact")
+        for k in ("batch_size", "order", "records"):
             if state.get(k) != mine[k]:
                 raise ValueError(f"loader state has {k}={state.get(k)!r}, this loader has "
                                  f"{mine[k]!r}: resuming would not be exact")
-        b = int(state["batch"])
-        if not 0 <= b <= len(self):
-            raise ValueError(f"batch {b} out of range (epoch has {len(self)})")
-        self._epoch, self._next_batch, self._fresh = int(state["epoch"]), b, True
-        self._iter_gen += 1
+        theirs = state.get("options")
+        if not isinstance(theirs, dict):
+            raise ValueError("loader state has no 'options': not a pvpack state")
+        for k, v in mine["options"].items():
+            if _norm(theirs.get(k)) != _norm(v):
+                raise ValueError(f"loader state has {k}={theirs.get(k)!r}, this loader has "
+                                 f"{v!r}: resuming would not be exact")
+        seed = state.get("seed")
+        if seed != self.seed:
+            if not self._seed_drawn:
+                raise ValueError(f"loader state has seed={seed!r}, this loader has "
+                                 f"{self.seed!r}: resuming would not be exact")
+            self._reseed(_int("seed", seed, 0, _U64))
+        e, b = _int("epoch", state.get("epoch"), 0, _U64), _int("batch", state.get("batch"), 0)
+        base = _int("base", state.get("base", 0), 0, self._positions() - 1)
+        w_old = _int("world_size", state.get("world_size"), 1)
+        rest: Optional[int] = base or None
+        if w_old != self.world_size:
+            # Elastic: every rank of the old run handed out b batches (they
+            # step together), i.e. global positions base .. first - 1.
+            if self.device != "cpu":
+                raise ValueError(f"loader state has world_size={w_old}, this loader has "
+                                 f"{self.world_size}: an elastic resume needs device='cpu'")
+            first = base + b * self.batch_size * w_old
+            e, b, rest = (e + 1, 0, None) if first >= self._positions() else (e, 0, first)
+        if b > self._epoch_len(rest):
+            raise ValueError(f"batch {b} out of range (epoch has {self._epoch_len(rest)})")
+        if b == self._epoch_len(rest):
+            e, b, rest = e + 1, 0, None
+        self._epoch, self._next_batch, self._started, self._rest = e, b, False, rest
+        self._run_gen = -1
 
-    # ---- iteration --------------------------------------------------------
-    def _start(self) -> Tuple[int, int]:
-        """Positions the C loader for a new iteration; returns (epoch, generation)."""
+    def _positions(self) -> int:
+        """The global positions of an epoch: the records (or indices)."""
+        return len(self.dataset) if self.indices is None else len(self.indices)
+
+    def _epoch_len(self, rest: Any = False) -> int:
+        """Batches of this rank in the current epoch (or of a deal starting at
+        global position `rest`): len(loader), or fewer in an elastic rest."""
+        if rest is False:
+            rest = self._rest
+        if not rest:
+            return len(self)
+        span, w, r = self._positions() - rest, self.world_size, self.rank
+        if self._opts.get("rank_unrepeated"):
+            n = (span - r + w - 1) // w if r < span else 0
+        else:
+            n = span // w if self._opts.get("rank_drop") else -(-span // w)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _reseed(self, seed: int) -> None:
+        """Adopts a restored state's seed: a new C loader with it."""
         if self._closed:
             raise ValueError("Loader is closed")
-        if self._fresh:
-            e, b = self._epoch, self._next_batch
-        else:
-            e, b = self._epoch + 1, 0
-        if (e, b) != self._core_pos:
-            self._core.set_epoch(e, b)
-        self._epoch, self._next_batch, self._fresh = e, b, False
-        self._core_pos = (e, b)
-        self._iter_gen += 1
-        return e, self._iter_gen
+        self._opts["seed"] = seed
+        old = self._core
+        self._core = self._source.create(self.dataset._ds, dict(self._opts))
+        self._core_pos = (self._opts["epoch"], 0, None)
+        old.close()
+        self.seed, self._seed_drawn = seed, False
 
-    def __iter__(self) -> Iterator[Tuple[Any, Any]]:
-        e, gen = self._start()
-        return self._run(e, gen, self._source.convert)
+    # ---- Lightning / torch integration ---------------------------------------
+    @property
+    def sampler(self) -> Any:
+        """This rank's sample order as a torch Sampler (a SequentialSampler
+        when ``order='sequential'``): ``set_epoch`` sets the loader's epoch
+        (Lightning and Accelerate call it each epoch), iterating it yields
+        the record numbers of this rank's samples of the current epoch, and
+        ``len`` is :attr:`samples_per_epoch`."""
+        if self._sampler is None:
+            self._sampler = _make_sampler(self)
+        return self._sampler
+
+    @property
+    def batch_sampler(self) -> Any:
+        """Batches of :attr:`sampler` (a torch BatchSampler): ``sampler``,
+        ``batch_size``, ``drop_last``, ``set_epoch``, ``len`` = ``len(loader)``."""
+        if self._batch_sampler is None:
+            self._batch_sampler = _make_batch_sampler(self)
+        return self._batch_sampler
+
+    # ---- iteration --------------------------------------------------------
+    def _begin(self, gen: int) -> int:
+        """Positions the C loader for the iteration `gen` at its first next();
+        returns its epoch."""
+        if self._closed:
+            raise ValueError("Loader is closed")
+        if gen != self._iter_gen:
+            raise RuntimeError("the loader was re-iterated during this iteration")
+        rest = self._rest
+        if not self._started:
+            e, b = self._epoch, self._next_batch
+        elif self._next_batch >= self._epoch_len():
+            e, b, rest = self._epoch + 1, 0, None
+        else:
+            e, b = self._epoch, 0
+        if (e, b, rest) != self._core_pos:
+            if rest:
+                self._core.set_epoch_rest(e, rest, b)
+            else:
+                self._core.set_epoch(e, b)
+        self._epoch, self._next_batch, self._started, self._rest = e, b, True, rest
+        self._core_pos = (e, b, rest)
+        self._run_gen = gen
+        return e
+
+    def _iterate(self, convert: Any) -> Iterator[Any]:
+        if self._closed:
+            raise ValueError("Loader is closed")
+        self._iter_gen += 1
+        return self._run(self._iter_gen, convert)
+
+    def __iter__(self) -> Iterator[Any]:
+        """An iteration over one epoch. Cheap: nothing is positioned or
+        consumed until its first ``next()`` (so creating iterators, as
+        Lightning does, or ``set_epoch`` after ``iter()``, changes nothing);
+        creating one ends any earlier iteration."""
+        convert = self._source.convert
+        if self.with_records:
+            base = convert
+
+            def convert(b: Any) -> Tuple[Any, Any, Any]:
+                recs = np.frombuffer(b.records, dtype=np.uint64).astype(np.int64)
+                images, labels = base(b)
+                if self._source.output == "torch" and self._source.device == "cpu":
+                    recs = self._source._torch.from_numpy(recs)
+                return images, labels, recs
+        return self._iterate(convert)
 
     def batches(self) -> Iterator["_pvpack.Batch"]:
         """Like iter(loader), but yields the raw batch objects: buffer protocol,
         ``__dlpack__`` / ``__dlpack_device__``, ``labels`` and ``records``
         (bytearrays of int64 / uint64), ``epoch``, ``index``, ``count``."""
-        e, gen = self._start()
-        return self._run(e, gen, lambda b: b)
+        return self._iterate(lambda b: b)
 
-    def _run(self, e: int, gen: int, convert: Any) -> Iterator[Any]:
+    def _run(self, gen: int, convert: Any) -> Iterator[Any]:
+        e = self._begin(gen)
         core = self._core
         while True:
-            if gen != self._iter_gen:
+            if gen != self._iter_gen or gen != self._run_gen:
                 raise RuntimeError("the loader was re-iterated or repositioned "
                                    "(set_epoch / load_state_dict) during this iteration")
+            # Unknown until the bookkeeping below is done: Ctrl-C (or an
+            # error) can land after the C loader handed a batch out and before
+            # it is counted, and the next iteration must then reposition it.
+            self._core_pos = None
             batch = self._source.next(core)
             if batch is None:
+                self._core_pos = (e, self._next_batch, self._rest)
                 break
             self._next_batch = batch.index + 1
-            self._core_pos = (e, batch.index + 1)
+            self._core_pos = (e, batch.index + 1, self._rest)
             # The suspended generator must not keep the batch alive (its slot
             # goes back as soon as the caller drops its views): no local
             # refers to it across the yield.
@@ -606,9 +1028,10 @@ class Loader:
             yield convert(box.pop())
         # Start the next epoch's work now (overlaps whatever the caller does
         # between epochs); set_epoch(e + 1) then finds it already positioned.
-        if gen == self._iter_gen and not self._closed:
+        if gen == self._iter_gen and gen == self._run_gen and not self._closed:
+            self._core_pos = None
             core.set_epoch(e + 1, 0)
-            self._core_pos = (e + 1, 0)
+            self._core_pos = (e + 1, 0, None)
 
     # ---- misc -------------------------------------------------------------
     def sample_record(self, epoch: int, k: int) -> int:
@@ -642,7 +1065,7 @@ class Loader:
         return (f"pvpack.Loader({self.dataset.root!r}, batch_size={self.batch_size}, "
                 f"size={self.size}, pipeline={self.pipeline!r}, dtype={self.dtype!r}, "
                 f"layout={self.layout!r}, device={self.device!r}, "
-                f"rank={self.rank}/{self.world_size}, "
+                f"rank={self.rank}/{self.world_size}, seed={self.seed}, order={self.order!r}, "
                 f"{len(self)} batches/epoch)")
 
 

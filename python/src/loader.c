@@ -275,6 +275,7 @@ static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw) {
   }
   self->l = l;
   self->o = o;
+  self->o.indices = NULL; /* pointed into the options dict; the loader has its copy */
   self->dataset = Py_NewRef(ds);
   return core_init(&self->core, o.prefetch, hold) ? 0 : -1;
 }
@@ -349,6 +350,19 @@ static PyObject *Loader_set_epoch(LoaderObject *self, PyObject *args) {
   return core_set_epoch(&self->core, self->l, &cpu_ops, args);
 }
 
+/* set_epoch_rest(epoch, first, start_batch=0): pv_loader_set_epoch_rest. */
+static PyObject *Loader_set_epoch_rest(LoaderObject *self, PyObject *args) {
+  unsigned long long epoch, first, start = 0;
+  if (!PyArg_ParseTuple(args, "KK|K", &epoch, &first, &start)) return NULL;
+  if (!core_check(&self->core, self->l, &cpu_ops)) return NULL;
+  pv_status st;
+  Py_BEGIN_ALLOW_THREADS
+  st = pv_loader_set_epoch_rest(self->l, epoch, first, start);
+  Py_END_ALLOW_THREADS
+  if (st != PV_OK) return raise_status(st, pv_loader_last_error(self->l));
+  Py_RETURN_NONE;
+}
+
 static PyObject *Loader_close(LoaderObject *self, PyObject *unused) {
   return core_close(&self->core, self->l, &cpu_ops);
 }
@@ -378,7 +392,9 @@ static PyObject *Loader_stats(LoaderObject *self, PyObject *unused) {
 
 static PyObject *Loader_get_u64(LoaderObject *self, void *closure) {
   if (!self->l) return loader_check(self), NULL;
-  uint64_t v = closure ? pv_loader_samples_per_epoch(self->l) : pv_loader_batches_per_epoch(self->l);
+  uint64_t v = closure == (void *)2 ? pv_loader_epoch_batches(self->l)
+               : closure            ? pv_loader_samples_per_epoch(self->l)
+                                    : pv_loader_batches_per_epoch(self->l);
   return PyLong_FromUnsignedLongLong(v);
 }
 
@@ -390,6 +406,9 @@ static PyMethodDef Loader_methods[] = {
     {"next", (PyCFunction)Loader_next, METH_NOARGS, "next() -> Batch, or None at epoch end"},
     {"set_epoch", (PyCFunction)Loader_set_epoch, METH_VARARGS,
      "set_epoch(epoch, start_batch=0): restart at batch start_batch of epoch"},
+    {"set_epoch_rest", (PyCFunction)Loader_set_epoch_rest, METH_VARARGS,
+     "set_epoch_rest(epoch, first, start_batch=0): the epoch's global positions first.. "
+     "dealt over the ranks (elastic resume)"},
     {"close", (PyCFunction)Loader_close, METH_NOARGS, "stop the workers' work"},
     {"sample_record", (PyCFunction)Loader_sample_record, METH_VARARGS,
      "sample_record(epoch, k) -> record of this rank's k-th sample"},
@@ -400,6 +419,8 @@ static PyGetSetDef Loader_getset[] = {
     {"batches_per_epoch", (getter)Loader_get_u64, NULL, "batches per epoch, this rank", NULL},
     {"samples_per_epoch", (getter)Loader_get_u64, NULL, "samples per epoch, this rank",
      (void *)1},
+    {"epoch_batches", (getter)Loader_get_u64, NULL,
+     "batches of the current epoch (fewer after set_epoch_rest)", (void *)2},
     {"hold_limit", (getter)Loader_get_hold_limit, NULL,
      "batches user code may keep attached to the ring before next() detaches", NULL},
     {NULL}};

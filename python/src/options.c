@@ -161,7 +161,7 @@ int loader_check_keys(PyObject *d, const char *const *extra) {
   while (PyDict_Next(d, &pos, &key, NULL)) {
     const char *k = PyUnicode_AsUTF8(key);
     if (!k) return 0;
-    int known = !strcmp(k, "hold_limit");
+    int known = !strcmp(k, "hold_limit") || !strcmp(k, "indices");
     for (int i = 0; extra && extra[i]; i++) known |= !strcmp(k, extra[i]);
     for (size_t i = 0; pv_loader_option_info(i) && !known; i++)
       known = !strcmp(pv_loader_option_info(i)->name, k);
@@ -184,6 +184,18 @@ int loader_options_from_dict(PyObject *d, pv_loader_options *op, int *holdp,
   if (hold < -1) { /* -1: the default */
     PyErr_Format(PyExc_ValueError, "hold_limit must be >= 0 (or None), not %d", hold);
     return 0;
+  }
+  /* indices: bytes of native uint64 record numbers; o.indices points into
+   * the bytes object, which d keeps alive while the loader is created (it
+   * copies them). */
+  PyObject *ix = PyDict_GetItemString(d, "indices");
+  if (ix && ix != Py_None) {
+    if (!PyBytes_Check(ix) || PyBytes_GET_SIZE(ix) % (Py_ssize_t)sizeof(uint64_t)) {
+      PyErr_SetString(PyExc_TypeError, "indices must be bytes of native uint64 values");
+      return 0;
+    }
+    o.indices = (const uint64_t *)(const void *)PyBytes_AS_STRING(ix);
+    o.indices_count = (uint64_t)PyBytes_GET_SIZE(ix) / sizeof(uint64_t);
   }
   *op = o;
   *holdp = hold;

@@ -135,18 +135,18 @@ def test_rank_split(packed, monkeypatch):
         assert per_rank[r] == [order[(k * W + r) % N_IMAGES] for k in range(len(per_rank[r]))]
     assert set().union(*map(set, per_rank)) == set(range(N_IMAGES))
     # rank_drop: equal shares without padding
-    ld = small(packed, rank=1, world_size=W, rank_drop=True)
+    ld = small(packed, rank=1, world_size=W, rank_drop=True, seed=2)
     assert ld.samples_per_epoch == N_IMAGES // W
-    # from the environment when not given
+    # from the environment when asked (distributed=True), as DistributedSampler
     monkeypatch.setenv("RANK", "2")
     monkeypatch.setenv("WORLD_SIZE", str(W))
     ld = pvpack.Loader(packed, batch_size=5, size=16, output="numpy", seed=2, dtype="uint8",
-                       layout="NHWC", threads=2)
+                       layout="NHWC", threads=2, distributed=True)
     assert (ld.rank, ld.world_size) == (2, W)
     assert [x for rs, _, _ in epoch_of(ld) for x in rs] == per_rank[2]
     monkeypatch.setenv("RANK", "5")
     with pytest.raises(ValueError):
-        pvpack.Loader(packed, output="numpy")
+        pvpack.Loader(packed, output="numpy", distributed=True)
     with pytest.raises(ValueError):
         pvpack.Loader(packed, rank=1, output="numpy")
 

@@ -39,12 +39,15 @@ BUILD_PY_DEFAULTS = {"threads": None, "progress": None, "part": None}
 BENCH_ONLY = {"--epochs", "--json", "--batch"}
 LOADER_NOT_IN_BENCH = {
     "eval_resize", "scale", "ratio", "flip_prob", "filter", "epoch", "drop_last",
-    "block_records", "block_group", "rank", "world_size", "rank_drop", "mean", "std", "on_error",
-    "device", "output", "hold_limit", "depth", "host_memory"}
+    "block_records", "block_group", "rank", "world_size", "rank_drop", "rank_unrepeated", "mean", "std", "on_error",
+    "device", "output", "hold_limit", "depth", "host_memory", "distributed", "with_records",
+    "indices", "classes"}
 # Loader's defaults give torch's convention (float32 NCHW, normalized);
 # bench's give the C loader's (uint8 NHWC). threads None = the CLI's 0.
+# seed None: drawn (torch.initial_seed() or the OS); order None: shuffle for
+# the train pipeline, sequential for eval and none.
 LOADER_PY_DEFAULTS = {"dtype": ("float32", "uint8"), "layout": ("NCHW", "nhwc"),
-                      "threads": (None, "0")}
+                      "threads": (None, "0"), "seed": (None, "0"), "order": (None, "shuffle")}
 
 
 def _cli():
@@ -133,7 +136,8 @@ def test_loader_options_match_bench():
     # Loader keywords are loader options or documented Python-only ones
     table = {o["group"] or o["name"] for o in _pvpack.options("loader")} - {"start_batch"}
     assert set(py) - {"source"} - limits == table | {"device", "output", "hold_limit", "depth",
-                                                      "host_memory"}
+                                                      "host_memory", "distributed",
+                                                      "with_records", "indices", "classes"}
 
 
 @pytest.mark.parametrize("cmd", ["bench", "verify", "get"])

@@ -64,11 +64,11 @@ def test_rank_from_torch_distributed(packed, tmp_path, monkeypatch):
     dist.init_process_group("gloo", init_method=f"file://{tmp_path}/store", rank=0,
                             world_size=1)
     try:
-        ld = pvpack.Loader(packed, batch_size=8, size=16)
+        ld = pvpack.Loader(packed, batch_size=8, size=16, distributed=True)
         assert (ld.rank, ld.world_size) == (0, 1)  # torch.distributed wins over the env
     finally:
         dist.destroy_process_group()
-    ld = pvpack.Loader(packed, batch_size=8, size=16)
+    ld = pvpack.Loader(packed, batch_size=8, size=16, distributed=True, seed=0)
     assert (ld.rank, ld.world_size) == (1, 3)
 
 

@@ -309,6 +309,20 @@ typedef struct pv_loader_options {
   pv_on_error on_error;     /* default FAIL */
   int verify_checksums;     /* check each record's XXH3 before decoding */
   pv_allocator allocator;
+  int rank_unrepeated;      /* every sample exactly once across the ranks,
+                               no padding and no drop: rank r gets global
+                               positions r, r + world_size, ... < N, so the
+                               ranks' counts differ by at most one (Lightning's
+                               UnrepeatedDistributedSampler; for evaluation).
+                               Not with rank_drop. Default 0 */
+  const uint64_t *indices;  /* NULL (default): every record of the dataset.
+                               Else the records an epoch visits, indices_count
+                               of them (each < the record count; repeats
+                               allowed): in this order with order=SEQUENTIAL,
+                               shuffled / in blocks of this list otherwise;
+                               ranks, padding and on_error=REPLACE work within
+                               this list. Copied by pv_loader_create. */
+  uint64_t indices_count;
 } pv_loader_options;
 
 /* ImageNet's per-channel mean and standard deviation in the 0..1 scale
@@ -426,6 +440,24 @@ PV_API void pv_loader_free_detached(pv_loader *l, void *images);
  * discarding prefetched batches not yet handed out. Batches still held by
  * the caller stay valid until released. */
 PV_API pv_status pv_loader_set_epoch(pv_loader *l, uint64_t epoch, uint64_t start_batch);
+
+/* Elastic resume: starts epoch `epoch` at global position `first` of its
+ * order, i.e. with the samples at positions [first, N) (N: the records, or
+ * indices_count), dealt over this loader's ranks as a full epoch is (rank r:
+ * first + r, first + r + world_size, ...; padding by repeating from `first`,
+ * or rank_drop / rank_unrepeated; drop_last), from batch start_batch of that
+ * deal. Each sample keeps the record and augmentation of its global
+ * position, so a run of world size W that handed out b batches on every
+ * rank (global positions [0, b * batch_size * W)) continues at any world
+ * size with first = b * batch_size * W: every sample of the epoch not yet
+ * delivered is delivered once (plus padding), in the same global order.
+ * The epoch after it is a full one. PV_ERR_INVALID_ARG when first >= N. */
+PV_API pv_status pv_loader_set_epoch_rest(pv_loader *l, uint64_t epoch, uint64_t first,
+                                          uint64_t start_batch);
+
+/* Batches of the current epoch for this rank: pv_loader_batches_per_epoch,
+ * or fewer in an epoch started by pv_loader_set_epoch_rest. */
+PV_API uint64_t pv_loader_epoch_batches(const pv_loader *l);
 
 /* Batches per epoch for this rank, and samples per epoch for this rank. */
 PV_API uint64_t pv_loader_batches_per_epoch(const pv_loader *l);
