@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #include "build.h"
+#include "cpus.h"
 #include "opts_copy.h"
 
 #define XXH_INLINE_ALL
@@ -55,40 +57,93 @@ _Static_assert(sizeof(PLAN_MAGIC) - 1 == 8, "plan magic is 8 bytes");
 _Static_assert(8 + 4 * 4 + 5 * 8 == PLAN_HEADER_SIZE, "plan header layout");
 _Static_assert(4 + 4 + 8 + 8 + 4 + 4 == PLAN_ENTRY_SIZE, "plan entry layout");
 
+/* The stamps of walk files [begin, end) (a worker of pv__plan_fingerprint). */
+typedef struct stat_range {
+  const pv__plan *p;
+  int dfd;
+  size_t begin, end;
+  pv__file_stamp *out;
+} stat_range;
+
+static void *stat_files(void *arg) {
+  stat_range *r = arg;
+  for (size_t i = r->begin; i < r->end; i++) {
+    struct stat sb;
+    memset(&r->out[i], 0, sizeof r->out[i]);
+    if (fstatat(r->dfd, r->p->walk.files[i].relpath, &sb, 0) == 0) /* vanished: zeros */
+      pv__file_stamp_of(&sb, &r->out[i]);
+  }
+  return NULL;
+}
+
+/* The stat calls run on the build's threads: on a network file system a
+ * stat is a round trip, so the listing of a large tree is bound by latency
+ * and goes as many times faster as calls are in flight (the hash is then
+ * taken in walk order, so it does not depend on the thread count). */
+#define STAT_THREADS_MAX 64
+#define STAT_MIN_PER_THREAD 4096
+
 pv_status pv__plan_fingerprint(const pv__plan *p, uint32_t n, uint64_t *fp, pv__file_stamp *stamps,
                                char *err, size_t cap) {
+  size_t files = p->walk.file_count;
+  pv__file_stamp *own = NULL;
+  if (!stamps && !(stamps = own = malloc((files ? files : 1) * sizeof *stamps))) {
+    snprintf(err, cap, "out of memory");
+    return PV_ERR_NOMEM;
+  }
+  int dfd = open(p->src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) {
+    snprintf(err, cap, "%s: %s", p->src, strerror(errno));
+    free(own);
+    return PV_ERR_IO;
+  }
+  size_t threads = p->o->threads > 0 ? (size_t)p->o->threads : (size_t)pv__available_cpus();
+  if (threads > STAT_THREADS_MAX) threads = STAT_THREADS_MAX;
+  if (threads > files / STAT_MIN_PER_THREAD) threads = files / STAT_MIN_PER_THREAD;
+  if (threads < 1) threads = 1;
+  stat_range r[STAT_THREADS_MAX];
+  pthread_t tid[STAT_THREADS_MAX];
+  size_t started = 0;
+  for (size_t t = 0; t < threads; t++) {
+    r[t] = (stat_range){p, dfd, files * t / threads, files * (t + 1) / threads, stamps};
+    if (t == 0 || pthread_create(&tid[t], NULL, stat_files, &r[t]) != 0) continue;
+    started |= (size_t)1 << t;
+  }
+  stat_files(&r[0]);
+  for (size_t t = 1; t < threads; t++) {
+    if (started & ((size_t)1 << t))
+      pthread_join(tid[t], NULL);
+    else
+      stat_files(&r[t]); /* no thread: this one does it */
+  }
+  close(dfd);
+
   XXH3_state_t *hs = XXH3_createState();
-  if (!hs) return PV_ERR_NOMEM;
+  if (!hs) {
+    free(own);
+    snprintf(err, cap, "out of memory");
+    return PV_ERR_NOMEM;
+  }
   XXH3_64bits_reset(hs);
   XXH3_64bits_update(hs, PART_MAGIC, strlen(PART_MAGIC));
   XXH3_64bits_update(hs, p->options_text, strlen(p->options_text) + 1);
   uint8_t le[8];
   pv_store64(le, n);
   XXH3_64bits_update(hs, le, 8);
-  int dfd = open(p->src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) {
-    snprintf(err, cap, "%s: %s", p->src, strerror(errno));
-    XXH3_freeState(hs);
-    return PV_ERR_IO;
-  }
-  for (size_t i = 0; i < p->walk.file_count; i++) {
+  for (size_t i = 0; i < files; i++) {
     const pv_walk_file *f = &p->walk.files[i];
-    struct stat sb;
-    pv__file_stamp s;
-    memset(&s, 0, sizeof s);
-    if (fstatat(dfd, f->relpath, &sb, 0) == 0) pv__file_stamp_of(&sb, &s); /* vanished: zeros */
-    if (stamps) stamps[i] = s;
+    const pv__file_stamp *s = &stamps[i];
     uint8_t rec[28];
-    pv_store64(rec, s.size);
-    pv_store64(rec + 8, s.mtime_sec);
-    pv_store64(rec + 16, s.mtime_nsec);
+    pv_store64(rec, s->size);
+    pv_store64(rec + 8, s->mtime_sec);
+    pv_store64(rec + 16, s->mtime_nsec);
     pv_store32(rec + 24, f->label);
     XXH3_64bits_update(hs, f->relpath, strlen(f->relpath) + 1);
     XXH3_64bits_update(hs, rec, sizeof rec);
   }
-  close(dfd);
   *fp = XXH3_64bits_digest(hs);
   XXH3_freeState(hs);
+  free(own);
   return PV_OK;
 }
 
