@@ -72,6 +72,10 @@ def test_engine_example_matches_one_machine(engine, script, args, tree, whole, t
     assert f"{N} parts, {N_IMAGES} images" in r.stdout, r.stdout
     assert not os.path.exists(os.path.join(out, "parts"))  # no part, lock or attempt left
 
+    _same_as_whole(out, whole)
+
+
+def _same_as_whole(out, whole):
     assert _records(out) == _records(whole)
     assert _batches(out) == _batches(whole)
     cli = os.environ.get("PVPACK_BIN") or shutil.which("pvpack")
@@ -81,3 +85,63 @@ def test_engine_example_matches_one_machine(engine, script, args, tree, whole, t
     assert v.returncode == 0, v.stdout + v.stderr
     rep = json.loads(v.stdout)
     assert rep["problem_total"] == 0
+
+
+# Two attempts of part 1 running together on the engine, released at once by
+# a barrier (what a retry beside a first attempt that is not dead, or Spark
+# speculation, does), then the other parts, then the merge: both attempts
+# succeed, nothing is left in parts/, the result is the usual.
+_DUP_COMMON = """
+import os, sys, time
+import pvpack
+src, out, opts, bar = sys.argv[1], sys.argv[2], eval(sys.argv[3]), sys.argv[4]
+def attempt(k):
+    return pvpack.build(src, out, part=(k, 4), threads=1, quiet=True, **opts).images
+def together(who):  # both attempts of part 1 wait for each other (60 s at most)
+    open(os.path.join(bar, str(who)), "w").close()
+    t = time.monotonic()
+    while len(os.listdir(bar)) < 2 and time.monotonic() - t < 60:
+        time.sleep(0.002)
+    return attempt(1)
+"""
+_DUP = {
+    "ray": _DUP_COMMON + """
+import ray
+ray.init(num_cpus=2)
+dup, task = ray.remote(num_cpus=1)(together), ray.remote(num_cpus=1)(attempt)
+print("dup", ray.get([dup.remote(0), dup.remote(1)]))
+print("rest", ray.get([task.remote(k) for k in (0, 2, 3)]))
+pvpack.merge(out)
+""",
+    "pyspark": _DUP_COMMON + """
+from pyspark import SparkConf, SparkContext
+sc = SparkContext(conf=SparkConf().setMaster("local[2]").setAppName("dup")
+                  .set("spark.ui.showConsoleProgress", "false"))
+sc.setLogLevel("ERROR")
+print("dup", sc.parallelize([0, 1], 2).map(together).collect())
+print("rest", sc.parallelize([0, 2, 3], 3).map(attempt).collect())
+sc.stop()
+pvpack.merge(out)
+""",
+}
+
+
+@pytest.mark.parametrize("engine", ["ray", "pyspark"])
+def test_engine_duplicate_attempts(engine, tree, whole, tmp_path):
+    _need(engine)
+    out = str(tmp_path / f"{engine}-dup.pvpack")
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
+    bar = tmp_path / "barrier"
+    bar.mkdir()
+    r = subprocess.run([sys.executable, "-c", _DUP[engine], tree, out, repr(OPTS), str(bar)],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    dup = [line for line in r.stdout.splitlines() if line.startswith("dup ")]
+    assert len(dup) == 1, r.stdout
+    # each attempt packed the part (one kept, one discarded) or found it
+    # complete (0 images)
+    counts = eval(dup[0][4:])
+    assert len(counts) == 2 and max(counts) > 0, dup
+    assert len(os.listdir(bar)) == 2  # both ran
+    assert not os.path.exists(os.path.join(out, "parts"))
+    _same_as_whole(out, whole)
