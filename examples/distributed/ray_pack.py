@@ -46,6 +46,9 @@ def main():
     src, out = os.path.abspath(a.src), os.path.abspath(a.out)
     ray.init(address=a.address) if a.address else ray.init(num_cpus=a.num_cpus)
     t0 = time.monotonic()
+    # The tree listed once, here: the tasks read their slice of the plan
+    # instead of each listing the whole tree (pvpack build --plan).
+    pvpack.plan(src, out, a.n, quiet=True, **opts)
     task = pack_part.options(num_cpus=a.cpus)
     done = ray.get([task.remote(src, out, k, a.n, a.cpus, opts) for k in range(a.n)])
     t1 = time.monotonic()

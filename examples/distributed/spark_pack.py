@@ -51,6 +51,7 @@ def main():
     sc = SparkContext(conf=conf)
     sc.setLogLevel("ERROR")
     t0 = time.monotonic()
+    pvpack.plan(src, out, n, quiet=True, **opts)  # the tree listed once, on the driver
     done = sc.parallelize(range(n), n).map(lambda k: pack_part(k, src, out, n, opts)).collect()
     t1 = time.monotonic()
     m = pvpack.merge(out)  # on the driver, once every part is complete

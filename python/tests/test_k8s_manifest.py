@@ -168,8 +168,17 @@ def _mounts(job):
 
 def test_manifests_structure():
     pack, merge, pvc = _load("pack-job.yaml"), _load("merge-job.yaml"), _load("pvc.yaml")
+    plan = _load("plan-job.yaml")
     assert job_problems(pack, indexed=True) == []
     assert job_problems(merge, indexed=False) == []
+    assert job_problems(plan, indexed=False) == []
+    # the plan Job plans what the pack Job packs: the same env and arguments
+    # (the parts refuse a plan of other options), with --plan
+    pc, kc = plan["spec"]["template"]["spec"]["containers"][0], \
+        pack["spec"]["template"]["spec"]["containers"][0]
+    assert _env(pc) == _env(kc)
+    assert [a for a in _argv(pc) if a != "--plan"] == _argv(kc) and "--plan" in _argv(pc)
+    assert _mounts(plan) == _mounts(pack)
     assert pvc["apiVersion"] == "v1" and pvc["kind"] == "PersistentVolumeClaim"
     assert "ReadWriteMany" in pvc["spec"]["accessModes"]  # pods on many nodes write
     # every pod mounts the one claim at one path (the plan records SRC's path)
@@ -206,7 +215,7 @@ def test_manifests_against_api_schemas():
     """The real OpenAPI schemas of the oldest and newest Kubernetes that
     kubernetes-validate carries, strict (an unknown field is an error)."""
     kv = _need("kubernetes_validate")
-    for name in ("pvc.yaml", "pack-job.yaml", "merge-job.yaml"):
+    for name in ("pvc.yaml", "plan-job.yaml", "pack-job.yaml", "merge-job.yaml"):
         for version in ("1.25.0", kv.latest_version()):
             kv.validate(_load(name), version, strict=True)
     broken = _load("pack-job.yaml")
@@ -249,15 +258,22 @@ def test_jobs_run_as_the_kubelet_would(tree, tmp_path):
     shutil.copytree(tree, str(root) + _env(pack["spec"]["template"]["spec"]["containers"][0])
                     ["SRC"])
     n, par = pack["spec"]["completions"], pack["spec"]["parallelism"]
+    log = []
+    # the plan Job first: the tree listed once, the pods then read their slice
+    _run_container(_load("plan-job.yaml")["spec"]["template"]["spec"]["containers"][0], root,
+                   {}, log)
+    assert log[-1][3].startswith(f"planned {n} parts of "), log[-1][3]
+    plan_dir = str(root) + _env(pack["spec"]["template"]["spec"]["containers"][0])["OUT"] + \
+        "/parts/plan"
+    assert sorted(os.listdir(plan_dir)) == [f"{k}-of-{n}.pvl" for k in range(n)]
     order = list(range(n))
     random.Random(1234).shuffle(order)
     assert order != sorted(order)
-    log = []
     box = pack["spec"]["template"]["spec"]["containers"][0]
     with ThreadPoolExecutor(max_workers=par) as pool:  # `parallelism` pods at once
         argvs = list(pool.map(lambda k: _run_container(
             box, root, {"JOB_COMPLETION_INDEX": str(k)}, log), order))
-    for _, e, _, out in log:
+    for _, e, _, out in log[1:]:
         assert f"part {e['JOB_COMPLETION_INDEX']} of {n} of" in out, out
     pod = merge["spec"]["template"]["spec"]
     for c in pod["initContainers"] + pod["containers"]:  # in order, each to success

@@ -50,7 +50,7 @@ cleanup() {
   set +e
   if [ -n "${SLURM_CONF:-}" ] && [ -n "${ctld:-}" ]; then
     # shellcheck disable=SC2086 # unset ids vanish
-    scancel --quiet ${array:-} ${merge:-} 2>/dev/null
+    scancel --quiet ${plan:-} ${array:-} ${merge:-} 2>/dev/null
   fi
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do  # slurmd, slurmctld, then munged
     kill "${pids[i]}" 2>/dev/null
@@ -163,15 +163,22 @@ export PATH=$build:$PATH
 cd "$T/jobs"
 CPUS=1 bash "$repo/examples/distributed/slurm/submit.sh" "$T/src" "$T/out" 4 "${opts[@]}" |
   tee submit.txt
+plan=$(sed -n 's/^plan job \([0-9]*\):.*/\1/p' submit.txt)
 array=$(sed -n 's/^array job \([0-9]*\):.*/\1/p' submit.txt)
 merge=$(sed -n 's/^merge job \([0-9]*\):.*/\1/p' submit.txt)
-[ -n "$array" ] && [ -n "$merge" ]
-lap "submitted array job $array and merge job $merge"
+[ -n "$plan" ] && [ -n "$array" ] && [ -n "$merge" ]
+lap "submitted plan job $plan, array job $array and merge job $merge"
 for _ in $(seq 600); do
-  [ -z "$(squeue -h -j "$array,$merge" -o %i 2>/dev/null)" ] && break
+  [ -z "$(squeue -h -j "$plan,$array,$merge" -o %i 2>/dev/null)" ] && break
   sleep 0.5
 done
 lap "jobs done"
+scontrol -o show job "$plan" >plan.txt
+grep -q 'JobState=COMPLETED .* ExitCode=0:0' plan.txt || {
+  echo "slurm.sh: plan job: $(grep -o 'JobState=[A-Z_]* .*ExitCode=[0-9:]*' plan.txt)" >&2; exit 1; }
+grep -q "^planned 4 parts of " "pvpack-plan-$plan.out" || {
+  echo "slurm.sh: the plan job did not plan:" >&2; cat "pvpack-plan-$plan.out" >&2; exit 1; }
+echo "plan job log:"; sed 's/^/  /' "pvpack-plan-$plan.out"
 scontrol -o show job "$array" >array.txt
 scontrol -o show job "$merge" >merge.txt
 ntask=$(grep -c 'JobState=COMPLETED .* ExitCode=0:0' array.txt || true)
