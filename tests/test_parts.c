@@ -1602,6 +1602,57 @@ static void test_plan_cli(void **state) {
   tree_free(&t);
 }
 
+/* The plan directory holds only what pvpack wrote: a foreign file in it, and
+ * a symlink by a plan file's name, survive `--plan --force` and the merge
+ * (only regular <k>-of-<n>.pvl files are removed; the link's target too). */
+static void test_plan_never_removes_foreign(void **state) {
+  (void)state;
+  tree t;
+  tree_new(&t);
+  pv_build_options o;
+  part_opts(&o, NULL);
+  pv_build_summary s;
+  char err[512];
+  assert_int_equal(pv_build_plan(t.src, t.out, &o, 2, &s, err, sizeof err), PV_OK);
+  char *mine = pvt_join(t.root, "mine.txt");
+  assert_int_equal(pvt_write_file(mine, "user data", 9), 0);
+  char *note = pvt_join(t.out, "parts/plan/notes.txt");
+  assert_int_equal(pvt_write_file(note, "keep me", 7), 0);
+  char *link = pvt_join(t.out, "parts/plan/5-of-9.pvl");
+  assert_int_equal(symlink(mine, link), 0);
+  o.force = 1; /* replaces the plan: the old directory (with the foreign files) is kept aside */
+  assert_int_equal(pv_build_plan(t.src, t.out, &o, 2, &s, err, sizeof err), PV_OK);
+  o.force = 0;
+  struct stat sb;
+  assert_int_equal(stat(mine, &sb), 0);
+  char *pd = pvt_join(t.out, "parts");
+  char names[1024];
+  assert_true(dir_entries(pd, names, sizeof names) > 0);
+  char *aside = NULL;
+  for (char *w = strtok(names, " "); w; w = strtok(NULL, " "))
+    if (!strncmp(w, "plan.tmp-", 9)) aside = pvt_join(pd, w);
+  assert_non_null(aside); /* kept, with what pvpack did not write */
+  char *an = pvt_join(aside, "notes.txt"), *al = pvt_join(aside, "5-of-9.pvl");
+  assert_int_equal(stat(an, &sb), 0);
+  assert_int_equal(lstat(al, &sb), 0);
+  assert_true(S_ISLNK(sb.st_mode));
+  /* foreign files in the new plan directory survive the merge too */
+  assert_int_equal(pvt_write_file(note, "keep me", 7), 0);
+  const uint32_t all[2] = {0, 1};
+  build_parts(&t, t.out, all, 2, 2, 2);
+  assert_int_equal(pv_merge(t.out, &s, err, sizeof err), PV_OK);
+  assert_int_equal(stat(note, &sb), 0);
+  assert_int_equal(stat(mine, &sb), 0);
+  free(an);
+  free(al);
+  free(aside);
+  free(pd);
+  free(link);
+  free(note);
+  free(mine);
+  tree_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_slices_cover_once),
@@ -1626,6 +1677,7 @@ int main(void) {
       cmocka_unit_test(test_plan_tree_changes),
       cmocka_unit_test(test_plan_hostile),
       cmocka_unit_test(test_plan_cli),
+      cmocka_unit_test(test_plan_never_removes_foreign),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
