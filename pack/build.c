@@ -230,6 +230,22 @@ double pv__build_now(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+pv_status pv__build_options_take(const pv_build_options *opts, pv_build_options *o, char *err,
+                                 size_t cap) {
+  if (PV__OPTS_COPY(o, pv_build_options_init, opts) != PV_OK) {
+    snprintf(err, cap, "options not initialised with pv_build_options_init (size %zu)",
+             opts->size);
+    return PV_ERR_INVALID_ARG;
+  }
+  return pv_build_options_check(o, err, cap) != PV_OK ? PV_ERR_INVALID_ARG : PV_OK;
+}
+
+pv_status pv__source_realpath(const char *src, char **src_abs, char *err, size_t cap) {
+  if ((*src_abs = realpath(src, NULL))) return PV_OK;
+  snprintf(err, cap, "%s: %s", src, strerror(errno));
+  return errno == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
+}
+
 /* ---- pv_build ----------------------------------------------------------------- */
 
 pv_status pv_build(const char *src, const char *out_dir, const pv_build_options *opts,
@@ -244,12 +260,7 @@ pv_status pv_build(const char *src, const char *out_dir, const pv_build_options 
   err[0] = 0;
   memset(&sum, 0, sizeof sum);
   if (!src) return PV_ERR_INVALID_ARG;
-  if (PV__OPTS_COPY(&o, pv_build_options_init, opts) != PV_OK) {
-    snprintf(err, errcap, "options not initialised with pv_build_options_init (size %zu)",
-             opts->size);
-    return PV_ERR_INVALID_ARG;
-  }
-  if (pv_build_options_check(&o, err, errcap) != PV_OK) return PV_ERR_INVALID_ARG;
+  if (pv__build_options_take(opts, &o, err, errcap) != PV_OK) return PV_ERR_INVALID_ARG;
   double t0 = pv__build_now();
 
   pv_status st = PV_OK;
@@ -262,11 +273,7 @@ pv_status pv_build(const char *src, const char *out_dir, const pv_build_options 
   memset(&shards, 0, sizeof shards);
 
   if (!out_dir) return PV_ERR_NOMEM;
-  if (!(src_abs = realpath(src, NULL))) {
-    snprintf(err, errcap, "%s: %s", src, strerror(errno));
-    st = errno == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
-    goto out;
-  }
+  if ((st = pv__source_realpath(src, &src_abs, err, errcap)) != PV_OK) goto out;
   /* Never over, above or inside the source; --force only over a dataset. */
   if ((st = pv__check_output(src_abs, out_dir, o.force, err, errcap)) != PV_OK) goto out;
   if ((st = pv__plan_make(src, src_abs, &o, &plan, &sum, err, errcap)) != PV_OK) goto out;

@@ -130,6 +130,15 @@ pv_status pv__plan_file_peek(const char *path, uint64_t *fp, uint32_t *n);
  * file system without flock where live and dead cannot be told apart). */
 unsigned pv__parts_sweep(const char *parts, uint32_t n);
 
+/* The common start of pv_build, pv_build_part and pv_build_plan (build.c):
+ * *o is opts copied size-tolerantly over the defaults (NULL opts: the
+ * defaults) and checked. PV_OK, or PV_ERR_INVALID_ARG with err set. */
+pv_status pv__build_options_take(const pv_build_options *opts, pv_build_options *o, char *err,
+                                 size_t cap);
+/* realpath(src) into *src_abs (malloc'ed); PV_ERR_NOT_FOUND / PV_ERR_IO with
+ * err naming src. */
+pv_status pv__source_realpath(const char *src, char **src_abs, char *err, size_t cap);
+
 /* The options section's text (build.c, with the options). malloc'ed; NULL
  * when out of memory. */
 char *pv__build_options_text(const pv_build_options *o, const char *src_abs);

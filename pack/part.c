@@ -374,12 +374,7 @@ pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_opt
              PV_MAX_PARTS);
     return PV_ERR_INVALID_ARG;
   }
-  if (PV__OPTS_COPY(&o, pv_build_options_init, opts) != PV_OK) {
-    snprintf(err, errcap, "options not initialised with pv_build_options_init (size %zu)",
-             opts->size);
-    return PV_ERR_INVALID_ARG;
-  }
-  if (pv_build_options_check(&o, err, errcap) != PV_OK) return PV_ERR_INVALID_ARG;
+  if (pv__build_options_take(opts, &o, err, errcap) != PV_OK) return PV_ERR_INVALID_ARG;
   double t0 = pv__build_now();
   pv_status st = PV_OK;
   char *src_abs = NULL, *tmpdir = NULL, *parts = NULL, *final = NULL, *aside = NULL;
@@ -393,11 +388,7 @@ pv_status pv_build_part(const char *src, const char *out_dir, const pv_build_opt
   memset(&shards, 0, sizeof shards);
   snprintf(name, sizeof name, "%" PRIu32 "-of-%" PRIu32, k, n);
 
-  if (!(src_abs = realpath(src, NULL))) {
-    snprintf(err, errcap, "%s: %s", src, strerror(errno));
-    st = errno == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
-    goto out;
-  }
+  if ((st = pv__source_realpath(src, &src_abs, err, errcap)) != PV_OK) goto out;
   if ((st = pv__check_output_place(src_abs, out_dir, err, errcap)) != PV_OK) goto out;
   size_t need = strlen(out_dir) + 8 + sizeof name;
   if (!(parts = malloc(need)) || !(final = malloc(need + 1))) {

@@ -249,53 +249,6 @@ pv_status pv__plan_files_write(const pv__plan *p, uint32_t n, uint64_t fp,
 
 /* ---- reading ---------------------------------------------------------------- */
 
-/* The whole file, at most max bytes; NULL with err set. */
-static uint8_t *slurp(const char *path, uint64_t max, size_t *len, pv_status *st, char *err,
-                      size_t cap) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) {
-    *st = errno == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
-    snprintf(err, cap, "%s: %s", path, strerror(errno));
-    return NULL;
-  }
-  struct stat sb;
-  uint8_t *b = NULL;
-  *st = PV_ERR_CORRUPT;
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    snprintf(err, cap, "%s: not a regular file", path);
-    goto out;
-  }
-  if ((uint64_t)sb.st_size > max) {
-    snprintf(err, cap, "%s: %lld bytes, over the %llu a plan file may have", path,
-             (long long)sb.st_size, (unsigned long long)max);
-    *st = PV_ERR_LIMIT;
-    goto out;
-  }
-  if (!(b = malloc((size_t)sb.st_size + 1))) {
-    snprintf(err, cap, "%s: out of memory", path);
-    *st = PV_ERR_NOMEM;
-    goto out;
-  }
-  size_t got = 0;
-  while (got < (size_t)sb.st_size) {
-    ssize_t r = pread(fd, b + got, (size_t)sb.st_size - got, (off_t)got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      snprintf(err, cap, "%s: read error", path);
-      *st = PV_ERR_IO;
-      free(b);
-      b = NULL;
-      goto out;
-    }
-    got += (size_t)r;
-  }
-  *len = got;
-  *st = PV_OK;
-out:
-  close(fd);
-  return b;
-}
-
 /* A relative path inside class folder `cls`: "cls/..." with no empty, "."
  * or ".." component and no NUL byte. NULL when it is one, else why not. */
 static const char *bad_path(const char *s, uint32_t len, const char *cls) {
@@ -348,9 +301,16 @@ pv_status pv__plan_file_read(const char *path, uint32_t k, uint32_t n, const pv_
   p->o = o;
   p->src = src_abs;
   size_t len = 0;
-  pv_status st;
-  uint8_t *b = slurp(path, PLAN_MAX_FILE, &len, &st, err, cap);
-  if (!b) return st;
+  uint8_t *b = NULL;
+  char rerr[200], dir[4096];
+  const char *slash = strrchr(path, '/');
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+  pv_status st = pv__read_file(dir, slash ? slash + 1 : path, PLAN_MAX_FILE, &b, &len, rerr,
+                               sizeof rerr);
+  if (st != PV_OK) {
+    snprintf(err, cap, "%s: %s", path, rerr);
+    return st;
+  }
   st = PV_ERR_CORRUPT;
   char why[160] = "";
   uint64_t at = 0, entry = 0;
@@ -560,12 +520,7 @@ pv_status pv_build_plan(const char *src, const char *out_dir, const pv_build_opt
     snprintf(err, errcap, "a plan of %" PRIu32 " parts: need 1 <= N <= %u", n, PV_MAX_PARTS);
     return PV_ERR_INVALID_ARG;
   }
-  if (PV__OPTS_COPY(&o, pv_build_options_init, opts) != PV_OK) {
-    snprintf(err, errcap, "options not initialised with pv_build_options_init (size %zu)",
-             opts->size);
-    return PV_ERR_INVALID_ARG;
-  }
-  if (pv_build_options_check(&o, err, errcap) != PV_OK) return PV_ERR_INVALID_ARG;
+  if (pv__build_options_take(opts, &o, err, errcap) != PV_OK) return PV_ERR_INVALID_ARG;
   double t0 = pv__build_now();
   pv_status st = PV_OK;
   char *src_abs = NULL, *tmpdir = NULL, *aside = NULL;
@@ -579,11 +534,7 @@ pv_status pv_build_plan(const char *src, const char *out_dir, const pv_build_opt
   }
   snprintf(parts, sizeof parts, "%s/parts", out_dir);
   snprintf(final, sizeof final, "%s/parts/plan", out_dir);
-  if (!(src_abs = realpath(src, NULL))) {
-    snprintf(err, errcap, "%s: %s", src, strerror(errno));
-    st = errno == ENOENT ? PV_ERR_NOT_FOUND : PV_ERR_IO;
-    goto out;
-  }
+  if ((st = pv__source_realpath(src, &src_abs, err, errcap)) != PV_OK) goto out;
   if ((st = pv__check_output_place(src_abs, out_dir, err, errcap)) != PV_OK) goto out;
   if ((st = pv__plan_make(src, src_abs, &o, &plan, &sum, err, errcap)) != PV_OK) goto out;
   if (!(stamps = calloc(plan.walk.file_count, sizeof *stamps))) {
