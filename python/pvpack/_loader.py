@@ -48,7 +48,8 @@ _POSITIONAL = ("batch_size", "size", "pipeline", "threads", "seed", "order", "dr
 # Keywords of Loader that are not loader options (the CUDA ones are
 # pv_cuda_loader_options, pvpack_cuda.h).
 _PY_ONLY: Dict[str, Any] = {"device": "cpu", "output": "auto", "hold_limit": None, "depth": 3,
-                            "host_memory": "pinned"}
+                            "host_memory": "pinned", "sample_transform": None,
+                            "batch_transform": None}
 
 
 def _keywords() -> Dict[str, Any]:
@@ -306,6 +307,22 @@ def _make_source(device: str, device_index: Optional[int], dtype: str, output: s
     return _CPUBatchSource(dtype, output)
 
 
+def _hooked(source: Any, dev: str, output: str, sample_tf: Any, batch_tf: Any, dtype: str,
+            layout: Any, mean: Any, std: Any, rank: int) -> Any:
+    """The source with the Python transform hooks (_transforms.py)."""
+    for name, f in (("sample_transform", sample_tf), ("batch_transform", batch_tf)):
+        if f is not None and not callable(f):
+            raise TypeError(f"{name} must be callable, not {type(f).__name__}")
+    if dev != "cpu":
+        raise ValueError("sample_transform / batch_transform need device='cpu' (move the "
+                         "batches to the GPU yourself, or transform on the GPU there)")
+    if output != "torch":
+        raise ValueError("sample_transform / batch_transform get torch tensors: they need "
+                         f"torch and output='torch' (or 'auto'), not {output!r}")
+    from ._transforms import HookSource
+    return HookSource(source, sample_tf, batch_tf, dtype, str(layout), mean, std, rank)
+
+
 class Loader:
     """Batches of decoded, augmented images from C worker threads.
 
@@ -398,6 +415,18 @@ class Loader:
             the output is uint8 NHWC); host: ``prefetch`` pinned uint8 batches.
         host_memory: device='cuda' only: the host ring's memory, 'pinned'
             (default), 'write_combined' or 'pageable'.
+        sample_transform: a Python hook called on every sample after the C
+            crop / flip / resize, as a ``(3, H, W)`` uint8 torch tensor
+            (torchvision ``transforms.v2``: RandAugment, TrivialAugmentWide,
+            ColorJitter, RandomErasing, ...); it returns a uint8 tensor of the
+            same shape, which is then converted to ``dtype`` / ``layout`` /
+            ``mean`` / ``std`` as the C loader would. torch's generator and
+            Python's ``random`` are seeded per sample from (seed, epoch,
+            record) around the call, so runs repeat exactly. CPU only; runs in
+            the iterating thread (see bench/transforms_bench.py for its cost).
+        batch_transform: ``f(images, labels) -> (images, labels)`` called on
+            each finished batch (MixUp, CutMix), seeded from (seed, epoch,
+            rank, batch index). CPU only.
 
     Lifetime: a batch's buffer is never refilled while any array or tensor
     viewing it is alive. When user code keeps more than ``hold_limit``
@@ -465,6 +494,10 @@ class Loader:
         self._source = _make_source(dev, dev_index, dt, output, kw.pop("depth"),
                                     kw.pop("host_memory"))
         self.rank, self.world_size = _rank_world(kw.pop("rank"), kw.pop("world_size"))
+        sample_tf, batch_tf = kw.pop("sample_transform"), kw.pop("batch_transform")
+        if sample_tf is not None or batch_tf is not None:
+            self._source = _hooked(self._source, dev, output, sample_tf, batch_tf, dt,
+                                   kw["layout"], kw["mean"], kw["std"], self.rank)
         hold_limit = kw.pop("hold_limit")
         h, w = _pair("size", kw.pop("size"))
         layout = kw["layout"]
@@ -499,6 +532,8 @@ class Loader:
         self._core = self._source.create(self.dataset._ds, opts)
         self.batch_size, self.size, self.seed = operator.index(batch_size), (h, w), \
             operator.index(seed)
+        if hasattr(self._source, "sample_transform"):
+            self._source.seed = self.seed
         self.pipeline, self.order, self.layout = pipeline, order, layout.upper()
         self.dtype, self.device, self.output = dt, self._source.device, output
         self.drop_last = bool(drop_last)
