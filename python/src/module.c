@@ -116,7 +116,8 @@ static PyMethodDef module_methods[] = {
     {"cuda_resolve_device", (PyCFunction)py_cuda_resolve_device, METH_O,
      "cuda_resolve_device(d) -> d if d >= 0, else LOCAL_RANK (0 when unset; -1 when invalid)"},
     {"build", (PyCFunction)(void (*)(void))py_build, METH_VARARGS | METH_KEYWORDS,
-     "build(src, out, options: dict, log=None, part=None) -> summary dict (low level; use "
+     "build(src, out, options: dict, log=None, part=None, progress=None) -> summary dict "
+     "(low level; use "
      "pvpack.build)"},
     {"merge", (PyCFunction)py_merge, METH_VARARGS,
      "merge(out) -> summary dict (low level; use pvpack.merge)"},
