@@ -28,7 +28,8 @@ IMAGENET_STD: Tuple[float, float, float] = tuple(_TABLE["std"]["default"])  # ty
 # height and width; scale and ratio: min and max), with these differences on
 # purpose (python/tests/test_options.py checks there are no others):
 #   start_batch is not a keyword: resume with load_state_dict();
-#   threads=None (default) is the table's 0 (all CPUs), and 0 is refused;
+#   threads=None (default) is default_threads(): the CPUs this process may
+#     use divided among the ranks sharing the machine, and 0 is refused;
 #   rank / world_size None (default): torch.distributed, else RANK /
 #     WORLD_SIZE, else 0 and 1 (the table's -1 asks the C loader for the
 #     environment only);
@@ -175,6 +176,35 @@ def _rank_world(rank: Optional[int], world_size: Optional[int]) -> Tuple[int, in
     if w < 1 or not 0 <= r < w:
         raise ValueError(f"rank {r} / world size {w} invalid")
     return r, w
+
+
+def default_threads() -> int:
+    """The loader's default thread count: the CPUs this process may use (its
+    affinity mask capped by the cgroup CPU quota, as the C library counts
+    them), divided by ``LOCAL_WORLD_SIZE`` -- the processes torchrun (or
+    Lightning, Accelerate) starts on this machine, each with its own
+    loader -- at least 1. When the affinity mask is already smaller than
+    the machine (a launcher that binds each rank to its own CPUs, ``taskset``,
+    Slurm's ``--cpu-bind``), the mask is this process's share and is not
+    divided again."""
+    cpus = _pvpack.available_cpus()
+    raw = os.environ.get("LOCAL_WORLD_SIZE", "")
+    if not raw:
+        return cpus
+    try:
+        local = int(raw)
+    except ValueError:
+        raise ValueError(f"LOCAL_WORLD_SIZE={raw!r} is not an integer (pass threads=N)") \
+            from None
+    if local < 1:
+        raise ValueError(f"LOCAL_WORLD_SIZE={raw!r} must be >= 1 (pass threads=N)")
+    try:
+        mask = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        mask = os.cpu_count() or cpus
+    if mask < (os.cpu_count() or mask):
+        return cpus  # already a share of the machine
+    return max(1, cpus // local)
 
 
 def _torch_has_cuda() -> bool:
@@ -353,7 +383,12 @@ class Loader:
         size: output size, an int or (height, width).
         pipeline: 'train' (RandomResizedCrop + flip), 'eval' (resize + center
             crop) or 'none' (whole image resized).
-        threads: worker threads (None: all cores).
+        threads: worker threads. None (default): :func:`default_threads`, the
+            CPUs this process may use (affinity mask, cgroup CPU quota)
+            divided by ``LOCAL_WORLD_SIZE`` (torchrun's processes on this
+            machine) unless the affinity mask already gives this process a
+            share of the machine; at least 1. ``loader.threads`` is the
+            number used.
         seed: seeds the shuffle and every augmentation draw.
         order: 'shuffle' (a new permutation every epoch), 'sequential', or
             'blocks' (shuffled blocks of neighbouring records, for data larger
@@ -506,12 +541,15 @@ class Loader:
         threads = kw["threads"]
         if threads is not None:
             threads = _int("threads", threads, _PY_MIN["threads"], _TABLE["threads"]["max"])
+        else:
+            threads = min(default_threads(), _TABLE["threads"]["max"])
+        self.threads: int = threads
         er_max = _pvpack.eval_resize_max(h, w)  # the C loader's bound, PV_EVAL_RESIZE_MAX
         kw["eval_resize"] = _int("eval_resize", kw["eval_resize"], _PY_MIN["eval_resize"], er_max)
         for k in ("block_records", "block_group"):
             kw[k] = _int(k, kw[k], _PY_MIN[k], _TABLE[k]["max"])
         # The rest is checked by the library, against the table.
-        opts: Dict[str, Any] = dict(height=h, width=w, threads=threads or 0, rank=self.rank,
+        opts: Dict[str, Any] = dict(height=h, width=w, threads=threads, rank=self.rank,
                                     world_size=self.world_size,
                                     hold_limit=-1 if hold_limit is None else
                                     _int("hold_limit", hold_limit, 0, 2**31 - 1))
@@ -543,6 +581,82 @@ class Loader:
         self._core_pos = (self._epoch, 0)  # where the C loader is positioned
         self._iter_gen = 0
         self._closed = False
+        self._opts = opts  # what the C loader was made with (assignable attributes)
+
+    # ---- assignable between epochs -----------------------------------------
+    # size, batch_size and drop_last may be assigned between epochs
+    # (progressive resizing): the C loader is made again, positioned at the
+    # epoch the next iter() runs, so that epoch is exactly what a new Loader
+    # with the new value would give for it. In __init__ (before _opts
+    # exists) they are plain stores.
+    @property
+    def size(self) -> Tuple[int, int]:
+        """Output (height, width). Assignable between epochs (an int or a pair)."""
+        return self._size
+
+    @size.setter
+    def size(self, value: Union[int, Sequence[int]]) -> None:
+        h, w = _pair("size", value)
+        if "_opts" in self.__dict__:
+            self._reconfigure("size", height=h, width=w)
+        self._size = (h, w)
+
+    @property
+    def batch_size(self) -> int:
+        """Samples per batch. Assignable between epochs."""
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        v = _int("batch_size", value, _TABLE["batch_size"]["min"], _TABLE["batch_size"]["max"])
+        if "_opts" in self.__dict__:
+            self._reconfigure("batch_size", batch_size=v)
+        self._batch_size = v
+
+    @property
+    def drop_last(self) -> bool:
+        """Drop this rank's last incomplete batch. Assignable between epochs."""
+        return self._drop_last
+
+    @drop_last.setter
+    def drop_last(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_, int)):
+            raise TypeError(f"drop_last must be a bool, not {type(value).__name__}")
+        v = bool(value)
+        if "_opts" in self.__dict__:
+            self._reconfigure("drop_last", drop_last=v)
+        self._drop_last = v
+
+    def _reconfigure(self, name: str, **changes: Any) -> None:
+        """Make the C loader again with ``changes``, at the epoch the next
+        iter() runs. Refused in the middle of an epoch (its remaining
+        batches would not be those of either configuration)."""
+        if self._closed:
+            raise ValueError("Loader is closed")
+        n = len(self)
+        if self._fresh:
+            if self._next_batch > 0:
+                raise RuntimeError(
+                    f"loader.{name} can only be assigned between epochs: the loader is set to "
+                    f"resume epoch {self._epoch} at batch {self._next_batch} of {n} "
+                    "(assign it before load_state_dict, or after that epoch)")
+            target = self._epoch
+        elif self._next_batch == 0:
+            target = self._epoch  # iter() was called, no batch taken: run it anew
+        elif self._next_batch >= n:
+            target = self._epoch + 1
+        else:
+            raise RuntimeError(
+                f"loader.{name} can only be assigned between epochs: epoch {self._epoch} is at "
+                f"batch {self._next_batch} of {n} (assign it before iterating the next epoch)")
+        opts = dict(self._opts, **changes)
+        opts["epoch"] = target
+        core = self._source.create(self.dataset._ds, opts)  # raises before anything changes
+        old, self._core, self._opts = self._core, core, opts
+        old.close()
+        self._epoch, self._next_batch, self._fresh = target, 0, True
+        self._core_pos = (target, 0)
+        self._iter_gen += 1  # an iteration in progress on the old loader ends
 
     # ---- sizes ------------------------------------------------------------
     def __len__(self) -> int:

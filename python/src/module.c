@@ -108,7 +108,18 @@ static PyObject *py_eval_resize_max(PyObject *mod, PyObject *args) {
   return PyLong_FromUnsignedLongLong((unsigned long long)PV_EVAL_RESIZE_MAX(h, w));
 }
 
+static PyObject *py_available_cpus(PyObject *mod, PyObject *unused) {
+  (void)mod, (void)unused;
+  int n;
+  Py_BEGIN_ALLOW_THREADS
+  n = pv_available_cpus();
+  Py_END_ALLOW_THREADS
+  return PyLong_FromLong(n);
+}
+
 static PyMethodDef module_methods[] = {
+    {"available_cpus", (PyCFunction)py_available_cpus, METH_NOARGS,
+     "available_cpus() -> the CPUs this process may use (affinity mask, cgroup quota)"},
     {"eval_resize_max", (PyCFunction)py_eval_resize_max, METH_VARARGS,
      "eval_resize_max(height, width) -> the largest eval_resize the loader accepts"},
     {"cuda_probe", (PyCFunction)py_cuda_probe, METH_NOARGS,
