@@ -50,7 +50,7 @@ _POSITIONAL = ("batch_size", "size", "pipeline", "threads", "seed", "order", "dr
 # pv_cuda_loader_options, pvpack_cuda.h).
 _PY_ONLY: Dict[str, Any] = {"device": "cpu", "output": "auto", "hold_limit": None, "depth": 3,
                             "host_memory": "pinned", "sample_transform": None,
-                            "batch_transform": None}
+                            "batch_transform": None, "pin_memory": False}
 
 
 def _keywords() -> Dict[str, Any]:
@@ -450,6 +450,15 @@ class Loader:
             the output is uint8 NHWC); host: ``prefetch`` pinned uint8 batches.
         host_memory: device='cuda' only: the host ring's memory, 'pinned'
             (default), 'write_combined' or 'pageable'.
+        pin_memory: device='cpu' only: the loader's batch buffers are
+            page-locked (cudaHostAlloc), as DataLoader(pin_memory=True), so
+            ``images.to('cuda', non_blocking=True)`` is a DMA without a
+            staging copy. Needs a CUDA device: without one (or in a build
+            without CUDA) the constructor raises pvpack.Error
+            (``PV_ERR_CUDA``, saying why). With ``non_blocking=True`` keep
+            the host batch alive until the copy has run (e.g. until the next
+            batch is taken): its buffer goes back to the ring when the last
+            view dies, and torch does not track foreign pinned memory.
         sample_transform: a Python hook called on every sample after the C
             crop / flip / resize, as a ``(3, H, W)`` uint8 torch tensor
             (torchvision ``transforms.v2``: RandAugment, TrivialAugmentWide,
@@ -529,7 +538,17 @@ class Loader:
         self._source = _make_source(dev, dev_index, dt, output, kw.pop("depth"),
                                     kw.pop("host_memory"))
         self.rank, self.world_size = _rank_world(kw.pop("rank"), kw.pop("world_size"))
+        pin = kw.pop("pin_memory")
+        if not isinstance(pin, (bool, np.bool_)):
+            raise TypeError(f"pin_memory must be a bool, not {type(pin).__name__}")
+        if pin and dev != "cpu":
+            raise ValueError("pin_memory=True is for device='cpu' (device='cuda' stages batches "
+                             "in pinned memory already: host_memory='pinned')")
         sample_tf, batch_tf = kw.pop("sample_transform"), kw.pop("batch_transform")
+        if pin and (sample_tf is not None or batch_tf is not None):
+            raise ValueError("pin_memory=True pins the C loader's batches; the transform hooks "
+                             "return new tensors, which are not pinned (call .pin_memory() on "
+                             "them, or drop pin_memory)")
         if sample_tf is not None or batch_tf is not None:
             self._source = _hooked(self._source, dev, output, sample_tf, batch_tf, dt,
                                    kw["layout"], kw["mean"], kw["std"], self.rank)
@@ -549,6 +568,9 @@ class Loader:
         for k in ("block_records", "block_group"):
             kw[k] = _int(k, kw[k], _PY_MIN[k], _TABLE[k]["max"])
         # The rest is checked by the library, against the table.
+        if pin:
+            kw["pin_memory"] = True  # to the C loader: the pinned allocator
+        self.pin_memory = bool(pin)
         opts: Dict[str, Any] = dict(height=h, width=w, threads=threads, rank=self.rank,
                                     world_size=self.world_size,
                                     hold_limit=-1 if hold_limit is None else

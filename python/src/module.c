@@ -117,7 +117,19 @@ static PyObject *py_available_cpus(PyObject *mod, PyObject *unused) {
   return PyLong_FromLong(n);
 }
 
+#if PV_PY_CUDA_MOCK
+long pv_mock_host_allocs(void); /* tests/cuda_mock.c */
+static PyObject *py_mock_host_allocs(PyObject *mod, PyObject *unused) {
+  (void)mod, (void)unused;
+  return PyLong_FromLong(pv_mock_host_allocs());
+}
+#endif
+
 static PyMethodDef module_methods[] = {
+#if PV_PY_CUDA_MOCK
+    {"mock_host_allocs", (PyCFunction)py_mock_host_allocs, METH_NOARGS,
+     "mock_host_allocs() -> live cudaHostAlloc blocks of the CUDA stand-in"},
+#endif
     {"available_cpus", (PyCFunction)py_available_cpus, METH_NOARGS,
      "available_cpus() -> the CPUs this process may use (affinity mask, cgroup quota)"},
     {"eval_resize_max", (PyCFunction)py_eval_resize_max, METH_VARARGS,
