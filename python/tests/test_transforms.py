@@ -137,3 +137,21 @@ def test_torchvision_v2_transforms(packed):
         c = _batches(pvpack.Loader(packed, batch_size=8, size=32, seed=1, batch_transform=mix))
         d = _batches(pvpack.Loader(packed, batch_size=8, size=32, seed=1, batch_transform=mix))
         assert _same(c, d) and tuple(c[0][1].shape) == (8, 3)
+
+
+def test_readme_transforms(packed):
+    """The README's transforms snippet, run as written (the path replaced)."""
+    pytest.importorskip("torchvision.transforms.v2")
+    v2 = __import__("torchvision.transforms.v2", fromlist=["MixUp"])
+    if not hasattr(v2, "MixUp"):
+        pytest.skip("torchvision without v2.MixUp (< 0.16)")
+    import os
+    import re
+    readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+    text = open(readme, encoding="utf-8").read()
+    m = re.search(r"<!-- test_readme_transforms -->\s*```python\n(.*?)```", text, re.S)
+    assert m, "the README's transforms snippet is missing"
+    code = "\n".join(line[2:] if line.startswith("  ") else line
+                     for line in m.group(1).splitlines())
+    assert "/data/train.pvpack" in code
+    exec(compile(code.replace("/data/train.pvpack", packed), "README.md", "exec"), {})
