@@ -467,7 +467,8 @@ class Loader:
             ``mean`` / ``std`` as the C loader would. torch's generator and
             Python's ``random`` are seeded per sample from (seed, epoch,
             record) around the call, so runs repeat exactly. CPU only; runs in
-            the iterating thread (see bench/transforms_bench.py for its cost).
+            the iterating thread (see bench/transforms_bench.py for its cost);
+            ``loader.batches()`` still yields the C loader's raw batches.
         batch_transform: ``f(images, labels) -> (images, labels)`` called on
             each finished batch (MixUp, CutMix), seeded from (seed, epoch,
             rank, batch index). CPU only.
@@ -535,9 +536,6 @@ class Loader:
             output = "torch" if importlib.util.find_spec("torch") is not None else "numpy"
             if dev == "cuda" and (output == "numpy" or not _torch_has_cuda()):
                 output = "dlpack"
-        self._source = _make_source(dev, dev_index, dt, output, kw.pop("depth"),
-                                    kw.pop("host_memory"))
-        self.rank, self.world_size = _rank_world(kw.pop("rank"), kw.pop("world_size"))
         pin = kw.pop("pin_memory")
         if not isinstance(pin, (bool, np.bool_)):
             raise TypeError(f"pin_memory must be a bool, not {type(pin).__name__}")
@@ -549,6 +547,12 @@ class Loader:
             raise ValueError("pin_memory=True pins the C loader's batches; the transform hooks "
                              "return new tensors, which are not pinned (call .pin_memory() on "
                              "them, or drop pin_memory)")
+        if (sample_tf is not None or batch_tf is not None) and dev != "cpu":
+            raise ValueError("sample_transform / batch_transform need device='cpu' (move the "
+                             "batches to the GPU yourself, or transform on the GPU there)")
+        self._source = _make_source(dev, dev_index, dt, output, kw.pop("depth"),
+                                    kw.pop("host_memory"))
+        self.rank, self.world_size = _rank_world(kw.pop("rank"), kw.pop("world_size"))
         if sample_tf is not None or batch_tf is not None:
             self._source = _hooked(self._source, dev, output, sample_tf, batch_tf, dt,
                                    kw["layout"], kw["mean"], kw["std"], self.rank)
