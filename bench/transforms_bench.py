@@ -8,7 +8,7 @@ usage (the binding of a Release build on PYTHONPATH):
 On a packed ImageFolder (--data, packed once with default options into a
 temporary directory; default: a generated tree of --images 640 JPEGs of
 --image-size 320x240 made with PIL), measured in one run, interleaved
-(a, b, c, d, a, b, c, d, ...), each --reps times:
+(a, b, c, d, e, a, b, ...), each --reps times:
 
   (a) C pipeline alone: Loader(batch_size, size, threads) -- float32 NCHW,
       RandomResizedCrop + flip + normalize, all in C;
@@ -17,7 +17,9 @@ temporary directory; default: a generated tree of --images 640 JPEGs of
       saturation jitter of the same shape; the line says which);
   (c) + batch_transform=MixUp(alpha=1.0) per batch (torchvision v2.MixUp when
       it has one, else a plain-torch mixup with one-hot labels);
-  (d) + both.
+  (d) + both;
+  (e) + an identity sample_transform (lambda x: x): the hook machinery alone
+      (per-sample seeding, the call, conversion to float32 NCHW in torch).
 
 Each figure is images/s over --epochs epochs from iter(loader) to the last
 batch (the loader is created outside the clock), median and best of --reps.
@@ -82,6 +84,10 @@ def mixup_hook(classes):
     return "plain-torch mixup (Beta(1,1), one-hot)", mixup
 
 
+def _identity(img):
+    return img
+
+
 def run(loader, epochs):
     n = 0
     t0 = time.perf_counter()
@@ -121,7 +127,8 @@ def main():
         variants = [("C pipeline alone", {}),
                     ("+ per-sample ColorJitter", {"sample_transform": jitter}),
                     ("+ batch MixUp", {"batch_transform": mixup}),
-                    ("+ both", {"sample_transform": jitter, "batch_transform": mixup})]
+                    ("+ both", {"sample_transform": jitter, "batch_transform": mixup}),
+                    ("+ identity sample hook", {"sample_transform": _identity})]
         figures = {name: [] for name, _ in variants}
         for name, extra in variants:  # warm-up (page cache, imports)
             with pvpack.Loader(ds, **base, **extra) as ld:

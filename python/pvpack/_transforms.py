@@ -127,9 +127,10 @@ class HookSource:
                 raise ValueError(f"sample_transform must return a uint8 tensor of shape "
                                  f"{(c, h, w)} (the crop it was given), not a {what}")
             dst = out[i] if self.layout == "NCHW" else out[i].permute(2, 0, 1)
-            if dt == torch.uint8:
-                dst.copy_(r)
-            else:
-                torch.mul(r, self._scale, out=dst)
-                dst.add_(self._bias)
+            dst.copy_(r)  # uint8, or the cast to float32
+            if dt != torch.uint8:
+                # x * scale + bias in float32, as image/convert.c (two
+                # roundings, no FMA: the same bytes). In place after the
+                # cast: about twice as fast as torch.mul(uint8, float, out=).
+                dst.mul_(self._scale).add_(self._bias)
         return out
