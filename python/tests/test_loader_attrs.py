@@ -94,3 +94,96 @@ def test_bad_values(packed):
     ld.close()
     with pytest.raises(ValueError, match="closed"):
         ld.size = 20
+
+
+def test_assignment_applies_to_an_iterator_not_yet_started(packed):
+    """iter() is positionless: an assignment between iter() and its first
+    next() holds for that iteration (as set_epoch does)."""
+    ld = pvpack.Loader(packed, **KW)
+    it = iter(ld)
+    ld.size = 24
+    got = [(np.array(x), np.array(y)) for x, y in it]
+    assert got[0][0].shape[2:] == (24, 24)
+    assert _same(got, _epoch(pvpack.Loader(packed, **dict(KW, size=24)), 0))
+
+
+def test_state_records_the_assigned_values(packed):
+    """The state holds the values in use; a loader with the old ones refuses
+    it, one assigned the new ones first resumes exactly."""
+    ld = pvpack.Loader(packed, **KW)
+    _epoch(ld)
+    ld.size, ld.batch_size, ld.drop_last = 24, 5, True
+    it = iter(ld)
+    next(it), next(it)
+    st = ld.state_dict()
+    assert (st["epoch"], st["batch"], st["batch_size"]) == (1, 2, 5)
+    assert (st["options"]["height"], st["options"]["drop_last"]) == (24, True)
+    rest = [(np.array(x), np.array(y)) for x, y in it]
+    for attr in ("height", "batch_size", "drop_last"):
+        other = pvpack.Loader(packed, **KW)
+        if attr != "height":
+            other.size = 24
+        if attr != "batch_size":
+            other.batch_size = 5
+        if attr != "drop_last":
+            other.drop_last = True
+        with pytest.raises(ValueError, match=attr):
+            other.load_state_dict(st)
+    again = pvpack.Loader(packed, **KW)
+    again.size, again.batch_size, again.drop_last = 24, 5, True
+    again.load_state_dict(st)
+    again.set_epoch(1)                    # the README loop: keeps the position
+    assert _same(_epoch(again), rest)
+
+
+def test_restored_positions_and_set_epoch(packed):
+    """A restored mid-epoch position survives set_epoch(that epoch) and refuses
+    assignment; set_epoch(another) or an epoch-end state allows it."""
+    ld = pvpack.Loader(packed, **KW)
+    st = ld.state_dict()
+    ld.load_state_dict(dict(st, batch=2, epoch=4))
+    ld.set_epoch(4)
+    with pytest.raises(RuntimeError, match="resume epoch 4 at batch 2"):
+        ld.batch_size = 4
+    ld.set_epoch(5)
+    ld.batch_size = 4
+    assert _same(_epoch(ld), _epoch(pvpack.Loader(packed, **dict(KW, batch_size=4)), 5))
+    end = pvpack.Loader(packed, **KW)
+    end.load_state_dict(dict(st, epoch=3, batch=0))
+    end.size = 20
+    assert _same(_epoch(end, 3), _epoch(pvpack.Loader(packed, **dict(KW, size=20)), 3))
+
+
+def test_abandoned_epoch_then_set_epoch(packed):
+    """An epoch left part-way refuses assignment (a new iter() would restart
+    it); set_epoch(e) starts e again and the assignment applies to it."""
+    ld = pvpack.Loader(packed, **KW)
+    it = iter(ld)
+    next(it)
+    del it
+    with pytest.raises(RuntimeError, match="set_epoch"):
+        ld.size = 20
+    ld.set_epoch(0)
+    ld.size = 20
+    assert _same(_epoch(ld), _epoch(pvpack.Loader(packed, **dict(KW, size=20)), 0))
+
+
+def test_elastic_rest_refuses_assignment(packed):
+    st = None
+    old = pvpack.Loader(packed, rank=0, world_size=2, **KW)
+    it = iter(old)
+    next(it)
+    st = old.state_dict()
+    ld = pvpack.Loader(packed, rank=0, world_size=3, **KW)
+    ld.load_state_dict(st)
+    with pytest.raises(RuntimeError, match="elastic resume, from global position 16"):
+        ld.size = 24
+
+
+def test_batch_sampler_follows_assignment(packed):
+    ld = pvpack.Loader(packed, **KW)
+    bs = ld.batch_sampler
+    assert (bs.batch_size, bs.drop_last, len(bs)) == (8, False, len(ld))
+    ld.batch_size, ld.drop_last = 5, True
+    assert (bs.batch_size, bs.drop_last, len(bs)) == (5, True, len(ld))
+    assert all(len(b) == 5 for b in bs)

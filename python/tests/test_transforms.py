@@ -155,3 +155,73 @@ def test_readme_transforms(packed):
                      for line in m.group(1).splitlines())
     assert "/data/train.pvpack" in code
     exec(compile(code.replace("/data/train.pvpack", packed), "README.md", "exec"), {})
+
+
+def _draws_by_record(loader, epoch):
+    """record -> the hook's draw for it in `epoch` (every occurrence must agree:
+    a padded or repeated record gets the same draw)."""
+    draws = []
+
+    def f(img):
+        draws.append(torch.randint(0, 2**31, ()).item())
+        return img
+    loader._source.sample_transform = f
+    loader.set_epoch(epoch)
+    out = {}
+    for _, _, recs in loader:
+        got, draws[:] = list(draws), []
+        assert len(got) == len(recs)
+        for r, d in zip(recs.tolist(), got):
+            assert out.setdefault(r, d) == d
+    return out
+
+
+def test_hook_seed_is_per_record_in_subsets_rank_splits_and_elastic_resume(packed):
+    """A sample's hook draw depends on (seed, epoch, record) only: the same in
+    an indices= subset (shuffled), on each rank of a split, and after an
+    elastic resume at another world size (with_records gives the records)."""
+    kw = dict(batch_size=4, size=16, seed=11, with_records=True, sample_transform=_jitter)
+    full = _draws_by_record(pvpack.Loader(packed, order="sequential", **kw), 2)
+    n = len(full)
+    sub = pvpack.Loader(packed, indices=list(range(1, n, 2))[::-1], order="shuffle", **kw)
+    got = _draws_by_record(sub, 2)
+    assert set(got) == set(range(1, n, 2)) and all(full[r] == d for r, d in got.items())
+    for rank in range(3):
+        ld = pvpack.Loader(packed, rank=rank, world_size=3, **kw)
+        assert all(full[r] == d for r, d in _draws_by_record(ld, 2).items())
+    # elastic: 2 batches per rank at world size 2, then the rest at world size 3
+    old = pvpack.Loader(packed, rank=0, world_size=2, **kw)
+    old.set_epoch(2)
+    it = iter(old)
+    next(it), next(it)
+    st = old.state_dict()
+    seen = set()
+    for rank in range(3):
+        ld = pvpack.Loader(packed, rank=rank, world_size=3, **kw)
+        ld.load_state_dict(st)
+        d = _draws_by_record(ld, 2)       # set_epoch(2) keeps the restored rest
+        assert d and all(full[r] == v for r, v in d.items())
+        seen |= set(d)
+    assert len(seen) == n - 2 * 4 * 2     # the undelivered records, each once or padded
+
+
+def test_hook_seed_follows_a_restored_states_seed(packed):
+    """seed=None adopts the state's seed on load_state_dict: the hooks' draws
+    then are those of a loader made with that seed."""
+    kw = dict(batch_size=4, size=16, sample_transform=_jitter, threads=2)
+    ref = pvpack.Loader(packed, seed=123456789, **kw)
+    st = ref.state_dict()
+    want = _batches(ref, (0,))
+    ld = pvpack.Loader(packed, **kw)       # a drawn seed
+    assert ld.seed != 123456789
+    ld.load_state_dict(st)
+    assert ld.seed == 123456789 and _same(_batches(ld, (0,)), want)
+
+
+def test_hook_with_records(packed):
+    kw = dict(batch_size=4, size=16, seed=3, threads=2, sample_transform=_jitter)
+    plain = _batches(pvpack.Loader(packed, **kw), (0,))
+    ld = pvpack.Loader(packed, with_records=True, **kw)
+    got = [(x.clone(), y.clone(), r) for x, y, r in ld]
+    assert _same(plain, [(x, y) for x, y, _ in got])
+    assert all(r.dtype == torch.int64 and len(r) == len(y) for _, y, r in got)
