@@ -764,7 +764,10 @@ class Loader:
     loader's, which Lightning and Accelerate call each epoch. Every
     sample and augmentation depends only on (seed, epoch, position), so a run
     is bit-identical whatever ``threads`` is, and :meth:`state_dict` taken
-    mid-epoch resumes exactly.
+    mid-epoch resumes exactly. ``size``, ``batch_size`` and ``drop_last`` may
+    be assigned between epochs (not while an epoch is part-way, nor at a
+    restored mid-epoch position): they hold from the epoch the next iteration
+    runs, and the state records and checks them.
 
     Threads: iterate from one thread at a time. The GIL is released while C
     works; Ctrl-C raises KeyboardInterrupt within ~50 ms and the loader stays
