@@ -184,6 +184,31 @@ static void host_free(void *ctx, void *p, size_t size) {
   l->pinned_bytes -= size;
 }
 
+/* ---- pinned host memory for the CPU loader alone (pin_memory) ------------------- */
+
+static void *pinned_alloc(void *ctx, size_t size, size_t align) {
+  (void)ctx;
+  void *p = NULL;
+  if (align > 4096 || cudaHostAlloc(&p, size ? size : 1, cudaHostAllocDefault) != cudaSuccess)
+    return NULL;
+  return p;
+}
+
+static void pinned_free(void *ctx, void *p, size_t size) {
+  (void)ctx, (void)size;
+  if (p) cudaFreeHost(p);
+}
+
+pv_status pv_cuda_pinned_allocator(pv_allocator *out, char *err, size_t errcap) {
+  if (!out) return PV_ERR_INVALID_ARG;
+  memset(out, 0, sizeof *out);
+  pv_status st = pv_cuda_probe(NULL, err, errcap);
+  if (st != PV_OK) return st;
+  out->alloc = pinned_alloc;
+  out->free = pinned_free;
+  return PV_OK;
+}
+
 /* ---- the feeder ------------------------------------------------------------- */
 
 /* Reads the device times of the previous use of s if they are available

@@ -20,6 +20,14 @@ pv_status pv_cuda_probe(int *count, char *err, size_t errcap) {
   return fail(err, errcap);
 }
 
+pv_status pv_cuda_pinned_allocator(pv_allocator *out, char *err, size_t errcap) {
+  if (!out) return PV_ERR_INVALID_ARG;
+  out->alloc = NULL;
+  out->free = NULL;
+  out->ctx = NULL;
+  return fail(err, errcap);
+}
+
 pv_status pv_cuda_loader_create(const pv_dataset *ds, const pv_cuda_loader_options *opts,
                                 pv_cuda_loader **out, char *err, size_t errcap) {
   if (!ds || !out) return PV_ERR_INVALID_ARG; /* as the real one: arguments first */

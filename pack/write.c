@@ -248,15 +248,20 @@ static pv_status shard_append(out_state *os, uint64_t record, uint32_t label, co
 /* ---- progress ---------------------------------------------------------------- */
 
 typedef struct progress {
-  int mode; /* 0 none, 1 bar, 2 lines */
+  int mode; /* 0 none, 1 bar, 2 lines, 3 the on_progress callback */
   double start, last;
+  const pv_build_options *o;
 } progress;
 
 static void progress_show(progress *p, uint64_t done, uint64_t total, int final) {
   if (!p->mode) return;
   double t = pv__build_now();
-  if (!final && t - p->last < (p->mode == 1 ? 0.2 : 5.0)) return;
+  if (!final && t - p->last < (p->mode != 2 ? 0.2 : 5.0)) return;
   p->last = t;
+  if (p->mode == 3) {
+    p->o->on_progress(p->o->progress_ctx, done, total);
+    return;
+  }
   double el = t - p->start, rate = el > 0 ? done / el : 0;
   double eta = rate > 0 ? (total - done) / rate : 0;
   if (p->mode == 1) {
@@ -309,6 +314,8 @@ pv_status pv__write_shards(const pv__plan *p, uint64_t first, uint64_t end, cons
 
   progress pg = {0};
   pg.mode = o->progress < 0 ? (isatty(2) ? 1 : 2) : o->progress;
+  if (o->on_progress && pg.mode) pg.mode = 3;
+  pg.o = o;
   pg.start = pg.last = pv__build_now();
   for (uint64_t j = first; j < end; j++) {
     job_result r;

@@ -866,6 +866,9 @@ static pv_status restart(pv_loader *l, uint64_t epoch, uint64_t base, uint64_t s
 uint64_t pv_loader_batches_per_epoch(const pv_loader *l) { return l ? l->batches : 0; }
 uint64_t pv_loader_samples_per_epoch(const pv_loader *l) { return l ? l->samples : 0; }
 int pv_loader_thread_count(const pv_loader *l) { return l ? l->nthreads : 0; }
+
+int pv_available_cpus(void) { return pv__available_cpus(); }
+
 const char *pv_loader_last_error(const pv_loader *l) { return l ? l->last_error : ""; }
 
 void pv_loader_get_stats(const pv_loader *l, pv_loader_stats *s) {

@@ -21,6 +21,7 @@
  * sets the device count (default 2).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,7 +240,17 @@ static cudaError_t alloc(void **p, size_t n, size_t align) {
 }
 
 cudaError_t cudaMalloc(void **p, size_t n) { return alloc(p, n, 256); }
-cudaError_t cudaHostAlloc(void **p, size_t n, unsigned int flags) { return alloc(p, n, 4096); }
+/* Live cudaHostAlloc blocks (pv_mock_host_allocs): the Python mock suite
+ * checks with it that pin_memory's ring is pinned and handed back. */
+static atomic_long host_allocs;
+long pv_mock_host_allocs(void);
+long pv_mock_host_allocs(void) { return atomic_load(&host_allocs); }
+
+cudaError_t cudaHostAlloc(void **p, size_t n, unsigned int flags) {
+  cudaError_t e = alloc(p, n, 4096);
+  if (e == cudaSuccess) atomic_fetch_add(&host_allocs, 1);
+  return e;
+}
 cudaError_t cudaFree(void *p) {
   device_sync(); /* as cudaFree: no work may still use it */
   free(p);
@@ -247,6 +258,7 @@ cudaError_t cudaFree(void *p) {
 }
 cudaError_t cudaFreeHost(void *p) {
   device_sync();
+  if (p) atomic_fetch_sub(&host_allocs, 1);
   free(p);
   return cudaSuccess;
 }

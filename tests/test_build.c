@@ -330,6 +330,47 @@ static void test_lossless_codecs_exact(void **state) {
   }
 }
 
+/* on_progress: called instead of printing, done non-decreasing with the
+ * same total (the files of the writing stage), the last call (total,
+ * total); never called with progress = 0 (none). Nothing on stderr is
+ * checked here; the Python suite checks fd 2 stays empty. */
+typedef struct progress_log {
+  int calls;
+  uint64_t last_done, last_total, first_total;
+  int decreasing;
+} progress_log;
+
+static void record_progress(void *ctx, uint64_t done, uint64_t total) {
+  progress_log *p = ctx;
+  if (p->calls == 0) p->first_total = total;
+  if (done < p->last_done || total != p->first_total) p->decreasing = 1;
+  p->last_done = done;
+  p->last_total = total;
+  p->calls++;
+}
+
+static void test_progress_callback(void **state) {
+  fixture *f = *state;
+  char *out = out_path(f, "progress");
+  pv_build_options o;
+  opts_quiet(&o);
+  progress_log pl = {0};
+  o.on_progress = record_progress;
+  o.progress_ctx = &pl;
+  assert_int_equal(pv_build(f->src, out, &o, NULL, NULL, 0), PV_OK); /* progress 0: none */
+  assert_int_equal(pl.calls, 0);
+  pvt_rmrf(out);
+  o.progress = 2; /* lines: the callback instead */
+  pv_build_summary s;
+  assert_int_equal(pv_build(f->src, out, &o, &s, NULL, 0), PV_OK);
+  assert_true(pl.calls >= 1);
+  assert_false(pl.decreasing);
+  assert_int_equal(pl.last_done, s.files);
+  assert_int_equal(pl.last_total, s.files);
+  pvt_rmrf(out);
+  free(out);
+}
+
 /* --no-shuffle keeps torchvision's order: classes in order, files sorted. */
 static void test_source_order(void **state) {
   fixture *f = *state;
@@ -733,6 +774,7 @@ int main(void) {
       cmocka_unit_test(test_deterministic_across_threads),
       cmocka_unit_test(test_lossless_codecs_exact),
       cmocka_unit_test(test_source_order),
+      cmocka_unit_test(test_progress_callback),
       cmocka_unit_test(test_strict_exists_force_cancel),
       cmocka_unit_test(test_options_and_limits),
       cmocka_unit_test(test_jpeg_restart_markers),

@@ -142,6 +142,17 @@ PV_API void pv_cuda_loader_options_init(pv_cuda_loader_options *o);
  * no driver is installed. Thread-safe. */
 PV_API pv_status pv_cuda_probe(int *count, char *err, size_t errcap);
 
+/* Fills *out with an allocator for pv_loader_options.allocator whose
+ * buffers are page-locked host memory (cudaHostAlloc, default flags; freed
+ * with cudaFreeHost), so that the CPU loader's batches copy to a GPU by
+ * DMA without a staging copy (torch's pin_memory=True). Probes first: with
+ * no usable device, or in a build without CUDA, returns PV_ERR_CUDA with
+ * err (may be NULL) saying why, as pv_cuda_probe, and *out zeroed. The
+ * allocator's alloc returns NULL when cudaHostAlloc fails (the loader then
+ * fails with PV_ERR_NOMEM) or when asked for more than 4096-byte alignment.
+ * ctx is NULL; the functions are thread-safe. */
+PV_API pv_status pv_cuda_pinned_allocator(pv_allocator *out, char *err, size_t errcap);
+
 /* The device a loader with options.device = `device` would use: device
  * itself when >= 0, else LOCAL_RANK (0 when unset). -1 when LOCAL_RANK is
  * not a non-negative integer. Pure; needs no GPU. */

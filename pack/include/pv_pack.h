@@ -90,6 +90,13 @@ typedef struct pv_build_options {
    * a reader can decode only the segments a crop covers (spec/FORMAT.md,
    * "JPEG records"). 0 = no restart markers. Default 4. */
   uint32_t jpeg_restart;
+  /* When non-NULL: called with (images done, images to do) of the writing
+   * stage instead of printing a bar or lines to stderr -- at most every
+   * 0.2 s and once when done == total -- unless progress is 0 (none).
+   * Called from the writer thread only; for GUIs and notebooks (the Python
+   * binding's progress= callback and tqdm). */
+  void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
+  void *progress_ctx;
 } pv_build_options;
 
 /* The defaults of every option below; the table they come from
@@ -100,7 +107,7 @@ PV_API void pv_build_options_init(pv_build_options *o);
 /* The options table of pv_build_options (pv_option.h): entry i, in
  * `pvpack build --help` order, or NULL when i >= pv_build_option_count().
  * Every entry names a field of pv_build_options set by a person (not size,
- * log, log_ctx, cancel). */
+ * log, log_ctx, cancel, on_progress, progress_ctx). */
 PV_API size_t pv_build_option_count(void);
 PV_API const pv_option_info *pv_build_option_info(size_t i);
 

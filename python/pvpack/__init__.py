@@ -10,16 +10,17 @@ Replace ``ImageFolder`` + ``DataLoader`` with two lines::
         for images, labels in loader:                # float32 NCHW, normalized
             ...
 
-- :class:`Dataset` -- random access to records: ``ds[i] -> (HxWx3 uint8 array, label)``.
+- :class:`Dataset` -- random access to records: ``ds[i] -> (HxWx3 uint8 array, label)``
+  (a ``torch.utils.data.Dataset`` when torch is installed).
 - :class:`Loader` -- decoded, augmented batches from C worker threads, zero-copy.
 - :func:`build` -- the packer (``pvpack build``) in-process.
 - :class:`Error` -- every failure reported by libpvpack (``.status_name``, ``.detail``).
 """
 from ._pvpack import Error, version as _c_version
 from ._dataset import Dataset
-from ._loader import Loader, ShardingWarning, IMAGENET_MEAN, IMAGENET_STD
+from ._loader import Loader, ShardingWarning, IMAGENET_MEAN, IMAGENET_STD, default_threads
 from ._build import build, merge, plan, BuildSummary
 
 __version__ = _c_version
 __all__ = ["Dataset", "Loader", "build", "merge", "plan", "BuildSummary", "Error", "IMAGENET_MEAN",
-           "IMAGENET_STD", "ShardingWarning", "__version__"]
+           "IMAGENET_STD", "ShardingWarning", "default_threads", "__version__"]

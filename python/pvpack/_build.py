@@ -9,17 +9,21 @@ checks that there are no others):
 - ``out`` is the second argument, the command's ``-o/--output``.
 - ``threads=None`` (the default) is the table's 0, "the CPUs this process
   may use"; an explicit 0 is refused, as before.
-- ``progress=None`` (the default) is the table's default, 'auto'.
-- ``log`` exists only here (the command prints to stderr).
+- ``progress`` also takes a callable ``f(done, total)`` and 'tqdm'; None
+  (the default) is a ``tqdm.auto`` bar when tqdm is installed, else the
+  table's default, 'auto' (printed by C on fd 2).
+- ``log`` exists only here (the command prints to stderr); None (the
+  default) sends the lines to ``logging.getLogger("pvpack")``.
 """
 from __future__ import annotations
 
+import importlib.util
 import inspect
+import logging
 import os
-import sys
 import textwrap
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from . import _pvpack
 from ._dataset import PathLike
@@ -29,7 +33,60 @@ _BY_NAME = {o["name"]: o for o in _TABLE}
 # Python keyword -> its default where it is not the table's (see above).
 _PY_DEFAULTS: Dict[str, Any] = {"threads": None, "progress": None}
 _PY_NOTES = {"threads": "here None is that, and 0 is refused",
-             "progress": "None: the table's default"}
+             "progress": "also 'tqdm' or a callable f(done, total); None: a tqdm.auto bar "
+                         "when tqdm is installed, else 'auto'"}
+_PROGRESS_CHOICES = tuple(_BY_NAME["progress"]["choices"])
+
+logger = logging.getLogger("pvpack")
+# build's log levels -> logging's: skipped files are warnings too (a build
+# that drops inputs should be seen), info lines are info.
+_LEVELS = {"info": logging.INFO, "warn": logging.WARNING, "skip": logging.WARNING}
+
+
+def _to_logger(level: str, line: str) -> None:
+    logger.log(_LEVELS.get(level, logging.INFO), "%s", line, extra={"pvpack_level": level})
+
+
+class _Tqdm:
+    """progress(done, total) -> a tqdm.auto bar (notebook widget or terminal
+    bar), created at the first call, closed at the last."""
+
+    def __init__(self, desc: str) -> None:
+        from tqdm.auto import tqdm
+        self._tqdm, self._desc, self.bar = tqdm, desc, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = self._tqdm(total=total, desc=self._desc, unit="img")
+        self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _progress(progress: Any, desc: str) -> Tuple[Optional[str], Any]:
+    """(the table's progress choice or None for its default, the callback or None)."""
+    if progress is None:
+        if importlib.util.find_spec("tqdm") is not None:
+            return None, _Tqdm(desc)
+        return None, None
+    if isinstance(progress, str):
+        if progress == "tqdm":
+            if importlib.util.find_spec("tqdm") is None:
+                raise ImportError("progress='tqdm' needs tqdm (pip install tqdm)")
+            return None, _Tqdm(desc)
+        if progress not in _PROGRESS_CHOICES:
+            raise ValueError(f"progress must be one of {', '.join(map(repr, _PROGRESS_CHOICES))}"
+                             f", 'tqdm' or a callable, not {progress!r}")
+        return progress, None
+    if callable(progress):
+        return None, progress
+    raise TypeError(f"progress must be a string, a callable or None, not "
+                    f"{type(progress).__name__}")
 
 
 @dataclass(frozen=True)
@@ -126,19 +183,27 @@ def _build(src: PathLike, out: Optional[PathLike], plan_parts: Optional[int],
     elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         top = _BY_NAME["threads"]["max"]
         raise ValueError(f"threads must be 1..{top} (or None for all cores)")
-    if args["progress"] is None:
-        del args["progress"]
+    choice, on_progress = _progress(args.pop("progress"), os.path.basename(
+        os.path.normpath(os.fspath(src))))
+    if choice is not None:
+        args["progress"] = choice
     if quiet:
-        args["progress"] = "none"
-    if log is None and quiet:
-        def log(level: str, line: str) -> None:
-            if level == "warn":
-                print(line, file=sys.stderr)
+        args["progress"], on_progress = "none", None
+    if log is None:
+        log = _to_logger
+        if quiet:
+            def log(level: str, line: str) -> None:
+                if level == "warn":
+                    _to_logger(level, line)
     src_s = os.fspath(src)
     out_s = os.fspath(out) if out is not None else _pvpack.default_output_dir(src_s)
     if plan_parts is not None and out is None:
         raise ValueError("plan() needs out (the directory every part shares)")
-    r = _pvpack.build(src_s, out_s, args, log, part, plan_parts)
+    try:
+        r = _pvpack.build(src_s, out_s, args, log, part, on_progress, plan_parts)
+    finally:
+        if isinstance(on_progress, _Tqdm):
+            on_progress.close()
     return BuildSummary(**r)
 
 
@@ -170,9 +235,15 @@ build.__doc__ = """Pack the ImageFolder tree ``src`` into a dataset directory, l
             An existing one is replaced only with ``force=True``, and only once
             the new dataset is complete.
 {options}
-        quiet: no progress and no per-file lines (warnings still print).
+        quiet: no progress and no per-file lines (warnings still go to the
+            logger).
         log: called as ``log(level, line)`` (level 'info', 'warn' or 'skip')
-            for each message instead of printing it to stderr.
+            for each message. None (default): each goes to
+            ``logging.getLogger("pvpack")`` -- 'warn' and 'skip' as WARNING,
+            'info' as INFO, the level name in the record's ``pvpack_level``
+            -- so notebooks and applications see them in order, where
+            logging's handlers put them (unconfigured: WARNING and above on
+            ``sys.stderr``).
         part: ``(k, n)`` to build part k of n (0 <= k < n) into
             ``out/parts/k-of-n/`` (then ``pvpack.merge(out)``); a plain
             function call, so a Ray task, a Spark ``foreach`` or a Dask

@@ -1,6 +1,7 @@
 """pvpack.Dataset: random access to a packed dataset's records."""
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import operator
 import os
@@ -12,16 +13,38 @@ from . import _pvpack
 
 PathLike = Union[str, "os.PathLike[str]"]
 _LIMIT_NAMES = tuple(o["name"] for o in _pvpack.options("limits"))
+_OUTPUTS = ("numpy", "pil", "tensor")
+
+# A real torch.utils.data.Dataset (map-style) when torch is importable, so
+# that isinstance checks, DataLoader, Subset, ConcatDataset and samplers take
+# it as theirs; a plain class otherwise (torch stays optional).
+if importlib.util.find_spec("torch") is not None:
+    from torch.utils.data import Dataset as _Base
+else:  # pragma: no cover - exercised only where torch is missing
+    _Base = object  # type: ignore[assignment,misc]
 
 
-class Dataset:
+class Dataset(_Base):  # type: ignore[misc,valid-type]
+
     """A pvpack dataset directory (written by ``pvpack build``), opened read-only.
 
-    ``ds[i]`` returns ``(image, label)``: the record decoded into a NumPy
-    ``uint8`` array of shape ``(height, width, 3)`` (RGB, at the size it was
-    packed at) and its integer label, like ``torchvision.datasets.ImageFolder``
-    without a transform. ``classes`` and ``class_to_idx`` are exactly
-    torchvision's for the source tree.
+    ``ds[i]`` returns ``(image, label)``: the record decoded (RGB, at the
+    size it was packed at) and its integer label, like
+    ``torchvision.datasets.ImageFolder``. The image is, by ``output``: a NumPy
+    ``uint8`` array ``(height, width, 3)`` ('numpy', the default), a
+    ``PIL.Image.Image`` in mode RGB ('pil': what ImageFolder's loader gives,
+    so a torchvision transform pipeline written for ImageFolder applies
+    unchanged) or a ``uint8`` torch tensor ``(3, height, width)`` ('tensor':
+    what ``torchvision.io.read_image`` gives, for ``transforms.v2``).
+    ``classes``, ``class_to_idx``, ``samples`` and ``targets`` are
+    torchvision's (``samples`` names each record's source file relative to
+    the packed tree, in record order).
+
+    When torch is importable this is a ``torch.utils.data.Dataset``
+    (map-style). It pickles by path and options (the mapped files are opened
+    again on unpickling), so a ``DataLoader`` with ``num_workers > 0`` works
+    under every multiprocessing start method, 'spawn' and 'forkserver'
+    included.
 
     Record order is the pack order (shuffled at pack time unless the dataset
     was built with ``--no-shuffle``), so ``ds[i]`` is in general not
@@ -30,7 +53,8 @@ class Dataset:
 
     Args:
         root: the dataset directory (``/data/train.pvpack``).
-        transform: optional callable applied to the image array in ``ds[i]``.
+        transform: optional callable applied to the image in ``ds[i]`` (of
+            the type ``output`` says).
         target_transform: optional callable applied to the label.
         verify_on_read: check each record's XXH3 checksum when it is read.
         max_record_pixels, max_record_bytes, max_decoder_memory, max_scans:
@@ -44,6 +68,7 @@ class Dataset:
             allowed pixel + 64 MiB: a progressive JPEG's coefficient buffer),
             500 JPEG scans; they accept everything ``pvpack build`` writes
             with its defaults.
+        output: 'numpy' (default), 'pil' or 'tensor' (needs torch), see above.
 
     Raises:
         pvpack.Error: the directory is not a valid dataset (the message
@@ -58,19 +83,63 @@ class Dataset:
 
     def __init__(self, root: PathLike, transform: Optional[Callable[[np.ndarray], Any]] = None,
                  target_transform: Optional[Callable[[int], Any]] = None, *,
-                 verify_on_read: bool = False, **limits: Optional[int]) -> None:
+                 verify_on_read: bool = False, output: str = "numpy",
+                 **limits: Optional[int]) -> None:
         # The limit keywords are pv_limits' table (_pvpack.options('limits')).
         unknown = [k for k in limits if k not in _LIMIT_NAMES]
         if unknown:
             raise TypeError(f"Dataset() got an unexpected keyword argument {unknown[0]!r}")
+        if output not in _OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(map(repr, _OUTPUTS))}, "
+                             f"not {output!r}")
         self.root: str = os.fspath(root)
         if not self.root:
             raise ValueError("root is an empty path (use '.' for the current directory)")
-        self._ds = _pvpack.Dataset(self.root, verify_on_read=verify_on_read, **limits)
+        self._open_args: Dict[str, Any] = dict(verify_on_read=bool(verify_on_read), **limits)
+        self._ds = _pvpack.Dataset(self.root, **self._open_args)
         self.transform = transform
         self.target_transform = target_transform
+        self.output = output
+        self._convert = self._converter(output)
         self.classes: List[str] = self._ds.classes
         self.class_to_idx: Dict[str, int] = {c: i for i, c in enumerate(self.classes)}
+        self._samples: Optional[List[Tuple[str, int]]] = None
+
+    @staticmethod
+    def _converter(output: str) -> Optional[Callable[[np.ndarray], Any]]:
+        if output == "pil":
+            from PIL import Image
+            return lambda a: Image.fromarray(a, "RGB")
+        if output == "tensor":
+            import torch
+            return lambda a: torch.from_numpy(a).permute(2, 0, 1)
+        return None
+
+    # Pickling (DataLoader workers under spawn / forkserver, copy.deepcopy):
+    # by path and options; the C object is opened again on the other side.
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(self.__dict__)
+        for k in ("_ds", "_convert"):
+            state.pop(k, None)
+        state["_records"] = len(self._ds)
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        state = dict(state)
+        records = state.pop("_records")
+        self.__dict__.update(state)
+        self._ds = _pvpack.Dataset(self.root, **self._open_args)
+        if self._ds.classes != self.classes or len(self._ds) != records:
+            raise RuntimeError(f"{self.root}: the dataset changed since this Dataset was "
+                               "pickled (other classes or record count)")
+        self._convert = self._converter(self.output)
+
+    def _samples_list(self) -> List[Tuple[str, int]]:
+        """The samples list, computed once (not copied)."""
+        if self._samples is None:
+            self._samples = [(self._ds.source_path(i), self._ds.label(i))
+                             for i in range(len(self._ds))]
+        return self._samples
 
     def __len__(self) -> int:
         return len(self._ds)
@@ -94,7 +163,9 @@ class Dataset:
         if isinstance(i, slice):
             raise TypeError("Dataset indices must be integers, not slices")
         buf, h, w, label = self._ds.decode(self._index(i))
-        img = np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3)
+        img: Any = np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3)
+        if self._convert is not None:
+            img = self._convert(img)
         if self.transform is not None:
             img = self.transform(img)
         target: Any = label
@@ -116,9 +187,18 @@ class Dataset:
         return self._ds.record(self._index(i))
 
     @property
+    def samples(self) -> List[Tuple[str, int]]:
+        """``(source path, class index)`` of every record, in record order
+        (ImageFolder.samples; the path is relative to the packed tree, as
+        :meth:`source_path` gives it). Computed once; a copy each time."""
+        return list(self._samples_list())
+
+    imgs = samples  # ImageFolder's older name
+
+    @property
     def targets(self) -> List[int]:
         """Every record's label, in record order (like ImageFolder.targets)."""
-        return [self._ds.label(i) for i in range(len(self._ds))]
+        return [t for _, t in self._samples_list()]
 
     @property
     def class_counts(self) -> List[int]:
@@ -155,7 +235,8 @@ def _dataset_signature() -> inspect.Signature:
     params = [P("self", P.POSITIONAL_OR_KEYWORD), P("root", P.POSITIONAL_OR_KEYWORD),
               P("transform", P.POSITIONAL_OR_KEYWORD, default=None),
               P("target_transform", P.POSITIONAL_OR_KEYWORD, default=None),
-              P("verify_on_read", P.KEYWORD_ONLY, default=False)]
+              P("verify_on_read", P.KEYWORD_ONLY, default=False),
+              P("output", P.KEYWORD_ONLY, default="numpy")]
     params += [P(k, P.KEYWORD_ONLY, default=None) for k in _LIMIT_NAMES]
     return inspect.Signature(params)
 

@@ -30,7 +30,8 @@ IMAGENET_STD: Tuple[float, float, float] = tuple(_TABLE["std"]["default"])  # ty
 # height and width; scale and ratio: min and max), with these differences on
 # purpose (python/tests/test_options.py checks there are no others):
 #   start_batch is not a keyword: resume with load_state_dict();
-#   threads=None (default) is the table's 0 (all CPUs), and 0 is refused;
+#   threads=None (default) is default_threads(): the CPUs this process may
+#     use divided among the ranks sharing the machine, and 0 is refused;
 #   seed=None (default): drawn once per Loader, from torch.initial_seed()
 #     when torch is imported, else from the OS (the table's default is 0);
 #   order=None (default): 'shuffle' for pipeline='train', 'sequential' for
@@ -56,7 +57,9 @@ _POSITIONAL = ("batch_size", "size", "pipeline", "threads", "seed", "order", "dr
 # pv_cuda_loader_options, pvpack_cuda.h).
 _PY_ONLY: Dict[str, Any] = {"device": "cpu", "output": "auto", "hold_limit": None, "depth": 3,
                             "host_memory": "pinned", "distributed": None,
-                            "with_records": False, "indices": None, "classes": None}
+                            "with_records": False, "indices": None, "classes": None,
+                            "sample_transform": None, "batch_transform": None,
+                            "pin_memory": False}
 
 
 def _keywords() -> Dict[str, Any]:
@@ -213,6 +216,35 @@ def _rank_world(rank: Optional[int], world_size: Optional[int],
     if w < 1 or not 0 <= r < w:
         raise ValueError(f"rank {r} / world size {w} invalid")
     return r, w
+
+
+def default_threads() -> int:
+    """The loader's default thread count: the CPUs this process may use (its
+    affinity mask capped by the cgroup CPU quota, as the C library counts
+    them), divided by ``LOCAL_WORLD_SIZE`` -- the processes torchrun (or
+    Lightning, Accelerate) starts on this machine, each with its own
+    loader -- at least 1. When the affinity mask is already smaller than
+    the machine (a launcher that binds each rank to its own CPUs, ``taskset``,
+    Slurm's ``--cpu-bind``), the mask is this process's share and is not
+    divided again."""
+    cpus = _pvpack.available_cpus()
+    raw = os.environ.get("LOCAL_WORLD_SIZE", "")
+    if not raw:
+        return cpus
+    try:
+        local = int(raw)
+    except ValueError:
+        raise ValueError(f"LOCAL_WORLD_SIZE={raw!r} is not an integer (pass threads=N)") \
+            from None
+    if local < 1:
+        raise ValueError(f"LOCAL_WORLD_SIZE={raw!r} must be >= 1 (pass threads=N)")
+    try:
+        mask = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        mask = os.cpu_count() or cpus
+    if mask < (os.cpu_count() or mask):
+        return cpus  # already a share of the machine
+    return max(1, cpus // local)
 
 
 def _torch_has_cuda() -> bool:
@@ -488,7 +520,23 @@ def _sampler_classes() -> Dict[str, Any]:
         def __init__(self, loader: "Loader") -> None:
             self._loader = loader
             self.sampler = loader.sampler
-            self.batch_size, self.drop_last = loader.batch_size, loader.drop_last
+
+        # The loader's (assignable between epochs), not a copy.
+        @property  # type: ignore[misc]
+        def batch_size(self) -> int:
+            return self._loader.batch_size
+
+        @batch_size.setter
+        def batch_size(self, value: int) -> None:
+            self._loader.batch_size = value
+
+        @property  # type: ignore[misc]
+        def drop_last(self) -> bool:
+            return self._loader.drop_last
+
+        @drop_last.setter
+        def drop_last(self, value: bool) -> None:
+            self._loader.drop_last = value
 
         def __iter__(self) -> Iterator[Any]:
             it = iter(self.sampler)
@@ -510,6 +558,22 @@ def _make_sampler(loader: "Loader") -> Any:
 
 def _make_batch_sampler(loader: "Loader") -> Any:
     return _sampler_classes()["batch"](loader)
+
+
+def _hooked(source: Any, dev: str, output: str, sample_tf: Any, batch_tf: Any, dtype: str,
+            layout: Any, mean: Any, std: Any, rank: int) -> Any:
+    """The source with the Python transform hooks (_transforms.py)."""
+    for name, f in (("sample_transform", sample_tf), ("batch_transform", batch_tf)):
+        if f is not None and not callable(f):
+            raise TypeError(f"{name} must be callable, not {type(f).__name__}")
+    if dev != "cpu":
+        raise ValueError("sample_transform / batch_transform need device='cpu' (move the "
+                         "batches to the GPU yourself, or transform on the GPU there)")
+    if output != "torch":
+        raise ValueError("sample_transform / batch_transform get torch tensors: they need "
+                         f"torch and output='torch' (or 'auto'), not {output!r}")
+    from ._transforms import HookSource
+    return HookSource(source, sample_tf, batch_tf, dtype, str(layout), mean, std, rank)
 
 
 class Loader:
@@ -542,8 +606,15 @@ class Loader:
         size: output size, an int or (height, width).
         pipeline: 'train' (RandomResizedCrop + flip), 'eval' (resize + center
             crop) or 'none' (whole image resized).
-        threads: worker threads (None: all cores).
-        seed: seeds the shuffle and every augmentation draw. None (default):
+        threads: worker threads. None (default): :func:`default_threads`, the
+            CPUs this process may use (affinity mask, cgroup CPU quota)
+            divided by ``LOCAL_WORLD_SIZE`` (torchrun's processes on this
+            machine) unless the affinity mask already gives this process a
+            share of the machine; at least 1. ``loader.threads`` is the
+            number used. The thread count never changes the batches, so
+            ranks need not agree on it.
+        seed: seeds the shuffle and every augmentation draw (the C
+            pipeline's and the transform hooks'). None (default):
             ``torch.initial_seed()`` when torch is imported (torch.manual_seed
             and Lightning's seed_everything decide it), else 64 bits from the
             OS; the seed used is ``loader.seed`` (in repr and the state). A
@@ -632,6 +703,28 @@ class Loader:
             the output is uint8 NHWC); host: ``prefetch`` pinned uint8 batches.
         host_memory: device='cuda' only: the host ring's memory, 'pinned'
             (default), 'write_combined' or 'pageable'.
+        pin_memory: device='cpu' only: the loader's batch buffers are
+            page-locked (cudaHostAlloc), as DataLoader(pin_memory=True), so
+            ``images.to('cuda', non_blocking=True)`` is a DMA without a
+            staging copy. Needs a CUDA device: without one (or in a build
+            without CUDA) the constructor raises pvpack.Error
+            (``PV_ERR_CUDA``, saying why). With ``non_blocking=True`` keep
+            the host batch alive until the copy has run (e.g. until the next
+            batch is taken): its buffer goes back to the ring when the last
+            view dies, and torch does not track foreign pinned memory.
+        sample_transform: a Python hook called on every sample after the C
+            crop / flip / resize, as a ``(3, H, W)`` uint8 torch tensor
+            (torchvision ``transforms.v2``: RandAugment, TrivialAugmentWide,
+            ColorJitter, RandomErasing, ...); it returns a uint8 tensor of the
+            same shape, which is then converted to ``dtype`` / ``layout`` /
+            ``mean`` / ``std`` as the C loader would. torch's generator and
+            Python's ``random`` are seeded per sample from (seed, epoch,
+            record) around the call, so runs repeat exactly. CPU only; runs in
+            the iterating thread (see bench/transforms_bench.py for its cost);
+            ``loader.batches()`` still yields the C loader's raw batches.
+        batch_transform: ``f(images, labels) -> (images, labels)`` called on
+            each finished batch (MixUp, CutMix), seeded from (seed, epoch,
+            rank, batch index). CPU only.
 
     Lifetime: a batch's buffer is never refilled while any array or tensor
     viewing it is alive. When user code keeps more than ``hold_limit``
@@ -671,7 +764,10 @@ class Loader:
     loader's, which Lightning and Accelerate call each epoch. Every
     sample and augmentation depends only on (seed, epoch, position), so a run
     is bit-identical whatever ``threads`` is, and :meth:`state_dict` taken
-    mid-epoch resumes exactly.
+    mid-epoch resumes exactly. ``size``, ``batch_size`` and ``drop_last`` may
+    be assigned between epochs (not while an epoch is part-way, nor at a
+    restored mid-epoch position): they hold from the epoch the next iteration
+    runs, and the state records and checks them.
 
     Threads: iterate from one thread at a time. The GIL is released while C
     works; Ctrl-C raises KeyboardInterrupt within ~50 ms and the loader stays
@@ -702,6 +798,20 @@ class Loader:
             output = "torch" if importlib.util.find_spec("torch") is not None else "numpy"
             if dev == "cuda" and (output == "numpy" or not _torch_has_cuda()):
                 output = "dlpack"
+        pin = kw.pop("pin_memory")
+        if not isinstance(pin, (bool, np.bool_)):
+            raise TypeError(f"pin_memory must be a bool, not {type(pin).__name__}")
+        if pin and dev != "cpu":
+            raise ValueError("pin_memory=True is for device='cpu' (device='cuda' stages batches "
+                             "in pinned memory already: host_memory='pinned')")
+        sample_tf, batch_tf = kw.pop("sample_transform"), kw.pop("batch_transform")
+        if pin and (sample_tf is not None or batch_tf is not None):
+            raise ValueError("pin_memory=True pins the C loader's batches; the transform hooks "
+                             "return new tensors, which are not pinned (call .pin_memory() on "
+                             "them, or drop pin_memory)")
+        if (sample_tf is not None or batch_tf is not None) and dev != "cpu":
+            raise ValueError("sample_transform / batch_transform need device='cpu' (move the "
+                             "batches to the GPU yourself, or transform on the GPU there)")
         self._source = _make_source(dev, dev_index, dt, output, kw.pop("depth"),
                                     kw.pop("host_memory"))
         self.rank, self.world_size = _rank_world(kw.pop("rank"), kw.pop("world_size"),
@@ -713,6 +823,9 @@ class Loader:
             kw["seed"] = _shared_seed(self.rank, self.world_size)
         if kw["order"] is None:
             kw["order"] = "shuffle" if kw["pipeline"] == "train" else "sequential"
+        if sample_tf is not None or batch_tf is not None:
+            self._source = _hooked(self._source, dev, output, sample_tf, batch_tf, dt,
+                                   kw["layout"], kw["mean"], kw["std"], self.rank)
         hold_limit = kw.pop("hold_limit")
         h, w = _pair("size", kw.pop("size"))
         layout = kw["layout"]
@@ -721,12 +834,18 @@ class Loader:
         threads = kw["threads"]
         if threads is not None:
             threads = _int("threads", threads, _PY_MIN["threads"], _TABLE["threads"]["max"])
+        else:
+            threads = min(default_threads(), _TABLE["threads"]["max"])
+        self.threads: int = threads
         er_max = _pvpack.eval_resize_max(h, w)  # the C loader's bound, PV_EVAL_RESIZE_MAX
         kw["eval_resize"] = _int("eval_resize", kw["eval_resize"], _PY_MIN["eval_resize"], er_max)
         for k in ("block_records", "block_group"):
             kw[k] = _int(k, kw[k], _PY_MIN[k], _TABLE[k]["max"])
         # The rest is checked by the library, against the table.
-        opts: Dict[str, Any] = dict(height=h, width=w, threads=threads or 0, rank=self.rank,
+        if pin:
+            kw["pin_memory"] = True  # to the C loader: the pinned allocator
+        self.pin_memory = bool(pin)
+        opts: Dict[str, Any] = dict(height=h, width=w, threads=threads, rank=self.rank,
                                     world_size=self.world_size,
                                     hold_limit=-1 if hold_limit is None else
                                     _int("hold_limit", hold_limit, 0, 2**31 - 1))
@@ -749,11 +868,12 @@ class Loader:
         self.indices = subset  # the records an epoch visits (None: all), read-only
         self._subset_id = None if subset is None else \
             hashlib.sha1(subset.tobytes()).hexdigest()[:16]
-        self._opts = dict(opts)
         self._core = self._source.create(self.dataset._ds, dict(opts))
         self.batch_size, self.size, self.seed = operator.index(batch_size), (h, w), \
             operator.index(seed)
         self._seed_drawn = self._seed_was_none
+        if hasattr(self._source, "sample_transform"):
+            self._source.seed = self.seed
         self.pipeline, self.order, self.layout = pipeline, order, layout.upper()
         self.dtype, self.device, self.output = dt, self._source.device, output
         self.drop_last = bool(drop_last)
@@ -775,6 +895,90 @@ class Loader:
         self._batch_sampler: Any = None
         self._identity = _dataset_identity(self.dataset)
         self._closed = False
+        self._opts = opts  # what the C loader was made with (assignable attributes)
+
+    # ---- assignable between epochs -----------------------------------------
+    # size, batch_size and drop_last may be assigned between epochs
+    # (progressive resizing): the C loader is made again, positioned at the
+    # epoch the next iter() runs, so that epoch is exactly what a new Loader
+    # with the new value would give for it. In __init__ (before _opts
+    # exists) they are plain stores.
+    @property
+    def size(self) -> Tuple[int, int]:
+        """Output (height, width). Assignable between epochs (an int or a pair)."""
+        return self._size
+
+    @size.setter
+    def size(self, value: Union[int, Sequence[int]]) -> None:
+        h, w = _pair("size", value)
+        if "_opts" in self.__dict__:
+            self._reconfigure("size", height=h, width=w)
+        self._size = (h, w)
+
+    @property
+    def batch_size(self) -> int:
+        """Samples per batch. Assignable between epochs."""
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        v = _int("batch_size", value, _TABLE["batch_size"]["min"], _TABLE["batch_size"]["max"])
+        if "_opts" in self.__dict__:
+            self._reconfigure("batch_size", batch_size=v)
+        self._batch_size = v
+
+    @property
+    def drop_last(self) -> bool:
+        """Drop this rank's last incomplete batch. Assignable between epochs."""
+        return self._drop_last
+
+    @drop_last.setter
+    def drop_last(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_, int)):
+            raise TypeError(f"drop_last must be a bool, not {type(value).__name__}")
+        v = bool(value)
+        if "_opts" in self.__dict__:
+            self._reconfigure("drop_last", drop_last=v)
+        self._drop_last = v
+
+    def _reconfigure(self, name: str, **changes: Any) -> None:
+        """Make the C loader again with ``changes``, at the epoch the next
+        iteration runs (see "Epochs"), from its first batch. Refused in the
+        middle of an epoch -- batches of it handed out, or a position inside
+        it restored by load_state_dict (its remaining batches would be those
+        of neither configuration). An ``iter()`` made before the assignment
+        and not yet started runs with the new value (iter() is positionless);
+        the state records the new values, so a resume needs them too."""
+        if self._closed:
+            raise ValueError("Loader is closed")
+        n = self._epoch_len()
+        if not self._started:
+            if self._next_batch > 0 or self._rest:
+                where = f"batch {self._next_batch} of {n}"
+                if self._rest:
+                    where += f" (an elastic resume, from global position {self._rest})"
+                raise RuntimeError(
+                    f"loader.{name} can only be assigned between epochs: the loader is set to "
+                    f"resume epoch {self._epoch} at {where} (assign it before load_state_dict, "
+                    "or after that epoch)")
+            target = self._epoch
+        elif self._next_batch == 0:
+            target = self._epoch  # an iteration began, no batch taken: run it anew
+        elif self._next_batch >= n:
+            target = self._epoch + 1
+        else:
+            raise RuntimeError(
+                f"loader.{name} can only be assigned between epochs: epoch {self._epoch} is at "
+                f"batch {self._next_batch} of {n} (assign it before iterating the next epoch, "
+                f"or call set_epoch({self._epoch}) to start that epoch again)")
+        opts = dict(self._opts, **changes)
+        opts["epoch"] = target
+        core = self._source.create(self.dataset._ds, dict(opts))  # raises before any change
+        old, self._core, self._opts = self._core, core, opts
+        old.close()
+        self._epoch, self._next_batch, self._started, self._rest = target, 0, False, None
+        self._core_pos = (target, 0, None)
+        self._run_gen = -1  # an iteration in progress on the old C loader ends
 
     # ---- sizes ------------------------------------------------------------
     def __len__(self) -> int:
@@ -928,6 +1132,8 @@ class Loader:
         self._core_pos = (self._opts["epoch"], 0, None)
         old.close()
         self.seed, self._seed_drawn = seed, False
+        if hasattr(self._source, "sample_transform"):
+            self._source.seed = seed  # the hooks' per-sample seeds follow
 
     # ---- Lightning / torch integration ---------------------------------------
     @property

@@ -258,12 +258,21 @@ static void Loader_dealloc(LoaderObject *self) {
 
 static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw) {
   PyObject *ds, *d;
-  if (!loader_init_args(args, kw, self->l, &cpu_ops, NULL, &ds, &d)) return -1;
+  static const char *const extra[] = {"pin_memory", NULL};
+  if (!loader_init_args(args, kw, self->l, &cpu_ops, extra, &ds, &d)) return -1;
   pv_loader_options o;
   int hold = -1;
   if (!loader_options_from_dict(d, &o, &hold, NULL)) return -1;
   char err[512] = "";
   pv_status st;
+  int pin = 0;
+  if (!opt_int(d, "pin_memory", &pin)) return -1;
+  /* pin_memory: the ring (and the buffers detached batches get) in
+   * page-locked memory; needs a CUDA device (PV_ERR_CUDA says why not). */
+  if (pin && (st = pv_cuda_pinned_allocator(&o.allocator, err, sizeof err)) != PV_OK) {
+    raise_status(st, err);
+    return -1;
+  }
   pv_dataset *pds = ((DatasetObject *)ds)->ds;
   pv_loader *l = NULL;
   Py_BEGIN_ALLOW_THREADS

@@ -108,7 +108,30 @@ static PyObject *py_eval_resize_max(PyObject *mod, PyObject *args) {
   return PyLong_FromUnsignedLongLong((unsigned long long)PV_EVAL_RESIZE_MAX(h, w));
 }
 
+static PyObject *py_available_cpus(PyObject *mod, PyObject *unused) {
+  (void)mod, (void)unused;
+  int n;
+  Py_BEGIN_ALLOW_THREADS
+  n = pv_available_cpus();
+  Py_END_ALLOW_THREADS
+  return PyLong_FromLong(n);
+}
+
+#if PV_PY_CUDA_MOCK
+long pv_mock_host_allocs(void); /* tests/cuda_mock.c */
+static PyObject *py_mock_host_allocs(PyObject *mod, PyObject *unused) {
+  (void)mod, (void)unused;
+  return PyLong_FromLong(pv_mock_host_allocs());
+}
+#endif
+
 static PyMethodDef module_methods[] = {
+#if PV_PY_CUDA_MOCK
+    {"mock_host_allocs", (PyCFunction)py_mock_host_allocs, METH_NOARGS,
+     "mock_host_allocs() -> live cudaHostAlloc blocks of the CUDA stand-in"},
+#endif
+    {"available_cpus", (PyCFunction)py_available_cpus, METH_NOARGS,
+     "available_cpus() -> the CPUs this process may use (affinity mask, cgroup quota)"},
     {"eval_resize_max", (PyCFunction)py_eval_resize_max, METH_VARARGS,
      "eval_resize_max(height, width) -> the largest eval_resize the loader accepts"},
     {"cuda_probe", (PyCFunction)py_cuda_probe, METH_NOARGS,
@@ -116,7 +139,8 @@ static PyMethodDef module_methods[] = {
     {"cuda_resolve_device", (PyCFunction)py_cuda_resolve_device, METH_O,
      "cuda_resolve_device(d) -> d if d >= 0, else LOCAL_RANK (0 when unset; -1 when invalid)"},
     {"build", (PyCFunction)(void (*)(void))py_build, METH_VARARGS | METH_KEYWORDS,
-     "build(src, out, options: dict, log=None, part=None, plan=None) -> summary dict (low level; use "
+     "build(src, out, options: dict, log=None, part=None, progress=None, plan=None) -> summary dict "
+     "(low level; use "
      "pvpack.build)"},
     {"merge", (PyCFunction)py_merge, METH_VARARGS,
      "merge(out) -> summary dict (low level; use pvpack.merge)"},

@@ -299,7 +299,8 @@ typedef struct build_job {
   pv_status status;
   char err[1024];
   volatile sig_atomic_t cancel;
-  PyObject *log; /* callable or NULL */
+  PyObject *log;      /* callable or NULL */
+  PyObject *progress; /* callable or NULL */
   int parted;    /* pv_build_part(part_k, part_n) instead of pv_build */
   int planned;   /* pv_build_plan(part_n) instead of either */
   uint32_t part_k, part_n;
@@ -319,6 +320,16 @@ static void build_log(void *ctx, pv_log_level level, const char *line) {
   PyGILState_Release(g);
 }
 
+static void build_progress(void *ctx, uint64_t done, uint64_t total) {
+  build_job *j = ctx;
+  PyGILState_STATE g = PyGILState_Ensure();
+  PyObject *r = PyObject_CallFunction(j->progress, "KK", (unsigned long long)done,
+                                      (unsigned long long)total);
+  if (!r) PyErr_WriteUnraisable(j->progress);
+  Py_XDECREF(r);
+  PyGILState_Release(g);
+}
+
 static void *build_thread(void *arg) {
   build_job *j = arg;
   j->status = j->planned ? pv_build_plan(j->src, j->out, &j->o, j->part_n, &j->summary, j->err,
@@ -334,12 +345,19 @@ static void *build_thread(void *arg) {
 }
 
 PyObject *py_build(PyObject *mod, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"src", "out", "options", "log", "part", "plan", NULL};
-  PyObject *src_b, *out_b = NULL, *d, *log = Py_None, *part = Py_None, *plan = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O&O!|OOO", kwlist, PyUnicode_FSConverter, &src_b,
+  static char *kwlist[] = {"src", "out", "options", "log", "part", "progress", "plan", NULL};
+  PyObject *src_b, *out_b = NULL, *d, *log = Py_None, *part = Py_None, *prog = Py_None,
+           *plan = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O&O!|OOOO", kwlist, PyUnicode_FSConverter, &src_b,
                                    PyUnicode_FSConverter, &out_b, &PyDict_Type, &d, &log, &part,
-                                   &plan))
+                                   &prog, &plan))
     return NULL;
+  if (prog != Py_None && !PyCallable_Check(prog)) {
+    PyErr_SetString(PyExc_TypeError, "progress must be callable or None");
+    Py_DECREF(src_b);
+    Py_DECREF(out_b);
+    return NULL;
+  }
   unsigned long long pk = 0, pn = 0;
   if (plan != Py_None) { /* plan=n: pv_build_plan */
     if (!PyLong_Check(plan) || PyBool_Check(plan) || part != Py_None) {
@@ -395,6 +413,11 @@ PyObject *py_build(PyObject *mod, PyObject *args, PyObject *kw) {
     j->log = log;
     j->o.log = build_log;
     j->o.log_ctx = j;
+  }
+  if (prog != Py_None) {
+    j->progress = prog;
+    j->o.on_progress = build_progress;
+    j->o.progress_ctx = j;
   }
   j->o.cancel = &j->cancel;
   if (part != Py_None || plan != Py_None) {

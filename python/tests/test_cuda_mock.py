@@ -281,3 +281,23 @@ def test_ctrl_c_stops_a_waiting_next(packed):
     timer.join()
     n = sum(x.shape[0] for x, _ in ld)
     assert n == N_IMAGES
+
+
+def test_pin_memory_cpu_loader_uses_pinned_host_memory(packed):
+    """device='cpu', pin_memory=True: the ring (prefetch buffers) and the
+    buffers detached batches get come from cudaHostAlloc, same bytes as the
+    unpinned loader, and all of it goes back with cudaFreeHost."""
+    kw = dict(batch_size=5, size=(24, 20), threads=2, output="numpy", seed=3, prefetch=3)
+    before = _pvpack.mock_host_allocs()
+    ld = pvpack.Loader(packed, pin_memory=True, **kw)
+    assert ld.pin_memory is True
+    assert _pvpack.mock_host_allocs() - before == 3
+    ref = [np.array(x) for x, _ in pvpack.Loader(packed, **kw)]
+    kept = [x for x, _ in ld]                       # all kept: batches are detached
+    assert len(kept) == len(ref) and all(np.array_equal(a, b) for a, b in zip(kept, ref))
+    assert _pvpack.mock_host_allocs() - before > 3  # detached buffers are pinned too
+    del kept
+    ld.close()
+    del ld
+    gc.collect()
+    assert _pvpack.mock_host_allocs() == before

@@ -35,13 +35,14 @@ BUILD_PY_DEFAULTS = {"threads": None, "progress": None, "part": None}
 # (PV_OPTION_CLI in reader/loader_options.h) and its own --epochs, --json and
 # --batch (the old name of --batch-size). Loader has every loader option but
 # start_batch (resume goes through load_state_dict), plus what only Python has
-# (device, output, hold_limit, the CUDA depth and host_memory).
+# (device, output, hold_limit, the CUDA depth and host_memory, the Python
+# transform hooks sample_transform and batch_transform, pin_memory).
 BENCH_ONLY = {"--epochs", "--json", "--batch"}
 LOADER_NOT_IN_BENCH = {
     "eval_resize", "scale", "ratio", "flip_prob", "filter", "epoch", "drop_last",
     "block_records", "block_group", "rank", "world_size", "rank_drop", "rank_unrepeated", "mean", "std", "on_error",
     "device", "output", "hold_limit", "depth", "host_memory", "distributed", "with_records",
-    "indices", "classes"}
+    "indices", "classes", "sample_transform", "batch_transform", "pin_memory"}
 # Loader's defaults give torch's convention (float32 NCHW, normalized);
 # bench's give the C loader's (uint8 NHWC). threads None = the CLI's 0.
 # seed None: drawn (torch.initial_seed() or the OS); order None: shuffle for
@@ -137,7 +138,9 @@ def test_loader_options_match_bench():
     table = {o["group"] or o["name"] for o in _pvpack.options("loader")} - {"start_batch"}
     assert set(py) - {"source"} - limits == table | {"device", "output", "hold_limit", "depth",
                                                       "host_memory", "distributed",
-                                                      "with_records", "indices", "classes"}
+                                                      "with_records", "indices", "classes",
+                                                      "sample_transform", "batch_transform",
+                                                      "pin_memory"}
 
 
 @pytest.mark.parametrize("cmd", ["bench", "verify", "get"])

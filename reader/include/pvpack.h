@@ -467,6 +467,12 @@ PV_API uint64_t pv_loader_samples_per_epoch(const pv_loader *l);
  * resolved to when that was 0); 0 for NULL. */
 PV_API int pv_loader_thread_count(const pv_loader *l);
 
+/* The CPUs this process may use, >= 1: its affinity mask, capped by the
+ * cgroup CPU quota (what options.threads = 0 resolves to). Re-read at each
+ * call (a few small file reads): call it once per loader, not per batch.
+ * Thread-safe. */
+PV_API int pv_available_cpus(void);
+
 /* The reason for the last error of this loader (never NULL). */
 PV_API const char *pv_loader_last_error(const pv_loader *l);
 
