@@ -99,8 +99,9 @@ __attribute__((target("avx2"))) static void f32p_row_avx2(const uint8_t *src, si
                                   _mm_shuffle_epi8(lo, ml), _mm_shuffle_epi8(hi, mh)))),           \
                               s),                                                                  \
                 b)
-  /* Plain stores: streaming stores (the SSE2 path's) measured 25% slower
-   * in the loader here (bench, float32 NCHW, 2 threads, interleaved). */
+  /* Plain stores: streaming stores (what the SSE2 path keeps) measured no
+   * better in the loader (bench, float32 NCHW, 2 threads, interleaved: one
+   * run of 5 pairs 25% slower, a second within noise of these). */
   for (; i + 8 <= n; i += 8) {
     const __m128i lo = _mm_loadu_si128((const __m128i *)(src + 3 * i));
     const __m128i hi = _mm_loadu_si128((const __m128i *)(src + 3 * i + 8));
