@@ -29,6 +29,7 @@
  * An axis whose size does not change has identity weights and is skipped.
  */
 #include "resample.h"
+#include "convert.h"
 
 #include <limits.h>
 #include <math.h>
@@ -112,6 +113,8 @@ struct pv_resampler {
   uint8_t *tbuf;  /* transposed block: 3 * bw byte columns of 16 rows */
   size_t tbuf_cap;
   uint8_t *obuf;  /* horizontal output, transposed: 3 * dw columns of 16 */
+  uint8_t *sbuf;  /* up to 16 output rows on their way to a pv_pix_out */
+  size_t sbuf_cap;
   double *lut[3]; /* per filter, f(j / PV_RS_LUT_RES) for j = 0 .. S * RES + 1 */
   size_t obuf_cap;
 };
@@ -185,6 +188,7 @@ void pv__resampler_destroy(pv_resampler *r) {
   free(r->vbuf);
   free(r->tbuf);
   free(r->obuf);
+  free(r->sbuf);
   for (int i = 0; i < 3; i++) free(r->lut[i]);
   free(r);
 }
@@ -898,9 +902,19 @@ static void mirror_block(uint8_t *o, uint32_t dw) {
 static pv_status resample_impl(pv_resampler *r, pv_filter filter, const uint8_t *src, uint32_t sw,
                                uint32_t sh, size_t sstride, uint32_t bx, uint32_t by, uint32_t bw,
                                uint32_t bh, uint32_t fw, uint32_t fh, uint32_t wx, uint32_t wy,
-                               uint8_t *dst, uint32_t dw, uint32_t dh, size_t dstride, int flip) {
+                               uint8_t *dst, uint32_t dw, uint32_t dh, size_t dstride, int flip,
+                               const pv_pix_out *po) {
   pv_status st = check_args(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dst, dw, dh, dstride);
   if (st != PV_OK) return st;
+  /* po (not RGB8): every group of output rows goes through sbuf into po as
+   * soon as it is made (pv__pix_out_rows); otherwise rows go to dst. */
+  if (po && po->format == PV_PIX_RGB8) po = NULL;
+  uint8_t *stage = NULL;
+  if (po) {
+    if (grow((void **)&r->sbuf, &r->sbuf_cap, (size_t)dw * 3 * PV_RS_BLOCK + 64))
+      return PV_ERR_NOMEM;
+    stage = r->sbuf;
+  }
   if (!fw || !fh || (uint64_t)wx + dw > fw || (uint64_t)wy + dh > fh) return PV_ERR_INVALID_ARG;
   const double *lut;
   if ((st = lut_get(r, (int)filter, &lut)) != PV_OK) return st;
@@ -915,11 +929,17 @@ static pv_status resample_impl(pv_resampler *r, pv_filter filter, const uint8_t 
   if (h->identity) { /* vertical only (or a plain copy): straight into dst */
     for (uint32_t y = 0; y < dh; y++) {
       const uint8_t *b = box + (size_t)v->start[y] * sstride;
-      if (v->identity) memcpy(dst + (size_t)y * dstride, b, in_len);
+      uint8_t *d = po ? stage : dst + (size_t)y * dstride;
+      if (po && v->identity && !flip) { /* the source row is the output row */
+        pv__pix_out_rows(po, y, 1, b, 0);
+        continue;
+      }
+      if (v->identity) memcpy(d, b, in_len);
       else
-        r->conv(dst + (size_t)y * dstride, in_len, b, sstride, v->w + (size_t)y * v->stride,
+        r->conv(d, in_len, b, sstride, v->w + (size_t)y * v->stride,
                   v->pairs + (size_t)y * (v->stride / 2), v->n[y]);
-      if (flip) mirror_row(dst + (size_t)y * dstride, dw);
+      if (flip) mirror_row(d, dw);
+      if (po) pv__pix_out_rows(po, y, 1, d, 0);
     }
     return PV_OK;
   }
@@ -939,7 +959,7 @@ static pv_status resample_impl(pv_resampler *r, pv_filter filter, const uint8_t 
       uint8_t *dd[4];
       for (int i = 0; i < 4; i++) {
         const int ii = i < nr ? i : nr - 1; /* missing rows repeat the last one */
-        dd[i] = dst + (size_t)(y + ii) * dstride;
+        dd[i] = po ? stage + (size_t)ii * out_len : dst + (size_t)(y + ii) * dstride;
         rr[i] = rw[ii];
         if (i != ii) continue;
         const uint8_t *b = box + (size_t)v->start[y + i] * sstride;
@@ -949,6 +969,7 @@ static pv_status resample_impl(pv_resampler *r, pv_filter filter, const uint8_t 
                   v->pairs + (size_t)(y + i) * (v->stride / 2), v->n[y + i]);
       }
       hrows_avx2(dd, rr, h, dw, flip);
+      if (po) pv__pix_out_rows(po, y, (uint32_t)nr, stage, out_len);
     }
     return PV_OK;
   }
@@ -981,7 +1002,12 @@ static pv_status resample_impl(pv_resampler *r, pv_filter filter, const uint8_t 
     r->hpass(r->obuf, r->tbuf, h, dw);
     if (flip) mirror_block(r->obuf, dw);
 
-    transpose_out(dst + (size_t)y0 * dstride, dstride, nrows, r->obuf, out_len);
+    if (po) {
+      transpose_out(stage, out_len, nrows, r->obuf, out_len);
+      pv__pix_out_rows(po, y0, (uint32_t)nrows, stage, out_len);
+    } else {
+      transpose_out(dst + (size_t)y0 * dstride, dstride, nrows, r->obuf, out_len);
+    }
   }
   return PV_OK;
 }
@@ -990,7 +1016,7 @@ pv_status pv__resample_rgb8(pv_resampler *r, pv_filter filter, const uint8_t *sr
                             uint32_t sh, size_t sstride, uint32_t bx, uint32_t by, uint32_t bw,
                             uint32_t bh, uint8_t *dst, uint32_t dw, uint32_t dh, size_t dstride) {
   return resample_impl(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dw, dh, 0, 0, dst, dw, dh,
-                       dstride, 0);
+                       dstride, 0, NULL);
 }
 
 pv_status pv__resample_rgb8_flip(pv_resampler *r, pv_filter filter, const uint8_t *src,
@@ -998,7 +1024,7 @@ pv_status pv__resample_rgb8_flip(pv_resampler *r, pv_filter filter, const uint8_
                                  uint32_t by, uint32_t bw, uint32_t bh, uint8_t *dst, uint32_t dw,
                                  uint32_t dh, size_t dstride) {
   return resample_impl(r, filter, src, sw, sh, sstride, bx, by, bw, bh, dw, dh, 0, 0, dst, dw, dh,
-                       dstride, 1);
+                       dstride, 1, NULL);
 }
 
 pv_status pv__resample_rgb8_window(pv_resampler *r, pv_filter filter, const uint8_t *src,
@@ -1007,7 +1033,20 @@ pv_status pv__resample_rgb8_window(pv_resampler *r, pv_filter filter, const uint
                                    uint32_t fh, uint32_t wx, uint32_t wy, uint8_t *dst,
                                    uint32_t dw, uint32_t dh, size_t dstride) {
   return resample_impl(r, filter, src, sw, sh, sstride, bx, by, bw, bh, fw, fh, wx, wy, dst, dw,
-                       dh, dstride, 0);
+                       dh, dstride, 0, NULL);
+}
+
+pv_status pv__resample_rgb8_out(pv_resampler *r, pv_filter filter, const uint8_t *src, uint32_t sw,
+                                uint32_t sh, size_t sstride, uint32_t bx, uint32_t by, uint32_t bw,
+                                uint32_t bh, uint32_t fw, uint32_t fh, uint32_t wx, uint32_t wy,
+                                int flip, const pv_pix_out *out) {
+  if (!out || !out->base || !out->width || !out->height) return PV_ERR_INVALID_ARG;
+  if (flip && (fw != out->width || fh != out->height || wx || wy)) return PV_ERR_INVALID_ARG;
+  if (out->format == PV_PIX_RGB8)
+    return resample_impl(r, filter, src, sw, sh, sstride, bx, by, bw, bh, fw, fh, wx, wy,
+                         out->base, out->width, out->height, out->stride, flip, NULL);
+  return resample_impl(r, filter, src, sw, sh, sstride, bx, by, bw, bh, fw, fh, wx, wy,
+                       out->base, out->width, out->height, (size_t)out->width * 3, flip, out);
 }
 
 pv_status pv__resample_rgb8_reference(pv_resampler *r, pv_filter filter, const uint8_t *src,

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "convert.h"
 #include "pv_filter.h"
 #include "pv_option.h"
 #include "pv_status.h"
@@ -72,6 +73,20 @@ pv_status pv__resample_rgb8_window(pv_resampler *r, pv_filter filter, const uint
                                    uint32_t by, uint32_t bw, uint32_t bh, uint32_t fw,
                                    uint32_t fh, uint32_t wx, uint32_t wy, uint8_t *dst,
                                    uint32_t dw, uint32_t dh, size_t dstride);
+
+/* pv__resample_rgb8_window (fw = out->width, fh = out->height, wx = wy = 0
+ * for the whole image) into the batch element out (convert.h), mirrored
+ * when flip (whole images only): the same bytes as resampling into RGB8
+ * rows and then converting them with pv__pix_out_rows, but each group of
+ * output rows (4 on the AVX2 path, 16 otherwise) is converted as the
+ * horizontal pass makes it, from an L1-sized staging buffer, instead of a
+ * second pass over the whole sample. The output size is out->width x
+ * out->height. Same returns as pv__resample_rgb8 (PV_ERR_INVALID_ARG also
+ * for a NULL or empty out, or flip with a partial window). */
+pv_status pv__resample_rgb8_out(pv_resampler *r, pv_filter filter, const uint8_t *src, uint32_t sw,
+                                uint32_t sh, size_t sstride, uint32_t bx, uint32_t by, uint32_t bw,
+                                uint32_t bh, uint32_t fw, uint32_t fh, uint32_t wx, uint32_t wy,
+                                int flip, const pv_pix_out *out);
 
 /* Selects the arithmetic kernels: 0 portable scalar, 1 SSE2, 2 AVX2
  * (default: the best this CPU runs). A level the build or CPU lacks falls

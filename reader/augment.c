@@ -52,6 +52,8 @@ struct pv_sampler {
   pv_resampler *rs;
   uint8_t *buf2;         /* eval: the resized window when padded */
   size_t buf2_cap;
+  uint8_t *row;          /* eval: one padded output row on its way to a pv_pix_out */
+  size_t row_cap;
   char last_error[256];
 };
 
@@ -87,6 +89,7 @@ void pv__sampler_destroy(pv_sampler *s) {
   pv__codec_ctx_destroy(s->codec);
   pv__resampler_destroy(s->rs);
   free(s->buf2);
+  free(s->row);
   free(s);
 }
 
@@ -156,12 +159,13 @@ static int pick_scale(unsigned scales, uint32_t w, uint32_t h, uint32_t out_w, u
 
 static pv_status resample(pv_sampler *s, pv_filter filter, const uint8_t *src, uint32_t sw,
                           uint32_t sh, size_t sstride, uint32_t bx, uint32_t by, uint32_t bw,
-                          uint32_t bh, uint8_t *dst, uint32_t dw, uint32_t dh, size_t dstride,
-                          int flip) {
+                          uint32_t bh, const pv_pix_out *out, int flip) {
   /* flip: the resampler emits the mirror image directly (same bytes as
-   * resize-then-mirror, no extra pass). */
-  pv_status st = (flip ? pv__resample_rgb8_flip : pv__resample_rgb8)(
-      s->rs, filter, src, sw, sh, sstride, bx, by, bw, bh, dst, dw, dh, dstride);
+   * resize-then-mirror, no extra pass); out: it writes the batch element's
+   * dtype and layout from its last pass (no second pass over the pixels). */
+  const uint32_t dw = out->width, dh = out->height;
+  pv_status st = pv__resample_rgb8_out(s->rs, filter, src, sw, sh, sstride, bx, by, bw, bh, dw,
+                                       dh, 0, 0, flip, out);
   if (st != PV_OK) return failf(s, st, "resample %ux%u -> %ux%u failed", bw, bh, dw, dh);
   return PV_OK;
 }
@@ -184,6 +188,19 @@ pv_status pv__sample_crop(pv_sampler *s, const pv_record *rec, pv_crop box, uint
   s->last_error[0] = 0;
   if (!rec || !dst || !out_w || !out_h || dst_stride < (size_t)out_w * 3)
     return failf(s, PV_ERR_INVALID_ARG, "invalid arguments");
+  pv_pix_out o;
+  pv__pix_out_init(&o, PV_PIX_RGB8, dst, out_w, out_h, dst_stride, NULL, NULL);
+  return pv__sample_crop_to(s, rec, box, flip, filter, full_decode, &o);
+}
+
+pv_status pv__sample_crop_to(pv_sampler *s, const pv_record *rec, pv_crop box, int flip,
+                             pv_filter filter, int full_decode, const pv_pix_out *out) {
+  if (!s) return PV_ERR_INVALID_ARG;
+  s->last_error[0] = 0;
+  if (!rec || !out || !out->base || !out->width || !out->height ||
+      (out->format == PV_PIX_RGB8 && out->stride < (size_t)out->width * 3))
+    return failf(s, PV_ERR_INVALID_ARG, "invalid arguments");
+  const uint32_t out_w = out->width, out_h = out->height;
   pv__payload p;
   const pv__codec *k;
   pv_status st = admit(s, rec, &p, &k);
@@ -198,7 +215,7 @@ pv_status pv__sample_crop(pv_sampler *s, const pv_record *rec, pv_crop box, uint
     /* The reference: everything at full size, then crop + resize. */
     if ((st = region(s, k, rec, &p, 8, 0, 0, rec->width, rec->height, 1, &r)) != PV_OK) return st;
     return resample(s, filter, r.pixels, r.w, r.h, r.stride, box.x - r.x, box.y - r.y, box.w,
-                    box.h, dst, out_w, out_h, dst_stride, flip);
+                    box.h, out, flip);
   }
   /* The box in the image scaled by num/8, edges rounded to the nearest
    * scaled pixel boundary (error <= 4/num source pixels per edge; none at
@@ -219,7 +236,7 @@ pv_status pv__sample_crop(pv_sampler *s, const pv_record *rec, pv_crop box, uint
   const uint32_t dx0 = x0 > 0 ? x0 - 1 : 0, dx1 = x1 < sw ? x1 + 1 : sw;
   if ((st = region(s, k, rec, &p, num, dx0, y0, dx1 - dx0, y1 - y0, 0, &r)) != PV_OK) return st;
   return resample(s, filter, r.pixels, r.w, r.h, r.stride, x0 - r.x, y0 - r.y, x1 - x0, y1 - y0,
-                  dst, out_w, out_h, dst_stride, flip);
+                  out, flip);
 }
 
 /* Writes the (out_w x out_h) window at (cx, cy) of an rw x rh image
@@ -243,6 +260,26 @@ static void copy_window(const uint8_t *src, size_t sstride, int64_t ox, int64_t 
   }
 }
 
+/* copy_window into the batch element out: RGB8 rows straight in, other
+ * formats one padded row at a time through s->row. */
+static pv_status place_window(pv_sampler *s, const uint8_t *src, size_t sstride, int64_t ox,
+                              int64_t oy, uint32_t rw, uint32_t rh, int32_t cx, int32_t cy,
+                              const pv_pix_out *out) {
+  const uint32_t out_w = out->width, out_h = out->height;
+  if (out->format == PV_PIX_RGB8) {
+    copy_window(src, sstride, ox, oy, rw, rh, cx, cy, out_w, out_h, out->base, out->stride);
+    return PV_OK;
+  }
+  if (grow((void **)&s->row, &s->row_cap, (size_t)out_w * 3))
+    return failf(s, PV_ERR_NOMEM, "out of memory");
+  for (uint32_t y = 0; y < out_h; y++) {
+    copy_window(src, sstride, ox, oy, rw, rh, cx, (int32_t)((int64_t)cy + y), out_w, 1, s->row,
+                (size_t)out_w * 3);
+    pv__pix_out_rows(out, y, 1, s->row, 0);
+  }
+  return PV_OK;
+}
+
 pv_status pv__sample_eval(pv_sampler *s, const pv_record *rec, uint32_t resize_to,
                           uint32_t out_w, uint32_t out_h, pv_filter filter, uint8_t *dst,
                           size_t dst_stride) {
@@ -250,6 +287,19 @@ pv_status pv__sample_eval(pv_sampler *s, const pv_record *rec, uint32_t resize_t
   s->last_error[0] = 0;
   if (!rec || !dst || !out_w || !out_h || dst_stride < (size_t)out_w * 3)
     return failf(s, PV_ERR_INVALID_ARG, "invalid arguments");
+  pv_pix_out o;
+  pv__pix_out_init(&o, PV_PIX_RGB8, dst, out_w, out_h, dst_stride, NULL, NULL);
+  return pv__sample_eval_to(s, rec, resize_to, filter, &o);
+}
+
+pv_status pv__sample_eval_to(pv_sampler *s, const pv_record *rec, uint32_t resize_to,
+                             pv_filter filter, const pv_pix_out *out) {
+  if (!s) return PV_ERR_INVALID_ARG;
+  s->last_error[0] = 0;
+  if (!rec || !out || !out->base || !out->width || !out->height ||
+      (out->format == PV_PIX_RGB8 && out->stride < (size_t)out->width * 3))
+    return failf(s, PV_ERR_INVALID_ARG, "invalid arguments");
+  const uint32_t out_w = out->width, out_h = out->height;
   pv__payload p;
   const pv__codec *k;
   pv_status st = admit(s, rec, &p, &k);
@@ -266,8 +316,7 @@ pv_status pv__sample_eval(pv_sampler *s, const pv_record *rec, uint32_t resize_t
     /* Nothing of the image is in the window: the payload is still checked
      * (validate), so that what is accepted does not depend on geometry. */
     if ((st = k->validate(s->codec, &p)) != PV_OK) return codec_fail(s, rec, st);
-    copy_window(NULL, 0, 0, 0, g.rw, g.rh, g.cx, g.cy, out_w, out_h, dst, dst_stride);
-    return PV_OK;
+    return place_window(s, NULL, 0, 0, 0, g.rw, g.rh, g.cx, g.cy, out);
   }
 
   pv__region r;
@@ -282,9 +331,7 @@ pv_status pv__sample_eval(pv_sampler *s, const pv_record *rec, uint32_t resize_t
     if ((st = region(s, k, rec, &p, 8, dx0, (uint32_t)y0, dx1 - dx0, (uint32_t)(y1 - y0), 0,
                      &r)) != PV_OK)
       return st;
-    copy_window(r.pixels, r.stride, r.x, r.y, g.rw, g.rh, g.cx, g.cy, out_w, out_h, dst,
-                dst_stride);
-    return PV_OK;
+    return place_window(s, r.pixels, r.stride, r.x, r.y, g.rw, g.rh, g.cx, g.cy, out);
   }
 
   /* General case: Resize to rw x rh then the window, computed as the
@@ -307,10 +354,10 @@ pv_status pv__sample_eval(pv_sampler *s, const pv_record *rec, uint32_t resize_t
   const uint32_t pw = r.w, ph = r.h;
   const size_t pstride = r.stride;
   const uint32_t ww = (uint32_t)(x1 - x0), wh = (uint32_t)(y1 - y0);
-  if (g.cx >= 0 && g.cy >= 0) {
+  if (g.cx >= 0 && g.cy >= 0 && ww == out_w && wh == out_h) {
     /* The crop lies inside the resized image: the window is the output. */
-    st = pv__resample_rgb8_window(s->rs, filter, px, pw, ph, pstride, 0, 0, pw, ph, g.rw, g.rh,
-                                  (uint32_t)x0, (uint32_t)y0, dst, ww, wh, dst_stride);
+    st = pv__resample_rgb8_out(s->rs, filter, px, pw, ph, pstride, 0, 0, pw, ph, g.rw, g.rh,
+                               (uint32_t)x0, (uint32_t)y0, 0, out);
     if (st != PV_OK)
       return failf(s, st, "resample %ux%u -> window %ux%u of %ux%u failed", pw, ph, ww, wh, g.rw,
                    g.rh);
@@ -325,7 +372,5 @@ pv_status pv__sample_eval(pv_sampler *s, const pv_record *rec, uint32_t resize_t
   if (st != PV_OK)
     return failf(s, st, "resample %ux%u -> window %ux%u of %ux%u failed", pw, ph, ww, wh, g.rw,
                  g.rh);
-  copy_window(s->buf2, (size_t)ww * 3, x0, y0, g.rw, g.rh, g.cx, g.cy, out_w, out_h, dst,
-              dst_stride);
-  return PV_OK;
+  return place_window(s, s->buf2, (size_t)ww * 3, x0, y0, g.rw, g.rh, g.cx, g.cy, out);
 }

@@ -112,6 +112,17 @@ pv_status pv__sample_eval(pv_sampler *s, const pv_record *rec, uint32_t resize_t
                           uint32_t out_w, uint32_t out_h, pv_filter filter, uint8_t *dst,
                           size_t dst_stride);
 
+/* pv__sample_crop and pv__sample_eval writing the batch element out
+ * (image/convert.h: uint8 or normalized float32, HWC or CHW; out->width x
+ * out->height is the output size) in its final dtype and layout: the
+ * resampler's last pass writes it (pv__resample_rgb8_out), the plain-crop
+ * paths convert each row as they place it. The bytes equal the RGB8 result
+ * converted by pv__pix_out_rows. Same returns. */
+pv_status pv__sample_crop_to(pv_sampler *s, const pv_record *rec, pv_crop box, int flip,
+                             pv_filter filter, int full_decode, const pv_pix_out *out);
+pv_status pv__sample_eval_to(pv_sampler *s, const pv_record *rec, uint32_t resize_to,
+                             pv_filter filter, const pv_pix_out *out);
+
 /* Pipeline "none" is pv__sample_crop with the whole record as the box and
  * no flip: the record resized to the output size (identity when the record
  * already has it, e.g. datasets packed at a fixed size). */

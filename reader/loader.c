@@ -111,7 +111,6 @@ typedef struct slot {
 typedef struct worker {
   struct pv_loader *l;
   pv_sampler *sampler;
-  uint8_t *scratch; /* one uint8 HWC sample, for conversions */
   uint64_t seq;     /* l->cancel_seq when it claimed its current sample */
 } worker;
 
@@ -147,7 +146,7 @@ struct pv_loader {
   pthread_mutex_t mu;
   pthread_cond_t cv_work, cv_ready;
   pthread_t *threads;
-  worker *workers;  /* nworkers, each with its sampler and scratch */
+  worker *workers;  /* nworkers, each with its sampler */
   int nworkers;
   int nthreads;     /* started */
   int stop;
@@ -280,16 +279,16 @@ static double rng_uniform(void *ctx) {
   return (double)(z >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* Converts one HWC uint8 sample into the batch layout and dtype
- * (image/convert.h). */
-static void convert_sample(const pv_loader *l, const uint8_t *src, void *dst) {
+/* The batch element at dst in the loader's dtype and layout
+ * (image/convert.h): the samplers write it directly, from the resampler's
+ * last pass. */
+static void sample_out(const pv_loader *l, void *dst, pv_pix_out *out) {
   const pv_loader_options *o = &l->o;
-  size_t hw = (size_t)o->height * o->width;
-  if (o->dtype == PV_DTYPE_UINT8) {
-    pv__rgb8_to_planar(src, hw, dst); /* NCHW (NHWC is written in place, never here) */
-    return;
-  }
-  pv__rgb8_normalize(src, hw, o->mean, o->std, o->layout != PV_LAYOUT_NHWC, dst);
+  const int planar = o->layout != PV_LAYOUT_NHWC;
+  const pv_pix_format f = o->dtype == PV_DTYPE_UINT8
+                              ? (planar ? PV_PIX_RGB8_PLANAR : PV_PIX_RGB8)
+                              : (planar ? PV_PIX_F32_PLANAR : PV_PIX_F32);
+  pv__pix_out_init(out, f, dst, o->width, o->height, 0, o->mean, o->std);
 }
 
 /* The part of a sample that reads the record's payload (checksum, decode,
@@ -298,7 +297,7 @@ typedef struct sample_job {
   worker *w;
   const pv_record *r;
   rng *g;
-  uint8_t *out;
+  const pv_pix_out *out;
 } sample_job;
 
 static pv_status sample_run(void *arg) {
@@ -307,21 +306,17 @@ static pv_status sample_run(void *arg) {
   const pv_record *r = j->r;
   if (o->verify_checksums && pv_checksum(r->data, r->length) != r->checksum)
     return PV_ERR_CHECKSUM;
-  size_t stride = (size_t)o->width * 3;
   if (o->pipeline == PV_PIPELINE_TRAIN) {
     pv_crop c;
     pv__rrc_params(r->width, r->height, o->scale_min, o->scale_max, o->ratio_min, o->ratio_max,
                    rng_uniform, j->g, &c);
     int flip = rng_uniform(j->g) < o->flip_prob;
-    return pv__sample_crop(j->w->sampler, r, c, o->width, o->height, flip, (pv_filter)o->filter,
-                           0, j->out, stride);
+    return pv__sample_crop_to(j->w->sampler, r, c, flip, (pv_filter)o->filter, 0, j->out);
   }
   if (o->pipeline == PV_PIPELINE_EVAL)
-    return pv__sample_eval(j->w->sampler, r, o->eval_resize, o->width, o->height,
-                           (pv_filter)o->filter, j->out, stride);
+    return pv__sample_eval_to(j->w->sampler, r, o->eval_resize, (pv_filter)o->filter, j->out);
   pv_crop c = {0, 0, r->width, r->height};
-  return pv__sample_crop(j->w->sampler, r, c, o->width, o->height, 0, (pv_filter)o->filter, 0,
-                         j->out, stride);
+  return pv__sample_crop_to(j->w->sampler, r, c, 0, (pv_filter)o->filter, 0, j->out);
 }
 
 /* Produces sample k (global position p = base + k * world + rank) of epoch
@@ -335,8 +330,8 @@ static pv_status make_sample(worker *w, uint64_t e, uint64_t base, uint64_t k, u
   pv_loader *l = w->l;
   const pv_loader_options *o = &l->o;
   uint64_t p = base + k * (uint64_t)l->world + (uint64_t)l->rank;
-  int direct = o->dtype == PV_DTYPE_UINT8 && o->layout == PV_LAYOUT_NHWC;
-  uint8_t *out = direct ? dst : w->scratch;
+  pv_pix_out out;
+  sample_out(l, dst, &out);
   pv_status st = PV_OK;
   *replaced = 0;
   for (int attempt = 0; attempt < 16; attempt++) {
@@ -347,7 +342,7 @@ static pv_status make_sample(worker *w, uint64_t e, uint64_t base, uint64_t k, u
     char detail[320] = "";
     st = pv_dataset_record_ex(l->ds, rec_no, &r, detail, sizeof detail);
     if (st == PV_OK) {
-      sample_job job = {w, &r, &g, out};
+      sample_job job = {w, &r, &g, &out};
       st = pv__guard_call(r.data, r.length, sample_run, &job);
       if (st == PV_ERR_CHANGED) {
         pv__sampler_reset(w->sampler);
@@ -360,11 +355,7 @@ static pv_status make_sample(worker *w, uint64_t e, uint64_t base, uint64_t k, u
     if (st == PV_OK) {
       *label = r.label;
       *rec_out = rec_no;
-      if (!direct) {
-        double t1 = now_s();
-        convert_sample(l, w->scratch, dst);
-        *t_conv += now_s() - t1;
-      }
+      (void)t_conv; /* the conversion is part of the resample now (issue 13) */
       return PV_OK;
     }
     if (attempt == 0) {
@@ -640,9 +631,7 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
   }
   for (int t = 0; t < nthreads; t++) {
     ws[t].l = l;
-    if (pv__sampler_create(&ws[t].sampler) != PV_OK ||
-        !(ws[t].scratch = malloc((size_t)o.height * o.width * 3)))
-      goto out_nomem;
+    if (pv__sampler_create(&ws[t].sampler) != PV_OK) goto out_nomem;
     /* The dataset's limits, the ones pv_decoder_decode applies to it. */
     pv__sampler_set_limits(ws[t].sampler, pv_dataset_limits(ds));
     pv__sampler_set_cancel(ws[t].sampler, worker_cancelled, &ws[t]);
@@ -680,7 +669,6 @@ void pv_loader_destroy(pv_loader *l) {
   if (l->workers)
     for (int t = 0; t < l->nworkers; t++) {
       pv__sampler_destroy(l->workers[t].sampler);
-      free(l->workers[t].scratch);
     }
   free(l->workers);
   if (l->slots)

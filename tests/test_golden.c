@@ -206,19 +206,39 @@ static void test_loader_batches(void **state) {
     pv_layout layout;
     int threads;
     uint64_t want;
+    uint32_t w, h; /* 0: 80 x 96 */
+    int filter;    /* 0: the default (bilinear) */
   } cases[] = {
-      {"loader train u8", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x04daeefebe85ba40ull},
-      {"loader train u8 1 thread", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 1, 0x04daeefebe85ba40ull},
-      {"loader train f32 nchw", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0x2513961edbd98858ull},
-      {"loader eval u8", PV_PIPELINE_EVAL, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0xd38b74f855fe95acull},
-      {"loader none u8", PV_PIPELINE_NONE, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x8da8253e244d7521ull},
+      {"loader train u8", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x04daeefebe85ba40ull, 0, 0, 0},
+      {"loader train u8 1 thread", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 1, 0x04daeefebe85ba40ull, 0, 0, 0},
+      {"loader train f32 nchw", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0x2513961edbd98858ull, 0, 0, 0},
+      {"loader eval u8", PV_PIPELINE_EVAL, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0xd38b74f855fe95acull, 0, 0, 0},
+      {"loader none u8", PV_PIPELINE_NONE, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x8da8253e244d7521ull, 0, 0, 0},
+      /* Issue 13 (batches written in their final dtype and layout by the
+       * resampler): every dtype/layout of every pipeline, odd sizes (the
+       * vector loops' tails) and each filter, recorded on main at f85748d
+       * before that change. */
+      {"loader train u8 nchw", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NCHW, 2, 0xbed20ab14239e28dull, 0, 0, 0},
+      {"loader train f32 nhwc", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NHWC, 2, 0x408a20c6c04dde93ull, 0, 0, 0},
+      {"loader train f32 nchw 1 thread", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 1, 0x2513961edbd98858ull, 0, 0, 0},
+      {"loader train f32 nchw 83x61 bicubic", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0x8770b3933a49e40dull, 83, 61, PV_FILTER_BICUBIC},
+      {"loader train f32 nchw 83x61 lanczos", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0xde2a05a5e2ff07fcull, 83, 61, PV_FILTER_LANCZOS},
+      {"loader train f32 nhwc 83x61", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NHWC, 2, 0x6c8e9e6e67848660ull, 83, 61, 0},
+      {"loader train u8 nchw 83x61", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NCHW, 2, 0x8f8b5ec86d01ed42ull, 83, 61, 0},
+      {"loader train u8 83x61", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x2a34220a93ed250dull, 83, 61, 0},
+      {"loader eval f32 nchw", PV_PIPELINE_EVAL, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0xd8dbed49e46a2977ull, 0, 0, 0},
+      {"loader eval f32 nhwc", PV_PIPELINE_EVAL, PV_DTYPE_FLOAT32, PV_LAYOUT_NHWC, 2, 0xa90fb16fad042bcdull, 0, 0, 0},
+      {"loader eval u8 nchw", PV_PIPELINE_EVAL, PV_DTYPE_UINT8, PV_LAYOUT_NCHW, 2, 0xa55acb2b1b1e7f9eull, 0, 0, 0},
+      {"loader none f32 nchw", PV_PIPELINE_NONE, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0x3ed69404a5f3dc21ull, 0, 0, 0},
+      {"loader none u8 nchw", PV_PIPELINE_NONE, PV_DTYPE_UINT8, PV_LAYOUT_NCHW, 2, 0x1501f99005a438ddull, 0, 0, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     pv_loader_options o;
     pv_loader_options_init(&o);
     o.batch_size = 7;
-    o.height = 96;
-    o.width = 80;
+    o.height = cases[i].h ? cases[i].h : 96;
+    o.width = cases[i].w ? cases[i].w : 80;
+    if (cases[i].filter) o.filter = cases[i].filter;
     o.eval_resize = 112;
     o.pipeline = cases[i].pipe;
     o.dtype = cases[i].dtype;

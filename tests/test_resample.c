@@ -610,6 +610,194 @@ static void test_matches_pil(void **state) {
   pv__resampler_destroy(r);
 }
 
+/* ---- batch elements in their final dtype and layout (issue 13) ---------------- */
+
+static const float t_mean[3] = {0.485f, 0.456f, 0.406f}, t_std[3] = {0.229f, 0.224f, 0.225f};
+
+/* The definition of each format, written out here: element (y, x, c) of a
+ * w x h sample from RGB8 pixels px. */
+static void expect_format(pv_pix_format f, const uint8_t *px, uint32_t w, uint32_t h, void *out) {
+  float sc[3], bi[3];
+  for (int c = 0; c < 3; c++) {
+    sc[c] = 1.0f / (255.0f * t_std[c]);
+    bi[c] = -t_mean[c] / t_std[c];
+  }
+  const size_t hw = (size_t)w * h;
+  for (size_t i = 0; i < hw; i++)
+    for (int c = 0; c < 3; c++) {
+      const uint8_t v = px[3 * i + c];
+      const float fv = (float)v * sc[c] + bi[c];
+      switch (f) {
+      case PV_PIX_RGB8: ((uint8_t *)out)[3 * i + c] = v; break;
+      case PV_PIX_RGB8_PLANAR: ((uint8_t *)out)[c * hw + i] = v; break;
+      case PV_PIX_F32: ((float *)out)[3 * i + c] = fv; break;
+      case PV_PIX_F32_PLANAR: ((float *)out)[c * hw + i] = fv; break;
+      }
+    }
+}
+
+static size_t format_bytes(pv_pix_format f, uint32_t w, uint32_t h) {
+  const size_t n = (size_t)w * h * 3;
+  return f == PV_PIX_F32 || f == PV_PIX_F32_PLANAR ? n * 4 : n;
+}
+
+/* pv__pix_out_rows at every SIMD level, row groups of every size and odd
+ * widths (the vector loops' tails), against the definition above; a
+ * misaligned destination too (the AVX2 path's stores). */
+static void test_pix_out_rows_levels(void **state) {
+  (void)state;
+  static const uint32_t widths[] = {1, 5, 7, 8, 9, 16, 17, 23, 83, 224};
+  for (size_t wi = 0; wi < sizeof widths / sizeof *widths; wi++) {
+    const uint32_t w = widths[wi], h = 6;
+    uint8_t *px = pvt_pattern_rgb(w, h, (int)wi + 1);
+    assert_non_null(px);
+    for (size_t i = 0; i < (size_t)w * h * 3; i += 7) px[i] = (uint8_t)(i % 2 ? 255 : 0);
+    for (int f = PV_PIX_RGB8; f <= PV_PIX_F32_PLANAR; f++) {
+      const size_t nb = format_bytes((pv_pix_format)f, w, h);
+      uint8_t *want = malloc(nb), *mem = malloc(nb + 8);
+      assert_non_null(want);
+      assert_non_null(mem);
+      expect_format((pv_pix_format)f, px, w, h, want);
+      for (int mis = 0; mis <= 4; mis += 4) {
+        uint8_t *got = mem + mis;
+        int prev = -1;
+        for (int level = 2; level >= 0; level--) {
+          pv_pix_out o;
+          pv__pix_out_init(&o, (pv_pix_format)f, got, w, h, 0, t_mean, t_std);
+          const int lv = pv__pix_out_set_simd(&o, level);
+          assert_true(lv >= 0 && lv <= level);
+          if (lv == prev) continue;
+          prev = lv;
+          memset(got, 0xE7, nb);
+          /* rows in groups of 1, 2 and 3 */
+          pv__pix_out_rows(&o, 0, 1, px, (size_t)w * 3);
+          pv__pix_out_rows(&o, 1, 2, px + (size_t)w * 3, (size_t)w * 3);
+          pv__pix_out_rows(&o, 3, 3, px + (size_t)w * 9, (size_t)w * 3);
+          if (memcmp(got, want, nb) != 0) {
+            print_error("format %d width %u level %d misaligned %d: differs\n", f, w, lv, mis);
+            fail();
+          }
+        }
+      }
+      if (f == PV_PIX_F32 || f == PV_PIX_F32_PLANAR) { /* the whole-sample helper */
+        memset(mem, 0, nb);
+        pv__rgb8_normalize(px, (size_t)w * h, t_mean, t_std, f == PV_PIX_F32_PLANAR,
+                           (float *)(void *)mem);
+        assert_memory_equal(mem, want, nb);
+      } else if (f == PV_PIX_RGB8_PLANAR) {
+        memset(mem, 0, nb);
+        pv__rgb8_to_planar(px, (size_t)w * h, mem);
+        assert_memory_equal(mem, want, nb);
+      }
+      free(want);
+      free(mem);
+    }
+    free(px);
+  }
+}
+
+/* pv__resample_rgb8_out gives, at every resampler level, for every format,
+ * with and without flip and for windows, the bytes of the scalar reference
+ * resample followed by the format's definition. */
+static void test_resample_out_equals_resample_then_convert(void **state) {
+  (void)state;
+  const uint32_t sw = 173, sh = 91;
+  uint8_t *src = pvt_pattern_rgb(sw, sh, 11);
+  assert_non_null(src);
+  for (size_t i = 0; i < (size_t)sw * sh * 3; i += 11) src[i] = (uint8_t)(i % 3 ? 255 : 0);
+  pv_resampler *r;
+  assert_int_equal(pv__resampler_create(&r), PV_OK);
+  static const uint32_t cases[][10] = {
+      /* bx, by, bw, bh, fw, fh, wx, wy, dw, dh (fw == 0: whole, fw = dw, fh = dh) */
+      {0, 0, 173, 91, 0, 0, 0, 0, 224, 224}, {5, 3, 120, 70, 0, 0, 0, 0, 83, 61},
+      {1, 2, 40, 30, 0, 0, 0, 0, 97, 45},    {0, 0, 173, 91, 0, 0, 0, 0, 173, 91},
+      {0, 0, 173, 91, 0, 0, 0, 0, 173, 40},  {0, 0, 173, 91, 0, 0, 0, 0, 9, 91},
+      {2, 2, 9, 9, 0, 0, 0, 0, 1, 17},       {0, 0, 173, 91, 300, 158, 38, 11, 224, 136},
+      {0, 0, 173, 91, 256, 134, 16, 5, 224, 124},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+    for (int fl = 0; fl < NFILTERS; fl++)
+      for (int flip = 0; flip < 2; flip++) {
+        const uint32_t *k = cases[c];
+        const int window = k[4] != 0;
+        if (window && flip) continue;
+        const uint32_t dw = k[8], dh = k[9];
+        const uint32_t fw = window ? k[4] : dw, fh = window ? k[5] : dh;
+        const pv_filter f = all_filters[fl];
+        const size_t row = (size_t)dw * 3;
+        uint8_t *rgb = malloc(row * dh);
+        assert_non_null(rgb);
+        pv__resampler_set_simd(r, 0);
+        if (window)
+          assert_int_equal(pv__resample_rgb8_window(r, f, src, sw, sh, (size_t)sw * 3, k[0], k[1],
+                                                    k[2], k[3], fw, fh, k[6], k[7], rgb, dw, dh,
+                                                    row),
+                           PV_OK);
+        else
+          assert_int_equal(pv__resample_rgb8_reference(r, f, src, sw, sh, (size_t)sw * 3, k[0],
+                                                       k[1], k[2], k[3], rgb, dw, dh, row),
+                           PV_OK);
+        if (flip) /* the mirror of every row */
+          for (uint32_t y = 0; y < dh; y++)
+            for (uint32_t x = 0; x < dw / 2; x++)
+              for (int ch = 0; ch < 3; ch++) {
+                uint8_t *a = rgb + y * row + (size_t)x * 3 + ch;
+                uint8_t *b = rgb + y * row + (size_t)(dw - 1 - x) * 3 + ch;
+                const uint8_t t = *a;
+                *a = *b;
+                *b = t;
+              }
+        for (int pf = PV_PIX_RGB8; pf <= PV_PIX_F32_PLANAR; pf++) {
+          const size_t nb = format_bytes((pv_pix_format)pf, dw, dh);
+          uint8_t *want = malloc(nb), *got = malloc(nb);
+          assert_non_null(want);
+          assert_non_null(got);
+          expect_format((pv_pix_format)pf, rgb, dw, dh, want);
+          int prev = -1;
+          for (int level = 2; level >= 0; level--) {
+            const int lv = pv__resampler_set_simd(r, level);
+            if (lv == prev) continue;
+            prev = lv;
+            pv_pix_out o;
+            pv__pix_out_init(&o, (pv_pix_format)pf, got, dw, dh, 0, t_mean, t_std);
+            memset(got, 0x6B, nb);
+            assert_int_equal(pv__resample_rgb8_out(r, f, src, sw, sh, (size_t)sw * 3, k[0], k[1],
+                                                   k[2], k[3], fw, fh, window ? k[6] : 0,
+                                                   window ? k[7] : 0, flip, &o),
+                             PV_OK);
+            if (memcmp(got, want, nb) != 0) {
+              print_error("%s level %d case %zu flip %d format %d: differs\n", pv__filter_name(f),
+                          lv, c, flip, pf);
+              fail();
+            }
+          }
+          free(want);
+          free(got);
+        }
+        free(rgb);
+      }
+  pv__resampler_set_simd(r, 2);
+  /* Arguments: no element, an empty one, a mirrored partial window. */
+  float buf[48];
+  pv_pix_out o;
+  pv__pix_out_init(&o, PV_PIX_F32_PLANAR, buf, 4, 4, 0, t_mean, t_std);
+  assert_int_equal(pv__resample_rgb8_out(r, PV_FILTER_BILINEAR, src, sw, sh, (size_t)sw * 3, 0, 0,
+                                         sw, sh, 4, 4, 0, 0, 0, NULL),
+                   PV_ERR_INVALID_ARG);
+  assert_int_equal(pv__resample_rgb8_out(r, PV_FILTER_BILINEAR, src, sw, sh, (size_t)sw * 3, 0, 0,
+                                         sw, sh, 8, 8, 2, 2, 1, &o),
+                   PV_ERR_INVALID_ARG);
+  assert_int_equal(pv__resample_rgb8_out(r, PV_FILTER_BILINEAR, src, sw, sh, (size_t)sw * 3, 0, 0,
+                                         sw, sh, 8, 8, 2, 2, 0, &o),
+                   PV_OK);
+  o.width = 0;
+  assert_int_equal(pv__resample_rgb8_out(r, PV_FILTER_BILINEAR, src, sw, sh, (size_t)sw * 3, 0, 0,
+                                         sw, sh, 4, 4, 0, 0, 0, &o),
+                   PV_ERR_INVALID_ARG);
+  pv__resampler_destroy(r);
+  free(src);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_filter_names),
@@ -626,6 +814,8 @@ int main(void) {
       cmocka_unit_test(test_large_scale_factors),
       cmocka_unit_test(test_matches_pil),
       cmocka_unit_test(test_window_equals_full_then_crop),
+      cmocka_unit_test(test_pix_out_rows_levels),
+      cmocka_unit_test(test_resample_out_equals_resample_then_convert),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -481,7 +481,9 @@ PV_API const char *pv_loader_last_error(const pv_loader *l);
 typedef struct pv_loader_stats {
   uint64_t samples, replaced;
   double decode_resize_s; /* read + partial decode + crop + resize + flip */
-  double convert_s;       /* layout / dtype conversion into the batch */
+  double convert_s;       /* layout / dtype conversion into the batch: 0 since
+                             issue 13 (the resampler writes the batch's dtype
+                             and layout; its time is in decode_resize_s) */
   double wait_s;          /* pv_loader_next waiting for a batch */
 } pv_loader_stats;
 PV_API void pv_loader_get_stats(const pv_loader *l, pv_loader_stats *s);
