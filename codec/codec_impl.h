@@ -30,6 +30,7 @@ typedef struct pv__jpeg_job {
   uint32_t x, y, w, h;   /* wanted region of the scaled image */
   int full;              /* decode everything and finish_decompress */
   int header_only;       /* validate: header and its checks only */
+  int fast;              /* region decodes of a fast context (set_jpeg_fast) */
   uint8_t *dst;          /* NULL: into the context's buffer */
   size_t dst_stride;
   const uint8_t *src;    /* the JPEG to decode: the record or a splice of it */
@@ -56,6 +57,7 @@ struct pv__codec_ctx {
   pv__jpeg_job job;
   pv_jpeg_splice_buf splice;
   int no_splice;
+  int jpeg_fast;          /* region decodes: libjpeg's fast IDCT and upsampling */
   uint64_t splices;
   char scratch[256];     /* message scratch (not a local of a setjmp-ing function) */
   char msg[256];         /* pv__codec_ctx_error */

@@ -57,7 +57,8 @@ static void jpeg_run(pv__codec_ctx *c) {
   }
   /* Header, then the limits of the record (for a splice: the record's
    * facts and scans, not the splice's), then TurboJPEG's defaults: accurate
-   * integer IDCT, fancy upsampling, RGB out. */
+   * integer IDCT, fancy upsampling, RGB out (region decodes of a fast
+   * context: the fast IDCT and plain upsampling instead). */
   const pv__payload *rec = j->rec;
   if ((j->st = pv__jdec_read_header(&c->jd, &c->limits, j->src, j->src_len,
                                     j->src != rec->data ? &j->facts : NULL, rec->data,
@@ -75,6 +76,11 @@ static void jpeg_run(pv__codec_ctx *c) {
   }
   ci->scale_num = (unsigned)j->scale_num;
   ci->scale_denom = 8;
+  if (j->fast) {
+    /* pv__codec_ctx_set_jpeg_fast: TJFLAG_FASTDCT | TJFLAG_FASTUPSAMPLE. */
+    ci->dct_method = JDCT_IFAST;
+    ci->do_fancy_upsampling = FALSE;
+  }
   jpeg_start_decompress(ci);
   if (ci->output_components != 3) {
     j->st = pv__codec_fail(c, PV_ERR_DECODE, "JPEG: %d output components",
@@ -109,7 +115,22 @@ static void jpeg_run(pv__codec_ctx *c) {
   }
   JSAMPROW *rows = c->rows;
   for (uint32_t r = 0; r < j->h; r++) rows[r] = j->pixels + (size_t)r * j->stride;
-  if (j->y > 0 && jpeg_skip_scanlines(ci, j->y) != j->y) {
+  if (j->y > 0 && j->fast) {
+    /* libjpeg-turbo 2.1's jpeg_skip_scanlines reads freed memory (a
+     * pointer left from the previous image's pool: valgrind, bench --threads
+     * 1 on a dataset) when the merged upsampler runs, which plain upsampling
+     * of 2x-subsampled chroma selects; its output then depends on what the
+     * context decoded before. So the fast mode reads the rows above the
+     * region and drops them (into the region's first row, written again
+     * below). A spliced record starts at the region's MCU row: at most an
+     * MCU row less one is read this way. */
+    for (uint32_t r = 0; r < j->y;)
+      if (jpeg_read_scanlines(ci, rows, 1) == 1) r++;
+      else {
+        j->st = pv__codec_fail(c, PV_ERR_DECODE, "JPEG: decoder stopped at row %u", r);
+        return;
+      }
+  } else if (j->y > 0 && jpeg_skip_scanlines(ci, j->y) != j->y) {
     j->st = pv__codec_fail(c, PV_ERR_DECODE, "JPEG: could not skip to row %u", j->y);
     return;
   }
@@ -208,6 +229,7 @@ static pv_status region_try(pv__codec_ctx *c, const pv__payload *p, const pv__re
   j->w = rq->w;
   j->h = rq->h;
   j->full = rq->full;
+  j->fast = c->jpeg_fast;
   if (splice) plan_splice(c, p, rq->scale_num);
   pv_status st = jpeg_job_run(c);
   j->ox += j->sx;

@@ -115,6 +115,10 @@ void pv__codec_ctx_set_splice(pv__codec_ctx *c, int on) {
 
 uint64_t pv__codec_ctx_splices(const pv__codec_ctx *c) { return c ? c->splices : 0; }
 
+void pv__codec_ctx_set_jpeg_fast(pv__codec_ctx *c, int on) {
+  if (c) c->jpeg_fast = on != 0;
+}
+
 void pv__codec_ctx_reset(pv__codec_ctx *c) {
   if (!c) return;
   /* Valid in any state of a decompress cycle (libjpeg's jpeg_abort: frees

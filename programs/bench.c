@@ -97,10 +97,12 @@ int cmd_bench(int argc, char **argv) {
            ", \"seconds\": %.4f, \"epochs\": %d, \"threads\": %d, \"batch\": %u, \"size\": %d, "
            "\"pipeline\": \"%s\", \"open_s\": %.6f, \"first_batch_s\": %.4f, "
            "\"decode_resize_s\": %.4f, \"convert_s\": %.4f, \"wait_s\": %.4f, "
-           "\"us_per_image_decode_resize\": %.1f}\n",
+           "\"us_per_image_decode_resize\": %.1f, \"claims\": %" PRIu64
+           ", \"samples_per_claim\": %.2f}\n",
            ips, images, batches, el, epochs, threads, o.batch_size, o.height, pipes[o.pipeline], t_open,
            first_batch, s.decode_resize_s, s.convert_s, s.wait_s,
-           s.samples ? s.decode_resize_s / s.samples * 1e6 : 0.0);
+           s.samples ? s.decode_resize_s / s.samples * 1e6 : 0.0, s.claims,
+           s.claims ? (double)s.samples / s.claims : 0.0);
   } else {
     printf("pvpack bench %s: %s pipeline, %ux%u, batch %u, %d thread(s), %d epochs\n", dir,
            pipes[o.pipeline], o.height, o.width, o.batch_size, threads, epochs);

@@ -104,6 +104,10 @@ void pv__sampler_set_splice(pv_sampler *s, int on) {
   if (s) pv__codec_ctx_set_splice(s->codec, on);
 }
 
+void pv__sampler_set_jpeg_fast(pv_sampler *s, int on) {
+  if (s) pv__codec_ctx_set_jpeg_fast(s->codec, on);
+}
+
 pv_status pv__sampler_set_limits(pv_sampler *s, const pv_limits *l) {
   if (!s) return PV_ERR_INVALID_ARG;
   return pv__codec_ctx_set_limits(s->codec, l);

@@ -63,6 +63,10 @@ void pv__sampler_reset(pv_sampler *s);
 /* JPEG splicing at restart markers (jpeg_splice.h) is on by default; tests
  * turn it off to compare against the plain partial decode. */
 void pv__sampler_set_splice(pv_sampler *s, int on);
+/* JPEG records decoded with libjpeg's fast IDCT and plain upsampling
+ * (pv__codec_ctx_set_jpeg_fast), by every sample function of s (the
+ * full_decode reference too). Off by default. */
+void pv__sampler_set_jpeg_fast(pv_sampler *s, int on);
 /* How many JPEG decodes of s were served from a splice. */
 uint64_t pv__sampler_splices(const pv_sampler *s);
 

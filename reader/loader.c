@@ -139,7 +139,8 @@ struct pv_loader {
   uint64_t end_sample;   /* samples of this epoch to produce */
   uint64_t next_batch;   /* next batch to hand to the caller */
   uint64_t next_assign;  /* next batch to get a slot */
-  int inflight;          /* samples being processed */
+  int inflight;          /* runs being processed */
+  uint32_t run;          /* samples per claim (run_length) */
 
   slot *slots;
   uint32_t nslots;
@@ -419,9 +420,24 @@ static int worker_cancelled(void *ctx) {
   return atomic_load_explicit(&w->l->cancel_seq, memory_order_relaxed) != w->seq;
 }
 
+/* Samples a worker claims at once: consecutive samples of one batch, so
+ * that the loader's lock is taken twice per run (claim, hand back) rather
+ * than per sample; the lock is then no longer what bounds the thread count
+ * (issue 13: 8-32 threads on an oversubscribed machine, bench/threads_bench.py).
+ * Small enough that a batch is still shared by all threads (at least 4
+ * runs per thread per batch) and that a run's tail does not delay a batch
+ * much; 16 samples at most. The output does not depend on it: a sample's
+ * pixels depend only on (seed, epoch, position). */
+#define PV_RUN_MAX 16u
+static uint32_t run_length(uint32_t batch_size, int nthreads) {
+  uint32_t r = batch_size / (4u * (uint32_t)nthreads);
+  return r < 1 ? 1 : r > PV_RUN_MAX ? PV_RUN_MAX : r;
+}
+
 static void *worker_main(void *arg) {
   worker *w = arg;
   pv_loader *l = w->l;
+  uint64_t records[PV_RUN_MAX];
   pthread_mutex_lock(&l->mu);
   for (;;) {
     slot *s = NULL;
@@ -435,42 +451,67 @@ static void *worker_main(void *arg) {
       pthread_cond_wait(&l->cv_work, &l->mu);
     }
     if (l->stop) break;
-    l->next_sample++;
+    /* The run: samples [k, k + n) of batch k / batch_size. */
+    const uint64_t batch_end = (k / l->o.batch_size + 1) * l->o.batch_size;
+    const uint64_t end = batch_end < l->end_sample ? batch_end : l->end_sample;
+    const uint32_t n = (uint32_t)(end - k < l->run ? end - k : l->run);
+    l->next_sample += n;
     l->inflight++;
+    l->stats.claims++;
     w->seq = atomic_load_explicit(&l->cancel_seq, memory_order_relaxed);
     uint64_t e = l->epoch, gen = l->gen, base = l->ep_base;
-    uint64_t record = order_map(
-        l, e, base + (k * (uint64_t)l->world + (uint64_t)l->rank) % l->ep_span, &l->eo);
+    for (uint32_t j = 0; j < n; j++)
+      records[j] = order_map(
+          l, e, base + ((k + j) * (uint64_t)l->world + (uint64_t)l->rank) % l->ep_span, &l->eo);
     pthread_mutex_unlock(&l->mu);
 
-    uint32_t i = (uint32_t)(k % l->o.batch_size);
-    char msg[512] = "";
-    uint32_t replaced = 0;
+    char msg[512] = "", later[512];
+    uint32_t replaced = 0, fail_i = UINT32_MAX;
+    pv_status fail_st = PV_OK;
     double td = 0, tc = 0;
-    pv_status st = make_sample(w, e, base, k, record,
-                               (uint8_t *)s->batch.images + i * l->sample_bytes,
-                               &s->batch.labels[i], &s->batch.records[i], &replaced, msg,
-                               sizeof msg, &td, &tc);
+    for (uint32_t j = 0; j < n; j++) {
+      const uint32_t i = (uint32_t)((k + j) % l->o.batch_size);
+      pv_status st;
+      uint32_t rep = 0;
+      if (worker_cancelled(w)) {
+        st = PV_ERR_CANCELLED; /* the rest of the run: nobody will use it */
+        snprintf(msg, sizeof msg, "cancelled");
+      } else {
+        st = make_sample(w, e, base, k + j, records[j],
+                         (uint8_t *)s->batch.images + i * l->sample_bytes, &s->batch.labels[i],
+                         &s->batch.records[i], &rep, fail_st == PV_OK ? msg : later, sizeof msg,
+                         &td, &tc);
+      }
+      replaced += rep;
+      if (st != PV_OK && fail_st == PV_OK) {
+        fail_st = st;
+        fail_i = i; /* the run's first failure is its lowest index */
+      }
+      if (st == PV_ERR_CANCELLED) break;
+    }
 
     pthread_mutex_lock(&l->mu);
     l->inflight--;
-    l->stats.samples++;
+    l->stats.samples += n;
     l->stats.replaced += replaced;
     l->stats.decode_resize_s += td;
     l->stats.convert_s += tc;
     if (s->gen == gen && s->state == SLOT_FILLING) {
       s->batch.replaced += replaced;
-      if (st != PV_OK && i < s->fail_at) {
-        s->fail_at = i;
-        s->status = st;
+      if (fail_st != PV_OK && fail_i < s->fail_at) {
+        s->fail_at = fail_i;
+        s->status = fail_st;
         snprintf(s->error, sizeof s->error, "%s", msg);
       }
-      if (++s->done == s->batch.count) {
+      s->done += n;
+      if (s->done == s->batch.count) {
         s->state = SLOT_READY;
         pthread_cond_broadcast(&l->cv_ready);
       }
     }
-    pthread_cond_broadcast(&l->cv_work);
+    /* No wake-up of the other workers: finishing a run frees no slot and
+     * adds no sample to claim (pv_loader_next, _release, _detach and the
+     * epoch changes wake them). */
   }
   pthread_mutex_unlock(&l->mu);
   return NULL;
@@ -615,6 +656,11 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
   worker *ws = l->workers = calloc((size_t)nthreads, sizeof *ws);
   if (!l->slots || !l->threads || !ws) goto out_nomem;
   l->nworkers = nthreads;
+  l->run = run_length(o.batch_size, nthreads);
+  /* auto: fast where the pixels are augmented anyway (train), exact where
+   * they are scored (eval, none). */
+  const int jpeg_fast = o.jpeg_decode == PV_JPEG_DECODE_FAST ||
+                        (o.jpeg_decode == PV_JPEG_DECODE_AUTO && o.pipeline == PV_PIPELINE_TRAIN);
   for (uint32_t i = 0; i < l->nslots; i++) {
     pv_batch *b = &l->slots[i].batch;
     b->images_bytes = l->sample_bytes * o.batch_size;
@@ -635,6 +681,7 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
     /* The dataset's limits, the ones pv_decoder_decode applies to it. */
     pv__sampler_set_limits(ws[t].sampler, pv_dataset_limits(ds));
     pv__sampler_set_cancel(ws[t].sampler, worker_cancelled, &ws[t]);
+    pv__sampler_set_jpeg_fast(ws[t].sampler, jpeg_fast);
   }
   pthread_mutex_lock(&l->mu);
   start_epoch(l, o.epoch, 0, o.start_batch);

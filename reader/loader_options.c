@@ -17,6 +17,10 @@ static const pv_option_choice pv__layout_choices[] = {
     {"nhwc", PV_LAYOUT_NHWC}, {"nchw", PV_LAYOUT_NCHW}, {NULL, 0}};
 static const pv_option_choice pv__dtype_choices[] = {
     {"uint8", PV_DTYPE_UINT8}, {"float32", PV_DTYPE_FLOAT32}, {NULL, 0}};
+static const pv_option_choice pv__jpeg_decode_choices[] = {{"auto", PV_JPEG_DECODE_AUTO},
+                                                           {"accurate", PV_JPEG_DECODE_ACCURATE},
+                                                           {"fast", PV_JPEG_DECODE_FAST},
+                                                           {NULL, 0}};
 static const pv_option_choice pv__on_error_choices[] = {
     {"fail", PV_ON_ERROR_FAIL}, {"replace", PV_ON_ERROR_REPLACE}, {NULL, 0}};
 

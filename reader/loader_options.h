@@ -84,6 +84,11 @@
     "fail: the error names shard, record and source; replace: use the next record instead "       \
     "(deterministic) and count it")                                                               \
   X(verify_checksums, verify_checksums, NULL, int, BOOL, 0, 0, 1, NULL, PV_OPTION_CLI, NULL,      \
-    "check each record's XXH3 before decoding it")
+    "check each record's XXH3 before decoding it")                                                \
+  X(jpeg_decode, jpeg_decode, NULL, pv_jpeg_decode, CHOICE, PV_JPEG_DECODE_AUTO, 0, 0,            \
+    pv__jpeg_decode_choices, PV_OPTION_CLI, "M",                                                  \
+    "JPEG records: accurate (the integer IDCT and fancy upsampling, PIL's decode) or fast "       \
+    "(libjpeg's fast IDCT and plain upsampling, FFCV's); auto: fast for train, accurate for "     \
+    "eval and none")
 
 #endif /* PV_LOADER_OPTIONS_H */

@@ -1014,6 +1014,119 @@ static void test_splice_matches_plain(void **state) {
   pv__sampler_destroy(s);
 }
 
+/* jpeg_decode=fast (pv__sampler_set_jpeg_fast): a crop is exactly
+ * TurboJPEG's TJFLAG_FASTDCT | TJFLAG_FASTUPSAMPLE decode of the whole
+ * record, cropped and resized (the full_decode reference too), for every
+ * chroma sampling, with and without restart markers and splicing, flipped
+ * or not; and it is not the accurate decode (the flag takes effect), while
+ * staying close to it. Boxes are never twice the output, so no DCT scaling
+ * applies (num = 8: the full decode is the reference). Eval windows too. */
+static void test_fast_decode_exact(void **state) {
+  (void)state;
+  typedef struct {
+    uint32_t w, h;
+    int samp;
+    uint32_t restart; /* 0: plain encode at q90 */
+  } fc;
+  static const fc cases[] = {{200, 150, TJSAMP_420, 4}, {200, 150, TJSAMP_420, 0},
+                             {181, 203, TJSAMP_422, 0}, {150, 150, TJSAMP_444, 0},
+                             {170, 97, TJSAMP_440, 0},  {133, 190, TJSAMP_GRAY, 0},
+                             {221, 179, TJSAMP_420, 1}};
+  const uint32_t ow = 224, oh = 224;
+  pv_sampler *s;
+  pv_resampler *rs;
+  assert_int_equal(pv__sampler_create(&s), PV_OK);
+  assert_int_equal(pv__resampler_create(&rs), PV_OK);
+  tjhandle tj = tjInitDecompress();
+  assert_non_null(tj);
+  uint8_t *a = malloc(ow * oh * 3), *b = malloc(ow * oh * 3), *c = malloc(ow * oh * 3);
+  assert_true(a && b && c);
+  rng r = {99, 0};
+  int differs = 0;
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+    const fc *k = &cases[ci];
+    uint8_t *rgb = pvt_pattern_rgb(k->w, k->h, (uint32_t)ci + 21);
+    uint32_t len;
+    uint8_t *jpg = k->restart ? encode_rst(rgb, k->w, k->h, k->samp, k->restart, &len)
+                              : encode(rgb, k->w, k->h, k->samp, 90, &len);
+    uint8_t *fast = malloc((size_t)k->w * k->h * 3);
+    assert_non_null(fast);
+    assert_int_equal(tjDecompress2(tj, jpg, len, fast, (int)k->w, 0, (int)k->h, TJPF_RGB,
+                                   TJFLAG_FASTDCT | TJFLAG_FASTUPSAMPLE),
+                     0);
+    uint8_t *acc = tj_decode(jpg, len, k->w, k->h);
+    double sse = 0;
+    for (size_t q = 0; q < (size_t)k->w * k->h * 3; q++)
+      sse += ((double)fast[q] - acc[q]) * ((double)fast[q] - acc[q]);
+    if (sse > 0) differs = 1;
+    /* Close to the accurate decode: these synthetic patterns of saturated
+     * colour edges are plain upsampling's worst case (27-51 dB here; photos
+     * 42 dB on average, bench/jpeg_fast_bench.c); a wrong colour conversion
+     * or IDCT would be far below. */
+    if (sse > 0)
+      assert_true(10.0 * log10(255.0 * 255.0 * (double)k->w * k->h * 3 / sse) > 24.0);
+    pv_record rec = make_record(jpg, len, k->w, k->h, PV_CODEC_JPEG);
+    pv__sampler_set_jpeg_fast(s, 1);
+    for (int n = 0; n < 24; n++) {
+      pv_crop box;
+      pv__rrc_params(k->w, k->h, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0, rng_uniform, &r, &box);
+      const int flip = n % 2;
+      const pv_filter f = (pv_filter)(n % 3);
+      assert_int_equal((flip ? pv__resample_rgb8_flip : pv__resample_rgb8)(
+                           rs, f, fast, k->w, k->h, (size_t)k->w * 3, box.x, box.y, box.w, box.h,
+                           c, ow, oh, ow * 3),
+                       PV_OK);
+      for (int splice = 0; splice < 2; splice++) {
+        pv__sampler_set_splice(s, splice);
+        assert_int_equal(pv__sample_crop(s, &rec, box, ow, oh, flip, f, 0, a, ow * 3), PV_OK);
+        assert_int_equal(pv__sample_crop(s, &rec, box, ow, oh, flip, f, 1, b, ow * 3), PV_OK);
+        if (memcmp(a, c, ow * oh * 3) != 0 || memcmp(b, c, ow * oh * 3) != 0) {
+          print_error("%ux%u samp %d restart %u box (%u,%u %ux%u) flip %d splice %d: the fast "
+                      "crop is not the fast full decode's\n",
+                      k->w, k->h, k->samp, k->restart, box.x, box.y, box.w, box.h, flip, splice);
+          fail();
+        }
+      }
+    }
+    /* An eval window (no resize): the fast decode's pixels. */
+    const uint32_t ew = k->w / 2 + 1, eh = k->h / 2 + 1;
+    pv_eval_geom g;
+    pv__eval_geometry(k->w, k->h, 0, ew, eh, &g);
+    assert_true(g.rw == k->w && g.rh == k->h && g.cx >= 0 && g.cy >= 0);
+    const uint32_t cx = (uint32_t)g.cx, cy = (uint32_t)g.cy;
+    for (int splice = 0; splice < 2; splice++) {
+      pv__sampler_set_splice(s, splice);
+      assert_int_equal(pv__sample_eval(s, &rec, 0, ew, eh, PV_FILTER_BILINEAR, a, (size_t)ew * 3),
+                       PV_OK);
+      for (uint32_t y = 0; y < eh; y++)
+        if (memcmp(a + (size_t)y * ew * 3, fast + ((size_t)(cy + y) * k->w + cx) * 3,
+                   (size_t)ew * 3) != 0) {
+          print_error("%ux%u samp %d: eval window row %u is not the fast decode's\n", k->w,
+                      k->h, k->samp, y);
+          fail();
+        }
+    }
+    /* Off again: the accurate decode's pixels. */
+    pv__sampler_set_jpeg_fast(s, 0);
+    assert_int_equal(pv__sample_eval(s, &rec, 0, ew, eh, PV_FILTER_BILINEAR, a, (size_t)ew * 3),
+                     PV_OK);
+    for (uint32_t y = 0; y < eh; y++)
+      assert_memory_equal(a + (size_t)y * ew * 3, acc + ((size_t)(cy + y) * k->w + cx) * 3,
+                          (size_t)ew * 3);
+    free(acc);
+    free(fast);
+    free(jpg);
+    free(rgb);
+  }
+  assert_true(differs);
+  free(a);
+  free(b);
+  free(c);
+  tjDestroy(tj);
+  pv__resampler_destroy(rs);
+  pv__sampler_destroy(s);
+}
+
 /* Damage in a JPEG with restart markers: a misnumbered or missing marker,
  * truncation, random bytes. The splice is refused or fails to decode and
  * the plain decode decides: the same status and bytes as without splicing,
@@ -1168,6 +1281,7 @@ int main(void) {
       cmocka_unit_test(test_eval_geometry),
       cmocka_unit_test(test_partial_matches_full),
       cmocka_unit_test(test_full_decode_is_reference),
+      cmocka_unit_test(test_fast_decode_exact),
       cmocka_unit_test(test_raw_zstd_exact),
       cmocka_unit_test(test_eval_fast_path_exact),
       cmocka_unit_test(test_eval_resize),

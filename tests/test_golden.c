@@ -194,6 +194,8 @@ static uint64_t loader_hash(pv_dataset *ds, const pv_loader_options *o) {
   return d;
 }
 
+enum { ACCURATE = 0, FAST = 1, AUTO = 2 };
+
 static void test_loader_batches(void **state) {
   golden_fixture *f = *state;
   char *out = build(f, "loader", PV_PACK_CODEC_JPEG, 64 << 10);
@@ -208,29 +210,44 @@ static void test_loader_batches(void **state) {
     uint64_t want;
     uint32_t w, h; /* 0: 80 x 96 */
     int filter;    /* 0: the default (bilinear) */
+    int jpeg;      /* 0: jpeg_decode=accurate (every hash recorded before
+                      issue 13's fast mode, pinned unchanged); FAST, AUTO */
   } cases[] = {
-      {"loader train u8", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x04daeefebe85ba40ull, 0, 0, 0},
-      {"loader train u8 1 thread", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 1, 0x04daeefebe85ba40ull, 0, 0, 0},
-      {"loader train f32 nchw", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0x2513961edbd98858ull, 0, 0, 0},
-      {"loader eval u8", PV_PIPELINE_EVAL, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0xd38b74f855fe95acull, 0, 0, 0},
-      {"loader none u8", PV_PIPELINE_NONE, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x8da8253e244d7521ull, 0, 0, 0},
+      {"loader train u8", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x04daeefebe85ba40ull, 0, 0, 0, ACCURATE},
+      {"loader train u8 1 thread", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 1, 0x04daeefebe85ba40ull, 0, 0, 0, ACCURATE},
+      {"loader train f32 nchw", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0x2513961edbd98858ull, 0, 0, 0, ACCURATE},
+      {"loader eval u8", PV_PIPELINE_EVAL, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0xd38b74f855fe95acull, 0, 0, 0, ACCURATE},
+      {"loader none u8", PV_PIPELINE_NONE, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x8da8253e244d7521ull, 0, 0, 0, ACCURATE},
       /* Issue 13 (batches written in their final dtype and layout by the
        * resampler): every dtype/layout of every pipeline, odd sizes (the
        * vector loops' tails) and each filter, recorded on main at f85748d
        * before that change. */
-      {"loader train u8 nchw", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NCHW, 2, 0xbed20ab14239e28dull, 0, 0, 0},
-      {"loader train f32 nhwc", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NHWC, 2, 0x408a20c6c04dde93ull, 0, 0, 0},
-      {"loader train f32 nchw 1 thread", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 1, 0x2513961edbd98858ull, 0, 0, 0},
-      {"loader train f32 nchw 83x61 bicubic", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0x8770b3933a49e40dull, 83, 61, PV_FILTER_BICUBIC},
-      {"loader train f32 nchw 83x61 lanczos", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0xde2a05a5e2ff07fcull, 83, 61, PV_FILTER_LANCZOS},
-      {"loader train f32 nhwc 83x61", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NHWC, 2, 0x6c8e9e6e67848660ull, 83, 61, 0},
-      {"loader train u8 nchw 83x61", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NCHW, 2, 0x8f8b5ec86d01ed42ull, 83, 61, 0},
-      {"loader train u8 83x61", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x2a34220a93ed250dull, 83, 61, 0},
-      {"loader eval f32 nchw", PV_PIPELINE_EVAL, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0xd8dbed49e46a2977ull, 0, 0, 0},
-      {"loader eval f32 nhwc", PV_PIPELINE_EVAL, PV_DTYPE_FLOAT32, PV_LAYOUT_NHWC, 2, 0xa90fb16fad042bcdull, 0, 0, 0},
-      {"loader eval u8 nchw", PV_PIPELINE_EVAL, PV_DTYPE_UINT8, PV_LAYOUT_NCHW, 2, 0xa55acb2b1b1e7f9eull, 0, 0, 0},
-      {"loader none f32 nchw", PV_PIPELINE_NONE, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0x3ed69404a5f3dc21ull, 0, 0, 0},
-      {"loader none u8 nchw", PV_PIPELINE_NONE, PV_DTYPE_UINT8, PV_LAYOUT_NCHW, 2, 0x1501f99005a438ddull, 0, 0, 0},
+      {"loader train u8 nchw", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NCHW, 2, 0xbed20ab14239e28dull, 0, 0, 0, ACCURATE},
+      {"loader train f32 nhwc", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NHWC, 2, 0x408a20c6c04dde93ull, 0, 0, 0, ACCURATE},
+      {"loader train f32 nchw 1 thread", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 1, 0x2513961edbd98858ull, 0, 0, 0, ACCURATE},
+      {"loader train f32 nchw 83x61 bicubic", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0x8770b3933a49e40dull, 83, 61, PV_FILTER_BICUBIC, ACCURATE},
+      {"loader train f32 nchw 83x61 lanczos", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0xde2a05a5e2ff07fcull, 83, 61, PV_FILTER_LANCZOS, ACCURATE},
+      {"loader train f32 nhwc 83x61", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NHWC, 2, 0x6c8e9e6e67848660ull, 83, 61, 0, ACCURATE},
+      {"loader train u8 nchw 83x61", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NCHW, 2, 0x8f8b5ec86d01ed42ull, 83, 61, 0, ACCURATE},
+      {"loader train u8 83x61", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x2a34220a93ed250dull, 83, 61, 0, ACCURATE},
+      {"loader eval f32 nchw", PV_PIPELINE_EVAL, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0xd8dbed49e46a2977ull, 0, 0, 0, ACCURATE},
+      {"loader eval f32 nhwc", PV_PIPELINE_EVAL, PV_DTYPE_FLOAT32, PV_LAYOUT_NHWC, 2, 0xa90fb16fad042bcdull, 0, 0, 0, ACCURATE},
+      {"loader eval u8 nchw", PV_PIPELINE_EVAL, PV_DTYPE_UINT8, PV_LAYOUT_NCHW, 2, 0xa55acb2b1b1e7f9eull, 0, 0, 0, ACCURATE},
+      {"loader none f32 nchw", PV_PIPELINE_NONE, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0x3ed69404a5f3dc21ull, 0, 0, 0, ACCURATE},
+      {"loader none u8 nchw", PV_PIPELINE_NONE, PV_DTYPE_UINT8, PV_LAYOUT_NCHW, 2, 0x1501f99005a438ddull, 0, 0, 0, ACCURATE},
+      /* Issue 13's jpeg_decode=fast (libjpeg's fast IDCT and plain
+       * upsampling), recorded when it was added: its own bytes, the same at
+       * any thread count; auto is fast for train (the default) and
+       * accurate for eval and none (the hashes above). */
+      {"loader train u8 fast", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0xf6336a3f31ffabb5ull, 0, 0, 0, FAST},
+      {"loader train u8 fast 1 thread", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 1, 0xf6336a3f31ffabb5ull, 0, 0, 0, FAST},
+      {"loader train u8 auto", PV_PIPELINE_TRAIN, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0xf6336a3f31ffabb5ull, 0, 0, 0, AUTO},
+      {"loader train f32 nchw fast", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0xb4750798b7d0c774ull, 0, 0, 0, FAST},
+      {"loader train f32 nchw 83x61 fast", PV_PIPELINE_TRAIN, PV_DTYPE_FLOAT32, PV_LAYOUT_NCHW, 2, 0xb9525339e35fd186ull, 83, 61, 0, FAST},
+      {"loader eval u8 fast", PV_PIPELINE_EVAL, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x85093f2da6487f03ull, 0, 0, 0, FAST},
+      {"loader eval u8 auto", PV_PIPELINE_EVAL, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0xd38b74f855fe95acull, 0, 0, 0, AUTO},
+      {"loader none u8 fast", PV_PIPELINE_NONE, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x0316b67c7c0da600ull, 0, 0, 0, FAST},
+      {"loader none u8 auto", PV_PIPELINE_NONE, PV_DTYPE_UINT8, PV_LAYOUT_NHWC, 2, 0x8da8253e244d7521ull, 0, 0, 0, AUTO},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     pv_loader_options o;
@@ -247,6 +264,9 @@ static void test_loader_batches(void **state) {
     o.seed = 1234;
     o.rank = 0;
     o.world_size = 1;
+    o.jpeg_decode = cases[i].jpeg == FAST   ? PV_JPEG_DECODE_FAST
+                    : cases[i].jpeg == AUTO ? PV_JPEG_DECODE_AUTO
+                                            : PV_JPEG_DECODE_ACCURATE;
     check(cases[i].name, loader_hash(ds, &o), cases[i].want);
   }
   pv_dataset_close(ds);

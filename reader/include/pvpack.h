@@ -265,6 +265,22 @@ typedef enum pv_on_error {
                              (deterministic) and count it in the batch */
 } pv_on_error;
 
+/* How the loader decodes JPEG records (pv_loader_options.jpeg_decode). */
+typedef enum pv_jpeg_decode {
+  PV_JPEG_DECODE_AUTO = 0,     /* FAST for the TRAIN pipeline, ACCURATE for
+                                  EVAL and NONE */
+  PV_JPEG_DECODE_ACCURATE = 1, /* TurboJPEG's default: the accurate integer
+                                  IDCT and fancy upsampling (PIL's and
+                                  torchvision's decode; what verify and
+                                  pv_decoder_decode give) */
+  PV_JPEG_DECODE_FAST = 2      /* libjpeg's fast integer IDCT and plain
+                                  upsampling (TJFLAG_FASTDCT |
+                                  TJFLAG_FASTUPSAMPLE, FFCV's decode): faster,
+                                  and within about 42 dB PSNR of ACCURATE on
+                                  photos (bench/jpeg_fast_bench.c);
+                                  deterministic as ACCURATE is */
+} pv_jpeg_decode;
+
 /* Allocator hook for batch buffers (the CUDA path supplies pinned memory).
  * alloc returns memory aligned to at least `align` bytes or NULL; free gets
  * back the pointer and the size. NULL functions = aligned malloc/free. */
@@ -323,6 +339,8 @@ typedef struct pv_loader_options {
                                ranks, padding and on_error=REPLACE work within
                                this list. Copied by pv_loader_create. */
   uint64_t indices_count;
+  pv_jpeg_decode jpeg_decode; /* default AUTO: FAST for TRAIN, ACCURATE for
+                                 EVAL and NONE */
 } pv_loader_options;
 
 /* ImageNet's per-channel mean and standard deviation in the 0..1 scale
@@ -485,6 +503,11 @@ typedef struct pv_loader_stats {
                              issue 13 (the resampler writes the batch's dtype
                              and layout; its time is in decode_resize_s) */
   double wait_s;          /* pv_loader_next waiting for a batch */
+  uint64_t claims;        /* runs of samples the workers claimed, each with one
+                             round trip of the loader's lock to claim it and one
+                             to hand it back: samples / claims samples per
+                             lock round trip (up to 16; batch_size / (4 x
+                             threads) when that is smaller) */
 } pv_loader_stats;
 PV_API void pv_loader_get_stats(const pv_loader *l, pv_loader_stats *s);
 
