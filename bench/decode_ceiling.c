@@ -7,8 +7,11 @@
  * decodes every JPEG record of its slice with tjDecompress2(TJPF_RGB,
  * flags 0, full size) into one per-thread buffer, for EPOCHS epochs. Records
  * of other codecs are skipped and counted. A failed decode is an error.
+ * MODE fast: flags TJFLAG_FASTDCT | TJFLAG_FASTUPSAMPLE (the decode of the
+ * loader's jpeg_decode=fast), the ceiling of that mode.
  *
- * usage: decode_ceiling DIR [THREADS [EPOCHS]]     (defaults 2 and 3)
+ * usage: decode_ceiling DIR [THREADS [EPOCHS [accurate|fast]]]
+ *        (defaults 2, 3, accurate)
  * Prints "images_per_s=<x> images=<n> seconds=<s> threads=<t> epochs=<e>
  * skipped_non_jpeg=<k> megapixels_per_s=<m>" on one line.
  * Built by bench/CMakeLists.txt; run by bench/loader_bench.py. */
@@ -25,6 +28,7 @@ typedef struct {
   const pv_dataset *ds;
   uint64_t first, end;
   int epochs;
+  int flags;
   size_t bufsize;
   uint64_t decoded, skipped, pixels, failed;
 } part;
@@ -57,7 +61,7 @@ static void *run(void *arg) {
         continue;
       }
       if (tjDecompress2(tj, r.data, r.length, buf, (int)r.width, (int)r.width * 3,
-                        (int)r.height, TJPF_RGB, 0) != 0) {
+                        (int)r.height, TJPF_RGB, p->flags) != 0) {
         p->failed++;
         continue;
       }
@@ -71,8 +75,15 @@ static void *run(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2 || argc > 4) {
-    fprintf(stderr, "usage: decode_ceiling DIR [THREADS [EPOCHS]]\n");
+  if (argc < 2 || argc > 5) {
+    fprintf(stderr, "usage: decode_ceiling DIR [THREADS [EPOCHS [accurate|fast]]]\n");
+    return 2;
+  }
+  int flags = 0;
+  if (argc > 4 && strcmp(argv[4], "fast") == 0)
+    flags = TJFLAG_FASTDCT | TJFLAG_FASTUPSAMPLE;
+  else if (argc > 4 && strcmp(argv[4], "accurate") != 0) {
+    fprintf(stderr, "decode_ceiling: MODE is accurate or fast\n");
     return 2;
   }
   int threads = argc > 2 ? atoi(argv[2]) : 2;
@@ -104,6 +115,7 @@ int main(int argc, char **argv) {
     parts[t].first = n * (uint64_t)t / (uint64_t)threads;
     parts[t].end = n * (uint64_t)(t + 1) / (uint64_t)threads;
     parts[t].epochs = epochs;
+    parts[t].flags = flags;
     parts[t].bufsize = maxbuf;
   }
   double t0 = now_s();
@@ -118,10 +130,10 @@ int main(int argc, char **argv) {
     failed += parts[t].failed;
   }
   printf("images_per_s=%.1f images=%llu seconds=%.4f threads=%d epochs=%d "
-         "skipped_non_jpeg=%llu megapixels_per_s=%.1f failed=%llu\n",
+         "skipped_non_jpeg=%llu megapixels_per_s=%.1f failed=%llu mode=%s\n",
          el > 0 ? decoded / el : 0.0, (unsigned long long)decoded, el, threads, epochs,
          (unsigned long long)skipped, el > 0 ? pixels / el / 1e6 : 0.0,
-         (unsigned long long)failed);
+         (unsigned long long)failed, flags ? "fast" : "accurate");
   free(parts);
   free(tids);
   pv_dataset_close(ds);
