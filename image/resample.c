@@ -811,14 +811,16 @@ __attribute__((target("avx2"))) static void hrows_avx2(uint8_t *const d[4],
  * pack as clamp_q clamps - instead of a quarter of a pmaddwd per tap pair.
  * The output row is cut into chunks of 8 bytes; a chunk's inputs lie within
  * 16 bytes of the row (its at most 4 pixels read at most 5 neighbouring
- * inputs when upscaling), which one load at off[c] and two pshufb (m0: the
- * p0 bytes, m1: the p1 bytes, zero-extended to words) gather; w holds 2 w1
- * per byte. An axis where a chunk does not fit (shrinking) or a tap is
+ * inputs when upscaling): one load at off and one pshufb (m) gather each
+ * output's byte pair (p0, p1), and two pmaddubsw with the constant byte
+ * weights (1, 0) and (-1, 1) make p0 and p1 - p0 as words (one pshufb fewer
+ * than gathering p0 and p1 apart and subtracting); w holds 2 w1 per
+ * output. An axis where a chunk does not fit (shrinking) or a tap is
  * outside the range keeps hrows_avx2. */
 typedef struct pv_hr2_chunk {
-  int8_t m0[16], m1[16];
-  int16_t w[8];
-  uint32_t off; /* first input byte of the chunk's 16 */
+  int8_t m[16];  /* byte pairs (p0, p1) of the 8 outputs, -128 past the row */
+  int16_t w[8];  /* 2 w1 */
+  uint32_t off;  /* first input byte of the chunk's 16 */
   uint32_t pad_[3];
 } pv_hr2_chunk;
 
@@ -870,9 +872,8 @@ static const pv_hr2_chunk *hr2_get(pv_axis *a, int flip, uint32_t *nchunks) {
     if (hi - lo > 15) return NULL;
     for (int b = 0; b < 8; b++) {
       const int pad = i0[b] == UINT32_MAX;
-      t[c].m0[2 * b] = pad ? -128 : (int8_t)(i0[b] - lo);
-      t[c].m1[2 * b] = pad ? -128 : (int8_t)(i1[b] - lo);
-      t[c].m0[2 * b + 1] = t[c].m1[2 * b + 1] = -128;
+      t[c].m[2 * b] = pad ? -128 : (int8_t)(i0[b] - lo);
+      t[c].m[2 * b + 1] = pad ? -128 : (int8_t)(i1[b] - lo);
       t[c].w[b] = pad ? 0 : w1[b];
     }
     t[c].off = lo;
@@ -885,11 +886,9 @@ static const pv_hr2_chunk *hr2_get(pv_axis *a, int flip, uint32_t *nchunks) {
 }
 
 /* One chunk of two rows (one per lane): 8 output words each. */
-#define PV_HR2_STEP(s, m0, m1, w)                                                                  \
-  _mm256_add_epi16(_mm256_shuffle_epi8(s, m0),                                                     \
-                   _mm256_mulhrs_epi16(_mm256_sub_epi16(_mm256_shuffle_epi8(s, m1),                \
-                                                        _mm256_shuffle_epi8(s, m0)),               \
-                                       w))
+#define PV_HR2_STEP(s, m, w)                                                                       \
+  _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_shuffle_epi8(s, m), k10),                          \
+                   _mm256_mulhrs_epi16(_mm256_maddubs_epi16(_mm256_shuffle_epi8(s, m), kd), w))
 
 /* Four rows r[] -> d[] (len = 3 * dw bytes each) with the chunks of
  * hr2_get; the rows carry at least 16 readable bytes past their end. */
@@ -899,16 +898,17 @@ __attribute__((target("avx2"))) static void hrows2_avx2(uint8_t *const d[4],
                                                         size_t len) {
   const uint8_t *const r0 = r[0], *const r1 = r[1], *const r2 = r[2], *const r3 = r[3];
   uint8_t *const d0 = d[0], *const d1 = d[1], *const d2 = d[2], *const d3 = d[3];
+  /* pmaddubsw weights of a (p0, p1) byte pair: (1, 0) gives p0, (-1, 1) p1 - p0 */
+  const __m256i k10 = _mm256_set1_epi16(1), kd = _mm256_set1_epi16((short)0x01FF);
   for (uint32_t c = 0; c < nc; c += 2, t += 2) {
     __m256i o01[2], o23[2];
     for (int k = 0; k < 2; k++) {
-      const __m256i m0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t[k].m0));
-      const __m256i m1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t[k].m1));
+      const __m256i m = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t[k].m));
       const __m256i w = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t[k].w));
       const size_t off = t[k].off;
       const __m256i s01 = PV_HR_LOAD2(r0, r1, off), s23 = PV_HR_LOAD2(r2, r3, off);
-      o01[k] = PV_HR2_STEP(s01, m0, m1, w);
-      o23[k] = PV_HR2_STEP(s23, m0, m1, w);
+      o01[k] = PV_HR2_STEP(s01, m, w);
+      o23[k] = PV_HR2_STEP(s23, m, w);
     }
     const __m256i b01 = _mm256_packus_epi16(o01[0], o01[1]); /* lane = row: chunks c, c + 1 */
     const __m256i b23 = _mm256_packus_epi16(o23[0], o23[1]);
