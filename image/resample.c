@@ -84,6 +84,13 @@ typedef struct pv_axis {
   int16_t *w;
   int32_t *pairs;
   uint32_t maxpairs;    /* max over outputs of (n + 1) / 2; pairs past n are zero up to stride / 2 */
+  /* The AVX2 two-tap tables of this axis used horizontally (see hr2_get),
+   * one per orientation (0 plain, 1 mirrored), made on first use and
+   * dropped whenever the axis is rebuilt. */
+  uint8_t hr2_state[2]; /* 0 not made, 1 made, 2 not applicable */
+  uint32_t hr2_n[2];    /* chunks in use (even) */
+  size_t hr2_cap[2];    /* chunks allocated (grow-only) */
+  struct pv_hr2_chunk *hr2[2];
 } pv_axis;
 
 /* Coefficient tables are cached per axis, direct-mapped on (n_in, n_out,
@@ -176,6 +183,8 @@ static void axis_free(pv_axis *a) {
   free(a->n);
   free(a->w);
   free(a->pairs);
+  free(a->hr2[0]);
+  free(a->hr2[1]);
 }
 
 void pv__resampler_destroy(pv_resampler *r) {
@@ -303,6 +312,7 @@ static pv_status axis_build(pv_axis *a, uint32_t n_in, uint32_t n_full, uint32_t
       a->o0 == o0)
     return PV_OK;
   a->filter = -1; /* stays invalid if anything below fails */
+  a->hr2_state[0] = a->hr2_state[1] = 0;
 
   const double scale = (double)n_in / n_full;
   const double fscale = scale < 1.0 ? 1.0 : scale;
@@ -446,7 +456,7 @@ static pv_status axis_build(pv_axis *a, uint32_t n_in, uint32_t n_full, uint32_t
 /* The cached tables for outputs [o0, o0 + n_out) of n_in -> n_full with
  * filter f, built when missing. */
 static pv_status axis_get(pv_axis *cache, uint32_t n_in, uint32_t n_full, uint32_t o0,
-                          uint32_t n_out, int f, const double *lut, const pv_axis **out) {
+                          uint32_t n_out, int f, const double *lut, pv_axis **out) {
   const uint32_t key = n_in + n_out * 97u + (uint32_t)f * 61u +
                        (n_full != n_out ? n_full * 31u + o0 * 13u : 0u);
   pv_axis *a = &cache[key & (PV_RS_CACHE - 1)];
@@ -789,6 +799,140 @@ __attribute__((target("avx2"))) static void hrows_avx2(uint8_t *const d[4],
 }
 #endif
 
+#if PV_RS_AVX2
+/* The two-tap horizontal pass. When every output of an axis has at most two
+ * taps w0, w1 with w0 + w1 = 1 << 14 (bilinear upscaling: almost every box
+ * of the loader's RandomResizedCrop), the exact sum conv_scalar rounds is
+ *   (w0 p0 + w1 p1 + 2^13) >> 14 = p0 + ((w1 (p1 - p0) + 2^13) >> 14)
+ * and, with d = p1 - p0 in [-255, 255] and 2 w1 in int16,
+ *   (w1 d + 2^13) >> 14 = (d * 2 w1 + 2^14) >> 15 = pmulhrsw(d, 2 w1)
+ * exactly (pmulhrsw rounds its full 32-bit product). So each output byte is
+ * one 16-bit lane - p0 + pmulhrsw(p1 - p0, 2 w1), clamped by the saturating
+ * pack as clamp_q clamps - instead of a quarter of a pmaddwd per tap pair.
+ * The output row is cut into chunks of 8 bytes; a chunk's inputs lie within
+ * 16 bytes of the row (its at most 4 pixels read at most 5 neighbouring
+ * inputs when upscaling): one load at off and one pshufb (m) gather each
+ * output's byte pair (p0, p1), and two pmaddubsw with the constant byte
+ * weights (1, 0) and (-1, 1) make p0 and p1 - p0 as words (one pshufb fewer
+ * than gathering p0 and p1 apart and subtracting); w holds 2 w1 per
+ * output. An axis where a chunk does not fit (shrinking) or a tap is
+ * outside the range keeps hrows_avx2. */
+typedef struct pv_hr2_chunk {
+  int8_t m[16];  /* byte pairs (p0, p1) of the 8 outputs, -128 past the row */
+  int16_t w[8];  /* 2 w1 */
+  uint32_t off;  /* first input byte of the chunk's 16 */
+  uint32_t pad_[3];
+} pv_hr2_chunk;
+
+/* The chunks of axis a for orientation flip (output pixel p is entry p, or
+ * dw - 1 - p when mirrored), made when missing; NULL when the axis does not
+ * qualify or memory runs out (the caller then uses hrows_avx2). */
+static const pv_hr2_chunk *hr2_get(pv_axis *a, int flip, uint32_t *nchunks) {
+  if (a->hr2_state[flip] == 2) return NULL;
+  if (a->hr2_state[flip] == 1) {
+    *nchunks = a->hr2_n[flip];
+    return a->hr2[flip];
+  }
+  a->hr2_state[flip] = 2;
+  const uint32_t dw = a->n_out;
+  const size_t len = (size_t)dw * 3;
+  const size_t nc = ((len + 7) / 8 + 1) & ~(size_t)1;
+  if (a->maxpairs > 1 || len > UINT32_MAX / 2) return NULL;
+  for (uint32_t e = 0; e < dw; e++) { /* the taps' conditions, before any work */
+    const int16_t *w = a->w + (size_t)e * a->stride;
+    if (a->n[e] == 1 ? w[0] != PV_RS_ONE
+                     : (int32_t)w[0] + w[1] != PV_RS_ONE || w[1] < -16384 || w[1] > 16383)
+      return NULL;
+  }
+  if (nc > a->hr2_cap[flip]) {
+    pv_hr2_chunk *t = malloc(nc * sizeof *t);
+    if (!t) return NULL;
+    free(a->hr2[flip]);
+    a->hr2[flip] = t;
+    a->hr2_cap[flip] = nc;
+  }
+  pv_hr2_chunk *t = a->hr2[flip];
+  for (size_t c = 0; c < nc; c++) {
+    uint32_t i0[8], i1[8], lo = UINT32_MAX, hi = 0;
+    int16_t w1[8];
+    for (int b = 0; b < 8; b++) {
+      const size_t ob = c * 8 + (size_t)b;
+      if (ob >= len) {
+        i0[b] = i1[b] = UINT32_MAX; /* past the row: zero */
+        continue;
+      }
+      const uint32_t p = (uint32_t)(ob / 3), e = flip ? dw - 1 - p : p;
+      i0[b] = a->start[e] * 3 + (uint32_t)(ob % 3);
+      i1[b] = a->n[e] == 2 ? i0[b] + 3 : i0[b];
+      w1[b] = a->n[e] == 2 ? (int16_t)(2 * a->w[(size_t)e * a->stride + 1]) : 0;
+      if (i0[b] < lo) lo = i0[b];
+      if (i1[b] > hi) hi = i1[b];
+    }
+    if (lo == UINT32_MAX) lo = hi = 0; /* an all-padding chunk */
+    if (hi - lo > 15) return NULL;
+    for (int b = 0; b < 8; b++) {
+      const int pad = i0[b] == UINT32_MAX;
+      t[c].m[2 * b] = pad ? -128 : (int8_t)(i0[b] - lo);
+      t[c].m[2 * b + 1] = pad ? -128 : (int8_t)(i1[b] - lo);
+      t[c].w[b] = pad ? 0 : w1[b];
+    }
+    t[c].off = lo;
+    t[c].pad_[0] = t[c].pad_[1] = t[c].pad_[2] = 0;
+  }
+  a->hr2_n[flip] = (uint32_t)nc;
+  a->hr2_state[flip] = 1;
+  *nchunks = (uint32_t)nc;
+  return t;
+}
+
+/* One chunk of two rows (one per lane): 8 output words each. */
+#define PV_HR2_STEP(s, m, w)                                                                       \
+  _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_shuffle_epi8(s, m), k10),                          \
+                   _mm256_mulhrs_epi16(_mm256_maddubs_epi16(_mm256_shuffle_epi8(s, m), kd), w))
+
+/* Four rows r[] -> d[] (len = 3 * dw bytes each) with the chunks of
+ * hr2_get; the rows carry at least 16 readable bytes past their end. */
+__attribute__((target("avx2"))) static void hrows2_avx2(uint8_t *const d[4],
+                                                        const uint8_t *const r[4],
+                                                        const pv_hr2_chunk *t, uint32_t nc,
+                                                        size_t len) {
+  const uint8_t *const r0 = r[0], *const r1 = r[1], *const r2 = r[2], *const r3 = r[3];
+  uint8_t *const d0 = d[0], *const d1 = d[1], *const d2 = d[2], *const d3 = d[3];
+  /* pmaddubsw weights of a (p0, p1) byte pair: (1, 0) gives p0, (-1, 1) p1 - p0 */
+  const __m256i k10 = _mm256_set1_epi16(1), kd = _mm256_set1_epi16((short)0x01FF);
+  for (uint32_t c = 0; c < nc; c += 2, t += 2) {
+    __m256i o01[2], o23[2];
+    for (int k = 0; k < 2; k++) {
+      const __m256i m = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t[k].m));
+      const __m256i w = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t[k].w));
+      const size_t off = t[k].off;
+      const __m256i s01 = PV_HR_LOAD2(r0, r1, off), s23 = PV_HR_LOAD2(r2, r3, off);
+      o01[k] = PV_HR2_STEP(s01, m, w);
+      o23[k] = PV_HR2_STEP(s23, m, w);
+    }
+    const __m256i b01 = _mm256_packus_epi16(o01[0], o01[1]); /* lane = row: chunks c, c + 1 */
+    const __m256i b23 = _mm256_packus_epi16(o23[0], o23[1]);
+    const size_t o = (size_t)c * 8;
+    if (o + 16 <= len) {
+      _mm_storeu_si128((__m128i *)(d0 + o), _mm256_castsi256_si128(b01));
+      _mm_storeu_si128((__m128i *)(d1 + o), _mm256_extracti128_si256(b01, 1));
+      _mm_storeu_si128((__m128i *)(d2 + o), _mm256_castsi256_si128(b23));
+      _mm_storeu_si128((__m128i *)(d3 + o), _mm256_extracti128_si256(b23, 1));
+    } else { /* the last pair of chunks: exactly the bytes left */
+      const size_t nb = len - o;
+      uint8_t tmp[64];
+      _mm256_storeu_si256((__m256i *)tmp, b01);
+      _mm256_storeu_si256((__m256i *)(tmp + 32), b23);
+      memcpy(d0 + o, tmp, nb);
+      memcpy(d1 + o, tmp + 16, nb);
+      memcpy(d2 + o, tmp + 32, nb);
+      memcpy(d3 + o, tmp + 48, nb);
+    }
+  }
+}
+#undef PV_HR2_STEP
+#endif
+
 /* Picks the kernel for a SIMD level, capped at what this CPU runs. */
 static void set_level(pv_resampler *r, int level) {
   r->simd = 0;
@@ -918,7 +1062,8 @@ static pv_status resample_impl(pv_resampler *r, pv_filter filter, const uint8_t 
   if (!fw || !fh || (uint64_t)wx + dw > fw || (uint64_t)wy + dh > fh) return PV_ERR_INVALID_ARG;
   const double *lut;
   if ((st = lut_get(r, (int)filter, &lut)) != PV_OK) return st;
-  const pv_axis *h, *v;
+  pv_axis *h;
+  pv_axis *v;
   if ((st = axis_get(r->hc, bw, fw, wx, dw, (int)filter, lut, &h)) != PV_OK) return st;
   if ((st = axis_get(r->vc, bh, fh, wy, dh, (int)filter, lut, &v)) != PV_OK) return st;
 
@@ -946,6 +1091,8 @@ static pv_status resample_impl(pv_resampler *r, pv_filter filter, const uint8_t 
 
 #if PV_RS_AVX2
   if (r->simd == 2) { /* four rows at a time, no transposes */
+    uint32_t nc2 = 0;
+    const pv_hr2_chunk *t2 = hr2_get(h, flip ? 1 : 0, &nc2);
     const size_t rlen = in_len + PV_HR_PAD(h);
     if (grow((void **)&r->rbuf, &r->rbuf_cap, 4 * rlen)) return PV_ERR_NOMEM;
     uint8_t *rw[4];
@@ -968,7 +1115,8 @@ static pv_status resample_impl(pv_resampler *r, pv_filter filter, const uint8_t 
           r->conv(rw[i], in_len, b, sstride, v->w + (size_t)(y + i) * v->stride,
                   v->pairs + (size_t)(y + i) * (v->stride / 2), v->n[y + i]);
       }
-      hrows_avx2(dd, rr, h, dw, flip);
+      if (t2) hrows2_avx2(dd, rr, t2, nc2, out_len);
+      else hrows_avx2(dd, rr, h, dw, flip);
       if (po) pv__pix_out_rows(po, y, (uint32_t)nr, stage, out_len);
     }
     return PV_OK;
@@ -1057,7 +1205,7 @@ pv_status pv__resample_rgb8_reference(pv_resampler *r, pv_filter filter, const u
   if (st != PV_OK) return st;
   const double *lut;
   if ((st = lut_get(r, (int)filter, &lut)) != PV_OK) return st;
-  const pv_axis *h, *v;
+  pv_axis *h, *v;
   if ((st = axis_get(r->hc, bw, dw, 0, dw, (int)filter, lut, &h)) != PV_OK) return st;
   if ((st = axis_get(r->vc, bh, dh, 0, dh, (int)filter, lut, &v)) != PV_OK) return st;
 

@@ -320,6 +320,68 @@ static void test_flip_is_mirror(void **state) {
   pv__resampler_destroy(r);
 }
 
+/* Upscaling (two taps per output: the AVX2 two-tap pass) and a slight
+ * shrink (three taps: the pair kernel) at every output width from 1 to 70 -
+ * every tail of the 8-byte chunks and 4-pixel groups - plain and mirrored,
+ * into rows with spare bytes that must stay untouched, at every level,
+ * against the reference; a row of alternating 0/255 makes the extremes of
+ * p1 - p0. */
+static void test_two_tap_widths(void **state) {
+  (void)state;
+  const uint32_t sw = 90, sh = 9;
+  uint8_t *src = pvt_pattern_rgb(sw, sh, 17);
+  assert_non_null(src);
+  for (uint32_t x = 0; x < sw * 3; x++) src[x] = (x / 3) % 2 ? 255 : 0;
+  pv_resampler *r;
+  assert_int_equal(pv__resampler_create(&r), PV_OK);
+  const size_t cap = (70 * 3 + 5) * 6;
+  uint8_t *ref = malloc(cap), *want = malloc(cap), *got = malloc(cap);
+  assert_non_null(ref);
+  assert_non_null(want);
+  assert_non_null(got);
+  for (uint32_t dw = 1; dw <= 70; dw++)
+    for (int k = 0; k < 3; k++) {
+      /* a box a third narrower, a few pixels narrower, or a bit wider */
+      const uint32_t bw = k == 0 ? (dw * 2 + 2) / 3 : k == 1 ? (dw > 3 ? dw - 3 : 1) : dw + dw / 8 + 1;
+      if (bw > sw) continue;
+      const uint32_t bx = (dw * 7) % (sw - bw + 1), dh = 6;
+      const pv_filter f = k == 2 && dw % 2 ? PV_FILTER_BICUBIC : PV_FILTER_BILINEAR;
+      const size_t row = (size_t)dw * 3, stride = row + 5, n = stride * dh;
+      assert_int_equal(pv__resample_rgb8_reference(r, f, src, sw, sh, (size_t)sw * 3, bx, 1, bw,
+                                                   7, ref, dw, dh, row),
+                       PV_OK);
+      for (int flip = 0; flip < 2; flip++) {
+        memset(want, 0xC3, n);
+        for (uint32_t y = 0; y < dh; y++)
+          for (uint32_t x = 0; x < dw; x++)
+            memcpy(want + y * stride + (size_t)(flip ? dw - 1 - x : x) * 3,
+                   ref + y * row + (size_t)x * 3, 3);
+        int prev = -1;
+        for (int level = 2; level >= 0; level--) {
+          const int lv = pv__resampler_set_simd(r, level);
+          if (lv == prev) continue;
+          prev = lv;
+          memset(got, 0xC3, n);
+          assert_int_equal(
+              (flip ? pv__resample_rgb8_flip : pv__resample_rgb8)(
+                  r, f, src, sw, sh, (size_t)sw * 3, bx, 1, bw, 7, got, dw, dh, stride),
+              PV_OK);
+          if (memcmp(got, want, n) != 0) {
+            print_error("%s level %d flip %d %u -> %u: not the reference\n", pv__filter_name(f),
+                        lv, flip, bw, dw);
+            fail();
+          }
+        }
+        pv__resampler_set_simd(r, 2);
+      }
+    }
+  free(ref);
+  free(want);
+  free(got);
+  free(src);
+  pv__resampler_destroy(r);
+}
+
 /* Cached tables must not leak between sizes: A, B, A again equals a fresh A. */
 static void test_cache_reuse(void **state) {
   (void)state;
@@ -807,6 +869,7 @@ int main(void) {
       cmocka_unit_test(test_box_equals_crop_then_resize),
       cmocka_unit_test(test_fast_path_equals_reference),
       cmocka_unit_test(test_flip_is_mirror),
+      cmocka_unit_test(test_two_tap_widths),
       cmocka_unit_test(test_cache_reuse),
       cmocka_unit_test(test_strides),
       cmocka_unit_test(test_invalid_args),
