@@ -10,7 +10,8 @@ PHOTOS -o DS --resize longer --size 256`):
 
     PYTHONPATH=BUILD/python /usr/bin/python3 bench/dtype_bench.py --build BUILD DS [--reps 5]
 
-Each rep runs, back to back, in child processes:
+Each rep runs, back to back, in child processes (the order rotating every rep,
+so that none is always first or last):
   (u8)  BUILD/pvpack bench DS --threads T --epochs E --json
   (f32) BUILD/pvpack bench DS --threads T --epochs E --dtype float32 --layout nchw --json
   (py)  pvpack.Loader(DS, batch_size=256, size=224, pipeline='train', threads=T,
@@ -60,10 +61,12 @@ def main():
     py = [sys.executable, os.path.abspath(__file__), a.ds, "--build", a.build, "--py-child",
           "--epochs", str(a.epochs), "--threads", str(a.threads)]
     rows = []
+    cmds = [base, base + ["--dtype", "float32", "--layout", "nchw"], py]
     for r in range(a.reps):
-        u8 = rate(base)
-        f32 = rate(base + ["--dtype", "float32", "--layout", "nchw"])
-        p = rate(py)
+        got = [0.0] * 3
+        for i in [(r + j) % 3 for j in range(3)]:  # the order rotates every rep
+            got[i] = rate(cmds[i])
+        u8, f32, p = got
         rows.append((u8, f32, p))
         print(f"rep {r + 1}: u8 {u8:.0f}  f32 nchw {f32:.0f}  python f32 nchw {p:.0f}  "
               f"f32/u8 {f32 / u8:.3f}  py/f32 {p / f32:.3f}", flush=True)

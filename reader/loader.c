@@ -141,6 +141,7 @@ struct pv_loader {
   uint64_t next_assign;  /* next batch to get a slot */
   int inflight;          /* runs being processed */
   uint32_t run;          /* samples per claim (run_length) */
+  int idle;              /* workers waiting on cv_work */
 
   slot *slots;
   uint32_t nslots;
@@ -413,6 +414,26 @@ static slot *claim_slot(pv_loader *l, uint64_t b) {
   return NULL;
 }
 
+/* Whether a worker would find a run to claim now (under mu): claim_slot's
+ * test without its effect. */
+static int can_claim(const pv_loader *l) {
+  if (l->stop || l->next_sample >= l->end_sample) return 0;
+  const uint64_t b = l->next_sample / l->o.batch_size;
+  if (slot_of((pv_loader *)l, l->gen, b)) return 1;
+  if (b != l->next_assign || b >= l->next_batch + l->nslots) return 0;
+  for (uint32_t i = 0; i < l->nslots; i++)
+    if (l->slots[i].state == SLOT_FREE) return 1;
+  return 0;
+}
+
+/* New work (a slot freed, the ring moved on): one idle worker is woken; it
+ * wakes the next when it leaves work behind (worker_main), so a batch's
+ * runs reach as many workers as they need, one wake-up per claim, instead
+ * of every worker waking for every event to find the work already taken. */
+static void wake_worker(pv_loader *l) {
+  if (l->idle > 0 && can_claim(l)) pthread_cond_signal(&l->cv_work);
+}
+
 /* The samplers' cancel hook (augment.h): a relaxed load per libjpeg
  * progress step. */
 static int worker_cancelled(void *ctx) {
@@ -422,16 +443,16 @@ static int worker_cancelled(void *ctx) {
 
 /* Samples a worker claims at once: consecutive samples of one batch, so
  * that the loader's lock is taken twice per run (claim, hand back) rather
- * than per sample; the lock is then no longer what bounds the thread count
- * (issue 13: 8-32 threads on an oversubscribed machine, bench/threads_bench.py).
- * Small enough that a batch is still shared by all threads (at least 4
- * runs per thread per batch) and that a run's tail does not delay a batch
- * much; 16 samples at most. The output does not depend on it: a sample's
- * pixels depend only on (seed, epoch, position). */
+ * than per sample, and is no longer what bounds the thread count (issue 13:
+ * 8-32 threads on an oversubscribed machine, bench/threads_bench.py). At
+ * most 16, and small enough that the ring's batches (prefetch of them at
+ * once) hold at least two runs per thread, so that every thread has work:
+ * prefetch x batch_size / (2 x threads). The output does not depend on it:
+ * a sample's pixels depend only on (seed, epoch, position). */
 #define PV_RUN_MAX 16u
-static uint32_t run_length(uint32_t batch_size, int nthreads) {
-  uint32_t r = batch_size / (4u * (uint32_t)nthreads);
-  return r < 1 ? 1 : r > PV_RUN_MAX ? PV_RUN_MAX : r;
+static uint32_t run_length(uint32_t batch_size, uint32_t prefetch, int nthreads) {
+  uint64_t r = (uint64_t)batch_size * prefetch / (2u * (uint64_t)nthreads);
+  return r < 1 ? 1 : r > PV_RUN_MAX ? PV_RUN_MAX : (uint32_t)r;
 }
 
 static void *worker_main(void *arg) {
@@ -448,7 +469,9 @@ static void *worker_main(void *arg) {
         s = claim_slot(l, k / l->o.batch_size);
         if (s) break;
       }
+      l->idle++;
       pthread_cond_wait(&l->cv_work, &l->mu);
+      l->idle--;
     }
     if (l->stop) break;
     /* The run: samples [k, k + n) of batch k / batch_size. */
@@ -458,6 +481,7 @@ static void *worker_main(void *arg) {
     l->next_sample += n;
     l->inflight++;
     l->stats.claims++;
+    wake_worker(l); /* the baton: more to claim, someone to claim it */
     w->seq = atomic_load_explicit(&l->cancel_seq, memory_order_relaxed);
     uint64_t e = l->epoch, gen = l->gen, base = l->ep_base;
     for (uint32_t j = 0; j < n; j++)
@@ -656,7 +680,7 @@ pv_status pv_loader_create(const pv_dataset *ds, const pv_loader_options *opts, 
   worker *ws = l->workers = calloc((size_t)nthreads, sizeof *ws);
   if (!l->slots || !l->threads || !ws) goto out_nomem;
   l->nworkers = nthreads;
-  l->run = run_length(o.batch_size, nthreads);
+  l->run = run_length(o.batch_size, o.prefetch, nthreads);
   /* auto: fast where the pixels are augmented anyway (train), exact where
    * they are scored (eval, none). */
   const int jpeg_fast = o.jpeg_decode == PV_JPEG_DECODE_FAST ||
@@ -771,7 +795,7 @@ pv_status pv_loader_next(pv_loader *l, pv_batch **out) {
     s->state = SLOT_HANDED;
     *out = &s->batch;
   }
-  pthread_cond_broadcast(&l->cv_work);
+  wake_worker(l); /* next_batch moved: the ring may take one more batch */
   pthread_mutex_unlock(&l->mu);
   return st;
 }
@@ -782,7 +806,7 @@ void pv_loader_release(pv_loader *l, pv_batch *b) {
   slot *s = &l->slots[b->slot];
   if (s->state == SLOT_HANDED) {
     s->state = SLOT_FREE;
-    pthread_cond_broadcast(&l->cv_work);
+    wake_worker(l);
     pthread_cond_broadcast(&l->cv_ready);
   }
   pthread_mutex_unlock(&l->mu);
@@ -844,7 +868,7 @@ pv_status pv_loader_detach(pv_loader *l, pv_batch *b, void **images) {
   *images = s->batch.images;
   s->batch.images = fresh;
   s->state = SLOT_FREE;
-  pthread_cond_broadcast(&l->cv_work);
+  wake_worker(l);
   pthread_cond_broadcast(&l->cv_ready);
   pthread_mutex_unlock(&l->mu);
   return PV_OK;

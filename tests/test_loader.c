@@ -366,8 +366,8 @@ static void test_deterministic_across_threads(void **state) {
   for (int d = 0; d < 2; d++)
     for (int pipe = 0; pipe <= PV_PIPELINE_NONE; pipe++) {
       uint64_t ref = 0, b0 = 0, s0 = 0;
-      const int threads[] = {1, 2, 7};
-      for (int t = 0; t < 3; t++) {
+      const int threads[] = {1, 2, 7, 32};
+      for (int t = 0; t < 4; t++) {
         pv_loader_options o;
         base_opts(&o);
         o.pipeline = (pv_pipeline)pipe;
@@ -393,6 +393,33 @@ static void test_deterministic_across_threads(void **state) {
         pv_loader_destroy(l);
       }
     }
+}
+
+/* No lock per record: 8 and 32 workers (more than this machine's cores)
+ * claim runs of samples, at least 2 per round trip of the loader's lock
+ * (pv_loader_stats.claims), and give the 1-thread loader's batches. */
+static void test_workers_claim_runs(void **state) {
+  fixture *f = *state;
+  uint64_t ref = 0;
+  const int threads[] = {1, 8, 32};
+  for (int t = 0; t < 3; t++) {
+    pv_loader_options o;
+    base_opts(&o);
+    o.batch_size = 64;
+    o.prefetch = 4;
+    o.threads = threads[t];
+    o.seed = 3;
+    pv_loader *l = make(f->raw, &o);
+    uint64_t b, n, h = epoch_digest(l, &b, &n);
+    if (t == 0) ref = h;
+    assert_int_equal(h, ref);
+    pv_loader_stats st;
+    pv_loader_get_stats(l, &st);
+    assert_int_equal(st.samples, n);
+    assert_true(st.claims >= b);              /* at least one claim per batch */
+    assert_true(st.claims * 2 <= st.samples); /* runs, not records */
+    pv_loader_destroy(l);
+  }
 }
 
 /* Batch contents: labels and records agree with the sample sequence, and a
@@ -779,6 +806,7 @@ int main(void) {
       cmocka_unit_test(test_epoch_rest),
       cmocka_unit_test(test_env_rank),
       cmocka_unit_test(test_deterministic_across_threads),
+      cmocka_unit_test(test_workers_claim_runs),
       cmocka_unit_test(test_batch_contents),
       cmocka_unit_test(test_resume),
       cmocka_unit_test(test_layouts_and_dtypes),

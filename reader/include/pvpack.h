@@ -506,8 +506,8 @@ typedef struct pv_loader_stats {
   uint64_t claims;        /* runs of samples the workers claimed, each with one
                              round trip of the loader's lock to claim it and one
                              to hand it back: samples / claims samples per
-                             lock round trip (up to 16; batch_size / (4 x
-                             threads) when that is smaller) */
+                             lock round trip (up to 16; prefetch x batch_size
+                             / (2 x threads) when that is smaller) */
 } pv_loader_stats;
 PV_API void pv_loader_get_stats(const pv_loader *l, pv_loader_stats *s);
 
