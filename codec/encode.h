@@ -30,7 +30,10 @@ void pv__jpeg_encoder_destroy(pv_jpeg_encoder *e); /* accepts NULL */
 
 /* The restart interval (in MCUs) the encoder uses for an image width with
  * restart_max: the largest divisor of the MCUs per row (16-pixel MCUs)
- * that is <= restart_max; 0 (no restart markers) when restart_max is 0. */
+ * that is <= restart_max and <= MCUs per row / PV_RESTARTS_PER_ROW (at
+ * least 1), so that a row has 16 intervals or more where it has that many
+ * MCUs; 0 (no restart markers) when restart_max is 0. */
+#define PV_RESTARTS_PER_ROW 16u
 uint32_t pv__jpeg_restart_interval(uint32_t width, uint32_t restart_max);
 
 /* Encodes width x height RGB8 pixels (rows of stride bytes) at quality

@@ -41,8 +41,8 @@
   X(quality, jpeg_quality, NULL, int, INT, 90, 1, 100, NULL, PV_OPTION_CLI, "Q", "JPEG quality", \
     "jpeg_quality")                                                                               \
   X(jpeg_restart, jpeg_restart, NULL, uint32_t, INT, 4, 0, 65535, NULL, PV_OPTION_CLI, "N",       \
-    "restart markers every <= N MCUs (a divisor of the MCU row), so that crops decode only "      \
-    "what they cover; 0 = none",                                                                  \
+    "restart markers every <= N MCUs (a divisor of the MCU row, at most a sixteenth of it), so "  \
+    "that crops decode only what they cover; 0 = none",                                           \
     "jpeg_restart")                                                                               \
   X(zstd_level, zstd_level, NULL, int, INT, 3, 1, 22, NULL, PV_OPTION_CLI, "L", "zstd level",     \
     "zstd_level")                                                                                 \

@@ -887,16 +887,21 @@ static uint8_t *encode_rst(const uint8_t *rgb, uint32_t w, uint32_t h, int samp,
 }
 
 /* The encoder's restart interval: the largest divisor of the MCUs per row
- * up to the maximum. */
+ * up to the maximum and to a sixteenth of the row. */
 static void test_restart_interval(void **state) {
   (void)state;
-  assert_int_equal(pv__jpeg_restart_interval(341, 4), 2);  /* 22 MCUs */
-  assert_int_equal(pv__jpeg_restart_interval(256, 4), 4);  /* 16 */
-  assert_int_equal(pv__jpeg_restart_interval(272, 4), 1);  /* 17: prime */
-  assert_int_equal(pv__jpeg_restart_interval(384, 4), 4);  /* 24 */
-  assert_int_equal(pv__jpeg_restart_interval(384, 5), 4);
-  assert_int_equal(pv__jpeg_restart_interval(384, 8), 8);
-  assert_int_equal(pv__jpeg_restart_interval(40, 8), 3);   /* 3 MCUs */
+  assert_int_equal(pv__jpeg_restart_interval(341, 4), 1);   /* 22 MCUs: < 32 */
+  assert_int_equal(pv__jpeg_restart_interval(256, 4), 1);   /* 16 */
+  assert_int_equal(pv__jpeg_restart_interval(40, 8), 1);    /* 3 MCUs */
+  assert_int_equal(pv__jpeg_restart_interval(512, 4), 2);   /* 32 MCUs: 16 of 2 */
+  assert_int_equal(pv__jpeg_restart_interval(600, 8), 2);   /* 38 = 2 x 19 */
+  assert_int_equal(pv__jpeg_restart_interval(1024, 4), 4);  /* 64 */
+  assert_int_equal(pv__jpeg_restart_interval(1536, 4), 4);  /* 96: cap 6, max 4 */
+  assert_int_equal(pv__jpeg_restart_interval(1536, 5), 4);
+  assert_int_equal(pv__jpeg_restart_interval(1536, 8), 6);
+  assert_int_equal(pv__jpeg_restart_interval(2048, 8), 8);  /* 128 */
+  assert_int_equal(pv__jpeg_restart_interval(1040, 4), 1);  /* 65 = 5 x 13: no divisor 2..4 */
+  assert_int_equal(pv__jpeg_restart_interval(4000, 4), 2);  /* 250 = 2 x 5^3 */
   assert_int_equal(pv__jpeg_restart_interval(341, 0), 0);
   /* The layout parser sees what the encoder wrote. */
   uint8_t *rgb = pvt_pattern_rgb(341, 256, 1);
@@ -910,7 +915,15 @@ static void test_restart_interval(void **state) {
   assert_int_equal(L.mcu_h, 16);
   assert_int_equal(L.mcus_per_row, 22);
   assert_int_equal(L.mcu_rows, 16);
-  assert_int_equal(L.restart, 2);
+  assert_int_equal(L.restart, 1); /* 22 MCUs: fewer than 16 x 2 */
+  free(jpg);
+  /* A row long enough for the maximum: 64 MCUs, 16 intervals of 4. */
+  uint8_t *wide = pvt_pattern_rgb(1024, 48, 2);
+  jpg = encode_rst(wide, 1024, 48, TJSAMP_420, 4, &len);
+  assert_int_equal(pv__jpeg_layout(jpg, len, &L), 1);
+  assert_int_equal(L.mcus_per_row, 64);
+  assert_int_equal(L.restart, 4);
+  free(wide);
   free(jpg);
   /* Without restart markers, or with an interval that does not divide the
    * row, the JPEG is not spliceable. */
@@ -1188,8 +1201,21 @@ static void test_splice_damage(void **state) {
   /* Arguments the splicer refuses. */
   size_t olen;
   uint32_t w, h;
-  assert_int_equal(pv__jpeg_splice(jpg, len, &L, 1, 2, 0, 1, &sb, &olen, &w, &h), 0);
   assert_int_equal(pv__jpeg_splice(jpg, len, &L, 0, 0, 0, 1, &sb, &olen, &w, &h), 0);
+  {
+    /* Columns off the restart grid (intervals of 4 MCUs: a 1024-wide row). */
+    uint8_t *wrgb = pvt_pattern_rgb(1024, 32, 5);
+    uint32_t wlen;
+    uint8_t *wide = encode_rst(wrgb, 1024, 32, TJSAMP_420, 4, &wlen);
+    pv_jpeg_layout WL;
+    assert_int_equal(pv__jpeg_layout(wide, wlen, &WL), 1);
+    assert_int_equal(WL.restart, 4);
+    assert_int_equal(pv__jpeg_splice(wide, wlen, &WL, 1, 4, 0, 1, &sb, &olen, &w, &h), 0);
+    assert_int_equal(pv__jpeg_splice(wide, wlen, &WL, 0, 6, 0, 1, &sb, &olen, &w, &h), 0);
+    assert_int_equal(pv__jpeg_splice(wide, wlen, &WL, 4, 8, 0, 1, &sb, &olen, &w, &h), 1);
+    free(wide);
+    free(wrgb);
+  }
   assert_int_equal(pv__jpeg_splice(jpg, len, &L, 0, 2, 3, 3, &sb, &olen, &w, &h), 0);
   assert_int_equal(
       pv__jpeg_splice(jpg, len, &L, 0, L.mcus_per_row + 2, 0, 1, &sb, &olen, &w, &h), 0);

@@ -480,7 +480,8 @@ static void test_options_and_limits(void **state) {
 
 
 /* Re-encoded JPEG records carry restart markers every R MCUs, R the largest
- * divisor of the MCU row up to jpeg_restart (spec 3.6), so the loader can
+ * divisor of the MCU row up to jpeg_restart and to a sixteenth of the row
+ * (spec 3.6), so the loader can
  * splice crops; originals are untouched; jpeg_restart = 0 writes none. */
 static void test_jpeg_restart_markers(void **state) {
   fixture *f = *state;
