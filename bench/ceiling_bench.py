@@ -19,20 +19,35 @@ The train pipeline (RandomResizedCrop 224 + flip, batch 256, uint8 NHWC)
 throughout. It prints every rep, the median rate of each and the medians of
 the per-rep ratios: acc/ceil, fast/ceil, fast/ceilf, fast/acc and
 fast(T)/fast1 (runs seconds apart, which other load on the machine hits
-alike).
+alike), and the same ratios of images per CPU-second of each child (user +
+system time: what the work costs, less sensitive than wall time to other
+load on a shared machine; the loader's process includes its open and its
+consumer thread).
 """
-import argparse, json, os, statistics, subprocess
+import argparse, json, os, resource, statistics, subprocess
+
+
+CPU = {}  # cmd name -> list of images per CPU-second (user + system of the child)
+
+
+def child(cmd):
+    """Runs cmd; its stdout and the CPU seconds it used (getrusage of children)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, check=True, text=True).stdout
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return out, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
 def pv_rate(cmd):
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, check=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])["images_per_s"]
+    out, cpu = child(cmd)
+    d = json.loads(out.strip().splitlines()[-1])
+    return d["images_per_s"], d["images"] / cpu
 
 
 def ceil_rate(cmd):
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, check=True, text=True).stdout
+    out, cpu = child(cmd)
     kv = dict(f.split("=", 1) for f in out.split())
-    return float(kv["images_per_s"])
+    return float(kv["images_per_s"]), float(kv["images"]) / cpu
 
 
 def main():
@@ -59,10 +74,13 @@ def main():
         }
         names = list(runs)
         got = {k: [] for k in names}
+        cpu = {k: [] for k in names}
         for rep in range(a.reps):
             order = names[rep % len(names):] + names[:rep % len(names)]
             for k in order:
-                got[k].append(runs[k]())
+                wall, per_cpu = runs[k]()
+                got[k].append(wall)
+                cpu[k].append(per_cpu)
             print(ds, "rep", rep, " ".join(f"{k}={got[k][-1]:.0f}" for k in names), flush=True)
         med = {k: statistics.median(v) for k, v in got.items()}
 
@@ -75,6 +93,14 @@ def main():
               f"fast/ceil={ratio('fast', 'ceil'):.3f} fast/ceilf={ratio('fast', 'ceilf'):.3f} "
               f"fast/acc={ratio('fast', 'acc'):.3f} ceilf/ceil={ratio('ceilf', 'ceil'):.3f} "
               f"fast/fast1={ratio('fast', 'fast1'):.3f}", flush=True)
+
+        def cratio(x, y):
+            return statistics.median(p / q for p, q in zip(cpu[x], cpu[y]))
+
+        print(f"{ds}: per CPU-second (images / (user + system s), median of per-rep ratios): "
+              f"acc/ceil={cratio('acc', 'ceil'):.3f} fast/ceil={cratio('fast', 'ceil'):.3f} "
+              f"fast/ceilf={cratio('fast', 'ceilf'):.3f} fast/acc={cratio('fast', 'acc'):.3f}",
+              flush=True)
 
 
 if __name__ == "__main__":
