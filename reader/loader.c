@@ -490,7 +490,7 @@ static void *worker_main(void *arg) {
     pthread_mutex_unlock(&l->mu);
 
     char msg[512] = "", later[512];
-    uint32_t replaced = 0, fail_i = UINT32_MAX;
+    uint32_t replaced = 0, fail_i = UINT32_MAX, made = 0;
     pv_status fail_st = PV_OK;
     double td = 0, tc = 0;
     for (uint32_t j = 0; j < n; j++) {
@@ -499,12 +499,13 @@ static void *worker_main(void *arg) {
       uint32_t rep = 0;
       if (worker_cancelled(w)) {
         st = PV_ERR_CANCELLED; /* the rest of the run: nobody will use it */
-        snprintf(msg, sizeof msg, "cancelled");
+        snprintf(fail_st == PV_OK ? msg : later, sizeof msg, "cancelled");
       } else {
         st = make_sample(w, e, base, k + j, records[j],
                          (uint8_t *)s->batch.images + i * l->sample_bytes, &s->batch.labels[i],
                          &s->batch.records[i], &rep, fail_st == PV_OK ? msg : later, sizeof msg,
                          &td, &tc);
+        made++;
       }
       replaced += rep;
       if (st != PV_OK && fail_st == PV_OK) {
@@ -516,7 +517,7 @@ static void *worker_main(void *arg) {
 
     pthread_mutex_lock(&l->mu);
     l->inflight--;
-    l->stats.samples += n;
+    l->stats.samples += made;
     l->stats.replaced += replaced;
     l->stats.decode_resize_s += td;
     l->stats.convert_s += tc;
