@@ -276,9 +276,9 @@ typedef enum pv_jpeg_decode {
   PV_JPEG_DECODE_FAST = 2      /* libjpeg's fast integer IDCT and plain
                                   upsampling (TJFLAG_FASTDCT |
                                   TJFLAG_FASTUPSAMPLE, FFCV's decode): faster,
-                                  and within about 42 dB PSNR of ACCURATE on
-                                  photos (bench/jpeg_fast_bench.c);
-                                  deterministic as ACCURATE is */
+                                  about 42 dB PSNR from ACCURATE on photos
+                                  (bench/jpeg_fast_bench.c); deterministic
+                                  as ACCURATE is */
 } pv_jpeg_decode;
 
 /* Allocator hook for batch buffers (the CUDA path supplies pinned memory).
