@@ -73,8 +73,9 @@ void pv__codec_ctx_set_cancel(pv__codec_ctx *c, int (*cancel)(void *ctx), void *
 void pv__codec_ctx_set_splice(pv__codec_ctx *c, int on);
 uint64_t pv__codec_ctx_splices(const pv__codec_ctx *c); /* region decodes served by a splice */
 /* JPEG region decodes (not decode: verify and the Dataset stay exact)
- * with libjpeg's fast integer IDCT (JDCT_IFAST) and without fancy upsampling (libjpeg then merges the chroma upsampling with
- * the colour conversion where it can): TurboJPEG's TJFLAG_FASTDCT |
+ * with libjpeg's fast integer IDCT (JDCT_IFAST) and without fancy
+ * upsampling (libjpeg then merges the chroma upsampling with the colour
+ * conversion where it can): TurboJPEG's TJFLAG_FASTDCT |
  * TJFLAG_FASTUPSAMPLE, what FFCV decodes with. Off by default; the loader
  * turns it on for its jpeg_decode=fast (pv_loader_options). Deterministic:
  * the same bytes for the same record and region on every machine with the
