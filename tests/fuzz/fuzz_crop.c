@@ -10,7 +10,9 @@
  *   byte 12     output side: 1 + value % 96
  *   byte 13     bit 0 flip, bits 1-2 filter (% 3), bit 3 large declared
  *               sizes (the format's whole range), bits 4-5 codec (0 and 3
- *               jpeg, 1 zstd, 2 raw)
+ *               jpeg, 1 zstd, 2 raw), bit 6 jpeg_decode=fast (libjpeg's
+ *               fast IDCT and merged upsampling, whose skip_scanlines read
+ *               freed memory in libjpeg-turbo 2.1: see codec_jpeg.c)
  *   bytes 14..  payload (the record)
  * The sampler and a decoder run with the same limits, lower than the
  * defaults (4 Mpixel, 64 MiB of decoder memory, 100 scans), which keep
@@ -105,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const size_t bytes = (size_t)out * out * 3;
   uint8_t *a = malloc(bytes), *b = malloc(bytes);
   REQUIRE(a && b);
+  pv__sampler_set_jpeg_fast(s, data[13] >> 6 & 1);
   pv__sampler_set_splice(s, 1);
   pv_status sa = pv__sample_crop(s, &rec, box, out, out, flip, f, 0, a, (size_t)out * 3);
   REQUIRE(documented(sa));
