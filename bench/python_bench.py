@@ -79,43 +79,54 @@ def pv_child(ds, epochs, batch, threads, size, dtype, layout, output, device="cp
                       "type": type(x).__module__ + "." + type(x).__name__}))
 
 
+class ImageFolderPIL:
+    """torchvision's ImageFolder order and PIL loading, without torchvision:
+    the samples FFCV's DatasetWriter is given (here and in ffcv_compare.py)."""
+    exts = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+    def __init__(self, root):
+        classes = sorted(e.name for e in os.scandir(root) if e.is_dir())
+        self.samples = []
+        for c, name in enumerate(classes):
+            for dp, _, fs in sorted(os.walk(os.path.join(root, name), followlinks=True)):
+                for f in sorted(fs):
+                    if f.lower().endswith(self.exts):
+                        self.samples.append((os.path.join(dp, f), c))
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        from PIL import Image
+        p, c = self.samples[i]
+        with open(p, "rb") as f:
+            return Image.open(f).convert("RGB"), c
+
+
+def write_beton(data, beton, workers):
+    """FFCV's DatasetWriter over DATA: jpg at longer side 256, quality 90 (the
+    resolution pvpack is packed at in these comparisons), int labels.
+    Returns the number of images written."""
+    from ffcv.fields import IntField, RGBImageField
+    from ffcv.writer import DatasetWriter
+    ds = ImageFolderPIL(data)
+    w = DatasetWriter(beton, {"image": RGBImageField(write_mode="jpg", max_resolution=256,
+                                                     jpeg_quality=90),
+                              "label": IntField()}, num_workers=workers)
+    w.from_indexed_dataset(ds)
+    return len(ds)
+
+
 def ffcv_child(data, tmp, epochs, batch, workers, size):
     import numpy as np
     import torch
-    from ffcv.fields import IntField, RGBImageField
     from ffcv.fields.decoders import IntDecoder, RandomResizedCropRGBImageDecoder
     from ffcv.loader import Loader, OrderOption
     from ffcv.transforms import RandomHorizontalFlip, ToTensor
-    from ffcv.writer import DatasetWriter
-    from PIL import Image
-
-    class Folder:  # torchvision's ImageFolder order and PIL loading, without torchvision
-        exts = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-
-        def __init__(self, root):
-            classes = sorted(e.name for e in os.scandir(root) if e.is_dir())
-            self.samples = []
-            for c, name in enumerate(classes):
-                for dp, _, fs in sorted(os.walk(os.path.join(root, name), followlinks=True)):
-                    for f in sorted(fs):
-                        if f.lower().endswith(self.exts):
-                            self.samples.append((os.path.join(dp, f), c))
-
-        def __len__(self):
-            return len(self.samples)
-
-        def __getitem__(self, i):
-            p, c = self.samples[i]
-            with open(p, "rb") as f:
-                return Image.open(f).convert("RGB"), c
 
     beton = os.path.join(tmp, "data.beton")
     if not os.path.exists(beton):
-        ds = Folder(data)
-        w = DatasetWriter(beton, {"image": RGBImageField(write_mode="jpg", max_resolution=256,
-                                                         jpeg_quality=90),
-                                  "label": IntField()}, num_workers=workers)
-        w.from_indexed_dataset(ds)
+        write_beton(data, beton, workers)
     ld = Loader(beton, batch_size=batch, num_workers=workers, order=OrderOption.RANDOM,
                 pipelines={"image": [RandomResizedCropRGBImageDecoder((size, size)),
                                      RandomHorizontalFlip(), ToTensor()],
