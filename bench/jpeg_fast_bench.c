@@ -5,8 +5,8 @@
  * with TurboJPEG twice: accurate (flags 0: the integer ISLOW IDCT and fancy
  * upsampling, jpeg_decode=accurate) and fast (TJFLAG_FASTDCT |
  * TJFLAG_FASTUPSAMPLE: the IFAST IDCT and plain upsampling, what
- * jpeg_decode=fast sets up in codec/codec_jpeg.c and what FFCV decodes
- * with), and reports the PSNR of the fast decode against the accurate one
+ * jpeg_decode=fast sets up in codec/codec_jpeg.c; FFCV sets TJFLAG_FASTDCT
+ * alone, the first of the parts measured below), and reports the PSNR of the fast decode against the accurate one
  * over all RGB samples of each record (mean, median, 1st percentile and
  * minimum over records; identical records count as 99 dB; pooled: over
  * all samples of all records) and the largest per-sample difference, for

@@ -76,10 +76,10 @@ uint64_t pv__codec_ctx_splices(const pv__codec_ctx *c); /* region decodes served
  * with libjpeg's fast integer IDCT (JDCT_IFAST) and without fancy
  * upsampling (libjpeg then merges the chroma upsampling with the colour
  * conversion where it can): TurboJPEG's TJFLAG_FASTDCT |
- * TJFLAG_FASTUPSAMPLE, what FFCV decodes with. Off by default; the loader
- * turns it on for its jpeg_decode=fast (pv_loader_options). Deterministic:
- * the same bytes for the same record and region on every machine with the
- * same libjpeg-turbo build, as the accurate decode. */
+ * TJFLAG_FASTUPSAMPLE (FFCV sets TJFLAG_FASTDCT alone). Off by default;
+ * the loader turns it on for its jpeg_decode=fast (pv_loader_options).
+ * Deterministic: the same bytes for the same record and region on every
+ * machine with the same libjpeg-turbo build, as the accurate decode. */
 void pv__codec_ctx_set_jpeg_fast(pv__codec_ctx *c, int on);
 /* Back to a usable state after a call was interrupted by a fault on the
  * payload's bytes (reader/guard.h): aborts the libjpeg cycle, resets the

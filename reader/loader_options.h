@@ -88,7 +88,7 @@
   X(jpeg_decode, jpeg_decode, NULL, pv_jpeg_decode, CHOICE, PV_JPEG_DECODE_AUTO, 0, 0,            \
     pv__jpeg_decode_choices, PV_OPTION_CLI, "M",                                                  \
     "JPEG records: accurate (the integer IDCT and fancy upsampling, PIL's decode) or fast "       \
-    "(libjpeg's fast IDCT and plain upsampling, FFCV's); auto: fast for train, accurate for "     \
+    "(libjpeg's fast IDCT and plain upsampling); auto: fast for train, accurate for "             \
     "eval and none")
 
 #endif /* PV_LOADER_OPTIONS_H */

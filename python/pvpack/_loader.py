@@ -670,7 +670,7 @@ class Loader:
         jpeg_decode: 'auto' (default: 'fast' for pipeline='train', 'accurate'
             for 'eval' and 'none'), 'accurate' (the integer IDCT and fancy
             upsampling: PIL's and torchvision's pixels) or 'fast' (libjpeg's
-            fast IDCT and plain upsampling, FFCV's: about 42 dB PSNR from
+            fast IDCT and plain upsampling: about 42 dB PSNR from
             accurate on photos); ``loader.jpeg_decode`` says which is used,
             and the state records it.
         scale, ratio, flip_prob: RandomResizedCrop and flip parameters.

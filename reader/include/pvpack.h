@@ -275,10 +275,10 @@ typedef enum pv_jpeg_decode {
                                   pv_decoder_decode give) */
   PV_JPEG_DECODE_FAST = 2      /* libjpeg's fast integer IDCT and plain
                                   upsampling (TJFLAG_FASTDCT |
-                                  TJFLAG_FASTUPSAMPLE, FFCV's decode): faster,
-                                  about 42 dB PSNR from ACCURATE on photos
-                                  (bench/jpeg_fast_bench.c); deterministic
-                                  as ACCURATE is */
+                                  TJFLAG_FASTUPSAMPLE; FFCV sets FASTDCT
+                                  alone): faster, about 42 dB PSNR from
+                                  ACCURATE on photos (bench/jpeg_fast_bench.c);
+                                  deterministic as ACCURATE is */
 } pv_jpeg_decode;
 
 /* Allocator hook for batch buffers (the CUDA path supplies pinned memory).
