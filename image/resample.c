@@ -733,6 +733,30 @@ hr_pixel(__m256i acc[2], const uint8_t *const r[4], const uint32_t *start, const
   acc[1] = _mm256_srai_epi32(c1, PV_RS_BITS);
 }
 
+/* Stores 16 bytes of each of four rows at offset o: the low and high
+ * halves of b01 into rows 0 and 1, of b23 into rows 2 and 3; nb < 16
+ * bytes (a row's tail) through a scratch copy, so nothing past them is
+ * written. Shared by the horizontal passes. */
+__attribute__((target("avx2"), always_inline)) static inline void store4_rows(uint8_t *d0, uint8_t *d1,
+                                                               uint8_t *d2, uint8_t *d3,
+                                                               size_t o, __m256i b01,
+                                                               __m256i b23, size_t nb) {
+  if (nb >= 16) {
+    _mm_storeu_si128((__m128i *)(d0 + o), _mm256_castsi256_si128(b01));
+    _mm_storeu_si128((__m128i *)(d1 + o), _mm256_extracti128_si256(b01, 1));
+    _mm_storeu_si128((__m128i *)(d2 + o), _mm256_castsi256_si128(b23));
+    _mm_storeu_si128((__m128i *)(d3 + o), _mm256_extracti128_si256(b23, 1));
+    return;
+  }
+  uint8_t t[64];
+  _mm256_storeu_si256((__m256i *)t, b01);
+  _mm256_storeu_si256((__m256i *)(t + 32), b23);
+  memcpy(d0 + o, t, nb);
+  memcpy(d1 + o, t + 16, nb);
+  memcpy(d2 + o, t + 32, nb);
+  memcpy(d3 + o, t + 48, nb);
+}
+
 __attribute__((target("avx2"), always_inline)) static inline void
 hrows_avx2_n(uint8_t *const d[4], const uint8_t *const r[4], const pv_axis *h, uint32_t dw,
              uint32_t np, int flip) {
@@ -762,21 +786,10 @@ hrows_avx2_n(uint8_t *const d[4], const uint8_t *const r[4], const pv_axis *h, u
     const __m256i b23 = _mm256_shuffle_epi8(
         _mm256_packus_epi16(_mm256_packs_epi32(a0[1], a1[1]), _mm256_packs_epi32(a2[1], a3[1])), pk);
     const size_t o = (size_t)x * 3;
-    if (x + 6 <= dw) { /* the 4 spare bytes land where the next group writes */
-      _mm_storeu_si128((__m128i *)(d0 + o), _mm256_castsi256_si128(b01));
-      _mm_storeu_si128((__m128i *)(d1 + o), _mm256_extracti128_si256(b01, 1));
-      _mm_storeu_si128((__m128i *)(d2 + o), _mm256_castsi256_si128(b23));
-      _mm_storeu_si128((__m128i *)(d3 + o), _mm256_extracti128_si256(b23, 1));
-    } else { /* last group: exactly the pixels left (1..4) */
-      const size_t nb = (size_t)(dw - x < 4 ? dw - x : 4) * 3;
-      uint8_t t[64];
-      _mm256_storeu_si256((__m256i *)t, b01);
-      _mm256_storeu_si256((__m256i *)(t + 32), b23);
-      memcpy(d0 + o, t, nb);
-      memcpy(d1 + o, t + 16, nb);
-      memcpy(d2 + o, t + 32, nb);
-      memcpy(d3 + o, t + 48, nb);
-    }
+    /* Whole 16 bytes while the 4 spare ones land where the next group
+     * writes; the last group: exactly the pixels left (1..4). */
+    store4_rows(d0, d1, d2, d3, o, b01, b23,
+                x + 6 <= dw ? 16 : (size_t)(dw - x < 4 ? dw - x : 4) * 3);
   }
 }
 
@@ -913,21 +926,8 @@ __attribute__((target("avx2"))) static void hrows2_avx2(uint8_t *const d[4],
     const __m256i b01 = _mm256_packus_epi16(o01[0], o01[1]); /* lane = row: chunks c, c + 1 */
     const __m256i b23 = _mm256_packus_epi16(o23[0], o23[1]);
     const size_t o = (size_t)c * 8;
-    if (o + 16 <= len) {
-      _mm_storeu_si128((__m128i *)(d0 + o), _mm256_castsi256_si128(b01));
-      _mm_storeu_si128((__m128i *)(d1 + o), _mm256_extracti128_si256(b01, 1));
-      _mm_storeu_si128((__m128i *)(d2 + o), _mm256_castsi256_si128(b23));
-      _mm_storeu_si128((__m128i *)(d3 + o), _mm256_extracti128_si256(b23, 1));
-    } else { /* the last pair of chunks: exactly the bytes left */
-      const size_t nb = len - o;
-      uint8_t tmp[64];
-      _mm256_storeu_si256((__m256i *)tmp, b01);
-      _mm256_storeu_si256((__m256i *)(tmp + 32), b23);
-      memcpy(d0 + o, tmp, nb);
-      memcpy(d1 + o, tmp + 16, nb);
-      memcpy(d2 + o, tmp + 32, nb);
-      memcpy(d3 + o, tmp + 48, nb);
-    }
+    /* The last pair of chunks: exactly the bytes left. */
+    store4_rows(d0, d1, d2, d3, o, b01, b23, o + 16 <= len ? 16 : len - o);
   }
 }
 #undef PV_HR2_STEP
